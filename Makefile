@@ -1,0 +1,52 @@
+# The README's two commands: `make run` (the default, offline study) and `make test`.
+# Both set everything up on a fresh machine first; `make setup` does only that.
+VENV      ?= .venv
+PYTHON    ?= python3
+PY        := $(VENV)/bin/python
+SNAKEMAKE := $(VENV)/bin/snakemake
+FMNIST    := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+# Extra snakemake arguments, e.g. `make run ARGS="--config studies=all -n"`.
+ARGS      ?=
+
+.PHONY: setup venv data run test lint dry-run clean
+
+setup: venv data
+
+venv: $(VENV)/.installed
+
+# Reinstalls when the dependency files change; the marker is written only after pip succeeded.
+$(VENV)/.installed: requirements.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	touch $@
+
+# Fashion-MNIST from Debian's package when we can install it (root + apt); otherwise the
+# workflow's download rule fetches it from the internet on first use.
+data:
+	@if [ -f $(FMNIST) ]; then \
+		echo "Fashion-MNIST: $(dir $(FMNIST))"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+		 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist)) && \
+		echo "Fashion-MNIST: installed Debian's dataset-fashion-mnist"; \
+	else \
+		echo "Fashion-MNIST: Debian package not installable here; the workflow will download it"; \
+	fi
+
+run: setup
+	$(SNAKEMAKE) --cores all --resources gpu=1 $(ARGS)
+
+test: setup
+	$(PY) -m pytest $(ARGS)
+
+lint: venv
+	$(SNAKEMAKE) --lint
+	$(VENV)/bin/ruff check workflow tests
+	$(VENV)/bin/ruff format --check workflow tests
+
+dry-run: venv
+	$(SNAKEMAKE) -n --cores all --resources gpu=1 $(ARGS)
+
+clean:
+	rm -rf results .snakemake

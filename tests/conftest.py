@@ -1,0 +1,60 @@
+"""Shared test helpers: paths, a tiny study, and running snakemake on a temporary directory."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+needs_fashion_mnist = pytest.mark.skipif(
+    not (FMNIST_DIR / "train-images-idx3-ubyte.gz").exists(),
+    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist; `make setup` does it as root)",
+)
+
+TINY_STUDY = {
+    "description": "A few hundred Fashion-MNIST images, tiny networks: the workflow's smoke test.",
+    "subsets": {
+        "val": {"dataset": "fashion_mnist", "split": "train", "size": 200, "seed": 1},
+        "big": {"dataset": "fashion_mnist", "split": "train", "size": 400, "exclude": ["val"]},
+        "small": {"dataset": "fashion_mnist", "split": "train", "size": 200, "within": "big"},
+        "test": {"dataset": "fashion_mnist", "split": "test", "size": 500},
+    },
+    "run_defaults": {
+        "val": "val",
+        "test": "test",
+        "model": {"width": 4},
+        "epochs": 1,
+        "batch_size": 64,
+        "eval_batch_size": 256,
+        "optimizer": {"name": "sgd", "lr": 0.05},
+    },
+    "runs": {"a": {"train": "small"}, "b": {"train": "big"}},
+    "tables": {"t": {"runs": ["a", "b"], "reported": {"a": {"test_acc": 0.5}}}},
+    "figures": {"curves": {"kind": "training_curves", "runs": ["a", "b"]}},
+}
+
+
+def tiny_config(**study_changes) -> dict:
+    """A full config selecting only the tiny study; keyword args replace top-level study keys."""
+    study = copy.deepcopy(TINY_STUDY)
+    study.update(copy.deepcopy(study_changes))
+    return {"studies": ["tiny"], "device": "cpu", "threads": 1, "inline_studies": {"tiny": study}}
+
+
+def run_snakemake(workdir: Path, config: dict, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run the repository's workflow on `workdir` with `config` as its only config file."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    configfile = workdir / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", str(configfile), *args]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir)

@@ -1,0 +1,137 @@
+"""The configuration: every error is one line naming the key, raised before any job."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from conftest import REPO, TINY_STUDY, run_snakemake, tiny_config
+
+from cvrepro.config import ConfigError, deep_merge, load_config, resolve_study, subsets_disjoint
+
+
+def load(config: dict):
+    return load_config(config, REPO / "studies")
+
+
+def study_with(**changes) -> dict:
+    study = copy.deepcopy(TINY_STUDY)
+    for dotted, value in changes.items():
+        node = study
+        *parents, last = dotted.split("__")
+        for key in parents:
+            node = node[key]
+        if value is DELETE:
+            del node[last]
+        else:
+            node[last] = value
+    return study
+
+
+DELETE = object()
+
+
+def error_for(study: dict) -> str:
+    with pytest.raises(ConfigError) as info:
+        resolve_study("tiny", study, "studies/tiny.yaml")
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_default_config_is_valid_and_filled_with_defaults():
+    import yaml
+
+    config, studies = load(yaml.safe_load((REPO / "config.yaml").read_text()))
+    assert list(studies) == ["embedded"]
+    run = studies["embedded"].runs["scratch_1k"]
+    assert run["optimizer"]["betas"] == [0.9, 0.999]  # schema default filled in
+    assert run["val"] == "val_1k"  # run_defaults merged
+    assert config["device"] == "auto"
+
+
+def test_tiny_study_is_valid():
+    _, studies = load(tiny_config())
+    assert set(studies["tiny"].runs) == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({"runs__a__lr": 0.1}, "runs.a: Additional properties are not allowed ('lr' was unexpected)"),
+        ({"runs__a__epochs": "three"}, "runs.a.epochs: 'three' is not of type 'integer'"),
+        ({"run_defaults__optimizer__name": "lbfgs"}, "optimizer.name: 'lbfgs' is not one of"),
+        ({"subsets__val__dataset": "imagenet22k"}, "subsets.val.dataset: unknown dataset 'imagenet22k'"),
+        ({"subsets__val__split": "validation"}, "subsets.val.split: fashion_mnist has no split 'validation'"),
+        ({"runs__a__train": "nope"}, "runs.a.train: no subset named 'nope'"),
+        ({"subsets__small__within": "nope"}, "subsets.small.within: no subset named 'nope'"),
+        ({"tables__t__runs": ["a", "zzz"]}, "tables.t.runs: no run named 'zzz'"),
+        ({"figures__curves__runs": ["zzz"]}, "figures.curves.runs: no run named 'zzz'"),
+        ({"runs__a__init": "ghost"}, "runs.a.init: expected 'scratch' or a run of this study, got 'ghost'"),
+        ({"subsets__val__size": 70000}, "subsets.val.size: 70000 images requested but fashion_mnist/train has only 60000"),
+        ({"subsets__small__size": 401}, "subsets.small.size: 401 images requested but subset 'big' has only 400"),
+        ({"subsets__big__size": 59900}, "has only 59800 available after exclusions"),
+        ({"runs__a__val": "small"}, "runs.a.val: subset 'small' may overlap the training subset 'small'"),
+        ({"subsets__big__exclude": []}, "runs.a.val: subset 'val' may overlap the training subset 'small'"),
+        ({"subsets__test__classes": 5}, "runs.a.test: subset 'test' has 5 classes, the training subset 10"),
+        ({"tables__t__reported": {"b": {"val_acc": 0.5}}}, "tables.t.reported.b.val_acc"),
+        ({"tables__t__reported": {"zzz": {"test_acc": 0.5}}}, "tables.t.reported.zzz: not a run of this table"),
+    ],
+)
+def test_config_errors_name_the_key(changes, expected):
+    assert expected in error_for(study_with(**changes))
+
+
+def test_cycle_in_run_initialisation_is_reported_with_its_path():
+    study = study_with(runs__a__init="b", runs__b__init="a")
+    assert "cycle in init: a -> b -> a" in error_for(study)
+
+
+def test_cycle_in_subsets_is_reported():
+    study = study_with(subsets__big__within="small")
+    assert "cycle in within/exclude" in error_for(study)
+
+
+@pytest.mark.parametrize("name", ["../escape", "a b", "-x", "run/1", ""])
+def test_unsafe_run_names_are_rejected(name):
+    study = copy.deepcopy(TINY_STUDY)
+    study["runs"][name] = {"train": "small"}
+    assert "is not a safe file name" in error_for(study)
+
+
+def test_top_level_errors():
+    with pytest.raises(ConfigError, match=r"config: \(top level\): Additional properties are not allowed \('devise'"):
+        load({**tiny_config(), "devise": "cpu"})
+    with pytest.raises(ConfigError, match="config: studies: no study named 'missing'"):
+        load({**tiny_config(), "studies": ["missing"]})
+    with pytest.raises(ConfigError, match="config: datasets.mnist: unknown dataset"):
+        load({**tiny_config(), "datasets": {"mnist": {}}})
+    with pytest.raises(ConfigError, match="config: datasets.fashion_mnist.options.image_size: unknown option"):
+        load({**tiny_config(), "datasets": {"fashion_mnist": {"options": {"image_size": 32}}}})
+    with pytest.raises(ConfigError, match="config: device: 'gpu' is not one of"):
+        load({**tiny_config(), "device": "gpu"})
+
+
+def test_run_defaults_merge_deeply_and_the_run_wins():
+    merged = deep_merge({"optimizer": {"name": "sgd", "lr": 0.1}, "epochs": 3}, {"optimizer": {"lr": 0.5}})
+    assert merged == {"optimizer": {"name": "sgd", "lr": 0.5}, "epochs": 3}
+    study = resolve_study("tiny", study_with(runs__b__optimizer={"lr": 0.2}), "x")
+    assert study.runs["b"]["optimizer"] == {**study.runs["a"]["optimizer"], "lr": 0.2}
+
+
+def test_disjointness_follows_within_and_exclude_chains():
+    subsets = resolve_study("tiny", copy.deepcopy(TINY_STUDY), "x").subsets
+    assert subsets_disjoint(subsets, "small", "val")  # small lies within big, which excludes val
+    assert subsets_disjoint(subsets, "big", "test")  # other split
+    assert not subsets_disjoint(subsets, "small", "big")
+
+
+def test_snakemake_stops_before_any_job_with_one_line(tmp_path):
+    config = tiny_config()
+    config["inline_studies"]["tiny"]["runs"]["a"]["init"] = "b"
+    config["inline_studies"]["tiny"]["runs"]["b"]["init"] = "a"
+    result = run_snakemake(tmp_path, config, "--cores", "1")
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == ["Config error: config: inline_studies.tiny: runs: cycle in init: a -> b -> a"], result.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()

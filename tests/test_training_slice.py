@@ -1,0 +1,103 @@
+"""Models, batch augmentation and the training loop on tiny CPU data."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cvrepro.augment import augment_batch, random_crop
+from cvrepro.checkpoint import init_from_checkpoint, load_model, save_checkpoint
+from cvrepro.data import TensorSet, channel_stats
+from cvrepro.models import ResNet, build_model
+from cvrepro.training import fit, make_scheduler
+
+
+def test_resnet18_imagenet_stem_matches_torchvision_state_dict():
+    from torchvision.models import resnet18
+
+    ours = ResNet("resnet18", num_classes=1000, width=64, stem="imagenet")
+    reference = resnet18()
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(2, 3, 64, 64)
+    assert torch.allclose(ours.eval()(x), reference.eval()(x), atol=1e-5)
+
+
+def test_width_and_cifar_stem_shapes():
+    net = build_model({"arch": "resnet18", "stem": "cifar", "width": 8, "in_channels": 1, "num_classes": 7})
+    assert net(torch.randn(3, 1, 28, 28)).shape == (3, 7)
+    assert net.features(torch.randn(3, 1, 28, 28)).shape == (3, 64)
+
+
+def test_random_crop_is_a_shifted_window_of_the_padded_image():
+    x = torch.arange(2 * 3 * 5 * 5, dtype=torch.float32).view(2, 3, 5, 5)
+    g = torch.Generator().manual_seed(0)
+    out = random_crop(x, 2, g)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    for i in range(2):
+        windows = [padded[i, :, dy : dy + 5, dx : dx + 5] for dy in range(5) for dx in range(5)]
+        assert any(torch.equal(out[i], w) for w in windows)
+
+
+def test_augmentation_is_seeded_and_unknown_names_fail():
+    x = torch.randn(8, 3, 12, 12)
+    a = augment_batch(x, "crop_flip", torch.Generator().manual_seed(1))
+    b = augment_batch(x, "crop_flip", torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and not torch.equal(a, x)
+    with pytest.raises(ValueError, match="unknown augmentation 'rotate'"):
+        augment_batch(x, "rotate", torch.Generator())
+
+
+def test_cosine_schedule_reaches_zero_at_t_max():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = make_scheduler(opt, {"name": "cosine", "t_max": 2}, epochs=4, steps_per_epoch=5)
+    lrs = []
+    for _ in range(20):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == 1.0 and abs(lrs[5] - 0.5) < 1e-9 and lrs[10] < 1e-12
+
+
+def separable_set(n: int = 256, seed: int = 0) -> TensorSet:
+    """Two classes that differ in brightness: learnable in a few steps."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 2, (n,), generator=g)
+    images = (torch.rand(n, 1, 12, 12, generator=g) * 100 + labels[:, None, None, None] * 120).to(torch.uint8)
+    return TensorSet(images, labels, ["dark", "bright"])
+
+
+def train_tiny(seed: int = 0):
+    torch.manual_seed(seed)
+    data = separable_set()
+    mean, std = channel_stats(data.images)
+    net = build_model({"arch": "resnet18", "stem": "cifar", "width": 4, "in_channels": 1, "num_classes": 2})
+    opt = {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0, "betas": [0.9, 0.999]}
+    history = fit(net, data, data, epochs=3, batch_size=32, eval_batch_size=128, optimizer_spec=opt,
+                  schedule_spec={"name": "cosine", "t_max": None}, augment="flip", mean=mean, std=std, seed=seed,
+                  log=lambda s: None)
+    return net, history
+
+
+def test_fit_learns_and_is_deterministic_on_cpu():
+    net_a, hist_a = train_tiny(0)
+    net_b, hist_b = train_tiny(0)
+    assert hist_a[-1]["val_acc"] > 0.9
+    assert [r["train_loss"] for r in hist_a] == [r["train_loss"] for r in hist_b]
+    for p, q in zip(net_a.parameters(), net_b.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_checkpoint_round_trip_weights_only_and_head_replacement(tmp_path):
+    net, _ = train_tiny(0)
+    arch = {"arch": "resnet18", "stem": "cifar", "width": 4, "in_channels": 1, "num_classes": 2}
+    save_checkpoint(tmp_path / "m.pt", net, arch=arch, hparams={"lr": 0.1}, normalization={"mean": [0.5], "std": [0.2]})
+    loaded, checkpoint = load_model(tmp_path / "m.pt")  # torch.load(weights_only=True) inside
+    x = torch.randn(4, 1, 12, 12)
+    assert torch.allclose(loaded(x), net.eval()(x))
+    other = build_model({**arch, "num_classes": 5})
+    fresh = init_from_checkpoint(other, checkpoint, "m.pt")
+    assert fresh == ["fc.weight", "fc.bias"]
+    assert torch.equal(other.conv1.weight, net.conv1.weight)
+    wider = build_model({**arch, "width": 8})
+    with pytest.raises(ValueError, match="conv1.weight has shape"):
+        init_from_checkpoint(wider, checkpoint, "m.pt")

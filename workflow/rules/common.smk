@@ -1,0 +1,157 @@
+# Configuration loading and the get_* helpers that rules use for inputs and params.
+# All checks run here, at load time, so a bad config stops Snakemake before any job.
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+
+from cvrepro.config import ConfigError, dataset_options, dataset_source_dirs, load_config
+from cvrepro.datasets.registry import DATASETS
+
+try:
+    CONFIG, STUDIES = load_config(config, Path(workflow.basedir) / "studies")
+except ConfigError as error:
+    # One line on stderr and a non-zero exit: nothing is scheduled.
+    sys.exit(f"Config error: {error}")
+
+NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+
+
+wildcard_constraints:
+    study=NAME,
+    subset=NAME,
+    run=NAME,
+    table=NAME,
+    figure=NAME,
+    dataset=NAME,
+
+
+def uses_gpu():
+    """gpu=1 for heavy jobs unless the config pins the CPU (`--resources gpu=0` does not stop them)."""
+    return 0 if CONFIG["device"] == "cpu" else 1
+
+
+def all_targets():
+    targets = []
+    for name, study in STUDIES.items():
+        targets += expand("results/{study}/tables/{table}.csv", study=name, table=study.tables)
+        targets += expand("results/{study}/tables/{table}.md", study=name, table=study.tables)
+        targets += expand("results/{study}/figures/{figure}.png", study=name, figure=study.figures)
+    return targets
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+def get_dataset_files(wildcards):
+    spec = DATASETS[wildcards.dataset]
+    return [f"resources/downloads/{wildcards.dataset}/{f.filename}" for f in spec.files]
+
+
+def get_dataset_options(wildcards):
+    return dataset_options(CONFIG, wildcards.dataset)
+
+
+def get_source_dirs(wildcards):
+    return dataset_source_dirs(CONFIG, wildcards.dataset)
+
+
+# --- subsets ---------------------------------------------------------------------------------
+
+
+def subset_spec(study, subset):
+    return STUDIES[study].subsets[subset]
+
+
+def get_subset_inputs(wildcards):
+    spec = subset_spec(wildcards.study, wildcards.subset)
+    refs = ([spec["within"]] if spec["within"] else []) + spec["exclude"]
+    return {
+        "data": f"resources/prepared/{spec['dataset']}",
+        "refs": [f"results/{wildcards.study}/subsets/{ref}.npy" for ref in refs],
+    }
+
+
+def get_subset_params(wildcards):
+    spec = subset_spec(wildcards.study, wildcards.subset)
+    return {key: spec[key] for key in ("split", "size", "classes", "seed", "within", "exclude")}
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+def run_spec(wildcards):
+    return STUDIES[wildcards.study].runs[wildcards.run]
+
+
+def subset_files(study, subset):
+    """The prepared dataset and the index file that together define a subset."""
+    spec = subset_spec(study, subset)
+    return {
+        "data": f"resources/prepared/{spec['dataset']}",
+        "index": f"results/{study}/subsets/{subset}.npy",
+    }
+
+
+def get_train_inputs(wildcards):
+    run = run_spec(wildcards)
+    inputs = {}
+    for role in ("train", "val"):
+        if run[role] is not None:
+            files = subset_files(wildcards.study, run[role])
+            inputs[f"{role}_data"] = files["data"]
+            inputs[f"{role}_index"] = files["index"]
+    if run["init"] != "scratch":
+        inputs["init"] = f"results/{wildcards.study}/runs/{run['init']}/model.pt"
+    return inputs
+
+
+def get_train_params(wildcards):
+    """Everything that defines the run; a change here reruns it and what depends on it."""
+    run = run_spec(wildcards)
+    subsets = STUDIES[wildcards.study].subsets
+    return {
+        **{key: value for key, value in run.items() if key not in ("train", "val", "test")},
+        "train_split": subsets[run["train"]]["split"],
+        "val_split": subsets[run["val"]]["split"] if run["val"] else None,
+    }
+
+
+def get_eval_inputs(wildcards):
+    files = subset_files(wildcards.study, wildcards.subset)
+    return {
+        "model": f"results/{wildcards.study}/runs/{wildcards.run}/model.pt",
+        "data": files["data"],
+        "index": files["index"],
+    }
+
+
+def get_eval_split(wildcards):
+    return subset_spec(wildcards.study, wildcards.subset)["split"]
+
+
+# --- tables and figures ----------------------------------------------------------------------
+
+
+def get_table_inputs(wildcards):
+    study = STUDIES[wildcards.study]
+    table = study.tables[wildcards.table]
+    return {
+        "train": [f"results/{wildcards.study}/runs/{run}/metrics.json" for run in table["runs"]],
+        "test": [
+            f"results/{wildcards.study}/evals/{run}/{study.runs[run]['test']}/metrics.json" for run in table["runs"]
+        ],
+    }
+
+
+def get_table_spec(wildcards):
+    return STUDIES[wildcards.study].tables[wildcards.table]
+
+
+def get_figure_inputs(wildcards):
+    figure = STUDIES[wildcards.study].figures[wildcards.figure]
+    return [f"results/{wildcards.study}/runs/{run}/history.csv" for run in figure["runs"]]
+
+
+def get_figure_spec(wildcards):
+    return STUDIES[wildcards.study].figures[wildcards.figure]

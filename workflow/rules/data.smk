@@ -1,0 +1,34 @@
+# Datasets: fetch each original file (local copy or download, checksum-verified, atomic), then
+# prepare every split as memory-mappable uint8 arrays (see cvrepro/datasets/prepared.py).
+
+# Downloads run on the submitting host: compute nodes of a cluster often have no internet.
+localrules:
+    download,
+
+
+rule download:
+    output:
+        "resources/downloads/{dataset}/{filename}",
+    log:
+        "resources/logs/download/{dataset}/{filename}.log",
+    params:
+        search_dirs=get_source_dirs,
+    retries: 2
+    script:
+        "../scripts/download.py"
+
+
+rule prepare:
+    input:
+        get_dataset_files,
+    output:
+        directory("resources/prepared/{dataset}"),
+    log:
+        "resources/logs/prepare/{dataset}.log",
+    params:
+        download_dir="resources/downloads/{dataset}",
+        options=get_dataset_options,
+    benchmark:
+        "resources/benchmarks/prepare/{dataset}.tsv"
+    script:
+        "../scripts/prepare.py"

@@ -1,0 +1,22 @@
+# Evaluation of a trained run on a subset: accuracy, per-class accuracy, confusion matrix,
+# precision/recall/F1, and the predictions themselves.
+
+
+rule evaluate:
+    input:
+        unpack(get_eval_inputs),
+    output:
+        metrics="results/{study}/evals/{run}/{subset}/metrics.json",
+        predictions="results/{study}/evals/{run}/{subset}/predictions.npz",
+    log:
+        "results/{study}/logs/evaluate/{run}/{subset}.log",
+    benchmark:
+        "results/{study}/benchmarks/evaluate/{run}/{subset}.tsv"
+    params:
+        split=get_eval_split,
+        device=CONFIG["device"],
+    threads: CONFIG["threads"]
+    resources:
+        gpu=uses_gpu(),
+    script:
+        "../scripts/evaluate.py"

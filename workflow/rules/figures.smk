@@ -1,0 +1,14 @@
+# Figures: one rule for every kind; get_figure_inputs picks what each kind reads.
+
+
+rule figure:
+    input:
+        get_figure_inputs,
+    output:
+        png="results/{study}/figures/{figure}.png",
+    log:
+        "results/{study}/logs/figure/{figure}.log",
+    params:
+        spec=get_figure_spec,
+    script:
+        "../scripts/plot.py"

@@ -1,0 +1,16 @@
+# Subsets: seeded, stratified index arrays into a prepared split (nested via `within`,
+# disjoint via `exclude`).
+
+
+rule subset:
+    input:
+        unpack(get_subset_inputs),
+    output:
+        index="results/{study}/subsets/{subset}.npy",
+        summary="results/{study}/subsets/{subset}.json",
+    log:
+        "results/{study}/logs/subset/{subset}.log",
+    params:
+        spec=get_subset_params,
+    script:
+        "../scripts/subset.py"

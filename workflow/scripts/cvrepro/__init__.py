@@ -1,0 +1,1 @@
+"""cvrepro: the library behind the workflow's scripts (data, models, training, metrics, reports)."""

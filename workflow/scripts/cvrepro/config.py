@@ -1,0 +1,348 @@
+"""Load, complete and check the workflow configuration before Snakemake schedules anything.
+
+Two passes: the JSON schemas (types, unknown keys, defaults) and then the checks a schema cannot
+express (references between subsets/runs/tables, cycles, sizes, disjoint train/test). Every problem
+is a `ConfigError` whose message is one line naming the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft7Validator, validators
+from jsonschema.exceptions import best_match
+
+from cvrepro.datasets.registry import DATASETS
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+
+
+class ConfigError(ValueError):
+    """A problem in the configuration; the message is a single line."""
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    source: str  # where it was defined, for error messages and the report
+    spec: dict[str, Any]  # validated, defaults filled, run_defaults merged
+
+    @property
+    def subsets(self) -> dict[str, dict]:
+        return self.spec["subsets"]
+
+    @property
+    def runs(self) -> dict[str, dict]:
+        return self.spec["runs"]
+
+    @property
+    def tables(self) -> dict[str, dict]:
+        return self.spec["tables"]
+
+    @property
+    def figures(self) -> dict[str, dict]:
+        return self.spec["figures"]
+
+
+def _with_defaults(validator_class):
+    """A validator that fills in each property's `default` while validating (jsonschema's recipe)."""
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(key, copy.deepcopy(subschema["default"]))
+        yield from check_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
+
+
+DefaultingValidator = _with_defaults(Draft7Validator)
+
+
+def load_schema(name: str) -> dict:
+    return yaml.safe_load((SCHEMA_DIR / name).read_text())
+
+
+def validate(instance: dict, schema: dict, where: str) -> dict:
+    """Validate a copy of `instance`, fill defaults, and return it; raise a one-line ConfigError."""
+    instance = copy.deepcopy(instance)
+    error = best_match(DefaultingValidator(schema).iter_errors(instance))
+    if error is not None:
+        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ConfigError(f"{where}: {key}: {_short(error.message)}")
+    return instance
+
+
+def _short(message: str, limit: int = 200) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= limit else message[: limit - 3] + "..."
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """`override` on top of `base`, recursing into dicts; lists and scalars are replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+# ---------------------------------------------------------------------------------------------
+# Top level
+
+
+def load_config(config: dict, study_dir: Path) -> tuple[dict, dict[str, Study]]:
+    """Validate the top-level config and every selected study; return (config, studies by name)."""
+    config = validate(config, load_schema("config.schema.yaml"), "config")
+    _check_dataset_settings(config["datasets"])
+    definitions = _study_definitions(config["inline_studies"], Path(study_dir))
+    selected = config["studies"]
+    if selected == "all":
+        selected = sorted(definitions)
+    studies = {}
+    for name in selected:
+        if name not in definitions:
+            raise ConfigError(
+                f"config: studies: no study named {name!r}; defined: {', '.join(sorted(definitions)) or 'none'}"
+            )
+        source, raw = definitions[name]
+        studies[name] = resolve_study(name, raw, source)
+    return config, studies
+
+
+def _study_definitions(inline: dict, study_dir: Path) -> dict[str, tuple[str, dict]]:
+    definitions: dict[str, tuple[str, dict]] = {
+        name: ("config: inline_studies." + name, spec) for name, spec in inline.items()
+    }
+    for path in sorted(study_dir.glob("*.yaml")) if study_dir.is_dir() else []:
+        name = path.stem
+        if name in definitions:
+            raise ConfigError(f"{path}: study {name!r} is also defined in config inline_studies; rename one")
+        try:
+            spec = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML: {_short(str(error))}") from None
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{path}: expected a mapping (a study), got {type(spec).__name__}")
+        definitions[name] = (str(path), spec)
+    for name, (source, _) in definitions.items():
+        _check_name(name, source, "study name")
+    return definitions
+
+
+def _check_dataset_settings(settings: dict) -> None:
+    for name, entry in settings.items():
+        if name not in DATASETS:
+            raise ConfigError(f"config: datasets.{name}: unknown dataset; known: {', '.join(sorted(DATASETS))}")
+        allowed = DATASETS[name].options
+        for key in entry["options"]:
+            if key not in allowed:
+                raise ConfigError(
+                    f"config: datasets.{name}.options.{key}: unknown option; "
+                    f"allowed: {', '.join(sorted(allowed)) or 'none'}"
+                )
+
+
+def dataset_options(config: dict, dataset: str) -> dict:
+    """The dataset's preparation options: registry defaults overridden by the config."""
+    options = dict(DATASETS[dataset].options)
+    options.update(config["datasets"].get(dataset, {}).get("options", {}))
+    return options
+
+
+def dataset_source_dirs(config: dict, dataset: str) -> list[str]:
+    source = config["datasets"].get(dataset, {}).get("source_dir")
+    return [source] if source else []
+
+
+# ---------------------------------------------------------------------------------------------
+# One study
+
+
+def resolve_study(name: str, raw: dict, source: str) -> Study:
+    """Merge run defaults, validate against the study schema and check cross-references."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping (a study), got {type(raw).__name__}")
+    raw = copy.deepcopy(raw)
+    defaults = raw.get("run_defaults") or {}
+    if isinstance(raw.get("runs"), dict) and isinstance(defaults, dict):
+        raw["runs"] = {
+            run: deep_merge(defaults, spec) if isinstance(spec, dict) else spec for run, spec in raw["runs"].items()
+        }
+    spec = validate(raw, load_schema("study.schema.yaml"), source)
+    study = Study(name=name, source=source, spec=spec)
+    for kind in ("subsets", "runs", "tables", "figures"):
+        for item in spec[kind]:
+            _check_name(item, source, f"{kind}.{item}")
+    _check_subsets(study)
+    _check_runs(study)
+    _check_outputs(study)
+    return study
+
+
+def _check_name(name: str, source: str, key: str) -> None:
+    if not SAFE_NAME.match(name):
+        raise ConfigError(
+            f"{source}: {key}: {name!r} is not a safe file name "
+            "(letters, digits, '_', '-', '.', starting with a letter or digit)"
+        )
+
+
+def _check_subsets(study: Study) -> None:
+    subsets = study.subsets
+    for name, subset in subsets.items():
+        key = f"{study.source}: subsets.{name}"
+        dataset = DATASETS.get(subset["dataset"])
+        if dataset is None:
+            raise ConfigError(f"{key}.dataset: unknown dataset {subset['dataset']!r}; known: {', '.join(sorted(DATASETS))}")
+        if subset["split"] not in dataset.splits:
+            raise ConfigError(
+                f"{key}.split: {dataset.name} has no split {subset['split']!r}; it has {', '.join(dataset.splits)}"
+            )
+        if subset["classes"] is not None and subset["classes"] > dataset.num_classes:
+            raise ConfigError(f"{key}.classes: {subset['classes']} > the {dataset.num_classes} classes of {dataset.name}")
+        for ref_key, ref in [("within", subset["within"])] + [("exclude", r) for r in subset["exclude"]]:
+            if ref is None:
+                continue
+            if ref not in subsets:
+                raise ConfigError(f"{key}.{ref_key}: no subset named {ref!r}; defined: {', '.join(subsets)}")
+            other = subsets[ref]
+            if (other["dataset"], other["split"]) != (subset["dataset"], subset["split"]):
+                raise ConfigError(
+                    f"{key}.{ref_key}: {ref!r} draws from {other['dataset']}/{other['split']}, "
+                    f"not {subset['dataset']}/{subset['split']}"
+                )
+    order = _topological_order(
+        {name: [s["within"], *s["exclude"]] for name, s in subsets.items()}, f"{study.source}: subsets", "within/exclude"
+    )
+    # Sizes, in dependency order, so that `within` limits are known.
+    available: dict[str, int] = {}
+    for name in order:
+        subset = subsets[name]
+        dataset = DATASETS[subset["dataset"]]
+        n = dataset.splits[subset["split"]]
+        if subset["classes"] is not None and dataset.balanced:
+            n = n * subset["classes"] // dataset.num_classes
+        if subset["within"] is not None:
+            n = min(n, available[subset["within"]])
+        n_excluded = sum(available[ref] for ref in subset["exclude"] if ref != subset["within"])
+        limit = n - n_excluded if subset["within"] is None else n
+        size = subset["size"]
+        if size is not None and size > limit:
+            source = f"{dataset.name}/{subset['split']}" if subset["within"] is None else f"subset {subset['within']!r}"
+            raise ConfigError(
+                f"{study.source}: subsets.{name}.size: {size} images requested but {source} has only {limit} "
+                f"available{' after exclusions' if n_excluded else ''}"
+            )
+        available[name] = size if size is not None else max(limit, 0)
+
+
+def _topological_order(edges: dict[str, Iterable[str | None]], where: str, what: str) -> list[str]:
+    """Names ordered so that each comes after those it depends on; a cycle is a ConfigError."""
+    order: list[str] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "active":
+            cycle = path[path.index(name) :] + [name]
+            raise ConfigError(f"{where}: cycle in {what}: {' -> '.join(cycle)}")
+        state[name] = "active"
+        for dep in edges.get(name, ()):
+            if dep is not None and dep in edges:
+                visit(dep, path + [name])
+        state[name] = "done"
+        order.append(name)
+
+    for name in edges:
+        visit(name, [])
+    return order
+
+
+def _ancestors(subsets: dict, name: str) -> set[str]:
+    """`name` and every subset it is drawn within."""
+    chain = set()
+    while name is not None and name not in chain:
+        chain.add(name)
+        name = subsets[name]["within"]
+    return chain
+
+
+def subsets_disjoint(subsets: dict, a: str, b: str) -> bool:
+    """True when the config guarantees that subsets a and b share no image."""
+    sa, sb = subsets[a], subsets[b]
+    if (sa["dataset"], sa["split"]) != (sb["dataset"], sb["split"]):
+        return True
+    chain_a, chain_b = _ancestors(subsets, a), _ancestors(subsets, b)
+    excluded_by_a = {ex for s in chain_a for ex in subsets[s]["exclude"]}
+    excluded_by_b = {ex for s in chain_b for ex in subsets[s]["exclude"]}
+    # a is drawn from outside some ancestor of b (or the reverse): nothing in common.
+    return bool(excluded_by_a & chain_b) or bool(excluded_by_b & chain_a)
+
+
+def _check_runs(study: Study) -> None:
+    runs, subsets = study.runs, study.subsets
+    for name, run in runs.items():
+        key = f"{study.source}: runs.{name}"
+        for role in ("train", "val", "test"):
+            ref = run[role]
+            if ref is not None and ref not in subsets:
+                raise ConfigError(f"{key}.{role}: no subset named {ref!r}; defined: {', '.join(subsets)}")
+        for role in ("val", "test"):
+            ref = run[role]
+            if ref is not None and not subsets_disjoint(subsets, run["train"], ref):
+                raise ConfigError(
+                    f"{key}.{role}: subset {ref!r} may overlap the training subset {run['train']!r} "
+                    f"(same {subsets[ref]['dataset']}/{subsets[ref]['split']}); add it to `exclude` of one of them"
+                )
+        train_classes = num_classes(subsets[run["train"]])
+        for role in ("val", "test"):
+            ref = run[role]
+            if ref is not None and num_classes(subsets[ref]) != train_classes:
+                raise ConfigError(
+                    f"{key}.{role}: subset {ref!r} has {num_classes(subsets[ref])} classes, "
+                    f"the training subset {train_classes}"
+                )
+        init = run["init"]
+        if init != "scratch" and init not in runs:
+            raise ConfigError(f"{key}.init: expected 'scratch' or a run of this study, got {init!r}")
+    _topological_order(
+        {name: [run["init"]] if run["init"] != "scratch" else [] for name, run in runs.items()},
+        f"{study.source}: runs",
+        "init",
+    )
+
+
+def num_classes(subset: dict) -> int:
+    return subset["classes"] or DATASETS[subset["dataset"]].num_classes
+
+
+def _check_outputs(study: Study) -> None:
+    runs = study.runs
+    for kind in ("tables", "figures"):
+        for name, item in study.spec[kind].items():
+            for run in item["runs"]:
+                if run not in runs:
+                    raise ConfigError(f"{study.source}: {kind}.{name}.runs: no run named {run!r}; defined: {', '.join(runs)}")
+    for name, table in study.tables.items():
+        for run, values in table["reported"].items():
+            if run not in table["runs"]:
+                raise ConfigError(f"{study.source}: tables.{name}.reported.{run}: not a run of this table")
+            for column in values:
+                if column not in table["columns"]:
+                    raise ConfigError(
+                        f"{study.source}: tables.{name}.reported.{run}.{column}: not a column of this table "
+                        f"({', '.join(table['columns'])})"
+                    )

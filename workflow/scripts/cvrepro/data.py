@@ -1,0 +1,58 @@
+"""Subsets as tensors on the training device, and their normalisation.
+
+Images stay uint8 (N, C, H, W) on the device -- a quarter of float32's memory, so CIFAR-sized
+sets live on the GPU -- and become normalised floats one batch at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cvrepro.datasets.prepared import load_split
+
+
+@dataclass
+class TensorSet:
+    images: torch.Tensor  # uint8 (N, C, H, W)
+    labels: torch.Tensor  # int64 (N,)
+    classes: list[str]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def load_subset(data_dir: Path, split: str, index_path: Path | None, device: torch.device) -> TensorSet:
+    """The images of a subset (all of the split when `index_path` is None) on `device`."""
+    split_data = load_split(data_dir, split)
+    index = np.load(index_path) if index_path is not None else np.arange(len(split_data))
+    images = np.ascontiguousarray(split_data.images[np.sort(index)])  # sorted: sequential reads of the mmap
+    labels = split_data.labels[np.sort(index)]
+    images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+    return TensorSet(images.to(device), torch.from_numpy(labels).to(device), split_data.classes)
+
+
+def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of uint8 images, in [0, 1] units (computed in chunks)."""
+    n_channels = images.shape[1]
+    total = torch.zeros(n_channels, dtype=torch.float64, device=images.device)
+    total_sq = torch.zeros_like(total)
+    count = 0
+    for chunk in images.split(4096):
+        x = chunk.to(torch.float64) / 255
+        total += x.sum(dim=(0, 2, 3))
+        total_sq += (x * x).sum(dim=(0, 2, 3))
+        count += x.shape[0] * x.shape[2] * x.shape[3]
+    mean = total / count
+    std = (total_sq / count - mean * mean).clamp_min(1e-12).sqrt()
+    return mean.tolist(), std.tolist()
+
+
+def normalize(images: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> float32 normalised with per-channel mean/std (given in [0, 1] units)."""
+    mean_t = torch.tensor(mean, device=images.device).view(1, -1, 1, 1)
+    std_t = torch.tensor(std, device=images.device).view(1, -1, 1, 1)
+    return (images.float() / 255 - mean_t) / std_t

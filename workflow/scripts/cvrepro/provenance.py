@@ -1,0 +1,64 @@
+"""Where a result came from: config hash, git commit, package versions, device."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "snakemake")
+
+
+def config_hash(spec: dict) -> str:
+    """A short, stable hash of a JSON-able spec (key order does not matter)."""
+    text = json.dumps(spec, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def git_commit() -> str:
+    """The commit of the workflow's checkout, with '-dirty' when tracked files changed."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def provenance(spec: dict, device: torch.device, seed: int | None = None) -> dict:
+    return {
+        "config_hash": config_hash(spec),
+        "git_commit": git_commit(),
+        "versions": versions(),
+        "device": device_name(device),
+        "host": platform.node(),
+        "seed": seed,
+    }

@@ -1,0 +1,52 @@
+"""Seeded, stratified subsets of a prepared split, as index arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def draw_subset(
+    labels: np.ndarray,
+    size: int | None,
+    seed: int,
+    classes: int | None = None,
+    within: np.ndarray | None = None,
+    exclude: Sequence[np.ndarray] = (),
+) -> np.ndarray:
+    """Indices into `labels`: stratified by class, sorted, reproducible for a seed.
+
+    The pool is every index (or `within`), minus every index in `exclude`, restricted to
+    labels < `classes`. Each class gets size // k images and the remainder goes to randomly
+    chosen classes, so a 5,000-image subset of a 100-class set has 50 per class. A class
+    that is too small to give its share is an error, not a silently unbalanced subset.
+    """
+    labels = np.asarray(labels)
+    pool = np.arange(len(labels)) if within is None else np.unique(np.asarray(within, dtype=np.int64))
+    for other in exclude:
+        pool = np.setdiff1d(pool, np.asarray(other, dtype=np.int64), assume_unique=False)
+    if classes is not None:
+        pool = pool[labels[pool] < classes]
+    if size is None:
+        return np.sort(pool).astype(np.int64)
+    if size > len(pool):
+        raise ValueError(f"size {size} is larger than the {len(pool)} images available")
+
+    rng = np.random.default_rng(seed)
+    present = np.unique(labels[pool])
+    by_class = {c: rng.permutation(pool[labels[pool] == c]) for c in present}
+    quota = {c: size // len(present) for c in present}
+    for c in rng.choice(present, size=size % len(present), replace=False):
+        quota[c] += 1
+    short = {int(c): (len(by_class[c]), quota[c]) for c in present if len(by_class[c]) < quota[c]}
+    if short:
+        c, (have, want) = next(iter(short.items()))
+        raise ValueError(f"class {c} has {have} images available but a stratified draw needs {want}")
+    chosen = np.concatenate([by_class[c][: quota[c]] for c in present])
+    return np.sort(chosen).astype(np.int64)
+
+
+def class_counts(labels: np.ndarray, index: np.ndarray) -> dict[int, int]:
+    values, counts = np.unique(np.asarray(labels)[index], return_counts=True)
+    return {int(v): int(n) for v, n in zip(values, counts, strict=True)}

@@ -1,0 +1,59 @@
+"""Evaluate a trained run on one subset (rule `evaluate`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cvrepro.checkpoint import load_model
+from cvrepro.data import load_subset
+from cvrepro.logs import log_to
+from cvrepro.metrics import classification_metrics
+from cvrepro.provenance import device_name
+from cvrepro.training import predict, resolve_device
+
+
+def main(
+    model_path: Path,
+    data_dir: Path,
+    split: str,
+    index_path: Path | None,
+    out_metrics: Path,
+    out_predictions: Path,
+    device: str = "auto",
+    threads: int = 1,
+    batch_size: int = 1024,
+) -> dict:
+    torch.set_num_threads(threads)
+    dev = resolve_device(device)
+    model, checkpoint = load_model(model_path)
+    model = model.to(dev)
+    data = load_subset(data_dir, split, index_path, dev)
+    norm = checkpoint["normalization"]
+    logits = predict(model, data, batch_size, norm["mean"], norm["std"])
+    probs = torch.softmax(logits, 1).cpu().numpy()
+    y_true = data.labels.cpu().numpy()
+    metrics = classification_metrics(y_true, probs, checkpoint["classes"])
+    metrics["model"] = str(model_path)
+    metrics["provenance"] = {**checkpoint["provenance"], "eval_device": device_name(dev)}
+    Path(out_metrics).write_text(json.dumps(metrics, indent=2) + "\n")
+    np.savez_compressed(out_predictions, y_true=y_true, y_pred=probs.argmax(1), probs=probs.astype(np.float32))
+    print(f"{split}: accuracy {metrics['accuracy']:.4f} on {metrics['n']} images")
+    return metrics
+
+
+if __name__ == "__main__":
+    with log_to(snakemake.log[0]):
+        main(
+            model_path=Path(snakemake.input.model),
+            data_dir=Path(snakemake.input.data),
+            split=snakemake.params.split,
+            index_path=Path(snakemake.input.index),
+            out_metrics=Path(snakemake.output.metrics),
+            out_predictions=Path(snakemake.output.predictions),
+            device=snakemake.params.device,
+            threads=snakemake.threads,
+        )
