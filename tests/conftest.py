@@ -37,8 +37,8 @@ TINY_STUDY = {
         "eval_batch_size": 256,
         "optimizer": {"name": "sgd", "lr": 0.05},
     },
-    "runs": {"a": {"train": "small"}, "b": {"train": "big"}},
-    "tables": {"t": {"runs": ["a", "b"], "reported": {"a": {"test_acc": 0.5}}}},
+    "runs": {"a": {"train": "small"}, "b": {"train": "big"}, "c": {"train": "small", "init": "b"}},
+    "tables": {"t": {"runs": ["a", "b", "c"], "reported": {"a": {"test_acc": 0.5}}}},
     "figures": {"curves": {"kind": "training_curves", "runs": ["a", "b"]}},
 }
 

@@ -67,7 +67,7 @@ def test_tiny_study_is_valid():
         ({"subsets__small__within": "nope"}, "subsets.small.within: no subset named 'nope'"),
         ({"tables__t__runs": ["a", "zzz"]}, "tables.t.runs: no run named 'zzz'"),
         ({"figures__curves__runs": ["zzz"]}, "figures.curves.runs: no run named 'zzz'"),
-        ({"runs__a__init": "ghost"}, "runs.a.init: expected 'scratch' or a run of this study, got 'ghost'"),
+        ({"runs__a__init": "ghost"}, "runs.a.init: expected 'scratch', 'imagenet' or a run of this study, got 'ghost'"),
         ({"subsets__val__size": 70000}, "subsets.val.size: 70000 images requested but fashion_mnist/train has only 60000"),
         ({"subsets__small__size": 401}, "subsets.small.size: 401 images requested but subset 'big' has only 400"),
         ({"subsets__big__size": 59900}, "has only 59800 available after exclusions"),

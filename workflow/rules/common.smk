@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
-from cvrepro.config import ConfigError, dataset_options, dataset_source_dirs, load_config
+from cvrepro.config import INIT_KEYWORDS, ConfigError, dataset_options, dataset_source_dirs, load_config
 from cvrepro.datasets.registry import DATASETS
 
 try:
@@ -101,7 +101,7 @@ def get_train_inputs(wildcards):
             files = subset_files(wildcards.study, run[role])
             inputs[f"{role}_data"] = files["data"]
             inputs[f"{role}_index"] = files["index"]
-    if run["init"] != "scratch":
+    if run["init"] not in INIT_KEYWORDS:
         inputs["init"] = f"results/{wildcards.study}/runs/{run['init']}/model.pt"
     return inputs
 

@@ -8,12 +8,15 @@ rule train:
         model="results/{study}/runs/{run}/model.pt",
         history="results/{study}/runs/{run}/history.csv",
         metrics="results/{study}/runs/{run}/metrics.json",
+        grad_flow="results/{study}/runs/{run}/grad_flow.csv",
     log:
         "results/{study}/logs/train/{run}.log",
     benchmark:
         "results/{study}/benchmarks/train/{run}.tsv"
     params:
         hp=get_train_params,
+        # Resumable state after every epoch; not an output, so a killed job's progress survives.
+        resume="results/{study}/resume/{run}.pt",
         device=CONFIG["device"],
     threads: CONFIG["threads"]
     resources:

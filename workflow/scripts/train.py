@@ -1,4 +1,4 @@
-"""Train one run (rule `train`): model.pt, history.csv and metrics.json."""
+"""Train one run (rule `train`): model.pt, history.csv, metrics.json and grad_flow.csv."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import torch
 
 from cvrepro.checkpoint import init_from_checkpoint, load_checkpoint, save_checkpoint
 from cvrepro.data import channel_stats, load_subset
+from cvrepro.freezing import freeze as freeze_children
 from cvrepro.logs import log_to
 from cvrepro.models import build_model, count_parameters
-from cvrepro.provenance import provenance
+from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
+from cvrepro.provenance import config_hash, provenance
+from cvrepro.resume import clear_state
 from cvrepro.training import evaluate, fit, resolve_device
 
 
@@ -25,26 +28,38 @@ def main(
     out_model: Path,
     out_history: Path,
     out_metrics: Path,
+    out_grad_flow: Path | None = None,
     model: dict,
     epochs: int,
     batch_size: int,
     eval_batch_size: int,
     optimizer: dict,
     schedule: dict,
-    augment: str,
+    augment: str | dict,
     seed: int,
     init: str = "scratch",
+    normalize: str = "auto",
+    freeze: dict | None = None,
+    loss: dict | None = None,
+    early_stopping: dict | None = None,
+    grad_flow: bool = False,
     init_checkpoint: Path | None = None,
     val_data: Path | None = None,
     val_index: Path | None = None,
     val_split: str | None = None,
+    resume: Path | None = None,
     device: str = "auto",
     threads: int = 1,
 ) -> dict:
+    freeze = freeze or {"children": 0, "stages": []}
+    loss = loss or {"name": "ce"}
     hparams = {
         "model": model, "epochs": epochs, "batch_size": batch_size, "eval_batch_size": eval_batch_size,
         "optimizer": optimizer, "schedule": schedule, "augment": augment, "seed": seed, "init": init,
+        "normalize": normalize, "freeze": freeze, "loss": loss, "early_stopping": early_stopping,
+        "grad_flow": grad_flow, "train_split": train_split, "val_split": val_split,
     }
+    run_hash = config_hash(hparams)
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     dev = resolve_device(device)
@@ -53,25 +68,32 @@ def main(
 
     train = load_subset(train_data, train_split, train_index, dev)
     val = load_subset(val_data, val_split, val_index, dev) if val_data is not None else None
-    mean, std = channel_stats(train.images)
+    if normalize == "imagenet" or (normalize == "auto" and init == "imagenet"):
+        mean, std = IMAGENET_MEAN[: train.images.shape[1]], IMAGENET_STD[: train.images.shape[1]]
+    else:
+        mean, std = channel_stats(train.images)
     arch = {**model, "in_channels": train.images.shape[1], "num_classes": len(train.classes)}
     net = build_model(arch)
-    if init_checkpoint is not None:
+    if init == "imagenet":
+        fresh = init_from_checkpoint(net, {"state_dict": imagenet_state_dict(model["arch"], arch["in_channels"])}, "imagenet")
+        print(f"initialised from torchvision's ImageNet weights; new: {fresh or 'nothing'}")
+    elif init_checkpoint is not None:
         fresh = init_from_checkpoint(net, load_checkpoint(init_checkpoint), str(init_checkpoint))
         print(f"initialised from {init_checkpoint}; new: {fresh or 'nothing'}")
+    frozen = freeze_children(net, freeze["children"], freeze["stages"])
     net = net.to(dev)
     if dev.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
-    print(f"{arch} on {dev}; {len(train)} training images, {count_parameters(net, True)} trainable parameters")
+    print(
+        f"{arch} on {dev}; {len(train)} training images; frozen {frozen or 'nothing'}; "
+        f"{count_parameters(net, True)} of {count_parameters(net)} parameters train"
+    )
 
     start = time.perf_counter()
-    history = fit(
-        net, train, val, epochs=epochs, batch_size=batch_size, eval_batch_size=eval_batch_size,
-        optimizer_spec=optimizer, schedule_spec=schedule, augment=augment, mean=mean, std=std, seed=seed,
-    )
+    result = fit(net, train, val, hparams, mean, std, resume_path=resume, run_hash=run_hash)
     train_time = time.perf_counter() - start
 
-    # Accuracy on the training images without augmentation, as the reports' "training accuracy".
+    # Accuracy on the training images without augmentation: the reports' "training accuracy".
     final_train = evaluate(net, train, eval_batch_size, mean, std)
     final_val = evaluate(net, val, eval_batch_size, mean, std) if val is not None else None
     info = provenance(hparams, dev, seed)
@@ -80,12 +102,17 @@ def main(
         "train_loss": final_train["loss"],
         "val_acc": final_val["acc"] if final_val else None,
         "val_loss": final_val["loss"] if final_val else None,
-        "train_time_s": train_time,
-        "epochs": epochs,
+        # Sum of epoch times, so a resumed run reports its training time, not the last session's.
+        "train_time_s": sum(row["epoch_seconds"] for row in result.history),
+        "wall_time_s": train_time,
+        "epochs": len(result.history),
+        "best_epoch": result.best_epoch,
+        "stopped_early": result.stopped_early,
         "train_images": len(train),
         "trained_params": count_parameters(net, trainable_only=True),
         "total_params": count_parameters(net),
-        "images_per_s": sum(r["images_per_s"] for r in history) / len(history),
+        "frozen": frozen,
+        "images_per_s": len(train) * len(result.history) / sum(row["epoch_seconds"] for row in result.history),
         "hparams": hparams,
         "provenance": info,
     }
@@ -93,9 +120,12 @@ def main(
         out_model, net, arch=arch, hparams=hparams, normalization={"mean": mean, "std": std},
         classes=train.classes, seed=seed, provenance=info,
     )
-    pd.DataFrame(history).to_csv(out_history, index=False)
+    pd.DataFrame(result.history).to_csv(out_history, index=False)
+    if out_grad_flow is not None:
+        pd.DataFrame(result.grad_flow, columns=["epoch", "layer", "mean_abs_grad"]).to_csv(out_grad_flow, index=False)
     Path(out_metrics).write_text(json.dumps(metrics, indent=2) + "\n")
-    print(f"train_acc {metrics['train_acc']:.4f}  val_acc {metrics['val_acc']}  {train_time:.1f}s")
+    clear_state(resume)
+    print(f"train_acc {metrics['train_acc']:.4f}  val_acc {metrics['val_acc']}  {metrics['train_time_s']:.1f}s")
     return metrics
 
 
@@ -111,6 +141,8 @@ if __name__ == "__main__":
             out_model=Path(snakemake.output.model),
             out_history=Path(snakemake.output.history),
             out_metrics=Path(snakemake.output.metrics),
+            out_grad_flow=Path(snakemake.output.grad_flow),
+            resume=Path(snakemake.params.resume),
             device=snakemake.params.device,
             threads=snakemake.threads,
             **snakemake.params.hp,

@@ -46,6 +46,9 @@ def init_from_checkpoint(model: nn.Module, checkpoint: dict, source: str) -> lis
     loaded, skipped = {}, []
     for name, tensor in checkpoint["state_dict"].items():
         if name not in own:
+            if name.startswith(HEAD_PREFIXES):  # a head of another structure (e.g. an MLP head)
+                skipped.append(name)
+                continue
             raise ValueError(f"{source}: tensor {name!r} does not exist in this model; architectures differ")
         if own[name].shape != tensor.shape:
             if name.startswith(HEAD_PREFIXES):
@@ -53,8 +56,8 @@ def init_from_checkpoint(model: nn.Module, checkpoint: dict, source: str) -> lis
                 continue
             raise ValueError(f"{source}: {name} has shape {tuple(tensor.shape)}, this model {tuple(own[name].shape)}")
         loaded[name] = tensor
-    missing = [name for name in own if name not in loaded and name not in skipped]
+    missing = [name for name in own if name not in loaded]
     if [m for m in missing if not m.startswith(HEAD_PREFIXES)]:
         raise ValueError(f"{source}: checkpoint lacks {missing[0]!r}; architectures differ")
     model.load_state_dict(loaded, strict=False)
-    return skipped + missing
+    return sorted(set(skipped) | set(missing))

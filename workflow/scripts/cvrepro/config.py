@@ -20,6 +20,7 @@ from jsonschema.exceptions import best_match
 
 from cvrepro.datasets.registry import DATASETS
 
+INIT_KEYWORDS = ("scratch", "imagenet")
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
@@ -316,10 +317,10 @@ def _check_runs(study: Study) -> None:
                     f"the training subset {train_classes}"
                 )
         init = run["init"]
-        if init != "scratch" and init not in runs:
-            raise ConfigError(f"{key}.init: expected 'scratch' or a run of this study, got {init!r}")
+        if init not in INIT_KEYWORDS and init not in runs:
+            raise ConfigError(f"{key}.init: expected 'scratch', 'imagenet' or a run of this study, got {init!r}")
     _topological_order(
-        {name: [run["init"]] if run["init"] != "scratch" else [] for name, run in runs.items()},
+        {name: [run["init"]] if run["init"] not in INIT_KEYWORDS else [] for name, run in runs.items()},
         f"{study.source}: runs",
         "init",
     )

@@ -36,14 +36,16 @@ class ResNet(nn.Module):
             raise ValueError(f"unknown stem {stem!r}; choose from ['cifar', 'imagenet']")
         block, layers = RESNETS[arch]
         self.inplanes = width
-        if stem == "imagenet":
-            self.conv1 = nn.Conv2d(in_channels, width, kernel_size=7, stride=2, padding=3, bias=False)
-            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        else:
-            self.conv1 = nn.Conv2d(in_channels, width, kernel_size=3, stride=1, padding=1, bias=False)
-            self.maxpool = nn.Identity()
+        # Children are registered in torchvision's order (conv1, bn1, relu, maxpool, layer1..4, avgpool,
+        # fc): "freeze the first k children" then means what it means for torchvision's resnet18.
+        imagenet = stem == "imagenet"
+        self.conv1 = nn.Conv2d(
+            in_channels, width, kernel_size=7 if imagenet else 3, stride=2 if imagenet else 1,
+            padding=3 if imagenet else 1, bias=False,
+        )
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1) if imagenet else nn.Identity()
         self.layer1 = self._make_layer(block, width, layers[0])
         self.layer2 = self._make_layer(block, width * 2, layers[1], stride=2)
         self.layer3 = self._make_layer(block, width * 4, layers[2], stride=2)

@@ -2,7 +2,7 @@
 
 Flat functions in the style of torchvision's references: `make_optimizer`, `make_scheduler`,
 `train_one_epoch`, `evaluate`, `fit`. Loss and accuracy are accumulated on the device and read
-once per epoch, so the loop never waits on the host.
+once per epoch, so the loop never waits on the host inside an epoch.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -18,20 +19,23 @@ from torch import nn
 
 from cvrepro.augment import augment_batch
 from cvrepro.data import TensorSet, normalize
+from cvrepro.freezing import set_train_mode
+from cvrepro.losses import CenterLoss, combined_loss
+from cvrepro.resume import load_state, save_state
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("cosine", "constant")
+SCHEDULES = ("cosine", "constant", "step")
 
 
 def resolve_device(name: str) -> torch.device:
+    if name not in ("auto", "cuda", "cpu"):
+        raise ValueError(f"unknown device {name!r}; choose from ['auto', 'cuda', 'cpu']")
     if name == "cpu":
         return torch.device("cpu")
     if torch.cuda.is_available():
         return torch.device("cuda")
     if name == "cuda":
         raise RuntimeError("device: cuda was requested but no CUDA GPU is visible to this job")
-    if name != "auto":
-        raise ValueError(f"unknown device {name!r}; choose from ['auto', 'cuda', 'cpu']")
     return torch.device("cpu")
 
 
@@ -49,15 +53,27 @@ def make_optimizer(params, spec: dict) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {name!r}; choose from {list(OPTIMIZERS)}")
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, spec: dict, epochs: int, steps_per_epoch: int):
-    """A per-iteration schedule; cosine's period is given in epochs as in the seed reports."""
+def lr_factor(step: int, spec: dict, epochs: int, steps_per_epoch: int) -> float:
+    """The learning-rate multiplier at iteration `step`; periods are given in epochs."""
+    warmup = spec.get("warmup_epochs", 0) * steps_per_epoch
+    if step < warmup:
+        return (step + 1) / warmup
     name = spec["name"]
     if name == "constant":
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+        return 1.0
     if name == "cosine":
         period = (spec.get("t_max") or epochs) * steps_per_epoch
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, period) / period)))
+        t = min(step - warmup, period)
+        return 0.5 * (1 + math.cos(math.pi * t / max(period - warmup, 1))) if period > warmup else 1.0
+    if name == "step":
+        return spec.get("gamma", 0.1) ** ((step - warmup) // max(1, round(spec["step_size"] * steps_per_epoch)))
     raise ValueError(f"unknown schedule {name!r}; choose from {list(SCHEDULES)}")
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, spec: dict, epochs: int, steps_per_epoch: int):
+    """A per-iteration LambdaLR; the cosine period is in epochs as in the seed reports (T_max)."""
+    lr_factor(0, spec, epochs, steps_per_epoch)  # unknown names fail here, before training
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, spec, epochs, steps_per_epoch))
 
 
 def autocast(device: torch.device):
@@ -67,40 +83,60 @@ def autocast(device: torch.device):
     return contextlib.nullcontext()
 
 
+def memory_format(device: torch.device) -> torch.memory_format:
+    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+
+
+@dataclass
+class EpochOptions:
+    batch_size: int
+    augment: str | dict
+    mean: list[float]
+    std: list[float]
+    loss: dict = field(default_factory=lambda: {"name": "ce"})
+    center: CenterLoss | None = None
+    grad_flow: bool = False
+
+
 def train_one_epoch(
     model: nn.Module,
     data: TensorSet,
     optimizer: torch.optim.Optimizer,
     scheduler,
-    batch_size: int,
-    augment: str,
-    mean: list[float],
-    std: list[float],
+    options: EpochOptions,
     generator: torch.Generator,
-) -> dict[str, float]:
-    model.train()
+) -> tuple[dict[str, float], dict[str, float]]:
+    """One pass over `data` in a random order. Returns (scores, mean |grad| per layer or {})."""
+    set_train_mode(model)
     device = data.images.device
     order = torch.randperm(len(data), device=device, generator=generator)
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.int64)
-    memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
-    for start in range(0, len(data), batch_size):
-        batch = order[start : start + batch_size]
-        x = augment_batch(normalize(data.images[batch], mean, std), augment, generator)
+    watched = [(n, p) for n, p in model.named_parameters() if p.requires_grad and p.ndim > 1] if options.grad_flow else []
+    grad_sums = torch.zeros(len(watched), device=device)
+    steps = 0
+    for start in range(0, len(data), options.batch_size):
+        batch = order[start : start + options.batch_size]
+        x = augment_batch(normalize(data.images[batch], options.mean, options.std), options.augment, generator)
         y = data.labels[batch]
         with autocast(device):
-            logits = model(x.contiguous(memory_format=memory_format))
-            loss = F.cross_entropy(logits, y)
+            embeddings = model.features(x.contiguous(memory_format=memory_format(device)))
+            logits = model.fc(embeddings)
+            loss, _ = combined_loss(logits.float(), embeddings.float(), y, options.loss, options.center)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if watched:
+            grad_sums += torch.stack([p.grad.abs().mean() for _, p in watched])
         optimizer.step()
         scheduler.step()
         total_loss += loss.detach() * len(batch)
         correct += (logits.argmax(1) == y).sum()
+        steps += 1
     loss_value = total_loss.item() / len(data)
     if not math.isfinite(loss_value):
-        raise FloatingPointError(f"training loss became {loss_value}; lower the learning rate")
-    return {"train_loss": loss_value, "train_acc": correct.item() / len(data)}
+        raise FloatingPointError(f"training loss became {loss_value}; lower the learning rate or check the data")
+    grad_flow = {name: value / steps for (name, _), value in zip(watched, grad_sums.tolist(), strict=True)}
+    return {"train_loss": loss_value, "train_acc": correct.item() / len(data)}, grad_flow
 
 
 @torch.no_grad()
@@ -112,7 +148,7 @@ def predict(model: nn.Module, data: TensorSet, batch_size: int, mean: list[float
     for start in range(0, len(data), batch_size):
         x = normalize(data.images[start : start + batch_size], mean, std)
         with autocast(device):
-            outputs.append(model(x).float())
+            outputs.append(model(x.contiguous(memory_format=memory_format(device))).float())
     return torch.cat(outputs)
 
 
@@ -124,48 +160,108 @@ def evaluate(model: nn.Module, data: TensorSet, batch_size: int, mean: list[floa
     }
 
 
+@dataclass
+class FitResult:
+    history: list[dict]
+    grad_flow: list[dict]
+    best_epoch: int | None
+    stopped_early: bool
+
+
+def _improved(value: float, best: float | None, metric: str) -> bool:
+    if best is None:
+        return True
+    return value < best if metric.endswith("loss") else value > best
+
+
 def fit(
     model: nn.Module,
     train: TensorSet,
     val: TensorSet | None,
-    epochs: int,
-    batch_size: int,
-    eval_batch_size: int,
-    optimizer_spec: dict,
-    schedule_spec: dict,
-    augment: str,
+    hp: dict,
     mean: list[float],
     std: list[float],
-    seed: int,
+    resume_path=None,
+    run_hash: str = "",
     log: Callable[[str], None] = print,
-) -> list[dict]:
-    """Train for `epochs`; return one history row per epoch."""
+) -> FitResult:
+    """Train as the run's hyperparameters `hp` say; resumable from `resume_path` after any epoch.
+
+    `hp` holds the run's validated keys: epochs, batch_size, eval_batch_size, optimizer,
+    schedule, augment, loss, early_stopping, grad_flow, seed.
+    """
     device = train.images.device
+    epochs = hp["epochs"]
     generator = torch.Generator(device=device)
-    generator.manual_seed(seed)
+    generator.manual_seed(hp["seed"])
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = make_optimizer(trainable, optimizer_spec)
-    steps_per_epoch = math.ceil(len(train) / batch_size)
-    scheduler = make_scheduler(optimizer, schedule_spec, epochs, steps_per_epoch)
-    history = []
-    for epoch in range(1, epochs + 1):
+    optimizer = make_optimizer(trainable, hp["optimizer"])
+    steps_per_epoch = math.ceil(len(train) / hp["batch_size"])
+    scheduler = make_scheduler(optimizer, hp["schedule"], epochs, steps_per_epoch)
+    loss_spec = hp.get("loss", {"name": "ce"})
+    center = None
+    if loss_spec["name"] == "ce_center":
+        center = CenterLoss(len(train.classes), model.num_features, alpha=loss_spec["alpha"]).to(device)
+    options = EpochOptions(hp["batch_size"], hp["augment"], mean, std, loss_spec, center, hp.get("grad_flow", False))
+    stopping = hp.get("early_stopping") or {}
+    metric, patience = stopping.get("metric", "val_acc"), stopping.get("patience")
+    if patience is not None and val is None and metric.startswith("val"):
+        raise ValueError("early_stopping on a validation metric needs a `val` subset")
+
+    history, grad_flow, best, best_epoch, best_weights = [], [], None, None, None
+    first_epoch = 1
+    state = load_state(resume_path, run_hash)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        if center is not None:
+            center.load_state_dict(state["center"])
+        history, grad_flow = state["history"], state["grad_flow"]
+        best, best_epoch, best_weights = state["best"], state["best_epoch"], state["best_weights"]
+        first_epoch = state["epoch"] + 1
+
+    stopped_early = False
+    for epoch in range(first_epoch, epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        row = {"epoch": epoch, "lr": lr}
-        row.update(train_one_epoch(model, train, optimizer, scheduler, batch_size, augment, mean, std, generator))
+        scores, grads = train_one_epoch(model, train, optimizer, scheduler, options, generator)
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
-        row.update({"epoch_seconds": seconds, "images_per_s": len(train) / seconds})
+        row = {"epoch": epoch, "lr": lr, **scores, "epoch_seconds": seconds, "images_per_s": len(train) / seconds}
         if val is not None:
-            scores = evaluate(model, val, eval_batch_size, mean, std)
-            row.update({"val_loss": scores["loss"], "val_acc": scores["acc"]})
+            val_scores = evaluate(model, val, hp["eval_batch_size"], mean, std)
+            row.update({"val_loss": val_scores["loss"], "val_acc": val_scores["acc"]})
         history.append(row)
+        if grads:
+            grad_flow += [{"epoch": epoch, "layer": name, "mean_abs_grad": value} for name, value in grads.items()]
         log(
             f"epoch {epoch}/{epochs}  loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}"
             + (f"  val_acc {row['val_acc']:.4f}" if val is not None else "")
             + f"  lr {lr:.3g}  {seconds:.1f}s  {row['images_per_s']:.0f} img/s"
         )
-    return history
+        if patience is not None:
+            if _improved(row[metric], best, metric):
+                best, best_epoch = row[metric], epoch
+                best_weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            elif epoch - best_epoch >= patience:
+                log(f"early stop: {metric} has not improved for {patience} epochs (best {best:.4f} at epoch {best_epoch})")
+                stopped_early = True
+        if resume_path is not None:
+            save_state(resume_path, {
+                "run_hash": run_hash, "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+                "center": center.state_dict() if center is not None else None, "history": history,
+                "grad_flow": grad_flow, "best": best, "best_epoch": best_epoch, "best_weights": best_weights,
+            })
+        if stopped_early:
+            break
+    if best_weights is not None and stopping.get("restore_best", True):
+        model.load_state_dict(best_weights)
+        log(f"restored the weights of epoch {best_epoch} ({metric} {best:.4f})")
+    return FitResult(history, grad_flow, best_epoch, stopped_early)

@@ -1,0 +1,156 @@
+"""The training engine's options on tiny CPU data: freezing, init, early stopping, grad flow, resume, NaN."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from cvrepro.checkpoint import init_from_checkpoint
+from cvrepro.data import TensorSet, channel_stats
+from cvrepro.freezing import freeze, set_train_mode
+from cvrepro.models import ResNet, build_model
+from cvrepro.pretrained import imagenet_state_dict, imagenet_weights
+from cvrepro.resume import load_state
+from cvrepro.training import fit, lr_factor
+
+HP = {
+    "epochs": 3,
+    "batch_size": 32,
+    "eval_batch_size": 128,
+    "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0,
+                  "betas": [0.9, 0.999]},
+    "schedule": {"name": "cosine", "t_max": None},
+    "augment": "flip",
+    "loss": {"name": "ce"},
+    "early_stopping": None,
+    "grad_flow": False,
+    "seed": 0,
+}
+ARCH = {"arch": "resnet18", "stem": "cifar", "width": 4, "in_channels": 1, "num_classes": 2}
+
+
+def toy_set(n: int = 192, seed: int = 0) -> TensorSet:
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 2, (n,), generator=g)
+    images = (torch.rand(n, 1, 12, 12, generator=g) * 100 + labels[:, None, None, None] * 120).to(torch.uint8)
+    return TensorSet(images, labels, ["dark", "bright"])
+
+
+def run_fit(hp: dict, **kwargs):
+    torch.manual_seed(0)
+    data = toy_set()
+    mean, std = channel_stats(data.images)
+    net = build_model(ARCH)
+    result = fit(net, data, toy_set(64, seed=1), hp, mean, std, log=lambda s: None, **kwargs)
+    return net, result
+
+
+def test_freeze_first_children_counts_and_keeps_frozen_bn_in_eval():
+    net = ResNet("resnet18", num_classes=10, width=8, stem="imagenet")
+    total = sum(p.numel() for p in net.parameters())
+    frozen = freeze(net, children=6)
+    assert frozen == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2"]
+    trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
+    expected = total - sum(p.numel() for m in (net.conv1, net.bn1, net.layer1, net.layer2) for p in m.parameters())
+    assert trainable == expected
+    set_train_mode(net)
+    assert not net.bn1.training and not net.layer2[0].bn1.training and net.layer3[0].bn1.training
+    # Running statistics of frozen BN do not move during a training step.
+    before = net.bn1.running_mean.clone()
+    net(torch.randn(4, 3, 32, 32)).sum().backward()
+    assert torch.equal(before, net.bn1.running_mean)
+
+
+def test_freeze_all_ten_children_still_trains_the_head_and_bad_names_fail():
+    net = ResNet("resnet18", num_classes=10, width=8)
+    freeze(net, children=10)
+    assert [n for n, p in net.named_parameters() if p.requires_grad] == ["fc.weight", "fc.bias"]
+    with pytest.raises(ValueError, match="freeze.stages: no child named 'layer9'"):
+        freeze(ResNet(width=8), stages=["layer9"])
+
+
+def test_imagenet_init_reads_torchvision_cache(tmp_path, monkeypatch):
+    """The real weights API, served from a TORCH_HOME cache that this test fills."""
+    from torchvision.models import resnet18
+
+    reference = resnet18()
+    weights = imagenet_weights("resnet18")
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    torch.save(reference.state_dict(), cache / weights.url.rsplit("/", 1)[-1])
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    net = ResNet("resnet18", num_classes=7, width=64, stem="imagenet")
+    fresh = init_from_checkpoint(net, {"state_dict": imagenet_state_dict("resnet18")}, "imagenet")
+    assert fresh == ["fc.bias", "fc.weight"]
+    assert torch.equal(net.layer4[1].conv2.weight, reference.layer4[1].conv2.weight)
+    gray = imagenet_state_dict("resnet18", in_channels=1)["conv1.weight"]
+    assert torch.allclose(gray, reference.conv1.weight.sum(1, keepdim=True))
+
+
+def test_imagenet_init_without_network_names_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr("torch.hub.download_url_to_file", _refuse)
+    with pytest.raises(RuntimeError, match="hub/checkpoints"):
+        imagenet_state_dict("resnet18")
+
+
+def _refuse(*args, **kwargs):
+    raise OSError("network is unreachable")
+
+
+def test_schedules():
+    spec = {"name": "step", "step_size": 2, "gamma": 0.5, "warmup_epochs": 1}
+    factors = [lr_factor(s, spec, epochs=6, steps_per_epoch=10) for s in range(60)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == 1.0
+    assert factors[10] == 1.0 and factors[30] == 0.5 and factors[50] == 0.25
+    with pytest.raises(ValueError, match="unknown schedule 'poly'"):
+        lr_factor(0, {"name": "poly"}, 1, 1)
+
+
+def test_early_stopping_stops_and_restores_the_best_epoch():
+    hp = {**HP, "epochs": 30, "optimizer": {**HP["optimizer"], "lr": 0.2},
+          "early_stopping": {"metric": "val_acc", "patience": 2, "restore_best": True}}
+    _, result = run_fit(hp)
+    assert result.stopped_early and len(result.history) < 30
+    accs = [row["val_acc"] for row in result.history]
+    assert result.best_epoch == 1 + accs.index(max(accs))
+    assert len(result.history) - result.best_epoch == 2
+
+
+def test_grad_flow_is_recorded_per_layer_and_epoch():
+    _, result = run_fit({**HP, "epochs": 2, "grad_flow": True})
+    layers = {row["layer"] for row in result.grad_flow}
+    assert "conv1.weight" in layers and "fc.weight" in layers
+    assert len(result.grad_flow) == 2 * len(layers)
+    assert all(row["mean_abs_grad"] > 0 for row in result.grad_flow)
+
+
+def test_nan_loss_stops_with_a_clear_error():
+    with pytest.raises(FloatingPointError, match="training loss became nan"):
+        run_fit({**HP, "optimizer": {**HP["optimizer"], "lr": 1e30}})
+
+
+def test_resume_continues_identically_and_other_hyperparameters_restart(tmp_path):
+    path = tmp_path / "state.pt"
+    _, full = run_fit(HP)
+    # Stop after epoch 1 (as a killed job would), then resume for the remaining epochs.
+    run_fit({**HP, "epochs": 1, "schedule": {"name": "cosine", "t_max": 3}}, resume_path=path, run_hash="h")
+    assert load_state(path, "h")["epoch"] == 1
+    net, resumed = run_fit(HP, resume_path=path, run_hash="h")
+    assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in full.history]
+    assert load_state(path, "other") is None  # changed hyperparameters: no resume
+
+
+def test_center_and_triplet_losses_train():
+    for loss in ({"name": "ce_center", "weight": 0.1, "alpha": 0.5},
+                 {"name": "ce_triplet", "weight": 1.0, "margin": 1.0, "mining": "batch_hard", "distance": "euclidean"}):
+        _, result = run_fit({**HP, "loss": loss})
+        assert result.history[-1]["val_acc"] > 0.8, loss
+
+
+def test_fit_does_not_modify_its_hyperparameters():
+    hp = copy.deepcopy(HP)
+    run_fit(hp)
+    assert hp == HP
