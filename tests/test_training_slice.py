@@ -71,10 +71,13 @@ def train_tiny(seed: int = 0):
     data = separable_set()
     mean, std = channel_stats(data.images)
     net = build_model({"arch": "resnet18", "stem": "cifar", "width": 4, "in_channels": 1, "num_classes": 2})
-    opt = {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0, "betas": [0.9, 0.999]}
-    history = fit(net, data, data, epochs=3, batch_size=32, eval_batch_size=128, optimizer_spec=opt,
-                  schedule_spec={"name": "cosine", "t_max": None}, augment="flip", mean=mean, std=std, seed=seed,
-                  log=lambda s: None)
+    hp = {
+        "epochs": 3, "batch_size": 32, "eval_batch_size": 128, "augment": "flip", "seed": seed,
+        "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0,
+                      "betas": [0.9, 0.999]},
+        "schedule": {"name": "cosine", "t_max": None},
+    }
+    history = fit(net, data, data, hp, mean=mean, std=std, log=lambda s: None).history
     return net, history
 
 
@@ -96,7 +99,7 @@ def test_checkpoint_round_trip_weights_only_and_head_replacement(tmp_path):
     assert torch.allclose(loaded(x), net.eval()(x))
     other = build_model({**arch, "num_classes": 5})
     fresh = init_from_checkpoint(other, checkpoint, "m.pt")
-    assert fresh == ["fc.weight", "fc.bias"]
+    assert fresh == ["fc.bias", "fc.weight"]
     assert torch.equal(other.conv1.weight, net.conv1.weight)
     wider = build_model({**arch, "width": 8})
     with pytest.raises(ValueError, match="conv1.weight has shape"):

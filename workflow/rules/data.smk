@@ -14,6 +14,8 @@ rule download:
     params:
         search_dirs=get_source_dirs,
     retries: 2
+    conda:
+        "../../envs/cvrepro.yaml"
     script:
         "../scripts/download.py"
 
@@ -30,5 +32,7 @@ rule prepare:
         options=get_dataset_options,
     benchmark:
         "resources/benchmarks/prepare/{dataset}.tsv"
+    conda:
+        "../../envs/cvrepro.yaml"
     script:
         "../scripts/prepare.py"

@@ -18,5 +18,7 @@ rule evaluate:
     threads: CONFIG["threads"]
     resources:
         gpu=uses_gpu(),
+    conda:
+        "../../envs/cvrepro.yaml"
     script:
         "../scripts/evaluate.py"

@@ -10,5 +10,7 @@ rule figure:
         "results/{study}/logs/figure/{figure}.log",
     params:
         spec=get_figure_spec,
+    conda:
+        "../../envs/cvrepro.yaml"
     script:
         "../scripts/plot.py"

@@ -12,5 +12,7 @@ rule subset:
         "results/{study}/logs/subset/{subset}.log",
     params:
         spec=get_subset_params,
+    conda:
+        "../../envs/cvrepro.yaml"
     script:
         "../scripts/subset.py"

@@ -12,5 +12,7 @@ rule table:
         "results/{study}/logs/table/{table}.log",
     params:
         spec=get_table_spec,
+    conda:
+        "../../envs/cvrepro.yaml"
     script:
         "../scripts/table.py"

@@ -21,5 +21,7 @@ rule train:
     threads: CONFIG["threads"]
     resources:
         gpu=uses_gpu(),
+    conda:
+        "../../envs/cvrepro.yaml"
     script:
         "../scripts/train.py"

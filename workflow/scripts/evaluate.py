@@ -1,7 +1,5 @@
 """Evaluate a trained run on one subset (rule `evaluate`)."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 

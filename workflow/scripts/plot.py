@@ -1,7 +1,5 @@
 """Draw one figure of a study (rule `figure`), dispatching on the figure's kind."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import pandas as pd

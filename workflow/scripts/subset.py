@@ -1,7 +1,5 @@
 """Draw one subset of a prepared split (rule `subset`)."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 

@@ -1,7 +1,5 @@
 """Build one results table (rule `table`)."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 

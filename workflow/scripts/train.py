@@ -1,7 +1,5 @@
 """Train one run (rule `train`): model.pt, history.csv, metrics.json and grad_flow.csv."""
 
-from __future__ import annotations
-
 import json
 import time
 from pathlib import Path

@@ -35,3 +35,34 @@ def classification_metrics(y_true: np.ndarray, scores: np.ndarray, classes: list
     if len(classes) > 10:
         result["top5_accuracy"] = float(top_k_accuracy_score(y_true, scores, k=5, labels=labels))
     return result
+
+
+def expected_calibration_error(y_true: np.ndarray, scores: np.ndarray, bins: int = 15) -> float:
+    """ECE (Guo et al., 2017): |accuracy - confidence| averaged over equal-width confidence bins."""
+    scores = np.asarray(scores)
+    confidence = scores.max(1)
+    correct = scores.argmax(1) == np.asarray(y_true)
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            ece += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
+    return float(ece)
+
+
+def one_vs_rest_roc(y_true: np.ndarray, scores: np.ndarray, classes: list[str]) -> dict:
+    """Per-class ROC curves (fpr, tpr) and AUC, plus the macro AUC, with scikit-learn."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    y_true = np.asarray(y_true)
+    curves = {}
+    for i, name in enumerate(classes):
+        positives = y_true == i
+        if positives.all() or not positives.any():
+            continue  # AUC is undefined without both classes
+        fpr, tpr, _ = roc_curve(positives, scores[:, i])
+        curves[name] = {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "auc": float(roc_auc_score(positives, scores[:, i]))}
+    macro = float(np.mean([c["auc"] for c in curves.values()])) if curves else float("nan")
+    return {"per_class": curves, "macro_auc": macro}

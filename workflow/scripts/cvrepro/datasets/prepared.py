@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,26 @@ def write_split(dataset_dir: Path, split: str, images: np.ndarray, labels: np.nd
     split_dir.mkdir(parents=True, exist_ok=True)
     _save_atomic(split_dir / "images.npy", np.ascontiguousarray(images))
     _save_atomic(split_dir / "labels.npy", labels.astype(np.int64))
+
+
+def write_split_chunks(
+    dataset_dir: Path, split: str, shape: tuple[int, ...], chunks: Iterable[np.ndarray], labels: np.ndarray
+) -> None:
+    """Write a split too large for memory from consecutive uint8 chunks into a memory-mapped .npy."""
+    split_dir = Path(dataset_dir) / split
+    split_dir.mkdir(parents=True, exist_ok=True)
+    tmp = split_dir / "images.npy.part"
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+    filled = 0
+    for chunk in chunks:
+        out[filled : filled + len(chunk)] = chunk
+        filled += len(chunk)
+    if filled != shape[0]:
+        raise ValueError(f"split {split!r}: expected {shape[0]} images, got {filled}")
+    out.flush()
+    del out
+    os.replace(tmp, split_dir / "images.npy")
+    _save_atomic(split_dir / "labels.npy", np.asarray(labels, dtype=np.int64))
 
 
 def write_info(dataset_dir: Path, name: str, classes: list[str], splits: dict[str, int], source: dict) -> None:

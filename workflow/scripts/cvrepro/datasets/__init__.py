@@ -1,0 +1,1 @@
+"""Datasets: the registry, downloads, readers of the original formats and the prepared contract."""

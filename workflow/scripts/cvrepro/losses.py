@@ -1,0 +1,144 @@
+"""Losses as plain functions of tensors, plus the one stateful piece (center loss's centres)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LOSSES = ("ce", "ce_triplet", "ce_center")
+
+
+def pairwise_distances(x: torch.Tensor, distance: str = "euclidean") -> torch.Tensor:
+    if distance == "euclidean":
+        return torch.cdist(x, x).clamp_min(0)
+    if distance == "cosine":
+        x = F.normalize(x, dim=1)
+        return 1 - x @ x.T
+    raise ValueError(f"unknown distance {distance!r}; choose from ['euclidean', 'cosine']")
+
+
+def triplet_margin_loss(
+    embeddings: torch.Tensor,
+    labels: torch.Tensor,
+    margin: float = 1.0,
+    distance: str = "euclidean",
+    mining: str = "batch_all",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Triplet loss max(d(a,p) - d(a,n) + margin, 0) over triplets mined inside the batch.
+
+    batch_all: mean over every valid triplet whose loss is positive (Hermans et al., 2017).
+    batch_hard: per anchor, its farthest positive and nearest negative.
+    semi_hard: per anchor and positive, the nearest negative farther than the positive
+    (FaceNet); the hardest negative when none is.
+    random: per anchor, one random positive and one random negative.
+    """
+    d = pairwise_distances(embeddings, distance)
+    same = labels[:, None] == labels[None, :]
+    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    positive = same & ~eye
+    negative = ~same
+    zero = embeddings.sum() * 0  # keeps the graph when no triplet exists
+    if mining == "batch_all":
+        losses = (d[:, :, None] - d[:, None, :] + margin).clamp_min(0)
+        valid = positive[:, :, None] & negative[:, None, :]
+        active = valid & (losses > 1e-16)
+        return losses[active].mean() if active.any() else zero
+    if mining == "batch_hard":
+        has = positive.any(1) & negative.any(1)
+        if not has.any():
+            return zero
+        hardest_pos = torch.where(positive, d, torch.full_like(d, -float("inf"))).amax(1)
+        hardest_neg = torch.where(negative, d, torch.full_like(d, float("inf"))).amin(1)
+        return (hardest_pos - hardest_neg + margin).clamp_min(0)[has].mean()
+    if mining == "semi_hard":
+        anchor, pos = positive.nonzero(as_tuple=True)
+        if len(anchor) == 0 or not negative.any():
+            return zero
+        d_ap = d[anchor, pos]
+        d_an = d[anchor]  # (T, N)
+        neg = negative[anchor]
+        semi = neg & (d_an > d_ap[:, None])
+        inf = torch.full_like(d_an, float("inf"))
+        semi_min = torch.where(semi, d_an, inf).amin(1)
+        hardest = torch.where(neg, d_an, inf).amin(1)
+        chosen = torch.where(semi.any(1), semi_min, hardest)
+        ok = neg.any(1)
+        return (d_ap - chosen + margin).clamp_min(0)[ok].mean() if ok.any() else zero
+    if mining == "random":
+        has = positive.any(1) & negative.any(1)
+        if not has.any():
+            return zero
+        scores = torch.rand(d.shape, device=d.device, generator=generator)
+        pos = torch.where(positive, scores, torch.full_like(scores, -1.0)).argmax(1)
+        neg = torch.where(negative, scores, torch.full_like(scores, -1.0)).argmax(1)
+        rows = torch.arange(len(labels), device=d.device)
+        return (d[rows, pos] - d[rows, neg] + margin).clamp_min(0)[has].mean()
+    raise ValueError(f"unknown mining {mining!r}; choose from ['batch_all', 'batch_hard', 'semi_hard', 'random']")
+
+
+def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
+    """SimCLR's NT-Xent over 2N views: each view's positive is its pair; self-similarity masked."""
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    n = len(z1)
+    sim = z @ z.T / temperature
+    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), -float("inf"))
+    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return F.cross_entropy(sim, targets)
+
+
+def contrastive_accuracy(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """Fraction of the 2N views whose most similar other view is their positive pair."""
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    n = len(z1)
+    sim = (z @ z.T).masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), -float("inf"))
+    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return (sim.argmax(1) == targets).float().mean()
+
+
+class CenterLoss(nn.Module):
+    """Center loss (Wen et al., 2016): 0.5 * mean ||x_i - c_{y_i}||^2.
+
+    The centres are a buffer moved by their own rule, c_j -= alpha * mean_{i: y_i=j}(c_j - x_i),
+    once per training batch, not by the optimizer.
+    """
+
+    def __init__(self, num_classes: int, feature_dim: int, alpha: float = 0.5) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.register_buffer("centers", torch.zeros(num_classes, feature_dim))
+
+    def forward(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        centers = self.centers[labels]
+        loss = 0.5 * ((features - centers) ** 2).sum(1).mean()
+        if self.training:
+            self.update(features.detach(), labels)
+        return loss
+
+    @torch.no_grad()
+    def update(self, features: torch.Tensor, labels: torch.Tensor) -> None:
+        diff = self.centers[labels] - features.to(self.centers.dtype)
+        sums = torch.zeros_like(self.centers).index_add_(0, labels, diff)
+        counts = torch.zeros(len(self.centers), device=labels.device).index_add_(0, labels, torch.ones_like(labels, dtype=torch.float))
+        self.centers -= self.alpha * sums / (1 + counts)[:, None]
+
+
+def combined_loss(
+    logits: torch.Tensor, embeddings: torch.Tensor, labels: torch.Tensor, spec: dict, center: CenterLoss | None = None
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The configured training loss and its parts."""
+    ce = F.cross_entropy(logits, labels)
+    name = spec["name"]
+    if name == "ce":
+        return ce, {"ce": ce.detach()}
+    if name == "ce_triplet":
+        triplet = triplet_margin_loss(embeddings, labels, spec.get("margin", 1.0), spec.get("distance", "euclidean"),
+                                      spec.get("mining", "batch_all"))
+        return ce + spec.get("weight", 1.0) * triplet, {"ce": ce.detach(), "triplet": triplet.detach()}
+    if name == "ce_center":
+        if center is None:
+            raise ValueError("loss ce_center needs a CenterLoss module")
+        term = center(embeddings, labels)
+        return ce + spec.get("weight", 1.0) * term, {"ce": ce.detach(), "center": term.detach()}
+    raise ValueError(f"unknown loss {name!r}; choose from {list(LOSSES)}")

@@ -1,0 +1,19 @@
+"""Prepare every split of a dataset (rule `prepare`)."""
+
+from pathlib import Path
+
+from cvrepro.datasets.prepare import prepare_dataset
+from cvrepro.datasets.prepared import read_info
+from cvrepro.logs import log_to
+
+
+def main(dataset: str, download_dir: Path, out_dir: Path, options: dict) -> dict:
+    prepare_dataset(dataset, download_dir, out_dir, options)
+    info = read_info(out_dir)
+    print(f"{dataset}: {info['splits']}, {len(info['classes'])} classes")
+    return info
+
+
+if __name__ == "__main__":
+    with log_to(snakemake.log[0]):
+        main(snakemake.wildcards.dataset, Path(snakemake.params.download_dir), Path(snakemake.output[0]), dict(snakemake.params.options))
