@@ -42,8 +42,8 @@ test: setup
 
 lint: venv
 	$(SNAKEMAKE) --lint
-	$(VENV)/bin/ruff check workflow tests
-	$(VENV)/bin/ruff format --check workflow tests
+	$(VENV)/bin/ruff check workflow tests benchmarks
+	$(VENV)/bin/ruff format --check workflow tests benchmarks
 
 dry-run: venv
 	$(SNAKEMAKE) -n --cores all --resources gpu=1 $(ARGS)

@@ -29,7 +29,14 @@ from cvrepro.data import TensorSet, channel_stats  # noqa: E402
 from cvrepro.models import build_model  # noqa: E402
 from cvrepro.training import make_optimizer, make_scheduler, resolve_device, train_one_epoch  # noqa: E402
 
-OPTIMIZER = {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": False, "weight_decay": 5e-4, "betas": [0.9, 0.999]}
+OPTIMIZER = {
+    "name": "sgd",
+    "lr": 0.05,
+    "momentum": 0.9,
+    "nesterov": False,
+    "weight_decay": 5e-4,
+    "betas": [0.9, 0.999],
+}
 
 
 class SeedStyleDataset(Dataset):
@@ -66,7 +73,9 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def main(images: int, size: int, channels: int, width: int, batch_size: int, workers: int, device: str, epochs: int) -> list[dict]:
+def main(
+    images: int, size: int, channels: int, width: int, batch_size: int, workers: int, device: str, epochs: int
+) -> list[dict]:
     dev = resolve_device(device)
     rng = np.random.default_rng(0)
     data = rng.integers(0, 256, (images, size, size, channels), dtype=np.uint8)
@@ -77,12 +86,22 @@ def main(images: int, size: int, channels: int, width: int, batch_size: int, wor
     model = build_model(spec).to(dev)
     tensor = torch.from_numpy(data).permute(0, 3, 1, 2).contiguous()
     mean, std = channel_stats(tensor)
-    transform = transforms.Compose([
-        transforms.RandomCrop(size, padding=4), transforms.RandomHorizontalFlip(),
-        transforms.ToTensor(), transforms.Normalize(mean, std),
-    ])
-    loader = DataLoader(SeedStyleDataset(data, labels, transform), batch_size=batch_size, shuffle=True,
-                        num_workers=workers, pin_memory=dev.type == "cuda", persistent_workers=workers > 0)
+    transform = transforms.Compose(
+        [
+            transforms.RandomCrop(size, padding=4),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+            transforms.Normalize(mean, std),
+        ]
+    )
+    loader = DataLoader(
+        SeedStyleDataset(data, labels, transform),
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=workers,
+        pin_memory=dev.type == "cuda",
+        persistent_workers=workers > 0,
+    )
     optimizer = make_optimizer(model.parameters(), OPTIMIZER)
     seed_style_epoch(model, loader, optimizer, dev)  # warm-up (workers start, cudnn autotune)
     seed_seconds = timed(lambda: [seed_style_epoch(model, loader, optimizer, dev) for _ in range(epochs)])
@@ -104,13 +123,22 @@ def main(images: int, size: int, channels: int, width: int, batch_size: int, wor
 
     n = images * epochs
     rows = [
-        {"loop": f"seed style (PIL transforms, DataLoader, {workers} workers)", "images_per_s": n / seed_seconds},
+        {
+            "loop": f"seed style (PIL transforms, DataLoader, {workers} workers)",
+            "images_per_s": n / seed_seconds,
+        },
         {"loop": "cvrepro (uint8 on device, batch augmentation)", "images_per_s": n / ours_seconds},
     ]
-    hardware = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-    print(f"ResNet-18 (CIFAR stem, width {width}), {images} images {size}x{size}x{channels}, batch {batch_size}, "
-          f"{epochs} timed epochs after 1 warm-up, on {dev.type}: {hardware}")
-    print(f"| loop | images/s |\n|---|---:|")
+    hardware = (
+        torch.cuda.get_device_name(dev)
+        if dev.type == "cuda"
+        else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    )
+    print(
+        f"ResNet-18 (CIFAR stem, width {width}), {images} images {size}x{size}x{channels}, batch {batch_size}, "
+        f"{epochs} timed epochs after 1 warm-up, on {dev.type}: {hardware}"
+    )
+    print("| loop | images/s |\n|---|---:|")
     for row in rows:
         print(f"| {row['loop']} | {row['images_per_s']:.0f} |")
     print(f"speed-up: {rows[1]['images_per_s'] / rows[0]['images_per_s']:.2f}x")
@@ -118,7 +146,9 @@ def main(images: int, size: int, channels: int, width: int, batch_size: int, wor
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=int, default=2048)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--channels", type=int, default=3)
@@ -128,4 +158,13 @@ if __name__ == "__main__":
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
     args = parser.parse_args()
-    main(args.images, args.size, args.channels, args.width, args.batch_size, args.workers, args.device, args.epochs)
+    main(
+        args.images,
+        args.size,
+        args.channels,
+        args.width,
+        args.batch_size,
+        args.workers,
+        args.device,
+        args.epochs,
+    )

@@ -55,6 +55,15 @@ def run_snakemake(workdir: Path, config: dict, *args: str, timeout: int = 600) -
     workdir.mkdir(parents=True, exist_ok=True)
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
-    command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", str(configfile), *args]
+    command = [
+        str(SNAKEMAKE),
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        *args,
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-from conftest import REPO, TINY_STUDY, run_snakemake, tiny_config
 
+from conftest import REPO, TINY_STUDY, run_snakemake, tiny_config
 from cvrepro.config import ConfigError, deep_merge, load_config, resolve_study, subsets_disjoint
 
 
@@ -67,15 +67,30 @@ def test_tiny_study_is_valid():
         ({"subsets__small__within": "nope"}, "subsets.small.within: no subset named 'nope'"),
         ({"tables__t__runs": ["a", "zzz"]}, "tables.t.runs: no run named 'zzz'"),
         ({"figures__curves__runs": ["zzz"]}, "figures.curves.runs: no run named 'zzz'"),
-        ({"runs__a__init": "ghost"}, "runs.a.init: expected 'scratch', 'imagenet' or a run of this study, got 'ghost'"),
-        ({"subsets__val__size": 70000}, "subsets.val.size: 70000 images requested but fashion_mnist/train has only 60000"),
-        ({"subsets__small__size": 401}, "subsets.small.size: 401 images requested but subset 'big' has only 400"),
+        (
+            {"runs__a__init": "ghost"},
+            "runs.a.init: expected 'scratch', 'imagenet' or a run of this study, got 'ghost'",
+        ),
+        (
+            {"subsets__val__size": 70000},
+            "subsets.val.size: 70000 images requested but fashion_mnist/train has only 60000",
+        ),
+        (
+            {"subsets__small__size": 401},
+            "subsets.small.size: 401 images requested but subset 'big' has only 400",
+        ),
         ({"subsets__big__size": 59900}, "has only 59800 available after exclusions"),
         ({"runs__a__val": "small"}, "runs.a.val: subset 'small' may overlap the training subset 'small'"),
         ({"subsets__big__exclude": []}, "runs.a.val: subset 'val' may overlap the training subset 'small'"),
         ({"subsets__test__classes": 5}, "runs.a.test: subset 'test' has 5 classes, the training subset 10"),
-        ({"tables__t__reported": {"b": {"trained_params": 5}}}, "tables.t.reported.b.trained_params: not a column"),
-        ({"tables__t__reported": {"zzz": {"test_acc": 0.5}}}, "tables.t.reported.zzz: not a run of this table"),
+        (
+            {"tables__t__reported": {"b": {"trained_params": 5}}},
+            "tables.t.reported.b.trained_params: not a column",
+        ),
+        (
+            {"tables__t__reported": {"zzz": {"test_acc": 0.5}}},
+            "tables.t.reported.zzz: not a run of this table",
+        ),
     ],
 )
 def test_config_errors_name_the_key(changes, expected):
@@ -100,13 +115,17 @@ def test_unsafe_run_names_are_rejected(name):
 
 
 def test_top_level_errors():
-    with pytest.raises(ConfigError, match=r"config: \(top level\): Additional properties are not allowed \('devise'"):
+    with pytest.raises(
+        ConfigError, match=r"config: \(top level\): Additional properties are not allowed \('devise'"
+    ):
         load({**tiny_config(), "devise": "cpu"})
     with pytest.raises(ConfigError, match="config: studies: no study named 'missing'"):
         load({**tiny_config(), "studies": ["missing"]})
     with pytest.raises(ConfigError, match="config: datasets.mnist: unknown dataset"):
         load({**tiny_config(), "datasets": {"mnist": {}}})
-    with pytest.raises(ConfigError, match="config: datasets.fashion_mnist.options.image_size: unknown option"):
+    with pytest.raises(
+        ConfigError, match="config: datasets.fashion_mnist.options.image_size: unknown option"
+    ):
         load({**tiny_config(), "datasets": {"fashion_mnist": {"options": {"image_size": 32}}}})
     with pytest.raises(ConfigError, match="config: device: 'gpu' is not one of"):
         load({**tiny_config(), "device": "gpu"})
@@ -134,6 +153,8 @@ def test_snakemake_stops_before_any_job_with_one_line(tmp_path):
     assert result.returncode != 0
     # Snakemake itself may add an info line about --configfile; ours is exactly one line, no traceback.
     ours = [line for line in result.stderr.splitlines() if line.startswith("Config error")]
-    assert ours == ["Config error: config: inline_studies.tiny: runs: cycle in init: a -> b -> a"], result.stderr
+    assert ours == ["Config error: config: inline_studies.tiny: runs: cycle in init: a -> b -> a"], (
+        result.stderr
+    )
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 2
     assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()

@@ -19,8 +19,14 @@ HP = {
     "epochs": 3,
     "batch_size": 32,
     "eval_batch_size": 128,
-    "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0,
-                  "betas": [0.9, 0.999]},
+    "optimizer": {
+        "name": "sgd",
+        "lr": 0.05,
+        "momentum": 0.9,
+        "nesterov": False,
+        "weight_decay": 0.0,
+        "betas": [0.9, 0.999],
+    },
     "schedule": {"name": "cosine", "t_max": None},
     "augment": "flip",
     "loss": {"name": "ce"},
@@ -53,7 +59,9 @@ def test_freeze_first_children_counts_and_keeps_frozen_bn_in_eval():
     frozen = freeze(net, children=6)
     assert frozen == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2"]
     trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
-    expected = total - sum(p.numel() for m in (net.conv1, net.bn1, net.layer1, net.layer2) for p in m.parameters())
+    expected = total - sum(
+        p.numel() for m in (net.conv1, net.bn1, net.layer1, net.layer2) for p in m.parameters()
+    )
     assert trainable == expected
     set_train_mode(net)
     assert not net.bn1.training and not net.layer2[0].bn1.training and net.layer3[0].bn1.training
@@ -110,8 +118,12 @@ def test_schedules():
 
 
 def test_early_stopping_stops_and_restores_the_best_epoch():
-    hp = {**HP, "epochs": 30, "optimizer": {**HP["optimizer"], "lr": 0.2},
-          "early_stopping": {"metric": "val_acc", "patience": 2, "restore_best": True}}
+    hp = {
+        **HP,
+        "epochs": 30,
+        "optimizer": {**HP["optimizer"], "lr": 0.2},
+        "early_stopping": {"metric": "val_acc", "patience": 2, "restore_best": True},
+    }
     _, result = run_fit(hp)
     assert result.stopped_early and len(result.history) < 30
     accs = [row["val_acc"] for row in result.history]
@@ -144,8 +156,10 @@ def test_resume_continues_identically_and_other_hyperparameters_restart(tmp_path
 
 
 def test_center_and_triplet_losses_train():
-    for loss in ({"name": "ce_center", "weight": 0.1, "alpha": 0.5},
-                 {"name": "ce_triplet", "weight": 1.0, "margin": 1.0, "mining": "batch_hard", "distance": "euclidean"}):
+    for loss in (
+        {"name": "ce_center", "weight": 0.1, "alpha": 0.5},
+        {"name": "ce_triplet", "weight": 1.0, "margin": 1.0, "mining": "batch_hard", "distance": "euclidean"},
+    ):
         _, result = run_fit({**HP, "loss": loss})
         assert result.history[-1]["val_acc"] > 0.8, loss
 

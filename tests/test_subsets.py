@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import FMNIST_DIR, needs_fashion_mnist
 
+from conftest import FMNIST_DIR, needs_fashion_mnist
 from cvrepro.subsets import class_counts, draw_subset
 
 LABELS = np.repeat(np.arange(10), 100)  # 1000 images, 100 per class
@@ -72,7 +72,13 @@ def test_subset_script_on_real_fashion_mnist_never_touches_test(tmp_path):
     prepare_dataset("fashion_mnist", downloads, data, {})
     val = subset_script.main(data, "train", tmp_path / "val.npy", tmp_path / "val.json", size=10000, seed=1)
     train = subset_script.main(
-        data, "train", tmp_path / "train.npy", tmp_path / "train.json", size=None, seed=0, exclude=[tmp_path / "val.npy"]
+        data,
+        "train",
+        tmp_path / "train.npy",
+        tmp_path / "train.json",
+        size=None,
+        seed=0,
+        exclude=[tmp_path / "val.npy"],
     )
     assert len(val) == 10000 and len(train) == 50000 and not set(val) & set(train)
     assert (tmp_path / "train.json").read_text().count('"') > 10

@@ -72,9 +72,19 @@ def train_tiny(seed: int = 0):
     mean, std = channel_stats(data.images)
     net = build_model({"arch": "resnet18", "stem": "cifar", "width": 4, "in_channels": 1, "num_classes": 2})
     hp = {
-        "epochs": 3, "batch_size": 32, "eval_batch_size": 128, "augment": "flip", "seed": seed,
-        "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0,
-                      "betas": [0.9, 0.999]},
+        "epochs": 3,
+        "batch_size": 32,
+        "eval_batch_size": 128,
+        "augment": "flip",
+        "seed": seed,
+        "optimizer": {
+            "name": "sgd",
+            "lr": 0.05,
+            "momentum": 0.9,
+            "nesterov": False,
+            "weight_decay": 0.0,
+            "betas": [0.9, 0.999],
+        },
         "schedule": {"name": "cosine", "t_max": None},
     }
     history = fit(net, data, data, hp, mean=mean, std=std, log=lambda s: None).history
@@ -93,7 +103,9 @@ def test_fit_learns_and_is_deterministic_on_cpu():
 def test_checkpoint_round_trip_weights_only_and_head_replacement(tmp_path):
     net, _ = train_tiny(0)
     arch = {"arch": "resnet18", "stem": "cifar", "width": 4, "in_channels": 1, "num_classes": 2}
-    save_checkpoint(tmp_path / "m.pt", net, arch=arch, hparams={"lr": 0.1}, normalization={"mean": [0.5], "std": [0.2]})
+    save_checkpoint(
+        tmp_path / "m.pt", net, arch=arch, hparams={"lr": 0.1}, normalization={"mean": [0.5], "std": [0.2]}
+    )
     loaded, checkpoint = load_model(tmp_path / "m.pt")  # torch.load(weights_only=True) inside
     x = torch.randn(4, 1, 12, 12)
     assert torch.allclose(loaded(x), net.eval()(x))

@@ -6,6 +6,7 @@ import re
 
 import pandas as pd
 import pytest
+
 from conftest import REPO, SNAKEMAKE, needs_fashion_mnist, run_snakemake, tiny_config
 
 pytestmark = [pytest.mark.workflow, needs_fashion_mnist]
@@ -70,7 +71,9 @@ def test_changing_one_learning_rate_reruns_that_run_and_its_dependents(finished)
     config["inline_studies"]["tiny"]["runs"]["a"]["optimizer"] = {"lr": 0.01}
     result = run_snakemake(finished, config, "-n", "--cores", "2")
     assert result.returncode == 0, result.stderr
-    assert planned_jobs(result) == {"train": 1, "evaluate": 1, "table": 1, "figure": 1, "all": 1}, result.stdout
+    assert planned_jobs(result) == {"train": 1, "evaluate": 1, "table": 1, "figure": 1, "all": 1}, (
+        result.stdout
+    )
     assert planned_wildcards(result, "train") == ["study=tiny, run=a"]
 
 
@@ -84,8 +87,13 @@ def test_changing_a_pretraining_run_reruns_the_runs_it_initialises(finished):
 def test_lint_is_clean():
     import subprocess
 
-    result = subprocess.run([str(SNAKEMAKE), "--lint", "-s", str(REPO / "Snakefile")], capture_output=True,
-                            text=True, cwd=REPO, timeout=120)
+    result = subprocess.run(
+        [str(SNAKEMAKE), "--lint", "-s", str(REPO / "Snakefile")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -110,10 +118,20 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path):
     import yaml
 
     (killed / "config.yaml").write_text(yaml.safe_dump(config))
-    command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(killed), "--configfile",
-               str(killed / "config.yaml"), "--cores", "1"]
-    process = subprocess.Popen(command, cwd=killed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    command = [
+        str(SNAKEMAKE),
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(killed),
+        "--configfile",
+        str(killed / "config.yaml"),
+        "--cores",
+        "1",
+    ]
+    process = subprocess.Popen(
+        command, cwd=killed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     state = killed / "results/tiny/resume/long.pt"
     deadline = time.time() + 300
     while not state.exists() and time.time() < deadline and process.poll() is None:
@@ -132,6 +150,8 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path):
     theirs = json.loads((reference / "results/tiny/runs/long/metrics.json").read_text())
     for key in ("train_acc", "val_acc", "train_loss", "val_loss", "epochs"):
         assert ours[key] == theirs[key], key
-    assert pd.read_csv(killed / "results/tiny/runs/long/history.csv")["train_loss"].tolist() == \
-        pd.read_csv(reference / "results/tiny/runs/long/history.csv")["train_loss"].tolist()
+    assert (
+        pd.read_csv(killed / "results/tiny/runs/long/history.csv")["train_loss"].tolist()
+        == pd.read_csv(reference / "results/tiny/runs/long/history.csv")["train_loss"].tolist()
+    )
     assert not state.exists(), "the state is removed once the run finished"

@@ -15,4 +15,8 @@ def main(dataset: str, dest: Path, search_dirs: list[Path]) -> Path:
 
 if __name__ == "__main__":
     with log_to(snakemake.log[0]):
-        main(snakemake.wildcards.dataset, Path(snakemake.output[0]), [Path(p) for p in snakemake.params.search_dirs])
+        main(
+            snakemake.wildcards.dataset,
+            Path(snakemake.output[0]),
+            [Path(p) for p in snakemake.params.search_dirs],
+        )

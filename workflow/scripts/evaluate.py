@@ -38,7 +38,9 @@ def main(
     metrics["model"] = str(model_path)
     metrics["provenance"] = {**checkpoint["provenance"], "eval_device": device_name(dev)}
     Path(out_metrics).write_text(json.dumps(metrics, indent=2) + "\n")
-    np.savez_compressed(out_predictions, y_true=y_true, y_pred=probs.argmax(1), probs=probs.astype(np.float32))
+    np.savez_compressed(
+        out_predictions, y_true=y_true, y_pred=probs.argmax(1), probs=probs.astype(np.float32)
+    )
     print(f"{split}: accuracy {metrics['accuracy']:.4f} on {metrics['n']} images")
     return metrics
 

@@ -21,4 +21,8 @@ def main(spec: dict, inputs: list[Path], out_png: Path) -> None:
 
 if __name__ == "__main__":
     with log_to(snakemake.log[0]):
-        main(spec=snakemake.params.spec, inputs=[Path(p) for p in snakemake.input], out_png=Path(snakemake.output.png))
+        main(
+            spec=snakemake.params.spec,
+            inputs=[Path(p) for p in snakemake.input],
+            out_png=Path(snakemake.output.png),
+        )

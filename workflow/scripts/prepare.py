@@ -16,4 +16,9 @@ def main(dataset: str, download_dir: Path, out_dir: Path, options: dict) -> dict
 
 if __name__ == "__main__":
     with log_to(snakemake.log[0]):
-        main(snakemake.wildcards.dataset, Path(snakemake.params.download_dir), Path(snakemake.output[0]), dict(snakemake.params.options))
+        main(
+            snakemake.wildcards.dataset,
+            Path(snakemake.params.download_dir),
+            Path(snakemake.output[0]),
+            dict(snakemake.params.options),
+        )

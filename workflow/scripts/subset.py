@@ -35,13 +35,15 @@ def main(
     counts = class_counts(labels, index)
     summary = {"split": split, "size": int(len(index)), "seed": seed, "per_class": counts}
     Path(out_summary).write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"{len(index)} images from {data_dir}/{split}; {len(counts)} classes, {min(counts.values())}-{max(counts.values())} per class")
+    spread = f"{min(counts.values())}-{max(counts.values())}" if counts else "0"
+    print(f"{len(index)} images from {data_dir}/{split}; {len(counts)} classes, {spread} per class")
     return index
 
 
 if __name__ == "__main__":
     spec = snakemake.params.spec
-    refs = dict(zip([r for r in ([spec["within"]] if spec["within"] else []) + spec["exclude"]], snakemake.input.refs))
+    names = ([spec["within"]] if spec["within"] else []) + spec["exclude"]
+    refs = dict(zip(names, snakemake.input.refs, strict=True))
     with log_to(snakemake.log[0]):
         main(
             data_dir=Path(snakemake.input.data),

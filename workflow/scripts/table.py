@@ -7,12 +7,16 @@ from cvrepro.logs import log_to
 from cvrepro.tables import provenance_line, run_table, to_markdown
 
 
-def main(spec: dict, train_metrics: list[Path], test_metrics: list[Path], out_csv: Path, out_md: Path) -> None:
+def main(
+    spec: dict, train_metrics: list[Path], test_metrics: list[Path], out_csv: Path, out_md: Path
+) -> None:
     train = {run: json.loads(Path(p).read_text()) for run, p in zip(spec["runs"], train_metrics, strict=True)}
     test = {run: json.loads(Path(p).read_text()) for run, p in zip(spec["runs"], test_metrics, strict=True)}
     frame = run_table(spec, train, test)
     frame.to_csv(out_csv)
-    Path(out_md).write_text(to_markdown(frame, spec.get("caption", ""), provenance_line(list(train.values()))))
+    Path(out_md).write_text(
+        to_markdown(frame, spec.get("caption", ""), provenance_line(list(train.values())))
+    )
     print(frame.to_string())
 
 

@@ -52,10 +52,22 @@ def main(
     freeze = freeze or {"children": 0, "stages": []}
     loss = loss or {"name": "ce"}
     hparams = {
-        "model": model, "epochs": epochs, "batch_size": batch_size, "eval_batch_size": eval_batch_size,
-        "optimizer": optimizer, "schedule": schedule, "augment": augment, "seed": seed, "init": init,
-        "normalize": normalize, "freeze": freeze, "loss": loss, "early_stopping": early_stopping,
-        "grad_flow": grad_flow, "train_split": train_split, "val_split": val_split,
+        "model": model,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "eval_batch_size": eval_batch_size,
+        "optimizer": optimizer,
+        "schedule": schedule,
+        "augment": augment,
+        "seed": seed,
+        "init": init,
+        "normalize": normalize,
+        "freeze": freeze,
+        "loss": loss,
+        "early_stopping": early_stopping,
+        "grad_flow": grad_flow,
+        "train_split": train_split,
+        "val_split": val_split,
     }
     run_hash = config_hash(hparams)
     torch.set_num_threads(threads)
@@ -73,7 +85,9 @@ def main(
     arch = {**model, "in_channels": train.images.shape[1], "num_classes": len(train.classes)}
     net = build_model(arch)
     if init == "imagenet":
-        fresh = init_from_checkpoint(net, {"state_dict": imagenet_state_dict(model["arch"], arch["in_channels"])}, "imagenet")
+        fresh = init_from_checkpoint(
+            net, {"state_dict": imagenet_state_dict(model["arch"], arch["in_channels"])}, "imagenet"
+        )
         print(f"initialised from torchvision's ImageNet weights; new: {fresh or 'nothing'}")
     elif init_checkpoint is not None:
         fresh = init_from_checkpoint(net, load_checkpoint(init_checkpoint), str(init_checkpoint))
@@ -110,20 +124,32 @@ def main(
         "trained_params": count_parameters(net, trainable_only=True),
         "total_params": count_parameters(net),
         "frozen": frozen,
-        "images_per_s": len(train) * len(result.history) / sum(row["epoch_seconds"] for row in result.history),
+        "images_per_s": len(train)
+        * len(result.history)
+        / sum(row["epoch_seconds"] for row in result.history),
         "hparams": hparams,
         "provenance": info,
     }
     save_checkpoint(
-        out_model, net, arch=arch, hparams=hparams, normalization={"mean": mean, "std": std},
-        classes=train.classes, seed=seed, provenance=info,
+        out_model,
+        net,
+        arch=arch,
+        hparams=hparams,
+        normalization={"mean": mean, "std": std},
+        classes=train.classes,
+        seed=seed,
+        provenance=info,
     )
     pd.DataFrame(result.history).to_csv(out_history, index=False)
     if out_grad_flow is not None:
-        pd.DataFrame(result.grad_flow, columns=["epoch", "layer", "mean_abs_grad"]).to_csv(out_grad_flow, index=False)
+        pd.DataFrame(result.grad_flow, columns=["epoch", "layer", "mean_abs_grad"]).to_csv(
+            out_grad_flow, index=False
+        )
     Path(out_metrics).write_text(json.dumps(metrics, indent=2) + "\n")
     clear_state(resume)
-    print(f"train_acc {metrics['train_acc']:.4f}  val_acc {metrics['val_acc']}  {metrics['train_time_s']:.1f}s")
+    print(
+        f"train_acc {metrics['train_acc']:.4f}  val_acc {metrics['val_acc']}  {metrics['train_time_s']:.1f}s"
+    )
     return metrics
 
 

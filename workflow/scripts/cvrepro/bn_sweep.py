@@ -100,6 +100,8 @@ def bn_sweep(
     for order in orders:
         for mode in modes:
             for batch_size in batch_sizes:
-                acc = accuracy_with_bn_mode(model, data, mode, batch_size, mean, std, order_index[order], prior)
+                acc = accuracy_with_bn_mode(
+                    model, data, mode, batch_size, mean, std, order_index[order], prior
+                )
                 rows.append({"mode": mode, "batch_size": batch_size, "order": order, "accuracy": acc})
     return rows

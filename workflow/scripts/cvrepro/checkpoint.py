@@ -54,7 +54,9 @@ def init_from_checkpoint(model: nn.Module, checkpoint: dict, source: str) -> lis
             if name.startswith(HEAD_PREFIXES):
                 skipped.append(name)
                 continue
-            raise ValueError(f"{source}: {name} has shape {tuple(tensor.shape)}, this model {tuple(own[name].shape)}")
+            raise ValueError(
+                f"{source}: {name} has shape {tuple(tensor.shape)}, this model {tuple(own[name].shape)}"
+            )
         loaded[name] = tensor
     missing = [name for name in own if name not in loaded]
     if [m for m in missing if not m.startswith(HEAD_PREFIXES)]:

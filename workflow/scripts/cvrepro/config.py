@@ -145,7 +145,9 @@ def _study_definitions(inline: dict, study_dir: Path) -> dict[str, tuple[str, di
 def _check_dataset_settings(settings: dict) -> None:
     for name, entry in settings.items():
         if name not in DATASETS:
-            raise ConfigError(f"config: datasets.{name}: unknown dataset; known: {', '.join(sorted(DATASETS))}")
+            raise ConfigError(
+                f"config: datasets.{name}: unknown dataset; known: {', '.join(sorted(DATASETS))}"
+            )
         allowed = DATASETS[name].options
         for key in entry["options"]:
             if key not in allowed:
@@ -179,7 +181,8 @@ def resolve_study(name: str, raw: dict, source: str) -> Study:
     defaults = raw.get("run_defaults") or {}
     if isinstance(raw.get("runs"), dict) and isinstance(defaults, dict):
         raw["runs"] = {
-            run: deep_merge(defaults, spec) if isinstance(spec, dict) else spec for run, spec in raw["runs"].items()
+            run: deep_merge(defaults, spec) if isinstance(spec, dict) else spec
+            for run, spec in raw["runs"].items()
         }
     spec = validate(raw, load_schema("study.schema.yaml"), source)
     study = Study(name=name, source=source, spec=spec)
@@ -206,13 +209,17 @@ def _check_subsets(study: Study) -> None:
         key = f"{study.source}: subsets.{name}"
         dataset = DATASETS.get(subset["dataset"])
         if dataset is None:
-            raise ConfigError(f"{key}.dataset: unknown dataset {subset['dataset']!r}; known: {', '.join(sorted(DATASETS))}")
+            raise ConfigError(
+                f"{key}.dataset: unknown dataset {subset['dataset']!r}; known: {', '.join(sorted(DATASETS))}"
+            )
         if subset["split"] not in dataset.splits:
             raise ConfigError(
                 f"{key}.split: {dataset.name} has no split {subset['split']!r}; it has {', '.join(dataset.splits)}"
             )
         if subset["classes"] is not None and subset["classes"] > dataset.num_classes:
-            raise ConfigError(f"{key}.classes: {subset['classes']} > the {dataset.num_classes} classes of {dataset.name}")
+            raise ConfigError(
+                f"{key}.classes: {subset['classes']} > the {dataset.num_classes} classes of {dataset.name}"
+            )
         for ref_key, ref in [("within", subset["within"])] + [("exclude", r) for r in subset["exclude"]]:
             if ref is None:
                 continue
@@ -225,7 +232,9 @@ def _check_subsets(study: Study) -> None:
                     f"not {subset['dataset']}/{subset['split']}"
                 )
     order = _topological_order(
-        {name: [s["within"], *s["exclude"]] for name, s in subsets.items()}, f"{study.source}: subsets", "within/exclude"
+        {name: [s["within"], *s["exclude"]] for name, s in subsets.items()},
+        f"{study.source}: subsets",
+        "within/exclude",
     )
     # Sizes, in dependency order, so that `within` limits are known.
     available: dict[str, int] = {}
@@ -241,7 +250,11 @@ def _check_subsets(study: Study) -> None:
         limit = n - n_excluded if subset["within"] is None else n
         size = subset["size"]
         if size is not None and size > limit:
-            source = f"{dataset.name}/{subset['split']}" if subset["within"] is None else f"subset {subset['within']!r}"
+            source = (
+                f"{dataset.name}/{subset['split']}"
+                if subset["within"] is None
+                else f"subset {subset['within']!r}"
+            )
             raise ConfigError(
                 f"{study.source}: subsets.{name}.size: {size} images requested but {source} has only {limit} "
                 f"available{' after exclusions' if n_excluded else ''}"
@@ -318,7 +331,9 @@ def _check_runs(study: Study) -> None:
                 )
         init = run["init"]
         if init not in INIT_KEYWORDS and init not in runs:
-            raise ConfigError(f"{key}.init: expected 'scratch', 'imagenet' or a run of this study, got {init!r}")
+            raise ConfigError(
+                f"{key}.init: expected 'scratch', 'imagenet' or a run of this study, got {init!r}"
+            )
     _topological_order(
         {name: [run["init"]] if run["init"] not in INIT_KEYWORDS else [] for name, run in runs.items()},
         f"{study.source}: runs",
@@ -336,7 +351,9 @@ def _check_outputs(study: Study) -> None:
         for name, item in study.spec[kind].items():
             for run in item["runs"]:
                 if run not in runs:
-                    raise ConfigError(f"{study.source}: {kind}.{name}.runs: no run named {run!r}; defined: {', '.join(runs)}")
+                    raise ConfigError(
+                        f"{study.source}: {kind}.{name}.runs: no run named {run!r}; defined: {', '.join(runs)}"
+                    )
     for name, table in study.tables.items():
         for run, values in table["reported"].items():
             if run not in table["runs"]:

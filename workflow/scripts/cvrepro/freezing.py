@@ -19,7 +19,9 @@ def freeze(model: nn.Module, children: int = 0, stages: list[str] | tuple = ()) 
         raise ValueError(f"freeze.stages: no child named {unknown[0]!r}; children are {names}")
     if children > len(names):
         raise ValueError(f"freeze.children: {children} > the {len(names)} top-level children {names}")
-    frozen = [n for n in names[:children] if n != HEAD] + [s for s in stages if s not in names[:children] and s != HEAD]
+    frozen = [n for n in names[:children] if n != HEAD] + [
+        s for s in stages if s not in names[:children] and s != HEAD
+    ]
     for name in frozen:
         for parameter in getattr(model, name).parameters():
             parameter.requires_grad_(False)

@@ -16,7 +16,11 @@ def log_to(path: str | Path | None) -> Iterator[None]:
         yield
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", buffering=1) as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+    with (
+        open(path, "a", buffering=1) as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
         handler = logging.StreamHandler(log)
         logging.getLogger().addHandler(handler)
         logging.getLogger().setLevel(logging.INFO)

@@ -75,7 +75,9 @@ def triplet_margin_loss(
         neg = torch.where(negative, scores, torch.full_like(scores, -1.0)).argmax(1)
         rows = torch.arange(len(labels), device=d.device)
         return (d[rows, pos] - d[rows, neg] + margin).clamp_min(0)[has].mean()
-    raise ValueError(f"unknown mining {mining!r}; choose from ['batch_all', 'batch_hard', 'semi_hard', 'random']")
+    raise ValueError(
+        f"unknown mining {mining!r}; choose from ['batch_all', 'batch_hard', 'semi_hard', 'random']"
+    )
 
 
 def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
@@ -120,12 +122,18 @@ class CenterLoss(nn.Module):
     def update(self, features: torch.Tensor, labels: torch.Tensor) -> None:
         diff = self.centers[labels] - features.to(self.centers.dtype)
         sums = torch.zeros_like(self.centers).index_add_(0, labels, diff)
-        counts = torch.zeros(len(self.centers), device=labels.device).index_add_(0, labels, torch.ones_like(labels, dtype=torch.float))
+        counts = torch.zeros(len(self.centers), device=labels.device).index_add_(
+            0, labels, torch.ones_like(labels, dtype=torch.float)
+        )
         self.centers -= self.alpha * sums / (1 + counts)[:, None]
 
 
 def combined_loss(
-    logits: torch.Tensor, embeddings: torch.Tensor, labels: torch.Tensor, spec: dict, center: CenterLoss | None = None
+    logits: torch.Tensor,
+    embeddings: torch.Tensor,
+    labels: torch.Tensor,
+    spec: dict,
+    center: CenterLoss | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The configured training loss and its parts."""
     ce = F.cross_entropy(logits, labels)
@@ -133,8 +141,13 @@ def combined_loss(
     if name == "ce":
         return ce, {"ce": ce.detach()}
     if name == "ce_triplet":
-        triplet = triplet_margin_loss(embeddings, labels, spec.get("margin", 1.0), spec.get("distance", "euclidean"),
-                                      spec.get("mining", "batch_all"))
+        triplet = triplet_margin_loss(
+            embeddings,
+            labels,
+            spec.get("margin", 1.0),
+            spec.get("distance", "euclidean"),
+            spec.get("mining", "batch_all"),
+        )
         return ce + spec.get("weight", 1.0) * triplet, {"ce": ce.detach(), "triplet": triplet.detach()}
     if name == "ce_center":
         if center is None:

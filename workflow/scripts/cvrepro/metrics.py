@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support, top_k_accuracy_score
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    precision_recall_fscore_support,
+    top_k_accuracy_score,
+)
 
 
 def classification_metrics(y_true: np.ndarray, scores: np.ndarray, classes: list[str]) -> dict:
@@ -63,6 +68,10 @@ def one_vs_rest_roc(y_true: np.ndarray, scores: np.ndarray, classes: list[str]) 
         if positives.all() or not positives.any():
             continue  # AUC is undefined without both classes
         fpr, tpr, _ = roc_curve(positives, scores[:, i])
-        curves[name] = {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "auc": float(roc_auc_score(positives, scores[:, i]))}
+        curves[name] = {
+            "fpr": fpr.tolist(),
+            "tpr": tpr.tolist(),
+            "auc": float(roc_auc_score(positives, scores[:, i])),
+        }
     macro = float(np.mean([c["auc"] for c in curves.values()])) if curves else float("nan")
     return {"per_class": curves, "macro_auc": macro}

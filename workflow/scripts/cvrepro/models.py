@@ -40,8 +40,12 @@ class ResNet(nn.Module):
         # fc): "freeze the first k children" then means what it means for torchvision's resnet18.
         imagenet = stem == "imagenet"
         self.conv1 = nn.Conv2d(
-            in_channels, width, kernel_size=7 if imagenet else 3, stride=2 if imagenet else 1,
-            padding=3 if imagenet else 1, bias=False,
+            in_channels,
+            width,
+            kernel_size=7 if imagenet else 3,
+            stride=2 if imagenet else 1,
+            padding=3 if imagenet else 1,
+            bias=False,
         )
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
@@ -64,7 +68,8 @@ class ResNet(nn.Module):
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
             downsample = nn.Sequential(
-                conv1x1(self.inplanes, planes * block.expansion, stride), nn.BatchNorm2d(planes * block.expansion)
+                conv1x1(self.inplanes, planes * block.expansion, stride),
+                nn.BatchNorm2d(planes * block.expansion),
             )
         layers = [block(self.inplanes, planes, stride, downsample)]
         self.inplanes = planes * block.expansion

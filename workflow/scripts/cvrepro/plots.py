@@ -19,7 +19,9 @@ def training_curves(histories: dict[str, pd.DataFrame], out_png: Path, title: st
         ax_loss.plot(history["epoch"], history["train_loss"], color=color, label=f"{run} train")
         ax_acc.plot(history["epoch"], history["train_acc"], color=color, label=f"{run} train")
         if "val_acc" in history:
-            ax_loss.plot(history["epoch"], history["val_loss"], color=color, linestyle="--", label=f"{run} val")
+            ax_loss.plot(
+                history["epoch"], history["val_loss"], color=color, linestyle="--", label=f"{run} val"
+            )
             ax_acc.plot(history["epoch"], history["val_acc"], color=color, linestyle="--", label=f"{run} val")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")

@@ -27,7 +27,9 @@ def load_state(path: Path | None, run_hash: str) -> dict | None:
         return None
     state = torch.load(path, map_location="cpu", weights_only=True)
     if state.get("run_hash") != run_hash:
-        print(f"{path}: saved for other hyperparameters ({state.get('run_hash')} != {run_hash}); starting over")
+        print(
+            f"{path}: saved for other hyperparameters ({state.get('run_hash')} != {run_hash}); starting over"
+        )
         return None
     print(f"{path}: resuming after epoch {state['epoch']}")
     return state

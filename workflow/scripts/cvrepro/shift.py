@@ -132,7 +132,9 @@ def _fog(x: torch.Tensor, s: int, g: torch.Generator) -> torch.Tensor:
         cells = 2**octave
         noise = torch.rand(n, 1, cells, cells, generator=g)
         fog += F.interpolate(noise, size=(h, w), mode="bicubic", align_corners=False) / decay ** (octave - 1)
-    fog = (fog - fog.amin(dim=(2, 3), keepdim=True)) / (fog.amax(dim=(2, 3), keepdim=True) - fog.amin(dim=(2, 3), keepdim=True)).clamp_min(1e-6)
+    fog = (fog - fog.amin(dim=(2, 3), keepdim=True)) / (
+        fog.amax(dim=(2, 3), keepdim=True) - fog.amin(dim=(2, 3), keepdim=True)
+    ).clamp_min(1e-6)
     peak = x.amax(dim=(1, 2, 3), keepdim=True)
     return (x + c * fog) * peak / (peak + c)
 
@@ -179,7 +181,10 @@ def corrupt(images: np.ndarray, name: str, severity: int, seed: int = 0) -> np.n
     generator = torch.Generator().manual_seed(seed * 1000 + severity * 37 + sorted(CORRUPTIONS).index(name))
     out = np.empty_like(images)
     for start in range(0, len(images), CHUNK):
-        x = torch.from_numpy(np.ascontiguousarray(images[start : start + CHUNK])).permute(0, 3, 1, 2).float() / 255
+        x = (
+            torch.from_numpy(np.ascontiguousarray(images[start : start + CHUNK])).permute(0, 3, 1, 2).float()
+            / 255
+        )
         y = CORRUPTIONS[name](x, severity, generator)
         out[start : start + CHUNK] = (y.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     return out

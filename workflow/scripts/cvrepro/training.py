@@ -43,13 +43,20 @@ def make_optimizer(params, spec: dict) -> torch.optim.Optimizer:
     name = spec["name"]
     if name == "sgd":
         return torch.optim.SGD(
-            params, lr=spec["lr"], momentum=spec["momentum"], nesterov=spec["nesterov"] and spec["momentum"] > 0,
+            params,
+            lr=spec["lr"],
+            momentum=spec["momentum"],
+            nesterov=spec["nesterov"] and spec["momentum"] > 0,
             weight_decay=spec["weight_decay"],
         )
     if name == "adam":
-        return torch.optim.Adam(params, lr=spec["lr"], betas=tuple(spec["betas"]), weight_decay=spec["weight_decay"])
+        return torch.optim.Adam(
+            params, lr=spec["lr"], betas=tuple(spec["betas"]), weight_decay=spec["weight_decay"]
+        )
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=spec["lr"], betas=tuple(spec["betas"]), weight_decay=spec["weight_decay"])
+        return torch.optim.AdamW(
+            params, lr=spec["lr"], betas=tuple(spec["betas"]), weight_decay=spec["weight_decay"]
+        )
     raise ValueError(f"unknown optimizer {name!r}; choose from {list(OPTIMIZERS)}")
 
 
@@ -66,14 +73,18 @@ def lr_factor(step: int, spec: dict, epochs: int, steps_per_epoch: int) -> float
         t = min(step - warmup, period)
         return 0.5 * (1 + math.cos(math.pi * t / max(period - warmup, 1))) if period > warmup else 1.0
     if name == "step":
-        return spec.get("gamma", 0.1) ** ((step - warmup) // max(1, round(spec["step_size"] * steps_per_epoch)))
+        return spec.get("gamma", 0.1) ** (
+            (step - warmup) // max(1, round(spec["step_size"] * steps_per_epoch))
+        )
     raise ValueError(f"unknown schedule {name!r}; choose from {list(SCHEDULES)}")
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, spec: dict, epochs: int, steps_per_epoch: int):
     """A per-iteration LambdaLR; the cosine period is in epochs as in the seed reports (T_max)."""
     lr_factor(0, spec, epochs, steps_per_epoch)  # unknown names fail here, before training
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, spec, epochs, steps_per_epoch))
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, spec, epochs, steps_per_epoch)
+    )
 
 
 def autocast(device: torch.device):
@@ -112,12 +123,18 @@ def train_one_epoch(
     order = torch.randperm(len(data), device=device, generator=generator)
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.int64)
-    watched = [(n, p) for n, p in model.named_parameters() if p.requires_grad and p.ndim > 1] if options.grad_flow else []
+    watched = (
+        [(n, p) for n, p in model.named_parameters() if p.requires_grad and p.ndim > 1]
+        if options.grad_flow
+        else []
+    )
     grad_sums = torch.zeros(len(watched), device=device)
     steps = 0
     for start in range(0, len(data), options.batch_size):
         batch = order[start : start + options.batch_size]
-        x = augment_batch(normalize(data.images[batch], options.mean, options.std), options.augment, generator)
+        x = augment_batch(
+            normalize(data.images[batch], options.mean, options.std), options.augment, generator
+        )
         y = data.labels[batch]
         with autocast(device):
             embeddings = model.features(x.contiguous(memory_format=memory_format(device)))
@@ -134,13 +151,17 @@ def train_one_epoch(
         steps += 1
     loss_value = total_loss.item() / len(data)
     if not math.isfinite(loss_value):
-        raise FloatingPointError(f"training loss became {loss_value}; lower the learning rate or check the data")
+        raise FloatingPointError(
+            f"training loss became {loss_value}; lower the learning rate or check the data"
+        )
     grad_flow = {name: value / steps for (name, _), value in zip(watched, grad_sums.tolist(), strict=True)}
     return {"train_loss": loss_value, "train_acc": correct.item() / len(data)}, grad_flow
 
 
 @torch.no_grad()
-def predict(model: nn.Module, data: TensorSet, batch_size: int, mean: list[float], std: list[float]) -> torch.Tensor:
+def predict(
+    model: nn.Module, data: TensorSet, batch_size: int, mean: list[float], std: list[float]
+) -> torch.Tensor:
     """Logits (float32, on the data's device) for every image, in large eval-mode batches."""
     model.eval()
     device = data.images.device
@@ -152,7 +173,9 @@ def predict(model: nn.Module, data: TensorSet, batch_size: int, mean: list[float
     return torch.cat(outputs)
 
 
-def evaluate(model: nn.Module, data: TensorSet, batch_size: int, mean: list[float], std: list[float]) -> dict[str, float]:
+def evaluate(
+    model: nn.Module, data: TensorSet, batch_size: int, mean: list[float], std: list[float]
+) -> dict[str, float]:
     logits = predict(model, data, batch_size, mean, std)
     return {
         "loss": F.cross_entropy(logits, data.labels).item(),
@@ -202,7 +225,9 @@ def fit(
     center = None
     if loss_spec["name"] == "ce_center":
         center = CenterLoss(len(train.classes), model.num_features, alpha=loss_spec["alpha"]).to(device)
-    options = EpochOptions(hp["batch_size"], hp["augment"], mean, std, loss_spec, center, hp.get("grad_flow", False))
+    options = EpochOptions(
+        hp["batch_size"], hp["augment"], mean, std, loss_spec, center, hp.get("grad_flow", False)
+    )
     stopping = hp.get("early_stopping") or {}
     metric, patience = stopping.get("metric", "val_acc"), stopping.get("patience")
     if patience is not None and val is None and metric.startswith("val"):
@@ -233,13 +258,21 @@ def fit(
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
-        row = {"epoch": epoch, "lr": lr, **scores, "epoch_seconds": seconds, "images_per_s": len(train) / seconds}
+        row = {
+            "epoch": epoch,
+            "lr": lr,
+            **scores,
+            "epoch_seconds": seconds,
+            "images_per_s": len(train) / seconds,
+        }
         if val is not None:
             val_scores = evaluate(model, val, hp["eval_batch_size"], mean, std)
             row.update({"val_loss": val_scores["loss"], "val_acc": val_scores["acc"]})
         history.append(row)
         if grads:
-            grad_flow += [{"epoch": epoch, "layer": name, "mean_abs_grad": value} for name, value in grads.items()]
+            grad_flow += [
+                {"epoch": epoch, "layer": name, "mean_abs_grad": value} for name, value in grads.items()
+            ]
         log(
             f"epoch {epoch}/{epochs}  loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}"
             + (f"  val_acc {row['val_acc']:.4f}" if val is not None else "")
@@ -250,15 +283,29 @@ def fit(
                 best, best_epoch = row[metric], epoch
                 best_weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             elif epoch - best_epoch >= patience:
-                log(f"early stop: {metric} has not improved for {patience} epochs (best {best:.4f} at epoch {best_epoch})")
+                log(
+                    f"early stop: {metric} has not improved for {patience} epochs (best {best:.4f} at epoch {best_epoch})"
+                )
                 stopped_early = True
         if resume_path is not None:
-            save_state(resume_path, {
-                "run_hash": run_hash, "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
-                "center": center.state_dict() if center is not None else None, "history": history,
-                "grad_flow": grad_flow, "best": best, "best_epoch": best_epoch, "best_weights": best_weights,
-            })
+            save_state(
+                resume_path,
+                {
+                    "run_hash": run_hash,
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "generator": generator.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "center": center.state_dict() if center is not None else None,
+                    "history": history,
+                    "grad_flow": grad_flow,
+                    "best": best,
+                    "best_epoch": best_epoch,
+                    "best_weights": best_weights,
+                },
+            )
         if stopped_early:
             break
     if best_weights is not None and stopping.get("restore_best", True):

@@ -27,7 +27,9 @@ def find_file(spec: DatasetSpec, filename: str) -> RemoteFile:
     for remote in spec.files:
         if remote.filename == filename:
             return remote
-    raise DataSourceError(f"{spec.name} has no file {filename!r}; its files are {[f.filename for f in spec.files]}")
+    raise DataSourceError(
+        f"{spec.name} has no file {filename!r}; its files are {[f.filename for f in spec.files]}"
+    )
 
 
 def fetch(spec: DatasetSpec, filename: str, dest: Path, search_dirs: Sequence[Path] = ()) -> Path:
@@ -56,7 +58,9 @@ def _check_md5(path: Path, remote: RemoteFile, what: str) -> None:
     if actual != remote.md5 and remote.content_md5 is not None and _gunzipped_md5(path) == remote.content_md5:
         return
     if actual != remote.md5:
-        raise DataSourceError(f"{what}: md5 {actual} does not match the expected {remote.md5}; the file is damaged or another version")
+        raise DataSourceError(
+            f"{what}: md5 {actual} does not match the expected {remote.md5}; the file is damaged or another version"
+        )
 
 
 def _gunzipped_md5(path: Path) -> str | None:
@@ -71,7 +75,9 @@ def _gunzipped_md5(path: Path) -> str | None:
 
 
 def _copy_atomic(source: Path, dest: Path) -> None:
-    with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part", delete=False) as tmp:
+    with tempfile.NamedTemporaryFile(
+        dir=dest.parent, prefix=f".{dest.name}.", suffix=".part", delete=False
+    ) as tmp:
         tmp_path = Path(tmp.name)
     try:
         shutil.copyfile(source, tmp_path)

@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 from torchvision.datasets.utils import calculate_md5
 
 from cvrepro.datasets.prepared import write_info
@@ -17,7 +18,9 @@ def prepare_dataset(name: str, download_dir: Path, out_dir: Path, options: dict 
     options = dict(options or {})
     unknown = sorted(set(options) - set(spec.options))
     if unknown:
-        raise ValueError(f"datasets.{name}.options.{unknown[0]}: unknown option; allowed: {sorted(spec.options) or 'none'}")
+        raise ValueError(
+            f"datasets.{name}.options.{unknown[0]}: unknown option; allowed: {sorted(spec.options) or 'none'}"
+        )
     files = {f.filename: Path(download_dir) / f.filename for f in spec.files}
     missing = [str(p) for p in files.values() if not p.is_file()]
     if missing:
@@ -27,13 +30,15 @@ def prepare_dataset(name: str, download_dir: Path, out_dir: Path, options: dict 
     tmp = out_dir.with_name(out_dir.name + ".part")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    extra = spec.prepare(files, tmp, **{**spec.options, **options})
+    try:
+        extra = spec.prepare(files, tmp, **{**spec.options, **options})
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     splits = {}
     for split in spec.splits:
         labels_file = tmp / split / "labels.npy"
         if labels_file.exists():
-            import numpy as np
-
             splits[split] = int(len(np.load(labels_file, mmap_mode="r")))
     source = {
         "files": {f.filename: {"url": f.url, "md5": calculate_md5(files[f.filename])} for f in spec.files},

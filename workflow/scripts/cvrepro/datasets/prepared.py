@@ -70,7 +70,9 @@ def write_split_chunks(
     _save_atomic(split_dir / "labels.npy", np.asarray(labels, dtype=np.int64))
 
 
-def write_info(dataset_dir: Path, name: str, classes: list[str], splits: dict[str, int], source: dict) -> None:
+def write_info(
+    dataset_dir: Path, name: str, classes: list[str], splits: dict[str, int], source: dict
+) -> None:
     info = {"name": name, "classes": list(classes), "splits": dict(splits), "source": source}
     path = Path(dataset_dir) / "info.json"
     tmp = path.with_suffix(".json.part")

@@ -23,7 +23,16 @@ from cvrepro.datasets.prepared import UNLABELLED, write_split, write_split_chunk
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 FASHION_MNIST_CLASSES = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 ]
 
 
@@ -68,14 +77,20 @@ def _cifar_images(rows: np.ndarray) -> np.ndarray:
     return np.asarray(rows, dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
 
 
+def _unpickle_member(archive: tarfile.TarFile, name: str) -> dict:
+    # CIFAR's pickles were written by Python 2: keys and strings come back as bytes.
+    return pickle.loads(_tar_member(archive, name), encoding="bytes")
+
+
 def prepare_cifar10(files: dict[str, Path], out_dir: Path) -> dict:
+    root = "cifar-10-batches-py"
     with tarfile.open(files["cifar-10-python.tar.gz"]) as archive:
-        load = lambda name: pickle.loads(_tar_member(archive, f"cifar-10-batches-py/{name}"), encoding="bytes")  # noqa: E731
-        batches = [load(f"data_batch_{i}") for i in range(1, 6)]
-        test = load("test_batch")
-        meta = load("batches.meta")
+        batches = [_unpickle_member(archive, f"{root}/data_batch_{i}") for i in range(1, 6)]
+        test = _unpickle_member(archive, f"{root}/test_batch")
+        meta = _unpickle_member(archive, f"{root}/batches.meta")
     write_split(
-        out_dir, "train",
+        out_dir,
+        "train",
         _cifar_images(np.concatenate([b[b"data"] for b in batches])),
         np.concatenate([b[b"labels"] for b in batches]),
     )
@@ -84,12 +99,12 @@ def prepare_cifar10(files: dict[str, Path], out_dir: Path) -> dict:
 
 
 def prepare_cifar100(files: dict[str, Path], out_dir: Path) -> dict:
+    root = "cifar-100-python"
     with tarfile.open(files["cifar-100-python.tar.gz"]) as archive:
-        load = lambda name: pickle.loads(_tar_member(archive, f"cifar-100-python/{name}"), encoding="bytes")  # noqa: E731
         for split in ("train", "test"):
-            batch = load(split)
+            batch = _unpickle_member(archive, f"{root}/{split}")
             write_split(out_dir, split, _cifar_images(batch[b"data"]), np.asarray(batch[b"fine_labels"]))
-        meta = load("meta")
+        meta = _unpickle_member(archive, f"{root}/meta")
     return {"classes": [name.decode() for name in meta[b"fine_label_names"]]}
 
 
@@ -109,7 +124,10 @@ def prepare_stl10(files: dict[str, Path], out_dir: Path) -> dict:
     with tarfile.open(files["stl10_binary.tar.gz"]) as archive:
         for split in ("train", "test"):
             images = _stl_images(_tar_member(archive, f"{root}/{split}_X.bin"))
-            labels = np.frombuffer(_tar_member(archive, f"{root}/{split}_y.bin"), dtype=np.uint8).astype(np.int64) - 1
+            labels = (
+                np.frombuffer(_tar_member(archive, f"{root}/{split}_y.bin"), dtype=np.uint8).astype(np.int64)
+                - 1
+            )
             write_split(out_dir, split, images, labels)
         classes = _tar_member(archive, f"{root}/class_names.txt").decode().split()
         # 100,000 unlabelled images are 2.7 GB: stream them in chunks into a memory-mapped file.
@@ -137,18 +155,28 @@ def prepare_tiny_imagenet(files: dict[str, Path], out_dir: Path) -> dict:
     root = "tiny-imagenet-200"
     with zipfile.ZipFile(files["tiny-imagenet-200.zip"]) as archive:
         wnids = sorted(archive.read(f"{root}/wnids.txt").decode().split())  # ImageFolder's order
-        words = dict(line.split("\t", 1) for line in archive.read(f"{root}/words.txt").decode().splitlines() if "\t" in line)
+        words = dict(
+            line.split("\t", 1)
+            for line in archive.read(f"{root}/words.txt").decode().splitlines()
+            if "\t" in line
+        )
         label = {wnid: i for i, wnid in enumerate(wnids)}
         names = archive.namelist()
         train = sorted(n for n in names if n.startswith(f"{root}/train/") and n.endswith(".JPEG"))
         write_split(
-            out_dir, "train",
+            out_dir,
+            "train",
             np.stack([_decode(archive.read(n)) for n in train]),
             np.array([label[n.split("/")[2]] for n in train]),
         )
-        annotations = [line.split("\t") for line in archive.read(f"{root}/val/val_annotations.txt").decode().splitlines() if line]
+        annotations = [
+            line.split("\t")
+            for line in archive.read(f"{root}/val/val_annotations.txt").decode().splitlines()
+            if line
+        ]
         write_split(
-            out_dir, "test",
+            out_dir,
+            "test",
             np.stack([_decode(archive.read(f"{root}/val/images/{row[0]}")) for row in annotations]),
             np.array([label[row[1]] for row in annotations]),
         )
@@ -160,7 +188,9 @@ def prepare_cifar10_1(files: dict[str, Path], out_dir: Path) -> dict:
     labels = np.load(files["cifar10.1_v6_labels.npy"]).astype(np.int64)
     # No published checksum for these files: check what they must be instead.
     if images.shape[1:] != (32, 32, 3) or images.dtype != np.uint8 or len(images) != len(labels):
-        raise ValueError(f"CIFAR-10.1: expected uint8 (N, 32, 32, 3) and N labels, got {images.dtype} {images.shape}, {labels.shape}")
+        raise ValueError(
+            f"CIFAR-10.1: expected uint8 (N, 32, 32, 3) and N labels, got {images.dtype} {images.shape}, {labels.shape}"
+        )
     if labels.min() < 0 or labels.max() > 9:
         raise ValueError(f"CIFAR-10.1: labels outside 0..9 ({labels.min()}..{labels.max()})")
     write_split(out_dir, "test", images, labels)
@@ -174,9 +204,13 @@ def _kaggle_entries(path: Path) -> tuple[zipfile.ZipFile, list[str]]:
     if "train.zip" in names and not any(n.endswith(".jpg") for n in names):
         archive = zipfile.ZipFile(io.BytesIO(archive.read("train.zip")))
         names = archive.namelist()
-    images = sorted(n for n in names if n.rsplit("/", 1)[-1].split(".")[0] in ("cat", "dog") and n.endswith(".jpg"))
+    images = sorted(
+        n for n in names if n.rsplit("/", 1)[-1].split(".")[0] in ("cat", "dog") and n.endswith(".jpg")
+    )
     if not images:
-        raise ValueError(f"{path}: no train/cat.N.jpg or train/dog.N.jpg inside; is this Kaggle's dogs-vs-cats train.zip?")
+        raise ValueError(
+            f"{path}: no train/cat.N.jpg or train/dog.N.jpg inside; is this Kaggle's dogs-vs-cats train.zip?"
+        )
     return archive, images
 
 
@@ -190,15 +224,20 @@ def prepare_dogs_vs_cats(files: dict[str, Path], out_dir: Path, image_size: int 
 
 
 def prepare_oxford_pets(files: dict[str, Path], out_dir: Path, image_size: int = 64) -> dict:
-    with tarfile.open(files["annotations.tar.gz"]) as annotations, tarfile.open(files["images.tar.gz"]) as images:
+    with (
+        tarfile.open(files["annotations.tar.gz"]) as annotations,
+        tarfile.open(files["images.tar.gz"]) as images,
+    ):
         for split, listing in (("train", "trainval.txt"), ("test", "test.txt")):
             rows = [
-                line.split() for line in _tar_member(annotations, f"annotations/{listing}").decode().splitlines()
+                line.split()
+                for line in _tar_member(annotations, f"annotations/{listing}").decode().splitlines()
                 if line.strip() and not line.startswith("#")
             ]
             # Column 3 is SPECIES: 1 = cat, 2 = dog.
             write_split(
-                out_dir, split,
+                out_dir,
+                split,
                 np.stack([_decode(_tar_member(images, f"images/{row[0]}.jpg"), image_size) for row in rows]),
                 np.array([int(row[2]) - 1 for row in rows]),
             )

@@ -49,10 +49,26 @@ DATASETS: dict[str, DatasetSpec] = {
                 # .gz md5: torchvision.datasets.FashionMNIST.resources; content md5: the published
                 # md5 of the unpacked files (also what Debian's package holds).
                 for name, md5, content_md5 in [
-                    ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
-                    ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe", "9018921c3c673c538a1fc5bad174d6f9"),
-                    ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79", "8181f5470baa50b63fa0f6fddb340f0a"),
-                    ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310", "15d484375f8d13e6eb1aabb0c3f46965"),
+                    (
+                        "train-images-idx3-ubyte.gz",
+                        "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                        "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+                    ),
+                    (
+                        "train-labels-idx1-ubyte.gz",
+                        "25c81989df183df01b3e8a0aad5dffbe",
+                        "9018921c3c673c538a1fc5bad174d6f9",
+                    ),
+                    (
+                        "t10k-images-idx3-ubyte.gz",
+                        "bef4ecab320f06d8554ea6380940ec79",
+                        "8181f5470baa50b63fa0f6fddb340f0a",
+                    ),
+                    (
+                        "t10k-labels-idx1-ubyte.gz",
+                        "bb300cfdad3c16e7a12a480ee83cd310",
+                        "15d484375f8d13e6eb1aabb0c3f46965",
+                    ),
                 ]
             ),
             splits={"train": 60000, "test": 10000},
@@ -65,8 +81,13 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         DatasetSpec(
             name="cifar10",
-            files=(RemoteFile("cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-                              "c58f30108f718f92721af3b95e74349a"),),
+            files=(
+                RemoteFile(
+                    "cifar-10-python.tar.gz",
+                    "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+                    "c58f30108f718f92721af3b95e74349a",
+                ),
+            ),
             splits={"train": 50000, "test": 10000},
             num_classes=10,
             balanced=True,
@@ -75,8 +96,13 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         DatasetSpec(
             name="cifar100",
-            files=(RemoteFile("cifar-100-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
-                              "eb9058c3a382ffc7106e4002c42a8d85"),),
+            files=(
+                RemoteFile(
+                    "cifar-100-python.tar.gz",
+                    "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+                    "eb9058c3a382ffc7106e4002c42a8d85",
+                ),
+            ),
             splits={"train": 50000, "test": 10000},
             num_classes=100,
             balanced=True,
@@ -86,8 +112,13 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         DatasetSpec(
             name="stl10",
-            files=(RemoteFile("stl10_binary.tar.gz", "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz",
-                              "91f7769df0f17e558f3565bffb0c7dfb"),),
+            files=(
+                RemoteFile(
+                    "stl10_binary.tar.gz",
+                    "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz",
+                    "91f7769df0f17e558f3565bffb0c7dfb",
+                ),
+            ),
             splits={"train": 5000, "test": 8000, "unlabeled": 100000},
             num_classes=10,
             balanced=True,
@@ -99,8 +130,13 @@ DATASETS: dict[str, DatasetSpec] = {
             name="tiny_imagenet",
             # md5 as used by public TinyImageNet loaders (e.g. the VisionDataset ports of
             # lvyilin/pytorch-fgvc-dataset); cs231n publishes none itself.
-            files=(RemoteFile("tiny-imagenet-200.zip", "http://cs231n.stanford.edu/tiny-imagenet-200.zip",
-                              "90528d7ca1a48142e341f4ef8d21d0de"),),
+            files=(
+                RemoteFile(
+                    "tiny-imagenet-200.zip",
+                    "http://cs231n.stanford.edu/tiny-imagenet-200.zip",
+                    "90528d7ca1a48142e341f4ef8d21d0de",
+                ),
+            ),
             splits={"train": 100000, "test": 10000},
             num_classes=200,
             balanced=True,
@@ -112,7 +148,9 @@ DATASETS: dict[str, DatasetSpec] = {
             name="cifar10_1",
             # The CIFAR-10.1 repository publishes no checksums: prepare checks shape, dtype and labels.
             files=tuple(
-                RemoteFile(name, f"https://github.com/modestyachts/CIFAR-10.1/raw/master/datasets/{name}", None)
+                RemoteFile(
+                    name, f"https://github.com/modestyachts/CIFAR-10.1/raw/master/datasets/{name}", None
+                )
                 for name in ("cifar10.1_v6_data.npy", "cifar10.1_v6_labels.npy")
             ),
             splits={"test": 2000},
@@ -137,10 +175,16 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec(
             name="oxford_pets",
             files=(  # torchvision.datasets.OxfordIIITPet._RESOURCES
-                RemoteFile("images.tar.gz", "https://www.robots.ox.ac.uk/~vgg/data/pets/data/images.tar.gz",
-                           "5c4f3ee8e5d25df40f4fd59a7f44e54c"),
-                RemoteFile("annotations.tar.gz", "https://www.robots.ox.ac.uk/~vgg/data/pets/data/annotations.tar.gz",
-                           "95a8c909bbe2e81eed6a22bccdf3f68f"),
+                RemoteFile(
+                    "images.tar.gz",
+                    "https://www.robots.ox.ac.uk/~vgg/data/pets/data/images.tar.gz",
+                    "5c4f3ee8e5d25df40f4fd59a7f44e54c",
+                ),
+                RemoteFile(
+                    "annotations.tar.gz",
+                    "https://www.robots.ox.ac.uk/~vgg/data/pets/data/annotations.tar.gz",
+                    "95a8c909bbe2e81eed6a22bccdf3f68f",
+                ),
             ),
             splits={"train": 3680, "test": 3669},
             num_classes=2,

@@ -1,0 +1,174 @@
+"""Fetching original files: verified local copies, atomic downloads, one-line errors."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.server
+import socket
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from cvrepro.datasets.download import DataSourceError, fetch
+from cvrepro.datasets.registry import DatasetSpec, RemoteFile, get_dataset
+
+PAYLOAD = b"cvrepro test payload " * 1000
+MD5 = hashlib.md5(PAYLOAD).hexdigest()
+
+
+def spec_with(url: str | None, md5: str | None = MD5, content_md5: str | None = None) -> DatasetSpec:
+    return replace(
+        get_dataset("cifar10"),
+        name="toy",
+        files=(RemoteFile("toy.bin", url, md5, content_md5),),
+        local_dirs=(),
+    )
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A bounded HTTP server on 127.0.0.1 serving tmp_path/served; stopped after the test."""
+    root = tmp_path / "served"
+    root.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_local_copy_is_verified_and_copied(tmp_path):
+    source = tmp_path / "mine"
+    source.mkdir()
+    (source / "toy.bin").write_bytes(PAYLOAD)
+    dest = tmp_path / "downloads" / "toy.bin"
+    fetch(spec_with(url=None), "toy.bin", dest, [source])
+    assert dest.read_bytes() == PAYLOAD and (source / "toy.bin").exists()
+
+
+def test_local_copy_with_wrong_md5_fails_and_keeps_the_users_file(tmp_path):
+    (tmp_path / "toy.bin").write_bytes(PAYLOAD + b"x")
+    dest = tmp_path / "downloads" / "toy.bin"
+    with pytest.raises(DataSourceError) as info:
+        fetch(spec_with(url=None), "toy.bin", dest, [tmp_path])
+    message = str(info.value)
+    assert "\n" not in message and MD5 in message and hashlib.md5(PAYLOAD + b"x").hexdigest() in message
+    assert (tmp_path / "toy.bin").exists() and not dest.exists()
+
+
+def test_recompressed_gzip_is_accepted_by_its_content_md5(tmp_path):
+    content = b"idx content" * 100
+    (tmp_path / "toy.bin").write_bytes(gzip.compress(content, compresslevel=1))
+    spec = spec_with(url=None, md5="0" * 32, content_md5=hashlib.md5(content).hexdigest())
+    fetch(spec, "toy.bin", tmp_path / "out" / "toy.bin", [tmp_path])
+    assert gzip.decompress((tmp_path / "out" / "toy.bin").read_bytes()) == content
+
+
+def test_download_from_a_local_server_is_verified(server, tmp_path):
+    root, url = server
+    (root / "toy.bin").write_bytes(PAYLOAD)
+    dest = tmp_path / "downloads" / "toy.bin"
+    fetch(spec_with(f"{url}/toy.bin"), "toy.bin", dest)
+    assert dest.read_bytes() == PAYLOAD
+    assert [p.name for p in dest.parent.iterdir()] == ["toy.bin"]  # no temporary left behind
+
+
+def test_corrupt_download_is_rejected_and_removed(server, tmp_path):
+    root, url = server
+    (root / "toy.bin").write_bytes(b"truncated")
+    dest = tmp_path / "downloads" / "toy.bin"
+    with pytest.raises(DataSourceError, match=f"does not match the expected {MD5}"):
+        fetch(spec_with(f"{url}/toy.bin"), "toy.bin", dest)
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_unreachable_url_names_file_url_and_destination(tmp_path):
+    url = f"http://127.0.0.1:{closed_port()}/toy.bin"
+    dest = tmp_path / "downloads" / "toy.bin"
+    with pytest.raises(DataSourceError) as info:
+        fetch(spec_with(url), "toy.bin", dest)
+    message = str(info.value)
+    assert "\n" not in message
+    assert (
+        "toy.bin" in message
+        and url in message
+        and str(dest) in message
+        and "datasets.toy.source_dir" in message
+    )
+
+
+def test_a_stale_partial_download_is_not_taken_for_a_finished_one(server, tmp_path):
+    root, url = server
+    (root / "toy.bin").write_bytes(PAYLOAD)
+    dest = tmp_path / "downloads" / "toy.bin"
+    dest.parent.mkdir()
+    (dest.parent / ".toy.bin.abc.part").write_bytes(b"half")  # left by a killed download
+    fetch(spec_with(f"{url}/toy.bin"), "toy.bin", dest)
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_kaggle_archive_without_a_copy_says_where_to_put_it(tmp_path):
+    dest = tmp_path / "resources/downloads/dogs_vs_cats/train.zip"
+    with pytest.raises(DataSourceError) as info:
+        fetch(get_dataset("dogs_vs_cats"), "train.zip", dest)
+    message = str(info.value)
+    assert "kaggle.com" in message and "login" in message and str(dest) in message
+    assert "datasets.dogs_vs_cats.source_dir" in message
+
+
+def test_registry_is_complete():
+    from cvrepro.datasets.registry import DATASETS
+
+    assert set(DATASETS) == {
+        "fashion_mnist",
+        "cifar10",
+        "cifar100",
+        "stl10",
+        "tiny_imagenet",
+        "cifar10_1",
+        "dogs_vs_cats",
+        "oxford_pets",
+    }
+    for spec in DATASETS.values():
+        for remote in spec.files:
+            assert remote.url is None or remote.url.startswith("http"), remote
+            assert remote.md5 is None or len(remote.md5) == 32, remote
+    missing_md5 = sorted(spec.name for spec in DATASETS.values() for f in spec.files if f.md5 is None)
+    assert missing_md5 == [
+        "cifar10_1",
+        "cifar10_1",
+        "dogs_vs_cats",
+    ]  # no published checksum; checked on prepare
+    with pytest.raises(KeyError, match="unknown dataset 'imagenet'; known: cifar10"):
+        get_dataset("imagenet")
+
+
+def test_download_script_main_copies_from_the_debian_dir(tmp_path):
+    import download as download_script
+
+    from conftest import FMNIST_DIR
+
+    if not (FMNIST_DIR / "t10k-labels-idx1-ubyte.gz").exists():
+        pytest.skip("Fashion-MNIST Debian package not installed")
+    dest = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    assert download_script.main("fashion_mnist", dest, []) == dest
+    assert Path(dest).stat().st_size == (FMNIST_DIR / "t10k-labels-idx1-ubyte.gz").stat().st_size
