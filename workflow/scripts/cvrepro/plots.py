@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def training_curves(histories: dict[str, pd.DataFrame], out_png: Path, title: str = "") -> None:
@@ -27,6 +28,7 @@ def training_curves(histories: dict[str, pd.DataFrame], out_png: Path, title: st
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_acc.legend(fontsize=8, loc="lower right")
     if title:
         fig.suptitle(title)

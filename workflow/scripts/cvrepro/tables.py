@@ -45,7 +45,7 @@ def to_markdown(frame: pd.DataFrame, caption: str = "", footer: str = "") -> str
     lines = [f"**{caption}**", ""] if caption else []
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---"] + ["---:"] * len(frame.columns)) + "|")
-    for index, row in frame.iterrows():
+    for index, row in frame.astype(object).iterrows():  # object: ints stay ints, not upcast floats
         cells = [str(index)] + [format_value(col, row[col]) for col in frame.columns]
         lines.append("| " + " | ".join(cells) + " |")
     if footer:
