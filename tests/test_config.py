@@ -91,6 +91,19 @@ def test_tiny_study_is_valid():
             {"tables__t__reported": {"zzz": {"test_acc": 0.5}}},
             "tables.t.reported.zzz: not a run of this table",
         ),
+        (
+            {"runs__a__augment": {"name": "crop_flip", "rotation": 10}},
+            "runs.a.augment: augmentation 'crop_flip' has no parameter 'rotation'",
+        ),
+        (
+            {"runs__a__augment": "mixup"},
+            "runs.a.augment: 'mixup' is not valid under any of the given schemas",
+        ),
+        (
+            {"runs__a__init": "imagenet"},
+            "runs.a.init: imagenet weights need a ResNet with stem: imagenet and width 64",
+        ),
+        ({"runs__a__model": {"arch": "vit"}}, "runs.a.model.arch: 'vit' is not one of"),
     ],
 )
 def test_config_errors_name_the_key(changes, expected):

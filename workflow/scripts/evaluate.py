@@ -31,7 +31,7 @@ def main(
     model = model.to(dev)
     data = load_subset(data_dir, split, index_path, dev)
     norm = checkpoint["normalization"]
-    logits = predict(model, data, batch_size, norm["mean"], norm["std"])
+    logits = predict(model, data, batch_size, norm["mean"], norm["std"], norm.get("size"))
     probs = torch.softmax(logits, 1).cpu().numpy()
     y_true = data.labels.cpu().numpy()
     metrics = classification_metrics(y_true, probs, checkpoint["classes"])

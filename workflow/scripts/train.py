@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from cvrepro.augment import eval_resize
 from cvrepro.checkpoint import init_from_checkpoint, load_checkpoint, save_checkpoint
 from cvrepro.data import channel_stats, load_subset
 from cvrepro.freezing import freeze as freeze_children
@@ -82,7 +83,12 @@ def main(
         mean, std = IMAGENET_MEAN[: train.images.shape[1]], IMAGENET_STD[: train.images.shape[1]]
     else:
         mean, std = channel_stats(train.images)
-    arch = {**model, "in_channels": train.images.shape[1], "num_classes": len(train.classes)}
+    arch = {
+        **model,
+        "in_channels": train.images.shape[1],
+        "num_classes": len(train.classes),
+        "image_size": train.images.shape[-1],
+    }
     net = build_model(arch)
     if init == "imagenet":
         fresh = init_from_checkpoint(
@@ -106,8 +112,9 @@ def main(
     train_time = time.perf_counter() - start
 
     # Accuracy on the training images without augmentation: the reports' "training accuracy".
-    final_train = evaluate(net, train, eval_batch_size, mean, std)
-    final_val = evaluate(net, val, eval_batch_size, mean, std) if val is not None else None
+    size = eval_resize(augment)
+    final_train = evaluate(net, train, eval_batch_size, mean, std, size)
+    final_val = evaluate(net, val, eval_batch_size, mean, std, size) if val is not None else None
     info = provenance(hparams, dev, seed)
     metrics = {
         "train_acc": final_train["acc"],
@@ -135,7 +142,7 @@ def main(
         net,
         arch=arch,
         hparams=hparams,
-        normalization={"mean": mean, "std": std},
+        normalization={"mean": mean, "std": std, "size": size},
         classes=train.classes,
         seed=seed,
         provenance=info,

@@ -1,19 +1,78 @@
 """Batch augmentation on the training device: one call per batch, no per-image Python work.
 
-Inputs are float batches (N, C, H, W); randomness comes from an explicit generator so that a
-seed fixes the whole run.
+Inputs are float batches (N, C, H, W) in [0, 1] (before normalisation, so colour operations
+mean what they say); every random parameter is drawn per image from an explicit generator, so a
+seed fixes the whole run. torchvision.transforms.v2 applied to a batched tensor would draw one
+parameter for the whole batch, which is why the geometric ops here go through affine_grid.
+
+A preset is named by a string ("crop_flip") or a dict {"name": ..., overrides} whose keys are
+those of the preset's entry in PRESETS.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
-AUGMENTATIONS = ("none", "flip", "crop_flip")
+PRESETS: dict[str, dict] = {
+    "none": {},
+    "flip": {"flip_p": 0.5},
+    # The standard CIFAR recipe: pad 4, random crop back to size, horizontal flip.
+    "crop_flip": {"padding": 4, "flip_p": 0.5},
+    # S2 (seed 001): resize to 224, horizontal flip p=0.4, random rotation up to 30 degrees.
+    "s2_transfer": {"size": 224, "flip_p": 0.4, "rotation": 30.0},
+    # S6 (seed 003) supervised baseline: random resized crop, colour jitter, Gaussian noise, flip.
+    "s6_supervised": {
+        "scale": (0.2, 1.0),
+        "ratio": (3 / 4, 4 / 3),
+        "flip_p": 0.5,
+        "jitter": 0.4,
+        "jitter_p": 0.8,
+        "noise_std": 0.05,
+    },
+    # SimCLR's view pipeline (Chen et al., 2020): crop, flip, jitter p=0.8, grayscale p=0.2, blur p=0.5.
+    "simclr": {
+        "scale": (0.08, 1.0),
+        "ratio": (3 / 4, 4 / 3),
+        "flip_p": 0.5,
+        "jitter": 0.4,
+        "jitter_p": 0.8,
+        "grayscale_p": 0.2,
+        "blur_p": 0.5,
+    },
+}
+AUGMENTATIONS = tuple(PRESETS)
+
+
+def resolve(spec: str | dict) -> dict:
+    """The preset's parameters with a dict spec's overrides; unknown names or keys raise."""
+    name = spec if isinstance(spec, str) else spec.get("name")
+    if name not in PRESETS:
+        raise ValueError(f"unknown augmentation {name!r}; choose from {list(PRESETS)}")
+    params = dict(PRESETS[name])
+    if isinstance(spec, dict):
+        extra = {k: v for k, v in spec.items() if k != "name"}
+        unknown = sorted(set(extra) - set(params))
+        if unknown:
+            raise ValueError(
+                f"augmentation {name!r} has no parameter {unknown[0]!r}; it has {sorted(params)}"
+            )
+        params.update(extra)
+    return params
+
+
+def _uniform(n: int, low: float, high: float, like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    return low + (high - low) * torch.rand(n, device=like.device, generator=generator)
+
+
+def _chance(n: int, p: float, like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    return torch.rand(n, device=like.device, generator=generator) < p
 
 
 def random_flip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
-    flip = torch.rand(x.shape[0], device=x.device, generator=generator) < p
+    flip = _chance(x.shape[0], p, x, generator)
     return torch.where(flip[:, None, None, None], x.flip(3), x)
 
 
@@ -30,11 +89,124 @@ def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> to
     return padded[batch, channel, rows, cols]
 
 
-def augment_batch(x: torch.Tensor, name: str, generator: torch.Generator) -> torch.Tensor:
-    if name == "none":
+def _affine(x: torch.Tensor, theta: torch.Tensor, size: int, padding_mode: str = "zeros") -> torch.Tensor:
+    """Sample each image through its own 2x3 affine map (output coordinates -> input coordinates)."""
+    grid = F.affine_grid(theta, [x.shape[0], x.shape[1], size, size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
+
+
+def random_rotation(x: torch.Tensor, degrees: float, generator: torch.Generator) -> torch.Tensor:
+    return rotate(x, _uniform(x.shape[0], -degrees, degrees, x, generator))
+
+
+def rotate(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
+    """Rotate each image by its angle (degrees, counter-clockwise) about the centre; corners fill with 0."""
+    angle = degrees * math.pi / 180
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    zero = torch.zeros_like(cos)
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+    return _affine(x, theta, x.shape[-1])
+
+
+def random_resized_crop(
+    x: torch.Tensor,
+    size: int,
+    scale: tuple[float, float],
+    ratio: tuple[float, float],
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """A crop of random area (fraction `scale`) and aspect (`ratio`) per image, resized to `size`."""
+    n = x.shape[0]
+    area = _uniform(n, *scale, x, generator)
+    log_ratio = _uniform(n, math.log(ratio[0]), math.log(ratio[1]), x, generator)
+    aspect = torch.exp(log_ratio)
+    width = torch.sqrt(area * aspect).clamp(max=1.0)  # fractions of the image side
+    height = torch.sqrt(area / aspect).clamp(max=1.0)
+    cx = _uniform(n, 0, 1, x, generator) * (1 - width) * 2 - (1 - width)  # centre in [-1, 1] units
+    cy = _uniform(n, 0, 1, x, generator) * (1 - height) * 2 - (1 - height)
+    zero = torch.zeros_like(width)
+    theta = torch.stack([torch.stack([width, zero, cx], 1), torch.stack([zero, height, cy], 1)], 1)
+    return _affine(x, theta, size, padding_mode="border")
+
+
+def _gray(x: torch.Tensor) -> torch.Tensor:
+    if x.shape[1] == 1:
         return x
-    if name == "flip":
-        return random_flip(x, generator)
-    if name == "crop_flip":
-        return random_flip(random_crop(x, 4, generator), generator)
-    raise ValueError(f"unknown augmentation {name!r}; choose from {list(AUGMENTATIONS)}")
+    weights = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x * weights).sum(1, keepdim=True)
+
+
+def color_jitter(x: torch.Tensor, strength: float, p: float, generator: torch.Generator) -> torch.Tensor:
+    """Brightness, contrast and saturation factors in [1 - s, 1 + s] per image (hue is left out:
+    it needs an HSV round trip and SimCLR's ablations show little from it at this strength)."""
+    n = x.shape[0]
+    apply = _chance(n, p, x, generator)[:, None, None, None]
+    b, c, s = (_uniform(n, 1 - strength, 1 + strength, x, generator)[:, None, None, None] for _ in range(3))
+    y = x * b
+    mean = _gray(y).mean(dim=(1, 2, 3), keepdim=True)
+    y = (y - mean) * c + mean
+    if x.shape[1] == 3:
+        gray = _gray(y)
+        y = (y - gray) * s + gray
+    return torch.where(apply, y.clamp(0, 1), x)
+
+
+def random_grayscale(x: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
+    if x.shape[1] == 1:
+        return x
+    apply = _chance(x.shape[0], p, x, generator)[:, None, None, None]
+    return torch.where(apply, _gray(x).expand_as(x), x)
+
+
+def random_blur(
+    x: torch.Tensor, p: float, generator: torch.Generator, sigma: tuple[float, float] = (0.1, 2.0)
+) -> torch.Tensor:
+    """Gaussian blur with a per-image sigma: a separable convolution whose kernels are built per
+    image and applied as a grouped convolution (one group per image and channel)."""
+    n, c, h, w = x.shape
+    radius = max(1, h // 20)  # SimCLR uses a kernel of 10% of the image side
+    t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    sig = _uniform(n, *sigma, x, generator)
+    kernel = torch.exp(-(t[None] ** 2) / (2 * sig[:, None] ** 2))
+    kernel = (kernel / kernel.sum(1, keepdim=True)).repeat_interleave(c, 0)  # (N*C, K)
+    flat = x.reshape(1, n * c, h, w)
+    flat = F.conv2d(
+        F.pad(flat, (radius, radius, 0, 0), mode="reflect"), kernel[:, None, None, :], groups=n * c
+    )
+    flat = F.conv2d(
+        F.pad(flat, (0, 0, radius, radius), mode="reflect"), kernel[:, None, :, None], groups=n * c
+    )
+    apply = _chance(n, p, x, generator)[:, None, None, None]
+    return torch.where(apply, flat.reshape(n, c, h, w), x)
+
+
+def augment_batch(x: torch.Tensor, spec: str | dict, generator: torch.Generator) -> torch.Tensor:
+    """Apply a preset to a float batch in [0, 1]; the output may be resized (`size`)."""
+    params = resolve(spec)
+    size = params.get("size") or x.shape[-1]
+    if "scale" in params:
+        x = random_resized_crop(x, size, tuple(params["scale"]), tuple(params["ratio"]), generator)
+    elif size != x.shape[-1]:
+        x = F.interpolate(
+            x, size=(size, size), mode="bilinear", align_corners=False, antialias=size < x.shape[-1]
+        )
+    if params.get("padding"):
+        x = random_crop(x, params["padding"], generator)
+    if params.get("flip_p"):
+        x = random_flip(x, generator, params["flip_p"])
+    if params.get("rotation"):
+        x = random_rotation(x, params["rotation"], generator)
+    if params.get("jitter"):
+        x = color_jitter(x, params["jitter"], params.get("jitter_p", 1.0), generator)
+    if params.get("grayscale_p"):
+        x = random_grayscale(x, params["grayscale_p"], generator)
+    if params.get("blur_p"):
+        x = random_blur(x, params["blur_p"], generator)
+    if params.get("noise_std"):
+        x = (x + torch.randn(x.shape, device=x.device, generator=generator) * params["noise_std"]).clamp(0, 1)
+    return x
+
+
+def eval_resize(spec: str | dict) -> int | None:
+    """The size evaluation images must be resized to for a model trained with this preset."""
+    return resolve(spec).get("size")

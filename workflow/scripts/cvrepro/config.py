@@ -18,7 +18,9 @@ import yaml
 from jsonschema import Draft7Validator, validators
 from jsonschema.exceptions import best_match
 
+from cvrepro.augment import resolve as augment_resolve
 from cvrepro.datasets.registry import DATASETS
+from cvrepro.models import RESNETS
 
 INIT_KEYWORDS = ("scratch", "imagenet")
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -329,6 +331,18 @@ def _check_runs(study: Study) -> None:
                     f"{key}.{role}: subset {ref!r} has {num_classes(subsets[ref])} classes, "
                     f"the training subset {train_classes}"
                 )
+        try:
+            augment_resolve(run["augment"])
+        except ValueError as error:
+            raise ConfigError(f"{key}.augment: {error}") from None
+        model = run["model"]
+        if run["init"] == "imagenet" and not (
+            model["arch"] in RESNETS and model["stem"] == "imagenet" and model["width"] in (None, 64)
+        ):
+            raise ConfigError(
+                f"{key}.init: imagenet weights need a ResNet with stem: imagenet and width 64 (or null), "
+                f"got {model['arch']} stem {model['stem']} width {model['width']}"
+            )
         init = run["init"]
         if init not in INIT_KEYWORDS and init not in runs:
             raise ConfigError(

@@ -51,8 +51,20 @@ def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
     return mean.tolist(), std.tolist()
 
 
-def normalize(images: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
-    """uint8 (N, C, H, W) -> float32 normalised with per-channel mean/std (given in [0, 1] units)."""
-    mean_t = torch.tensor(mean, device=images.device).view(1, -1, 1, 1)
-    std_t = torch.tensor(std, device=images.device).view(1, -1, 1, 1)
-    return (images.float() / 255 - mean_t) / std_t
+def standardize(x: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
+    """Float images in [0, 1] -> per-channel standardised (mean/std given in [0, 1] units)."""
+    mean_t = torch.tensor(mean, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+    std_t = torch.tensor(std, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+    return (x - mean_t) / std_t
+
+
+def normalize(
+    images: torch.Tensor, mean: list[float], std: list[float], size: int | None = None
+) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> standardised float32, resized to `size` first when given (eval path)."""
+    x = images.float() / 255
+    if size is not None and size != x.shape[-1]:
+        x = torch.nn.functional.interpolate(
+            x, size=(size, size), mode="bilinear", align_corners=False, antialias=size < x.shape[-1]
+        )
+    return standardize(x, mean, std)

@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
 
+from cvrepro.nets import DEFAULT_WIDTH, NETS, make_head
+
 RESNETS = {
     "resnet18": (BasicBlock, (2, 2, 2, 2)),
     "resnet34": (BasicBlock, (3, 4, 6, 3)),
@@ -86,18 +88,44 @@ class ResNet(nn.Module):
         return self.fc(self.features(x))
 
 
+ARCHS = (*RESNETS, *NETS)
+
+
 def build_model(spec: dict) -> nn.Module:
-    """Build a network from its spec: {arch, stem, width, in_channels, num_classes}."""
+    """Build a network from its spec, as saved in checkpoints.
+
+    {arch, num_classes, in_channels, width (None: the arch's own), stem (ResNets),
+    image_size (small nets), head: {kind, dropout, hidden}}.
+    """
     arch = spec["arch"]
+    width = spec.get("width")
     if arch in RESNETS:
-        return ResNet(
+        model = ResNet(
             arch=arch,
             num_classes=spec["num_classes"],
             in_channels=spec["in_channels"],
-            width=spec.get("width", 64),
+            width=width or 64,
             stem=spec.get("stem", "cifar"),
         )
-    raise ValueError(f"unknown arch {arch!r}; choose from {sorted(RESNETS)}")
+    elif arch in NETS:
+        model = NETS[arch](
+            in_channels=spec["in_channels"],
+            num_classes=spec["num_classes"],
+            width=width or DEFAULT_WIDTH[arch],
+            image_size=spec["image_size"],
+        )
+    else:
+        raise ValueError(f"unknown arch {arch!r}; choose from {list(ARCHS)}")
+    head = spec.get("head") or {"kind": "linear"}
+    if head["kind"] != "linear":
+        model.fc = make_head(
+            head["kind"],
+            model.num_features,
+            spec["num_classes"],
+            head.get("dropout", 0.0),
+            head.get("hidden", 512),
+        )
+    return model
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

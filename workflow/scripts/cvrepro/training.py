@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cvrepro.augment import augment_batch
-from cvrepro.data import TensorSet, normalize
+from cvrepro.augment import augment_batch, eval_resize
+from cvrepro.data import TensorSet, normalize, standardize
 from cvrepro.freezing import set_train_mode
 from cvrepro.losses import CenterLoss, combined_loss
 from cvrepro.resume import load_state, save_state
@@ -132,9 +132,9 @@ def train_one_epoch(
     steps = 0
     for start in range(0, len(data), options.batch_size):
         batch = order[start : start + options.batch_size]
-        x = augment_batch(
-            normalize(data.images[batch], options.mean, options.std), options.augment, generator
-        )
+        # Augment on [0, 1] floats (colour operations need them), then standardise.
+        x = augment_batch(data.images[batch].float() / 255, options.augment, generator)
+        x = standardize(x, options.mean, options.std)
         y = data.labels[batch]
         with autocast(device):
             embeddings = model.features(x.contiguous(memory_format=memory_format(device)))
@@ -160,23 +160,34 @@ def train_one_epoch(
 
 @torch.no_grad()
 def predict(
-    model: nn.Module, data: TensorSet, batch_size: int, mean: list[float], std: list[float]
+    model: nn.Module,
+    data: TensorSet,
+    batch_size: int,
+    mean: list[float],
+    std: list[float],
+    size: int | None = None,
 ) -> torch.Tensor:
-    """Logits (float32, on the data's device) for every image, in large eval-mode batches."""
+    """Logits (float32, on the data's device) for every image, in large eval-mode batches;
+    images are first resized to `size` when the model was trained at another size."""
     model.eval()
     device = data.images.device
     outputs = []
     for start in range(0, len(data), batch_size):
-        x = normalize(data.images[start : start + batch_size], mean, std)
+        x = normalize(data.images[start : start + batch_size], mean, std, size)
         with autocast(device):
             outputs.append(model(x.contiguous(memory_format=memory_format(device))).float())
     return torch.cat(outputs)
 
 
 def evaluate(
-    model: nn.Module, data: TensorSet, batch_size: int, mean: list[float], std: list[float]
+    model: nn.Module,
+    data: TensorSet,
+    batch_size: int,
+    mean: list[float],
+    std: list[float],
+    size: int | None = None,
 ) -> dict[str, float]:
-    logits = predict(model, data, batch_size, mean, std)
+    logits = predict(model, data, batch_size, mean, std, size)
     return {
         "loss": F.cross_entropy(logits, data.labels).item(),
         "acc": (logits.argmax(1) == data.labels).float().mean().item(),
@@ -266,7 +277,7 @@ def fit(
             "images_per_s": len(train) / seconds,
         }
         if val is not None:
-            val_scores = evaluate(model, val, hp["eval_batch_size"], mean, std)
+            val_scores = evaluate(model, val, hp["eval_batch_size"], mean, std, eval_resize(hp["augment"]))
             row.update({"val_loss": val_scores["loss"], "val_acc": val_scores["acc"]})
         history.append(row)
         if grads:

@@ -1,0 +1,68 @@
+"""Batch augmentation presets: per-image randomness, seeds, geometry and colour on known images."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cvrepro.augment import PRESETS, augment_batch, eval_resize, resolve, rotate
+
+
+def batch(n: int = 16, channels: int = 3, size: int = 32) -> torch.Tensor:
+    return torch.rand(n, channels, size, size, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("channels", [1, 3])
+def test_presets_shapes_ranges_and_seeds(name, channels):
+    x = batch(channels=channels)
+    out = augment_batch(x, name, torch.Generator().manual_seed(1))
+    size = resolve(name).get("size") or 32
+    assert out.shape == (16, channels, size, size) and out.dtype == torch.float32
+    assert out.min() >= -1e-6 and out.max() <= 1 + 1e-6
+    again = augment_batch(x, name, torch.Generator().manual_seed(1))
+    assert torch.equal(out, again)
+
+
+@pytest.mark.parametrize("name", ["crop_flip", "s2_transfer", "s6_supervised", "simclr"])
+def test_identical_images_get_different_parameters(name):
+    one = batch(1)
+    x = one.expand(8, -1, -1, -1).contiguous()
+    out = augment_batch(x, name, torch.Generator().manual_seed(3))
+    distinct = {tuple(o.flatten()[:64].tolist()) for o in out}
+    assert len(distinct) > 1
+
+
+def test_rotation_by_90_degrees_matches_rot90():
+    x = torch.zeros(2, 1, 31, 31)
+    x[:, 0, 5:12, 3:20] = 1.0
+    rotated = rotate(x, torch.tensor([90.0, -90.0]))
+    assert (rotated[0] - torch.rot90(x[0], k=1, dims=(1, 2))).abs().max() < 1e-4
+    assert (rotated[1] - torch.rot90(x[1], k=-1, dims=(1, 2))).abs().max() < 1e-4
+
+
+def test_flip_probability_is_respected():
+    x = torch.arange(8.0).view(1, 1, 1, 8).expand(4000, 1, 8, 8).contiguous() / 8
+    out = augment_batch(x, {"name": "flip", "flip_p": 0.4}, torch.Generator().manual_seed(0))
+    flipped = (out[:, 0, 0, 0] > 0.5).float().mean().item()
+    assert 0.37 < flipped < 0.43
+
+
+def test_grayscale_makes_equal_channels():
+    x = batch(64)
+    out = augment_batch(
+        x, {"name": "simclr", "grayscale_p": 1.0, "jitter_p": 0.0, "blur_p": 0.0}, torch.Generator()
+    )
+    assert torch.allclose(out[:, 0], out[:, 1]) and torch.allclose(out[:, 1], out[:, 2])
+
+
+def test_s2_resizes_and_evaluation_follows():
+    assert eval_resize("s2_transfer") == 224 and eval_resize("crop_flip") is None
+    assert eval_resize({"name": "s2_transfer", "size": 64}) == 64
+
+
+def test_unknown_presets_and_parameters_fail():
+    with pytest.raises(ValueError, match="unknown augmentation 'mixup'"):
+        augment_batch(batch(), "mixup", torch.Generator())
+    with pytest.raises(ValueError, match="augmentation 'flip' has no parameter 'rotation'"):
+        resolve({"name": "flip", "rotation": 3})

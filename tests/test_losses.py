@@ -1,0 +1,165 @@
+"""Losses against hand-written references (explicit loops), and a few gradient steps reduce each."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cvrepro.losses import CenterLoss, combined_loss, contrastive_accuracy, nt_xent_loss, triplet_margin_loss
+
+
+def distance(a: torch.Tensor, b: torch.Tensor, kind: str) -> float:
+    if kind == "euclidean":
+        return float(torch.sqrt(((a - b) ** 2).sum()))
+    return float(1 - (a @ b) / (a.norm() * b.norm()))
+
+
+def reference_triplet(x: torch.Tensor, y: torch.Tensor, margin: float, kind: str, mining: str) -> float:
+    n = len(y)
+    if mining == "batch_all":
+        losses = [
+            max(distance(x[a], x[p], kind) - distance(x[a], x[q], kind) + margin, 0.0)
+            for a, p, q in itertools.product(range(n), repeat=3)
+            if a != p and y[a] == y[p] and y[a] != y[q]
+        ]
+        positive = [v for v in losses if v > 1e-16]
+        return sum(positive) / len(positive) if positive else 0.0
+    if mining == "batch_hard":
+        losses = []
+        for a in range(n):
+            pos = [distance(x[a], x[p], kind) for p in range(n) if p != a and y[p] == y[a]]
+            neg = [distance(x[a], x[q], kind) for q in range(n) if y[q] != y[a]]
+            if pos and neg:
+                losses.append(max(max(pos) - min(neg) + margin, 0.0))
+        return sum(losses) / len(losses)
+    if mining == "semi_hard":
+        losses = []
+        for a, p in itertools.product(range(n), repeat=2):
+            if a == p or y[a] != y[p]:
+                continue
+            d_ap = distance(x[a], x[p], kind)
+            negs = [distance(x[a], x[q], kind) for q in range(n) if y[q] != y[a]]
+            farther = [d for d in negs if d > d_ap]
+            chosen = min(farther) if farther else min(negs)
+            losses.append(max(d_ap - chosen + margin, 0.0))
+        return sum(losses) / len(losses)
+    raise AssertionError(mining)
+
+
+@pytest.mark.parametrize("n", [6, 9, 16])
+@pytest.mark.parametrize("kind", ["euclidean", "cosine"])
+@pytest.mark.parametrize("mining", ["batch_all", "batch_hard", "semi_hard"])
+def test_triplet_matches_reference(n, kind, mining):
+    g = torch.Generator().manual_seed(n)
+    x = torch.randn(n, 5, generator=g)
+    y = torch.arange(n) % 3
+    margin = 0.5 if kind == "cosine" else 1.0
+    ours = float(triplet_margin_loss(x, y, margin, kind, mining))
+    assert ours == pytest.approx(reference_triplet(x, y, margin, kind, mining), rel=1e-4, abs=1e-5)
+
+
+def reference_nt_xent(z1: torch.Tensor, z2: torch.Tensor, t: float) -> float:
+    z = [v / v.norm() for v in torch.cat([z1, z2])]
+    n = len(z1)
+    total = 0.0
+    for i in range(2 * n):
+        j = (i + n) % (2 * n)
+        denominator = sum(math.exp(float(z[i] @ z[k]) / t) for k in range(2 * n) if k != i)
+        total += -math.log(math.exp(float(z[i] @ z[j]) / t) / denominator)
+    return total / (2 * n)
+
+
+@pytest.mark.parametrize("n", [2, 5, 12])
+@pytest.mark.parametrize("temperature", [0.1, 0.5, 1.0])
+def test_nt_xent_matches_reference(n, temperature):
+    g = torch.Generator().manual_seed(n)
+    z1, z2 = torch.randn(n, 8, generator=g), torch.randn(n, 8, generator=g)
+    assert float(nt_xent_loss(z1, z2, temperature)) == pytest.approx(
+        reference_nt_xent(z1, z2, temperature), rel=1e-5
+    )
+
+
+def test_contrastive_accuracy_counts_positive_pairs():
+    z = torch.eye(4)
+    assert float(contrastive_accuracy(z, z.clone())) == 1.0
+    assert float(contrastive_accuracy(z, z[[1, 0, 2, 3]])) == 0.5
+
+
+def test_center_loss_value_and_centre_update_rate():
+    center = CenterLoss(num_classes=2, feature_dim=2, alpha=0.5)
+    features = torch.tensor([[2.0, 0.0], [4.0, 0.0], [0.0, 6.0]])
+    labels = torch.tensor([0, 0, 1])
+    loss = center(features, labels)
+    assert float(loss) == pytest.approx(0.5 * (4 + 16 + 36) / 3)  # centres start at 0
+    # Wen et al.: delta c_j = sum_i (c_j - x_i) / (1 + n_j); c_j -= alpha * delta
+    assert torch.allclose(center.centers[0], torch.tensor([0.5 * 6 / 3, 0.0]))
+    assert torch.allclose(center.centers[1], torch.tensor([0.0, 0.5 * 6 / 2]))
+    center.eval()
+    center(features, labels)
+    assert torch.allclose(center.centers[1], torch.tensor([0.0, 1.5]))  # no update in eval mode
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"name": "ce"},
+        {"name": "ce_triplet", "weight": 1.0, "margin": 1.0, "mining": "batch_hard", "distance": "euclidean"},
+        {"name": "ce_triplet", "weight": 1.0, "margin": 0.5, "mining": "semi_hard", "distance": "cosine"},
+        {"name": "ce_center", "weight": 0.5, "alpha": 0.5},
+    ],
+)
+def test_a_few_gradient_steps_reduce_each_loss(spec):
+    torch.manual_seed(0)
+    inputs = torch.randn(24, 6)
+    labels = torch.arange(24) % 3
+    net = torch.nn.Linear(6, 4)
+    head = torch.nn.Linear(4, 3)
+    center = CenterLoss(3, 4, alpha=spec.get("alpha", 0.5)) if spec["name"] == "ce_center" else None
+    optimizer = torch.optim.SGD([*net.parameters(), *head.parameters()], lr=0.1)
+    losses = []
+    for _ in range(30):
+        embeddings = net(inputs)
+        loss, parts = combined_loss(head(embeddings), embeddings, labels, spec, center)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] - 0.1, losses
+    assert "ce" in parts
+
+
+def test_nt_xent_gradient_steps_reduce_it():
+    torch.manual_seed(0)
+    base = torch.randn(16, 6)
+    net = torch.nn.Linear(6, 6)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.5)
+    losses = []
+    for _ in range(30):
+        view1, view2 = base + 0.3 * torch.randn_like(base), base + 0.3 * torch.randn_like(base)
+        loss = nt_xent_loss(net(view1), net(view2), 0.5)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert sum(losses[-5:]) < sum(losses[:5])
+
+
+def test_no_valid_triplet_gives_a_zero_that_keeps_the_graph():
+    x = torch.randn(4, 3, requires_grad=True)
+    loss = triplet_margin_loss(x, torch.zeros(4, dtype=torch.long))
+    loss.backward()
+    assert loss.item() == 0.0 and x.grad is not None
+
+
+def test_unknown_names_list_the_choices():
+    with pytest.raises(ValueError, match="unknown loss 'focal'; choose from"):
+        combined_loss(
+            torch.zeros(2, 2), torch.zeros(2, 2), torch.zeros(2, dtype=torch.long), {"name": "focal"}
+        )
+    with pytest.raises(ValueError, match="unknown mining 'hardest'"):
+        triplet_margin_loss(torch.randn(4, 2), torch.tensor([0, 0, 1, 1]), mining="hardest")
+    assert F.cross_entropy  # the CE part is torch's own
