@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scrip
 
 from cvrepro.data import TensorSet, channel_stats  # noqa: E402
 from cvrepro.models import build_model  # noqa: E402
-from cvrepro.training import make_optimizer, make_scheduler, resolve_device, train_one_epoch  # noqa: E402
+from cvrepro.training import EpochOptions, make_optimizer, make_scheduler, resolve_device, train_one_epoch  # noqa: E402
 
 OPTIMIZER = {
     "name": "sgd",
@@ -106,17 +106,17 @@ def main(
     seed_style_epoch(model, loader, optimizer, dev)  # warm-up (workers start, cudnn autotune)
     seed_seconds = timed(lambda: [seed_style_epoch(model, loader, optimizer, dev) for _ in range(epochs)])
 
-    # Ours: uint8 on the device, batch augmentation, bf16 + channels_last on CUDA.
-    model = build_model(spec).to(dev)
-    if dev.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    # Ours: uint8 on the device, batch augmentation, channels_last (+ bf16 autocast on CUDA).
+    model = build_model(spec).to(dev, memory_format=torch.channels_last)
     train = TensorSet(tensor.to(dev), torch.from_numpy(labels).to(dev), [str(i) for i in range(10)])
     optimizer = make_optimizer(model.parameters(), OPTIMIZER)
     scheduler = make_scheduler(optimizer, {"name": "constant"}, epochs + 1, 1)
     generator = torch.Generator(device=dev).manual_seed(0)
 
+    options = EpochOptions(batch_size, "crop_flip", mean, std)
+
     def ours_epoch():
-        train_one_epoch(model, train, optimizer, scheduler, batch_size, "crop_flip", mean, std, generator)
+        train_one_epoch(model, train, optimizer, scheduler, options, generator)
 
     ours_epoch()  # warm-up
     ours_seconds = timed(lambda: [ours_epoch() for _ in range(epochs)])

@@ -16,7 +16,7 @@ from cvrepro.models import build_model, count_parameters
 from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
 from cvrepro.provenance import config_hash, provenance
 from cvrepro.resume import clear_state
-from cvrepro.training import evaluate, fit, resolve_device
+from cvrepro.training import evaluate, fit, memory_format, resolve_device
 
 
 def main(
@@ -99,9 +99,7 @@ def main(
         fresh = init_from_checkpoint(net, load_checkpoint(init_checkpoint), str(init_checkpoint))
         print(f"initialised from {init_checkpoint}; new: {fresh or 'nothing'}")
     frozen = freeze_children(net, freeze["children"], freeze["stages"])
-    net = net.to(dev)
-    if dev.type == "cuda":
-        net = net.to(memory_format=torch.channels_last)
+    net = net.to(dev, memory_format=memory_format(dev))
     print(
         f"{arch} on {dev}; {len(train)} training images; frozen {frozen or 'nothing'}; "
         f"{count_parameters(net, True)} of {count_parameters(net)} parameters train"

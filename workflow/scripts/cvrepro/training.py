@@ -95,7 +95,9 @@ def autocast(device: torch.device):
 
 
 def memory_format(device: torch.device) -> torch.memory_format:
-    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+    """channels_last everywhere: tensor cores want it on CUDA, and on this project's 2-core CPU
+    build machine it measured 1.3-1.5x faster for width-16 ResNet-18 training (neutral at width 64)."""
+    return torch.channels_last
 
 
 @dataclass
