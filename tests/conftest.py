@@ -37,8 +37,33 @@ TINY_STUDY = {
         "eval_batch_size": 256,
         "optimizer": {"name": "sgd", "lr": 0.05},
     },
-    "runs": {"a": {"train": "small"}, "b": {"train": "big"}, "c": {"train": "small", "init": "b"}},
-    "tables": {"t": {"runs": ["a", "b", "c"], "reported": {"a": {"test_acc": 0.5}}}},
+    "runs": {
+        "a": {"train": "small"},
+        "b": {"train": "big"},
+        "c": {"train": "small", "init": "b"},
+        "d": {"train": "small", "init": "ssl"},
+    },
+    "pretrain": {
+        "ssl": {
+            "method": "simclr",
+            "data": "big",
+            "epochs": 1,
+            "batch_size": 64,
+            "model": {"width": 4},
+            "projection": {"hidden": 32, "dim": 16},
+        }
+    },
+    "probes": {
+        "pix": {"kind": "softmax", "features": "pixels", "train": "small", "test": "test"},
+        "svm_ssl": {"kind": "svm", "features": "ssl", "train": "small", "test": "test"},
+    },
+    "tables": {
+        "t": {
+            "runs": ["a", "b", "c", "d"],
+            "probes": ["pix", "svm_ssl"],
+            "reported": {"a": {"test_acc": 0.5}},
+        }
+    },
     "figures": {"curves": {"kind": "training_curves", "runs": ["a", "b"]}},
 }
 

@@ -52,7 +52,7 @@ def test_default_config_is_valid_and_filled_with_defaults():
 
 def test_tiny_study_is_valid():
     _, studies = load(tiny_config())
-    assert set(studies["tiny"].runs) == {"a", "b", "c"}
+    assert set(studies["tiny"].runs) == {"a", "b", "c", "d"}
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_tiny_study_is_valid():
         ({"figures__curves__runs": ["zzz"]}, "figures.curves.runs: no run named 'zzz'"),
         (
             {"runs__a__init": "ghost"},
-            "runs.a.init: expected 'scratch', 'imagenet' or a run of this study, got 'ghost'",
+            "runs.a.init: expected 'scratch', 'imagenet' or a run or pretraining of this study, got 'ghost'",
         ),
         (
             {"subsets__val__size": 70000},
@@ -89,7 +89,7 @@ def test_tiny_study_is_valid():
         ),
         (
             {"tables__t__reported": {"zzz": {"test_acc": 0.5}}},
-            "tables.t.reported.zzz: not a run of this table",
+            "tables.t.reported.zzz: not a row of this table",
         ),
         (
             {"runs__a__augment": {"name": "crop_flip", "rotation": 10}},

@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
-from cvrepro.config import INIT_KEYWORDS, ConfigError, dataset_options, dataset_source_dirs, load_config
+from cvrepro.config import INIT_KEYWORDS, PIXELS, ConfigError, dataset_options, dataset_source_dirs, load_config
 from cvrepro.datasets.registry import DATASETS
 
 try:
@@ -24,6 +24,8 @@ wildcard_constraints:
     table=NAME,
     figure=NAME,
     dataset=NAME,
+    source=NAME,
+    probe=NAME,
 
 
 def uses_gpu():
@@ -102,8 +104,14 @@ def get_train_inputs(wildcards):
             inputs[f"{role}_data"] = files["data"]
             inputs[f"{role}_index"] = files["index"]
     if run["init"] not in INIT_KEYWORDS:
-        inputs["init"] = f"results/{wildcards.study}/runs/{run['init']}/model.pt"
+        inputs["init"] = model_file(wildcards.study, run["init"])
     return inputs
+
+
+def model_file(study, name):
+    """The checkpoint of a run or a pretraining of the study."""
+    kind = "pretrain" if name in STUDIES[study].pretrain else "runs"
+    return f"results/{study}/{kind}/{name}/model.pt"
 
 
 def get_train_params(wildcards):
@@ -141,6 +149,7 @@ def get_table_inputs(wildcards):
         "test": [
             f"results/{wildcards.study}/evals/{run}/{study.runs[run]['test']}/metrics.json" for run in table["runs"]
         ],
+        "probes": [f"results/{wildcards.study}/probes/{probe}/metrics.json" for probe in table["probes"]],
     }
 
 
@@ -155,3 +164,43 @@ def get_figure_inputs(wildcards):
 
 def get_figure_spec(wildcards):
     return STUDIES[wildcards.study].figures[wildcards.figure]
+
+
+# --- pretraining, features, probes -------------------------------------------------------------
+
+
+def get_pretrain_inputs(wildcards):
+    spec = STUDIES[wildcards.study].pretrain[wildcards.run]
+    inputs = subset_files(wildcards.study, spec["data"])
+    if spec["probe_data"] is not None:
+        probe = subset_files(wildcards.study, spec["probe_data"])
+        inputs.update({"probe_data": probe["data"], "probe_index": probe["index"]})
+    return inputs
+
+
+def get_pretrain_params(wildcards):
+    spec = STUDIES[wildcards.study].pretrain[wildcards.run]
+    subsets = STUDIES[wildcards.study].subsets
+    return {
+        **{key: value for key, value in spec.items() if key not in ("data", "probe_data")},
+        "data_split": subsets[spec["data"]]["split"],
+        "probe_split": subsets[spec["probe_data"]]["split"] if spec["probe_data"] else None,
+    }
+
+
+def get_extract_inputs(wildcards):
+    inputs = subset_files(wildcards.study, wildcards.subset)
+    if wildcards.source != PIXELS:
+        inputs["model"] = model_file(wildcards.study, wildcards.source)
+    return inputs
+
+
+def get_probe_inputs(wildcards):
+    probe = STUDIES[wildcards.study].probes[wildcards.probe]
+    base = f"results/{wildcards.study}/features/{probe['features']}"
+    return {"train": f"{base}/{probe['train']}.npz", "test": f"{base}/{probe['test']}.npz"}
+
+
+def get_probe_params(wildcards):
+    probe = STUDIES[wildcards.study].probes[wildcards.probe]
+    return {key: value for key, value in probe.items() if key not in ("features", "train", "test")}

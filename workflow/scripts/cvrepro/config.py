@@ -46,6 +46,14 @@ class Study:
         return self.spec["runs"]
 
     @property
+    def pretrain(self) -> dict[str, dict]:
+        return self.spec["pretrain"]
+
+    @property
+    def probes(self) -> dict[str, dict]:
+        return self.spec["probes"]
+
+    @property
     def tables(self) -> dict[str, dict]:
         return self.spec["tables"]
 
@@ -188,11 +196,13 @@ def resolve_study(name: str, raw: dict, source: str) -> Study:
         }
     spec = validate(raw, load_schema("study.schema.yaml"), source)
     study = Study(name=name, source=source, spec=spec)
-    for kind in ("subsets", "runs", "tables", "figures"):
+    for kind in ("subsets", "runs", "pretrain", "probes", "tables", "figures"):
         for item in spec[kind]:
             _check_name(item, source, f"{kind}.{item}")
     _check_subsets(study)
+    _check_pretrain(study)
     _check_runs(study)
+    _check_probes(study)
     _check_outputs(study)
     return study
 
@@ -344,15 +354,64 @@ def _check_runs(study: Study) -> None:
                 f"got {model['arch']} stem {model['stem']} width {model['width']}"
             )
         init = run["init"]
-        if init not in INIT_KEYWORDS and init not in runs:
+        if init not in INIT_KEYWORDS and init not in runs and init not in study.pretrain:
             raise ConfigError(
-                f"{key}.init: expected 'scratch', 'imagenet' or a run of this study, got {init!r}"
+                f"{key}.init: expected 'scratch', 'imagenet' or a run or pretraining of this study, got {init!r}"
             )
     _topological_order(
-        {name: [run["init"]] if run["init"] not in INIT_KEYWORDS else [] for name, run in runs.items()},
+        {name: [run["init"]] if run["init"] in runs else [] for name, run in runs.items()},
         f"{study.source}: runs",
         "init",
     )
+
+
+def _check_subset_ref(study: Study, key: str, ref: str | None) -> None:
+    if ref is not None and ref not in study.subsets:
+        raise ConfigError(
+            f"{study.source}: {key}: no subset named {ref!r}; defined: {', '.join(study.subsets)}"
+        )
+
+
+def _check_pretrain(study: Study) -> None:
+    for name, spec in study.pretrain.items():
+        key = f"pretrain.{name}"
+        if name in study.runs:
+            raise ConfigError(
+                f"{study.source}: {key}: a run has the same name; runs and pretrainings share names"
+            )
+        _check_subset_ref(study, f"{key}.data", spec["data"])
+        _check_subset_ref(study, f"{key}.probe_data", spec["probe_data"])
+        if spec["method"] == "triplet" and study.subsets[spec["data"]]["split"] == "unlabeled":
+            raise ConfigError(
+                f"{study.source}: {key}.data: triplet pretraining needs labels; {spec['data']!r} is unlabelled"
+            )
+        try:
+            augment_resolve(spec["augment"])
+        except ValueError as error:
+            raise ConfigError(f"{study.source}: {key}.augment: {error}") from None
+
+
+PIXELS = "pixels"
+
+
+def _check_probes(study: Study) -> None:
+    sources = {PIXELS, *study.runs, *study.pretrain}
+    for name, probe in study.probes.items():
+        key = f"{study.source}: probes.{name}"
+        if probe["features"] not in sources:
+            raise ConfigError(
+                f"{key}.features: expected 'pixels' or a run or pretraining of this study, got {probe['features']!r}"
+            )
+        for role in ("train", "test"):
+            _check_subset_ref(study, f"probes.{name}.{role}", probe[role])
+        if not subsets_disjoint(study.subsets, probe["train"], probe["test"]):
+            raise ConfigError(
+                f"{key}.test: subset {probe['test']!r} may overlap the training subset {probe['train']!r}"
+            )
+        if probe["kind"] == "logistic" and num_classes(study.subsets[probe["train"]]) != 2:
+            raise ConfigError(
+                f"{key}.kind: logistic is binary but {probe['train']!r} has more than 2 classes"
+            )
 
 
 def num_classes(subset: dict) -> int:
@@ -361,17 +420,25 @@ def num_classes(subset: dict) -> int:
 
 def _check_outputs(study: Study) -> None:
     runs = study.runs
-    for kind in ("tables", "figures"):
-        for name, item in study.spec[kind].items():
-            for run in item["runs"]:
-                if run not in runs:
-                    raise ConfigError(
-                        f"{study.source}: {kind}.{name}.runs: no run named {run!r}; defined: {', '.join(runs)}"
-                    )
+    for name, figure in study.figures.items():
+        for run in figure["runs"]:
+            if run not in runs:
+                raise ConfigError(
+                    f"{study.source}: figures.{name}.runs: no run named {run!r}; defined: {', '.join(runs)}"
+                )
     for name, table in study.tables.items():
+        for kind, defined in (("runs", runs), ("probes", study.probes)):
+            for row in table[kind]:
+                if row not in defined:
+                    raise ConfigError(
+                        f"{study.source}: tables.{name}.{kind}: no {kind[:-1]} named {row!r}; defined: {', '.join(defined)}"
+                    )
+        rows = table["runs"] + table["probes"]
+        if not rows:
+            raise ConfigError(f"{study.source}: tables.{name}: needs at least one of `runs` or `probes`")
         for run, values in table["reported"].items():
-            if run not in table["runs"]:
-                raise ConfigError(f"{study.source}: tables.{name}.reported.{run}: not a run of this table")
+            if run not in rows:
+                raise ConfigError(f"{study.source}: tables.{name}.reported.{run}: not a row of this table")
             for column in values:
                 if column not in table["columns"]:
                     raise ConfigError(

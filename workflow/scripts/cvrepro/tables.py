@@ -9,11 +9,33 @@ import pandas as pd
 ACCURACY_COLUMNS = {"train_acc", "val_acc", "test_acc"}
 
 
-def run_table(spec: dict, train_metrics: dict[str, dict], test_metrics: dict[str, dict]) -> pd.DataFrame:
-    """Rows are runs, columns as the spec lists them; a reported value adds `<col>_reported` and `<col>_diff`."""
+def probe_values(metrics: dict) -> dict:
+    """A probe's metrics under the run table's column names."""
+    return {
+        "train_acc": metrics.get("train_acc"),
+        "test_acc": metrics.get("test_acc"),
+        "train_time_s": metrics.get("fit_time_s"),
+        "train_images": metrics.get("train_images"),
+    }
+
+
+def run_table(
+    spec: dict,
+    train_metrics: dict[str, dict],
+    test_metrics: dict[str, dict],
+    probe_metrics: dict[str, dict] | None = None,
+) -> pd.DataFrame:
+    """Rows are runs then probes, columns as the spec lists them; a reported value adds
+    `<col>_reported` and `<col>_diff`. A row without metrics shows empty cells."""
     rows = []
-    for run in spec["runs"]:
-        values = {**train_metrics.get(run, {}), "test_acc": test_metrics.get(run, {}).get("accuracy")}
+    values_by_row = {
+        run: {**train_metrics.get(run, {}), "test_acc": test_metrics.get(run, {}).get("accuracy")}
+        for run in spec["runs"]
+    }
+    values_by_row.update(
+        {probe: probe_values((probe_metrics or {}).get(probe, {})) for probe in spec.get("probes", [])}
+    )
+    for run, values in values_by_row.items():
         row = {"run": run}
         reported = spec["reported"].get(run, {})
         for column in spec["columns"]:

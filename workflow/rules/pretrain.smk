@@ -1,0 +1,25 @@
+# Pretraining (SimCLR, triplet): an encoder that runs can start from (`init: <name>`).
+
+
+rule pretrain:
+    input:
+        unpack(get_pretrain_inputs),
+    output:
+        model="results/{study}/pretrain/{run}/model.pt",
+        history="results/{study}/pretrain/{run}/history.csv",
+        metrics="results/{study}/pretrain/{run}/metrics.json",
+    log:
+        "results/{study}/logs/pretrain/{run}.log",
+    benchmark:
+        "results/{study}/benchmarks/pretrain/{run}.tsv"
+    params:
+        hp=get_pretrain_params,
+        resume="results/{study}/resume/pretrain-{run}.pt",
+        device=CONFIG["device"],
+    threads: CONFIG["threads"]
+    resources:
+        gpu=uses_gpu(),
+    conda:
+        "../../envs/cvrepro.yaml"
+    script:
+        "../scripts/pretrain.py"

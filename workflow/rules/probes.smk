@@ -1,0 +1,37 @@
+# Feature extraction and probes: frozen representations scored with scikit-learn classifiers.
+
+
+rule extract:
+    input:
+        unpack(get_extract_inputs),
+    output:
+        "results/{study}/features/{source}/{subset}.npz",
+    log:
+        "results/{study}/logs/extract/{source}/{subset}.log",
+    params:
+        split=get_eval_split,
+        device=CONFIG["device"],
+    threads: CONFIG["threads"]
+    resources:
+        gpu=uses_gpu(),
+    conda:
+        "../../envs/cvrepro.yaml"
+    script:
+        "../scripts/extract.py"
+
+
+rule probe:
+    input:
+        unpack(get_probe_inputs),
+    output:
+        metrics="results/{study}/probes/{probe}/metrics.json",
+        predictions="results/{study}/probes/{probe}/predictions.npz",
+    log:
+        "results/{study}/logs/probe/{probe}.log",
+    params:
+        spec=get_probe_params,
+    threads: 1
+    conda:
+        "../../envs/cvrepro.yaml"
+    script:
+        "../scripts/probe.py"

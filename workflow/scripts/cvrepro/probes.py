@@ -1,0 +1,102 @@
+"""Probes on frozen features with scikit-learn, and representation metrics."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.metrics import silhouette_score
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+PROBES = ("svm", "softmax", "logistic", "knn", "pca")
+
+
+def make_probe(
+    kind: str,
+    C: float = 1.0,
+    max_iter: int = 1000,
+    patience: int | None = None,
+    k: int = 5,
+    components: int = 50,
+    seed: int = 0,
+):
+    """A scikit-learn pipeline (standardisation first: features of different scales otherwise
+    dominate the L2 penalty)."""
+    if kind == "svm":
+        model = OneVsRestClassifier(LinearSVC(C=C, max_iter=max_iter, random_state=seed))
+    elif kind == "softmax" and patience is not None:
+        # S7's rule: stop when the last `patience` validation scores did not improve.
+        model = SGDClassifier(
+            loss="log_loss",
+            alpha=1.0 / C,
+            max_iter=max_iter,
+            early_stopping=True,
+            n_iter_no_change=patience,
+            validation_fraction=0.1,
+            random_state=seed,
+        )
+    elif kind in ("softmax", "logistic"):
+        model = LogisticRegression(C=C, max_iter=max_iter)
+    elif kind == "knn":
+        model = KNeighborsClassifier(n_neighbors=k)
+    elif kind == "pca":
+        return make_pipeline(
+            StandardScaler(),
+            PCA(n_components=components, random_state=seed),
+            LogisticRegression(C=C, max_iter=max_iter),
+        )
+    else:
+        raise ValueError(f"unknown probe {kind!r}; choose from {list(PROBES)}")
+    return make_pipeline(StandardScaler(), model)
+
+
+def scores(model, features: np.ndarray, num_classes: int) -> np.ndarray:
+    """Per-class scores (N, C): probabilities where the probe has them, else decision values."""
+    if hasattr(model, "predict_proba"):
+        try:
+            return model.predict_proba(features)
+        except AttributeError:
+            pass
+    values = model.decision_function(features)
+    if values.ndim == 1:  # binary: one margin for class 1
+        values = np.stack([-values, values], axis=1)
+    return values
+
+
+def fit_probe(kind: str, train_x: np.ndarray, train_y: np.ndarray, **params) -> tuple[object, float]:
+    model = make_probe(kind, **params)
+    start = time.perf_counter()
+    model.fit(train_x, train_y)
+    return model, time.perf_counter() - start
+
+
+def dunn_index(features: np.ndarray, labels: np.ndarray) -> float:
+    """Smallest distance between points of different classes over the largest within-class
+    diameter (Dunn, 1974): above 1 means classes are compact and well apart."""
+    classes = np.unique(labels)
+    diameters, separations = [], []
+    for i, a in enumerate(classes):
+        xa = features[labels == a]
+        diameters.append(np.max(np.linalg.norm(xa[:, None] - xa[None], axis=-1)) if len(xa) > 1 else 0.0)
+        for b in classes[i + 1 :]:
+            xb = features[labels == b]
+            separations.append(np.min(np.linalg.norm(xa[:, None] - xb[None], axis=-1)))
+    return float(min(separations) / max(max(diameters), 1e-12))
+
+
+def representation_metrics(
+    features: np.ndarray, labels: np.ndarray, sample: int = 1000, seed: int = 0
+) -> dict:
+    """Silhouette (scikit-learn) and Dunn index of the classes, on a seeded sample (both are O(n^2))."""
+    rng = np.random.default_rng(seed)
+    index = rng.permutation(len(labels))[:sample]
+    x, y = features[index], labels[index]
+    if len(np.unique(y)) < 2:
+        return {"silhouette": None, "dunn": None}
+    return {"silhouette": float(silhouette_score(x, y)), "dunn": dunn_index(x, y)}
