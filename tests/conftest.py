@@ -56,15 +56,20 @@ TINY_STUDY = {
     "probes": {
         "pix": {"kind": "softmax", "features": "pixels", "train": "small", "test": "test"},
         "svm_ssl": {"kind": "svm", "features": "ssl", "train": "small", "test": "test"},
+        "knn_b_layer3": {"kind": "knn", "features": "b", "layer": "layer3", "train": "small", "test": "test"},
     },
     "tables": {
         "t": {
             "runs": ["a", "b", "c", "d"],
-            "probes": ["pix", "svm_ssl"],
+            "probes": ["pix", "svm_ssl", "knn_b_layer3"],
             "reported": {"a": {"test_acc": 0.5}},
         }
     },
-    "figures": {"curves": {"kind": "training_curves", "runs": ["a", "b"]}},
+    "figures": {
+        "curves": {"kind": "training_curves", "runs": ["a", "b"]},
+        "embedding": {"kind": "tsne", "features": "ssl", "subset": "small", "count": 200},
+        "views": {"kind": "augmented_pairs", "subset": "big", "augment": "simclr", "count": 3},
+    },
 }
 
 

@@ -164,3 +164,60 @@ def test_dunn_index_against_brute_force_and_silhouette_is_sklearns():
     assert representation_metrics(x, y)["silhouette"] == pytest.approx(silhouette_score(x, y))
     with pytest.raises(ValueError, match="unknown probe 'tree'"):
         fit_probe("tree", x, y)
+
+
+def test_layer_outputs_are_pooled_and_unknown_layers_fail():
+    from cvrepro.ssl import layer_output
+
+    net = build_model(
+        {"arch": "resnet18", "width": 4, "in_channels": 3, "num_classes": 5, "image_size": 32}
+    ).eval()
+    x = torch.randn(2, 3, 32, 32)
+    assert layer_output(net, x, "layer3").shape == (2, 16)
+    assert layer_output(net, x, "layer4.1").shape == (2, 32)
+    assert torch.equal(layer_output(net, x, "penultimate"), net.features(x))
+    with pytest.raises(ValueError, match="no layer 'layer9'"):
+        layer_output(net, x, "layer9")
+
+
+def test_imagenet_features_match_torchvision(tmp_path, monkeypatch):
+    """`imagenet_resnet18` features: torchvision's weights API (a cache this test fills), 224 px, penultimate."""
+    import extract as extract_script
+    from torchvision.models import resnet18
+
+    from cvrepro.datasets.prepared import write_info, write_split
+    from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_weights
+
+    reference = resnet18().eval()
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    torch.save(reference.state_dict(), cache / imagenet_weights("resnet18").url.rsplit("/", 1)[-1])
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    images = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    write_split(tmp_path / "data", "test", images, np.array([0, 1, 0]))
+    write_info(tmp_path / "data", "toy", ["a", "b"], {"test": 3}, {})
+    np.save(tmp_path / "index.npy", np.arange(3))
+    features = extract_script.main(
+        tmp_path / "data",
+        "test",
+        tmp_path / "index.npy",
+        tmp_path / "f.npz",
+        imagenet_arch="resnet18",
+        device="cpu",
+    )
+    x = torch.nn.functional.interpolate(
+        torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255,
+        size=(224, 224),
+        mode="bilinear",
+        align_corners=False,
+    )
+    x = (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        # torchvision's forward up to (not including) fc, via a hook on avgpool.
+        pooled = []
+        handle = reference.avgpool.register_forward_hook(lambda module, inputs, output: pooled.append(output))
+        reference(x)
+        handle.remove()
+        expected = torch.flatten(pooled[0], 1)
+    assert features.shape == (3, 512)
+    assert np.allclose(features, expected.numpy(), atol=1e-4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -48,17 +49,31 @@ def finished(tmp_path_factory):
 
 def test_run_writes_table_and_figure(finished):
     table = pd.read_csv(finished / "results/tiny/tables/t.csv", index_col="run")
-    assert list(table.index) == ["a", "b", "c", "d", "pix", "svm_ssl"]
+    assert list(table.index) == ["a", "b", "c", "d", "pix", "svm_ssl", "knn_b_layer3"]
     assert {"train_acc", "val_acc", "test_acc", "test_acc_reported", "test_acc_diff"} <= set(table.columns)
     assert table.loc["a", "test_acc_reported"] == 0.5
     assert abs(table.loc["a", "test_acc_diff"] - (table.loc["a", "test_acc"] - 0.5)) < 1e-12
     # One epoch on 200 images is about chance; learning itself is tested in test_engine/test_ssl_probes.
     assert table["test_acc"].between(0, 1).all() and table["test_acc"].notna().all()
     assert (finished / "results/tiny/pretrain/ssl/model.pt").exists()
-    assert (finished / "results/tiny/features/ssl/small.npz").exists()
+    assert (finished / "results/tiny/features/ssl/penultimate/small.npz").exists()
+    layer3 = np.load(finished / "results/tiny/features/b/layer3/test.npz")
+    assert layer3["features"].shape == (500, 16)  # width 4 -> layer3 has 16 channels, pooled
+    history = pd.read_csv(finished / "results/tiny/runs/a/history.csv")
+    assert {
+        "epoch",
+        "train_loss",
+        "train_acc",
+        "val_loss",
+        "val_acc",
+        "lr",
+        "epoch_seconds",
+        "images_per_s",
+    } <= set(history.columns)
     markdown = (finished / "results/tiny/tables/t.md").read_text()
     assert "| run |" in markdown and "Made by commit" in markdown
-    assert (finished / "results/tiny/figures/curves.png").read_bytes()[:4] == b"\x89PNG"
+    for figure in ("curves", "embedding", "views"):
+        assert (finished / f"results/tiny/figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     assert (finished / "results/tiny/logs/train/a.log").read_text().count("epoch 1/1") == 1
 
 
@@ -112,6 +127,7 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path):
         runs={"long": {"train": "big", "epochs": 6}},
         tables={"t": {"runs": ["long"]}},
         figures={},
+        probes={},
     )
     reference = tmp_path / "reference"
     assert run_snakemake(reference, config, "--cores", "1").returncode == 0

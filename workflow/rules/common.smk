@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
-from cvrepro.config import INIT_KEYWORDS, PIXELS, ConfigError, dataset_options, dataset_source_dirs, load_config
+from cvrepro.config import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS, ConfigError, dataset_options, dataset_source_dirs, load_config
 from cvrepro.datasets.registry import DATASETS
 
 try:
@@ -26,6 +26,7 @@ wildcard_constraints:
     dataset=NAME,
     source=NAME,
     probe=NAME,
+    layer=NAME,
 
 
 def uses_gpu():
@@ -158,12 +159,20 @@ def get_table_spec(wildcards):
 
 
 def get_figure_inputs(wildcards):
+    """What each kind of figure reads: histories, extracted features, or a subset's images."""
     figure = STUDIES[wildcards.study].figures[wildcards.figure]
-    return [f"results/{wildcards.study}/runs/{run}/history.csv" for run in figure["runs"]]
+    if figure["kind"] == "training_curves":
+        return [f"results/{wildcards.study}/runs/{run}/history.csv" for run in figure["runs"]]
+    if figure["kind"] == "tsne":
+        return [f"results/{wildcards.study}/features/{figure['features']}/penultimate/{figure['subset']}.npz"]
+    files = subset_files(wildcards.study, figure["subset"])
+    return [files["data"], files["index"]]
 
 
 def get_figure_spec(wildcards):
-    return STUDIES[wildcards.study].figures[wildcards.figure]
+    figure = STUDIES[wildcards.study].figures[wildcards.figure]
+    split = subset_spec(wildcards.study, figure["subset"])["split"] if figure["subset"] else None
+    return {**figure, "split": split}
 
 
 # --- pretraining, features, probes -------------------------------------------------------------
@@ -190,17 +199,21 @@ def get_pretrain_params(wildcards):
 
 def get_extract_inputs(wildcards):
     inputs = subset_files(wildcards.study, wildcards.subset)
-    if wildcards.source != PIXELS:
+    if wildcards.source != PIXELS and wildcards.source not in IMAGENET_SOURCES:
         inputs["model"] = model_file(wildcards.study, wildcards.source)
     return inputs
 
 
+def get_imagenet_arch(wildcards):
+    return wildcards.source.removeprefix("imagenet_") if wildcards.source in IMAGENET_SOURCES else None
+
+
 def get_probe_inputs(wildcards):
     probe = STUDIES[wildcards.study].probes[wildcards.probe]
-    base = f"results/{wildcards.study}/features/{probe['features']}"
+    base = f"results/{wildcards.study}/features/{probe['features']}/{probe['layer']}"
     return {"train": f"{base}/{probe['train']}.npz", "test": f"{base}/{probe['test']}.npz"}
 
 
 def get_probe_params(wildcards):
     probe = STUDIES[wildcards.study].probes[wildcards.probe]
-    return {key: value for key, value in probe.items() if key not in ("features", "train", "test")}
+    return {key: value for key, value in probe.items() if key not in ("features", "layer", "train", "test")}

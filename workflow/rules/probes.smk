@@ -5,11 +5,12 @@ rule extract:
     input:
         unpack(get_extract_inputs),
     output:
-        "results/{study}/features/{source}/{subset}.npz",
+        "results/{study}/features/{source}/{layer}/{subset}.npz",
     log:
-        "results/{study}/logs/extract/{source}/{subset}.log",
+        "results/{study}/logs/extract/{source}/{layer}/{subset}.log",
     params:
         split=get_eval_split,
+        imagenet_arch=get_imagenet_arch,
         device=CONFIG["device"],
     threads: CONFIG["threads"]
     resources:

@@ -1,4 +1,4 @@
-"""Extract penultimate-layer features (or raw pixels) of a subset (rule `extract`)."""
+"""Extract features of a subset at a chosen layer, or its raw pixels (rule `extract`)."""
 
 from pathlib import Path
 
@@ -8,8 +8,19 @@ import torch
 from cvrepro.checkpoint import load_model
 from cvrepro.data import load_subset
 from cvrepro.logs import log_to
+from cvrepro.models import ResNet
+from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
 from cvrepro.ssl import extract_features
 from cvrepro.training import memory_format, resolve_device
+
+IMAGENET_SIZE = 224  # torchvision's ImageNet weights were trained at 224 px
+
+
+def imagenet_model(arch: str, in_channels: int) -> ResNet:
+    """torchvision's ImageNet ResNet (our module names are torchvision's, so it loads strictly)."""
+    model = ResNet(arch, num_classes=1000, in_channels=in_channels, width=64, stem="imagenet")
+    model.load_state_dict(imagenet_state_dict(arch, in_channels))
+    return model
 
 
 def main(
@@ -18,27 +29,37 @@ def main(
     index: Path,
     out: Path,
     model_path: Path | None = None,
+    imagenet_arch: str | None = None,
+    layer: str = "penultimate",
     device: str = "auto",
     threads: int = 1,
 ) -> np.ndarray:
-    """Features of a trained model's penultimate layer; raw pixels in [0, 1] when model_path is None."""
+    """Features of a trained model, of an ImageNet model, or raw pixels in [0, 1] (neither given)."""
     torch.set_num_threads(threads)
     dev = resolve_device(device)
     data = load_subset(data_dir, split, index, dev)
-    if model_path is None:
-        features = (data.images.float() / 255).flatten(1).cpu().numpy()
-    else:
+    channels = data.images.shape[1]
+    if imagenet_arch is not None:
+        model = imagenet_model(imagenet_arch, channels).to(dev, memory_format=memory_format(dev))
+        features = extract_features(
+            model, data, IMAGENET_MEAN[:channels], IMAGENET_STD[:channels], size=IMAGENET_SIZE, layer=layer
+        )
+    elif model_path is not None:
         model, checkpoint = load_model(model_path)
         model = model.to(dev, memory_format=memory_format(dev))
         norm = checkpoint["normalization"]
-        features = extract_features(model, data, norm["mean"], norm["std"], size=norm.get("size"))
+        features = extract_features(
+            model, data, norm["mean"], norm["std"], size=norm.get("size"), layer=layer
+        )
+    else:
+        features = (data.images.float() / 255).flatten(1).cpu().numpy()
     np.savez(
         out,
         features=features.astype(np.float32),
         labels=data.labels.cpu().numpy(),
         classes=np.array(data.classes),
     )
-    print(f"{features.shape} features of {split} from {model_path or 'pixels'}")
+    print(f"{features.shape} features of {split} from {model_path or imagenet_arch or 'pixels'} ({layer})")
     return features
 
 
@@ -50,6 +71,8 @@ if __name__ == "__main__":
             index=Path(snakemake.input.index),
             out=Path(snakemake.output[0]),
             model_path=Path(snakemake.input.model) if "model" in snakemake.input.keys() else None,
+            imagenet_arch=snakemake.params.imagenet_arch,
+            layer=snakemake.wildcards.layer,
             device=snakemake.params.device,
             threads=snakemake.threads,
         )

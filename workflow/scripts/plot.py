@@ -2,19 +2,46 @@
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import torch
 
+from cvrepro.augment import augment_batch
+from cvrepro.data import load_subset
 from cvrepro.logs import log_to
-from cvrepro.plots import training_curves
+from cvrepro.plots import image_pairs, training_curves, tsne
 
-KINDS = ("training_curves",)
+KINDS = ("training_curves", "tsne", "augmented_pairs")
 
 
 def main(spec: dict, inputs: list[Path], out_png: Path) -> None:
-    kind = spec["kind"]
+    kind, caption = spec["kind"], spec.get("caption", "")
     if kind == "training_curves":
         histories = {run: pd.read_csv(path) for run, path in zip(spec["runs"], inputs, strict=True)}
-        training_curves(histories, out_png, spec.get("caption", ""))
+        training_curves(histories, out_png, caption)
+    elif kind == "tsne":
+        data = np.load(inputs[0])
+        tsne(
+            data["features"],
+            data["labels"],
+            [str(c) for c in data["classes"]],
+            out_png,
+            caption,
+            spec["count"],
+            spec["seed"],
+        )
+    elif kind == "augmented_pairs":
+        data = load_subset(Path(inputs[0]), spec["split"], Path(inputs[1]), torch.device("cpu"))
+        pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(spec["seed"]))[
+            : spec["count"]
+        ]
+        images = data.images[pick].float() / 255
+        generator = torch.Generator().manual_seed(spec["seed"])
+        view1, view2 = (
+            augment_batch(images, spec["augment"], generator),
+            augment_batch(images, spec["augment"], generator),
+        )
+        image_pairs(images.numpy(), view1.numpy(), view2.numpy(), out_png, caption)
     else:
         raise ValueError(f"unknown figure kind {kind!r}; choose from {list(KINDS)}")
 

@@ -392,16 +392,20 @@ def _check_pretrain(study: Study) -> None:
 
 
 PIXELS = "pixels"
+IMAGENET_SOURCES = tuple(f"imagenet_{arch}" for arch in RESNETS)
 
 
 def _check_probes(study: Study) -> None:
-    sources = {PIXELS, *study.runs, *study.pretrain}
+    sources = {PIXELS, *study.runs, *study.pretrain, *IMAGENET_SOURCES}
     for name, probe in study.probes.items():
         key = f"{study.source}: probes.{name}"
         if probe["features"] not in sources:
             raise ConfigError(
-                f"{key}.features: expected 'pixels' or a run or pretraining of this study, got {probe['features']!r}"
+                f"{key}.features: expected 'pixels', {', '.join(IMAGENET_SOURCES)}, or a run or pretraining "
+                f"of this study, got {probe['features']!r}"
             )
+        if probe["features"] == PIXELS and probe["layer"] != "penultimate":
+            raise ConfigError(f"{key}.layer: raw pixels have no layers")
         for role in ("train", "test"):
             _check_subset_ref(study, f"probes.{name}.{role}", probe[role])
         if not subsets_disjoint(study.subsets, probe["train"], probe["test"]):
@@ -421,11 +425,24 @@ def num_classes(subset: dict) -> int:
 def _check_outputs(study: Study) -> None:
     runs = study.runs
     for name, figure in study.figures.items():
+        key = f"{study.source}: figures.{name}"
         for run in figure["runs"]:
             if run not in runs:
-                raise ConfigError(
-                    f"{study.source}: figures.{name}.runs: no run named {run!r}; defined: {', '.join(runs)}"
-                )
+                raise ConfigError(f"{key}.runs: no run named {run!r}; defined: {', '.join(runs)}")
+        needs = {"training_curves": ["runs"], "tsne": ["features", "subset"], "augmented_pairs": ["subset"]}
+        for field in needs[figure["kind"]]:
+            if not figure[field]:
+                raise ConfigError(f"{key}.{field}: required for kind {figure['kind']}")
+        if figure["subset"] is not None:
+            _check_subset_ref(study, f"figures.{name}.subset", figure["subset"])
+        if figure["features"] is not None and figure["features"] not in {PIXELS, *runs, *study.pretrain}:
+            raise ConfigError(
+                f"{key}.features: expected 'pixels' or a run or pretraining, got {figure['features']!r}"
+            )
+        try:
+            augment_resolve(figure["augment"])
+        except ValueError as error:
+            raise ConfigError(f"{key}.augment: {error}") from None
     for name, table in study.tables.items():
         for kind, defined in (("runs", runs), ("probes", study.probes)):
             for row in table[kind]:

@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
@@ -32,6 +33,60 @@ def training_curves(histories: dict[str, pd.DataFrame], out_png: Path, title: st
     ax_acc.legend(fontsize=8, loc="lower right")
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
+
+
+def tsne(
+    features: np.ndarray,
+    labels: np.ndarray,
+    classes: list[str],
+    out_png: Path,
+    title: str = "",
+    count: int = 2000,
+    seed: int = 0,
+) -> None:
+    """scikit-learn's t-SNE of (a seeded sample of) the features, coloured by class."""
+    from sklearn.manifold import TSNE
+
+    rng = np.random.default_rng(seed)
+    index = rng.permutation(len(labels))[:count]
+    perplexity = min(30, len(index) - 1)
+    points = TSNE(n_components=2, init="pca", random_state=seed, perplexity=perplexity).fit_transform(
+        features[index]
+    )
+    fig, ax = plt.subplots(figsize=(7, 6))
+    for c in np.unique(labels[index]):
+        mask = labels[index] == c
+        ax.scatter(
+            points[mask, 0], points[mask, 1], s=6, label=classes[c] if 0 <= c < len(classes) else str(c)
+        )
+    ax.set(xticks=[], yticks=[], title=title or f"t-SNE of {len(index)} embeddings")
+    ax.legend(fontsize=7, markerscale=2, loc="best")
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
+
+
+def image_pairs(
+    originals: np.ndarray, view1: np.ndarray, view2: np.ndarray, out_png: Path, title: str = ""
+) -> None:
+    """Rows of (original, view 1, view 2); arrays are float (N, C, H, W) in [0, 1]."""
+    n = len(originals)
+    fig, axes = plt.subplots(n, 3, figsize=(4.5, 1.5 * n), squeeze=False)
+    for i in range(n):
+        for j, (image, name) in enumerate(
+            ((originals[i], "image"), (view1[i], "view 1"), (view2[i], "view 2"))
+        ):
+            ax = axes[i, j]
+            shown = image.transpose(1, 2, 0)
+            ax.imshow(shown[..., 0] if shown.shape[-1] == 1 else shown, cmap="gray", vmin=0, vmax=1)
+            ax.set_axis_off()
+            if i == 0:
+                ax.set_title(name, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(out_png, dpi=120)
     plt.close(fig)

@@ -107,18 +107,45 @@ def triplet_one_epoch(
     return {"train_loss": total_loss.item() / steps}
 
 
+def layer_output(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
+    """The output of `layer` for input x (penultimate: model.features), average-pooled if spatial."""
+    if layer == "penultimate":
+        return model.features(x)
+    modules = dict(model.named_modules())
+    if layer not in modules or layer == "":
+        raise ValueError(
+            f"no layer {layer!r}; choose penultimate or one of {[n for n, _ in model.named_children()]}"
+        )
+    captured = []
+    handle = modules[layer].register_forward_hook(lambda module, inputs, output: captured.append(output))
+    try:
+        model(x)
+    finally:
+        handle.remove()
+    out = captured[0]
+    return out.mean(dim=(2, 3)) if out.ndim == 4 else out.flatten(1)
+
+
 @torch.no_grad()
 def extract_features(
-    encoder: nn.Module, data: TensorSet, mean, std, batch_size: int = 512, size: int | None = None
+    encoder: nn.Module,
+    data: TensorSet,
+    mean,
+    std,
+    batch_size: int = 512,
+    size: int | None = None,
+    layer: str = "penultimate",
 ) -> np.ndarray:
-    """Penultimate features (float32, N x D) of every image, in eval mode."""
+    """Features (float32, N x D) of every image at `layer`, in eval mode."""
     encoder.eval()
     device = data.images.device
     out = []
     for start in range(0, len(data), batch_size):
         x = normalize(data.images[start : start + batch_size], mean, std, size)
         with autocast(device):
-            out.append(encoder.features(x.contiguous(memory_format=memory_format(device))).float().cpu())
+            out.append(
+                layer_output(encoder, x.contiguous(memory_format=memory_format(device)), layer).float().cpu()
+            )
     return torch.cat(out).numpy()
 
 
