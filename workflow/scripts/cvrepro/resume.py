@@ -38,3 +38,29 @@ def load_state(path: Path | None, run_hash: str) -> dict | None:
 def clear_state(path: Path | None) -> None:
     if path is not None:
         Path(path).unlink(missing_ok=True)
+
+
+def training_state(
+    run_hash: str, epoch: int, model, optimizer, scheduler, generator: torch.Generator, **extra
+) -> dict:
+    """Everything needed to continue after `epoch` exactly as an uninterrupted run would."""
+    return {
+        "run_hash": run_hash,
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        **extra,
+    }
+
+
+def restore_training(state: dict, model, optimizer, scheduler, generator: torch.Generator) -> int:
+    """Load a `training_state` back; returns the first epoch still to run."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    return state["epoch"] + 1

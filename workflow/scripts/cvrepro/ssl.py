@@ -18,7 +18,7 @@ from cvrepro.augment import augment_batch
 from cvrepro.data import TensorSet, normalize, standardize
 from cvrepro.freezing import set_train_mode
 from cvrepro.losses import contrastive_accuracy, nt_xent_loss, triplet_margin_loss
-from cvrepro.resume import load_state, save_state
+from cvrepro.resume import load_state, restore_training, save_state, training_state
 from cvrepro.training import autocast, make_optimizer, make_scheduler, memory_format
 
 METHODS = ("simclr", "triplet")
@@ -184,12 +184,8 @@ def pretrain(
     history, first_epoch = [], 1
     state = load_state(resume_path, run_hash)
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        history, first_epoch = state["history"], state["epoch"] + 1
+        first_epoch = restore_training(state, model, optimizer, scheduler, generator)
+        history = state["history"]
     for epoch in range(first_epoch, hp["epochs"] + 1):
         start = time.perf_counter()
         row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
@@ -209,15 +205,6 @@ def pretrain(
         if resume_path is not None:
             save_state(
                 resume_path,
-                {
-                    "run_hash": run_hash,
-                    "epoch": epoch,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "generator": generator.get_state(),
-                    "torch_rng": torch.get_rng_state(),
-                    "history": history,
-                },
+                training_state(run_hash, epoch, model, optimizer, scheduler, generator, history=history),
             )
     return history

@@ -21,7 +21,7 @@ from cvrepro.augment import augment_batch, eval_resize
 from cvrepro.data import TensorSet, normalize, standardize
 from cvrepro.freezing import set_train_mode
 from cvrepro.losses import CenterLoss, combined_loss
-from cvrepro.resume import load_state, save_state
+from cvrepro.resume import load_state, restore_training, save_state, training_state
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "constant", "step")
@@ -250,16 +250,11 @@ def fit(
     first_epoch = 1
     state = load_state(resume_path, run_hash)
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+        first_epoch = restore_training(state, model, optimizer, scheduler, generator)
         if center is not None:
             center.load_state_dict(state["center"])
         history, grad_flow = state["history"], state["grad_flow"]
         best, best_epoch, best_weights = state["best"], state["best_epoch"], state["best_weights"]
-        first_epoch = state["epoch"] + 1
 
     stopped_early = False
     for epoch in range(first_epoch, epochs + 1):
@@ -301,23 +296,16 @@ def fit(
                 )
                 stopped_early = True
         if resume_path is not None:
+            extra = {
+                "center": center.state_dict() if center is not None else None,
+                "history": history,
+                "grad_flow": grad_flow,
+                "best": best,
+                "best_epoch": best_epoch,
+                "best_weights": best_weights,
+            }
             save_state(
-                resume_path,
-                {
-                    "run_hash": run_hash,
-                    "epoch": epoch,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "generator": generator.get_state(),
-                    "torch_rng": torch.get_rng_state(),
-                    "center": center.state_dict() if center is not None else None,
-                    "history": history,
-                    "grad_flow": grad_flow,
-                    "best": best,
-                    "best_epoch": best_epoch,
-                    "best_weights": best_weights,
-                },
+                resume_path, training_state(run_hash, epoch, model, optimizer, scheduler, generator, **extra)
             )
         if stopped_early:
             break
