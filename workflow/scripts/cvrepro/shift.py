@@ -114,12 +114,23 @@ def _pixelate(x: torch.Tensor, s: int, g: torch.Generator) -> torch.Tensor:
 
 
 def _jpeg_compression(x: torch.Tensor, s: int, g: torch.Generator) -> torch.Tensor:
-    from torchvision.io import decode_jpeg, encode_jpeg
+    # Per image through Pillow's encoder: JPEG is inherently one image at a time (torchvision.io's
+    # batched encoder is deprecated since 0.29).
+    import io
+
+    from PIL import Image
 
     quality = [80, 65, 58, 50, 40][s - 1]
-    images = list((x * 255).round().clamp(0, 255).to(torch.uint8))
-    decoded = decode_jpeg(encode_jpeg(images, quality=quality))
-    return torch.stack(decoded).float() / 255
+    images = (x * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    out = np.empty_like(images)
+    for i, image in enumerate(images):
+        buffer = io.BytesIO()
+        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
+            buffer, format="JPEG", quality=quality
+        )
+        decoded = np.asarray(Image.open(buffer))
+        out[i] = decoded[..., None] if decoded.ndim == 2 else decoded
+    return torch.from_numpy(out).permute(0, 3, 1, 2).float() / 255
 
 
 def _fog(x: torch.Tensor, s: int, g: torch.Generator) -> torch.Tensor:
@@ -181,10 +192,7 @@ def corrupt(images: np.ndarray, name: str, severity: int, seed: int = 0) -> np.n
     generator = torch.Generator().manual_seed(seed * 1000 + severity * 37 + sorted(CORRUPTIONS).index(name))
     out = np.empty_like(images)
     for start in range(0, len(images), CHUNK):
-        x = (
-            torch.from_numpy(np.ascontiguousarray(images[start : start + CHUNK])).permute(0, 3, 1, 2).float()
-            / 255
-        )
+        x = torch.from_numpy(np.array(images[start : start + CHUNK])).permute(0, 3, 1, 2).float() / 255
         y = CORRUPTIONS[name](x, severity, generator)
         out[start : start + CHUNK] = (y.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     return out
