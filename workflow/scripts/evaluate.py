@@ -9,7 +9,7 @@ import torch
 from cvrepro.checkpoint import load_model
 from cvrepro.data import load_subset
 from cvrepro.logs import log_to
-from cvrepro.metrics import classification_metrics
+from cvrepro.metrics import classification_metrics, expected_calibration_error, one_vs_rest_roc
 from cvrepro.provenance import device_name
 from cvrepro.training import predict, resolve_device
 
@@ -35,6 +35,8 @@ def main(
     probs = torch.softmax(logits, 1).cpu().numpy()
     y_true = data.labels.cpu().numpy()
     metrics = classification_metrics(y_true, probs, checkpoint["classes"])
+    metrics["ece"] = expected_calibration_error(y_true, probs)
+    metrics["roc"] = one_vs_rest_roc(y_true, probs, checkpoint["classes"])
     metrics["model"] = str(model_path)
     metrics["provenance"] = {**checkpoint["provenance"], "eval_device": device_name(dev)}
     Path(out_metrics).write_text(json.dumps(metrics, indent=2) + "\n")

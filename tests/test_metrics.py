@@ -1,0 +1,60 @@
+"""Classification metrics against scikit-learn on known predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import (
+    confusion_matrix,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    top_k_accuracy_score,
+)
+
+from cvrepro.metrics import classification_metrics, expected_calibration_error, one_vs_rest_roc
+
+RNG = np.random.default_rng(0)
+Y = np.repeat(np.arange(12), 20)
+SCORES = RNG.random((240, 12)) + np.eye(12)[Y] * RNG.random(240)[:, None] * 1.5
+SCORES = SCORES / SCORES.sum(1, keepdims=True)
+CLASSES = [f"c{i}" for i in range(12)]
+
+
+def test_against_sklearn():
+    m = classification_metrics(Y, SCORES, CLASSES)
+    pred = SCORES.argmax(1)
+    assert m["accuracy"] == pytest.approx((pred == Y).mean())
+    assert m["confusion"] == confusion_matrix(Y, pred).tolist()
+    assert [m["per_class"][c]["precision"] for c in CLASSES] == pytest.approx(
+        precision_score(Y, pred, average=None)
+    )
+    assert [m["per_class"][c]["recall"] for c in CLASSES] == pytest.approx(
+        recall_score(Y, pred, average=None)
+    )
+    assert m["macro_f1"] == pytest.approx(f1_score(Y, pred, average="macro"))
+    # Per-class accuracy is the recall of each class.
+    assert [m["per_class"][c]["accuracy"] for c in CLASSES] == pytest.approx(
+        recall_score(Y, pred, average=None)
+    )
+    assert m["top5_accuracy"] == pytest.approx(top_k_accuracy_score(Y, SCORES, k=5))
+    assert "top5_accuracy" not in classification_metrics(Y % 2, SCORES[:, :2], ["a", "b"])
+
+
+def test_roc_auc_matches_sklearn():
+    roc = one_vs_rest_roc(Y, SCORES, CLASSES)
+    expected = roc_auc_score(Y, SCORES, multi_class="ovr", average="macro")
+    assert roc["macro_auc"] == pytest.approx(expected)
+    curve = roc["per_class"]["c3"]
+    assert curve["fpr"][0] == 0 and curve["tpr"][-1] == 1
+
+
+def test_ece_by_hand():
+    # Two bins used: confidence 0.9 (3 right of 4) and 0.6 (1 right of 2).
+    scores = np.array([[0.9, 0.1]] * 4 + [[0.6, 0.4]] * 2)
+    y = np.array([0, 0, 0, 1, 0, 1])
+    expected = 4 / 6 * abs(0.75 - 0.9) + 2 / 6 * abs(0.5 - 0.6)
+    assert expected_calibration_error(y, scores, bins=10) == pytest.approx(expected)
+    perfect = np.eye(3)[[0, 1, 2]]
+    assert expected_calibration_error([0, 1, 2], perfect) == 0.0
