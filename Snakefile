@@ -16,6 +16,7 @@ include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/probes.smk"
+include: "workflow/rules/shift.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
 

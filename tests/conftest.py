@@ -58,6 +58,17 @@ TINY_STUDY = {
         "svm_ssl": {"kind": "svm", "features": "ssl", "train": "small", "test": "test"},
         "knn_b_layer3": {"kind": "knn", "features": "b", "layer": "layer3", "train": "small", "test": "test"},
     },
+    "shift_sets": {
+        "c": {"subset": "test", "corruptions": ["gaussian_noise", "contrast"], "severities": [1, 5]}
+    },
+    "bn_sweeps": {
+        "bn": {
+            "runs": ["b"],
+            "shift_set": "c",
+            "batch_sizes": [4, 64],
+            "orders": ["shuffled", "class_sorted"],
+        }
+    },
     "tables": {
         "t": {
             "runs": ["a", "b", "c", "d"],
@@ -69,6 +80,7 @@ TINY_STUDY = {
         "curves": {"kind": "training_curves", "runs": ["a", "b"]},
         "embedding": {"kind": "tsne", "features": "ssl", "subset": "small", "count": 200},
         "views": {"kind": "augmented_pairs", "subset": "big", "augment": "simclr", "count": 3},
+        "bn": {"kind": "bn_sweep", "sweep": "bn"},
     },
 }
 

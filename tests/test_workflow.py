@@ -72,7 +72,12 @@ def test_run_writes_table_and_figure(finished):
     } <= set(history.columns)
     markdown = (finished / "results/tiny/tables/t.md").read_text()
     assert "| run |" in markdown and "Made by commit" in markdown
-    for figure in ("curves", "embedding", "views"):
+    sweep = pd.read_csv(finished / "results/tiny/bn_sweeps/bn/b.csv")
+    assert (
+        len(sweep) == (1 + 2 * 2) * 3 * 2 * 2
+    )  # (clean + 2 corruptions x 2 severities) x modes x sizes x orders
+    assert set(sweep["mode"]) == {"eval", "train", "adapt"} and sweep["accuracy"].between(0, 1).all()
+    for figure in ("curves", "embedding", "views", "bn"):
         assert (finished / f"results/tiny/figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     assert (finished / "results/tiny/logs/train/a.log").read_text().count("epoch 1/1") == 1
 
@@ -128,6 +133,7 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path):
         tables={"t": {"runs": ["long"]}},
         figures={},
         probes={},
+        bn_sweeps={},
     )
     reference = tmp_path / "reference"
     assert run_snakemake(reference, config, "--cores", "1").returncode == 0

@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
-from cvrepro.config import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS, ConfigError, dataset_options, dataset_source_dirs, load_config
+from cvrepro.config import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS, ConfigError, shift_conditions, dataset_options, dataset_source_dirs, load_config
 from cvrepro.datasets.registry import DATASETS
 
 try:
@@ -27,6 +27,8 @@ wildcard_constraints:
     source=NAME,
     probe=NAME,
     layer=NAME,
+    shift=NAME,
+    sweep=NAME,
 
 
 def uses_gpu():
@@ -40,6 +42,8 @@ def all_targets():
         targets += expand("results/{study}/tables/{table}.csv", study=name, table=study.tables)
         targets += expand("results/{study}/tables/{table}.md", study=name, table=study.tables)
         targets += expand("results/{study}/figures/{figure}.png", study=name, figure=study.figures)
+        for sweep, spec in study.bn_sweeps.items():
+            targets += expand("results/{study}/bn_sweeps/{sweep}/{run}.csv", study=name, sweep=sweep, run=spec["runs"])
     return targets
 
 
@@ -163,6 +167,9 @@ def get_figure_inputs(wildcards):
     figure = STUDIES[wildcards.study].figures[wildcards.figure]
     if figure["kind"] == "training_curves":
         return [f"results/{wildcards.study}/runs/{run}/history.csv" for run in figure["runs"]]
+    if figure["kind"] == "bn_sweep":
+        runs = STUDIES[wildcards.study].bn_sweeps[figure["sweep"]]["runs"]
+        return [f"results/{wildcards.study}/bn_sweeps/{figure['sweep']}/{run}.csv" for run in runs]
     if figure["kind"] == "tsne":
         return [f"results/{wildcards.study}/features/{figure['features']}/penultimate/{figure['subset']}.npz"]
     files = subset_files(wildcards.study, figure["subset"])
@@ -172,7 +179,8 @@ def get_figure_inputs(wildcards):
 def get_figure_spec(wildcards):
     figure = STUDIES[wildcards.study].figures[wildcards.figure]
     split = subset_spec(wildcards.study, figure["subset"])["split"] if figure["subset"] else None
-    return {**figure, "split": split}
+    runs = STUDIES[wildcards.study].bn_sweeps[figure["sweep"]]["runs"] if figure["sweep"] else figure["runs"]
+    return {**figure, "split": split, "runs": runs}
 
 
 # --- pretraining, features, probes -------------------------------------------------------------
@@ -217,3 +225,30 @@ def get_probe_inputs(wildcards):
 def get_probe_params(wildcards):
     probe = STUDIES[wildcards.study].probes[wildcards.probe]
     return {key: value for key, value in probe.items() if key not in ("features", "layer", "train", "test")}
+
+
+# --- distribution shift ------------------------------------------------------------------------
+
+
+def get_shift_inputs(wildcards):
+    return subset_files(wildcards.study, STUDIES[wildcards.study].shift_sets[wildcards.shift]["subset"])
+
+
+def get_shift_split(wildcards):
+    return subset_spec(wildcards.study, STUDIES[wildcards.study].shift_sets[wildcards.shift]["subset"])["split"]
+
+
+def get_shift_conditions(wildcards):
+    return shift_conditions(STUDIES[wildcards.study].shift_sets[wildcards.shift])
+
+
+def get_shift_seed(wildcards):
+    return STUDIES[wildcards.study].shift_sets[wildcards.shift]["seed"]
+
+
+def get_sweep_spec(wildcards):
+    return STUDIES[wildcards.study].bn_sweeps[wildcards.sweep]
+
+
+def get_sweep_shift_dir(wildcards):
+    return f"results/{wildcards.study}/shifted/{get_sweep_spec(wildcards)['shift_set']}"

@@ -9,9 +9,9 @@ import torch
 from cvrepro.augment import augment_batch
 from cvrepro.data import load_subset
 from cvrepro.logs import log_to
-from cvrepro.plots import image_pairs, training_curves, tsne
+from cvrepro.plots import bn_sweep, image_pairs, training_curves, tsne
 
-KINDS = ("training_curves", "tsne", "augmented_pairs")
+KINDS = ("training_curves", "tsne", "augmented_pairs", "bn_sweep")
 
 
 def main(spec: dict, inputs: list[Path], out_png: Path) -> None:
@@ -19,6 +19,9 @@ def main(spec: dict, inputs: list[Path], out_png: Path) -> None:
     if kind == "training_curves":
         histories = {run: pd.read_csv(path) for run, path in zip(spec["runs"], inputs, strict=True)}
         training_curves(histories, out_png, caption)
+    elif kind == "bn_sweep":
+        results = {run: pd.read_csv(path) for run, path in zip(spec["runs"], inputs, strict=True)}
+        bn_sweep(results, out_png, caption)
     elif kind == "tsne":
         data = np.load(inputs[0])
         tsne(

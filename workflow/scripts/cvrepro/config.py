@@ -21,6 +21,7 @@ from jsonschema.exceptions import best_match
 from cvrepro.augment import resolve as augment_resolve
 from cvrepro.datasets.registry import DATASETS
 from cvrepro.models import RESNETS
+from cvrepro.shift import CORRUPTIONS
 
 INIT_KEYWORDS = ("scratch", "imagenet")
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -52,6 +53,14 @@ class Study:
     @property
     def probes(self) -> dict[str, dict]:
         return self.spec["probes"]
+
+    @property
+    def shift_sets(self) -> dict[str, dict]:
+        return self.spec["shift_sets"]
+
+    @property
+    def bn_sweeps(self) -> dict[str, dict]:
+        return self.spec["bn_sweeps"]
 
     @property
     def tables(self) -> dict[str, dict]:
@@ -196,13 +205,14 @@ def resolve_study(name: str, raw: dict, source: str) -> Study:
         }
     spec = validate(raw, load_schema("study.schema.yaml"), source)
     study = Study(name=name, source=source, spec=spec)
-    for kind in ("subsets", "runs", "pretrain", "probes", "tables", "figures"):
+    for kind in ("subsets", "runs", "pretrain", "probes", "shift_sets", "bn_sweeps", "tables", "figures"):
         for item in spec[kind]:
             _check_name(item, source, f"{kind}.{item}")
     _check_subsets(study)
     _check_pretrain(study)
     _check_runs(study)
     _check_probes(study)
+    _check_shifts(study)
     _check_outputs(study)
     return study
 
@@ -418,6 +428,35 @@ def _check_probes(study: Study) -> None:
             )
 
 
+def shift_conditions(shift_set: dict) -> list[str]:
+    """The shift set's conditions as '<corruption>-<severity>' names, in a fixed order."""
+    corruptions = sorted(CORRUPTIONS) if shift_set["corruptions"] == ["all"] else shift_set["corruptions"]
+    return [f"{c}-{s}" for c in corruptions for s in shift_set["severities"]]
+
+
+def _check_shifts(study: Study) -> None:
+    for name, shift_set in study.shift_sets.items():
+        _check_subset_ref(study, f"shift_sets.{name}.subset", shift_set["subset"])
+        unknown = [c for c in shift_set["corruptions"] if c != "all" and c not in CORRUPTIONS]
+        if unknown:
+            raise ConfigError(
+                f"{study.source}: shift_sets.{name}.corruptions: unknown corruption {unknown[0]!r}; "
+                f"choose from all, {', '.join(sorted(CORRUPTIONS))}"
+            )
+    for name, sweep in study.bn_sweeps.items():
+        key = f"{study.source}: bn_sweeps.{name}"
+        if sweep["shift_set"] not in study.shift_sets:
+            raise ConfigError(f"{key}.shift_set: no shift set named {sweep['shift_set']!r}")
+        for run in sweep["runs"]:
+            if run not in study.runs:
+                raise ConfigError(f"{key}.runs: no run named {run!r}; defined: {', '.join(study.runs)}")
+            source = study.shift_sets[sweep["shift_set"]]["subset"]
+            if not subsets_disjoint(study.subsets, study.runs[run]["train"], source):
+                raise ConfigError(
+                    f"{key}.shift_set: its subset {source!r} may overlap the training subset of {run!r}"
+                )
+
+
 def num_classes(subset: dict) -> int:
     return subset["classes"] or DATASETS[subset["dataset"]].num_classes
 
@@ -429,12 +468,19 @@ def _check_outputs(study: Study) -> None:
         for run in figure["runs"]:
             if run not in runs:
                 raise ConfigError(f"{key}.runs: no run named {run!r}; defined: {', '.join(runs)}")
-        needs = {"training_curves": ["runs"], "tsne": ["features", "subset"], "augmented_pairs": ["subset"]}
+        needs = {
+            "training_curves": ["runs"],
+            "tsne": ["features", "subset"],
+            "augmented_pairs": ["subset"],
+            "bn_sweep": ["sweep"],
+        }
         for field in needs[figure["kind"]]:
             if not figure[field]:
                 raise ConfigError(f"{key}.{field}: required for kind {figure['kind']}")
         if figure["subset"] is not None:
             _check_subset_ref(study, f"figures.{name}.subset", figure["subset"])
+        if figure["sweep"] is not None and figure["sweep"] not in study.bn_sweeps:
+            raise ConfigError(f"{key}.sweep: no BN sweep named {figure['sweep']!r}")
         if figure["features"] is not None and figure["features"] not in {PIXELS, *runs, *study.pretrain}:
             raise ConfigError(
                 f"{key}.features: expected 'pixels' or a run or pretraining, got {figure['features']!r}"

@@ -90,3 +90,41 @@ def image_pairs(
     fig.tight_layout()
     fig.savefig(out_png, dpi=120)
     plt.close(fig)
+
+
+def bn_sweep(results: dict[str, pd.DataFrame], out_png: Path, title: str = "") -> None:
+    """Left: accuracy on the corrupted sets (mean over conditions, shuffled order) against test
+    batch size, one line per run and BN mode. Right: eval-mode accuracy against severity."""
+    fig, (ax_bs, ax_sev) = plt.subplots(1, 2, figsize=(11, 4))
+    styles = {"eval": "-", "train": "--", "adapt": ":"}
+    for i, (run, frame) in enumerate(results.items()):
+        shifted = frame[(frame["severity"] > 0) & (frame["order"] == "shuffled")]
+        for mode, rows in shifted.groupby("mode"):
+            curve = rows.groupby("batch_size")["accuracy"].mean()
+            ax_bs.plot(
+                curve.index,
+                curve.values,
+                styles.get(mode, "-"),
+                color=f"C{i}",
+                marker="o",
+                label=f"{run} {mode}",
+            )
+        evals = frame[(frame["mode"] == "eval") & (frame["order"] == "shuffled")]
+        largest = evals[evals["batch_size"] == evals["batch_size"].max()]
+        by_severity = largest.groupby("severity")["accuracy"].mean()
+        ax_sev.plot(by_severity.index, by_severity.values, color=f"C{i}", marker="o", label=run)
+    ax_bs.set(
+        xscale="log", xlabel="test batch size", ylabel="accuracy (corrupted, mean)", title="BatchNorm mode"
+    )
+    sizes = sorted({int(b) for frame in results.values() for b in frame["batch_size"]})
+    ax_bs.set_xticks(sizes, [str(b) for b in sizes])
+    ax_bs.minorticks_off()
+    ax_sev.set(xlabel="severity (0 = clean)", ylabel="accuracy (eval mode)", title="corruption severity")
+    for ax in (ax_bs, ax_sev):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)

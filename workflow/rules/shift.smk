@@ -1,0 +1,40 @@
+# Distribution shift: corrupted copies of a subset, and BatchNorm sweeps of runs on them.
+
+
+rule shift:
+    input:
+        unpack(get_shift_inputs),
+    output:
+        directory("results/{study}/shifted/{shift}"),
+    log:
+        "results/{study}/logs/shift/{shift}.log",
+    params:
+        split=get_shift_split,
+        conditions=get_shift_conditions,
+        seed=get_shift_seed,
+    conda:
+        "../../envs/cvrepro.yaml"
+    script:
+        "../scripts/shift.py"
+
+
+rule bn_sweep:
+    input:
+        model="results/{study}/runs/{run}/model.pt",
+        shift=get_sweep_shift_dir,
+    output:
+        "results/{study}/bn_sweeps/{sweep}/{run}.csv",
+    log:
+        "results/{study}/logs/bn_sweep/{sweep}/{run}.log",
+    benchmark:
+        "results/{study}/benchmarks/bn_sweep/{sweep}/{run}.tsv"
+    params:
+        spec=get_sweep_spec,
+        device=CONFIG["device"],
+    threads: CONFIG["threads"]
+    resources:
+        gpu=uses_gpu(),
+    conda:
+        "../../envs/cvrepro.yaml"
+    script:
+        "../scripts/bn_sweep.py"
