@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,8 +32,3 @@ def log_to(path: str | Path | None) -> Iterator[None]:
             raise
         finally:
             logging.getLogger().removeHandler(handler)
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
-    sys.stdout.flush()
