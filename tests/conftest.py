@@ -39,7 +39,7 @@ TINY_STUDY = {
     },
     "runs": {
         "a": {"train": "small"},
-        "b": {"train": "big"},
+        "b": {"train": "big", "grad_flow": True},
         "c": {"train": "small", "init": "b"},
         "d": {"train": "small", "init": "ssl"},
     },
@@ -81,6 +81,11 @@ TINY_STUDY = {
         "embedding": {"kind": "tsne", "features": "ssl", "subset": "small", "count": 200},
         "views": {"kind": "augmented_pairs", "subset": "big", "augment": "simclr", "count": 3},
         "bn": {"kind": "bn_sweep", "sweep": "bn"},
+        "confusion": {"kind": "confusion", "runs": ["b", "c"]},
+        "roc": {"kind": "roc", "runs": ["b"]},
+        "classes": {"kind": "class_accuracy", "runs": ["b", "c"]},
+        "grads": {"kind": "grad_flow", "runs": ["b"]},
+        "samples": {"kind": "samples", "subset": "small", "count": 3},
     },
 }
 

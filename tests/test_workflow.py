@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -77,7 +78,11 @@ def test_run_writes_table_and_figure(finished):
         len(sweep) == (1 + 2 * 2) * 3 * 2 * 2
     )  # (clean + 2 corruptions x 2 severities) x modes x sizes x orders
     assert set(sweep["mode"]) == {"eval", "train", "adapt"} and sweep["accuracy"].between(0, 1).all()
-    for figure in ("curves", "embedding", "views", "bn"):
+    grads = pd.read_csv(finished / "results/tiny/runs/b/grad_flow.csv")
+    assert {"conv1.weight", "fc.weight"} <= set(grads["layer"]) and (grads["mean_abs_grad"] > 0).all()
+    evaluation = json.loads((finished / "results/tiny/evals/b/test/metrics.json").read_text())
+    assert 0 <= evaluation["ece"] <= 1 and 0 <= evaluation["roc"]["macro_auc"] <= 1
+    for figure in ("curves", "embedding", "views", "bn", "confusion", "roc", "classes", "grads", "samples"):
         assert (finished / f"results/tiny/figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     assert (finished / "results/tiny/logs/train/a.log").read_text().count("epoch 1/1") == 1
 

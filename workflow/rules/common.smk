@@ -167,6 +167,11 @@ def get_figure_inputs(wildcards):
     figure = STUDIES[wildcards.study].figures[wildcards.figure]
     if figure["kind"] == "training_curves":
         return [f"results/{wildcards.study}/runs/{run}/history.csv" for run in figure["runs"]]
+    study = STUDIES[wildcards.study]
+    if figure["kind"] in ("confusion", "roc", "class_accuracy"):
+        return [f"results/{wildcards.study}/evals/{run}/{study.runs[run]['test']}/metrics.json" for run in figure["runs"]]
+    if figure["kind"] == "grad_flow":
+        return [f"results/{wildcards.study}/runs/{run}/grad_flow.csv" for run in figure["runs"]]
     if figure["kind"] == "bn_sweep":
         runs = STUDIES[wildcards.study].bn_sweeps[figure["sweep"]]["runs"]
         return [f"results/{wildcards.study}/bn_sweeps/{figure['sweep']}/{run}.csv" for run in runs]

@@ -1,5 +1,6 @@
 """Draw one figure of a study (rule `figure`), dispatching on the figure's kind."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +10,29 @@ import torch
 from cvrepro.augment import augment_batch
 from cvrepro.data import load_subset
 from cvrepro.logs import log_to
-from cvrepro.plots import bn_sweep, image_pairs, training_curves, tsne
+from cvrepro.plots import (
+    bn_sweep,
+    class_accuracy_bars,
+    class_samples,
+    confusion_heatmaps,
+    gradient_flow,
+    image_pairs,
+    roc_curves,
+    training_curves,
+    tsne,
+)
 
-KINDS = ("training_curves", "tsne", "augmented_pairs", "bn_sweep")
+KINDS = (
+    "training_curves",
+    "tsne",
+    "augmented_pairs",
+    "bn_sweep",
+    "confusion",
+    "roc",
+    "class_accuracy",
+    "grad_flow",
+    "samples",
+)
 
 
 def main(spec: dict, inputs: list[Path], out_png: Path) -> None:
@@ -19,6 +40,23 @@ def main(spec: dict, inputs: list[Path], out_png: Path) -> None:
     if kind == "training_curves":
         histories = {run: pd.read_csv(path) for run, path in zip(spec["runs"], inputs, strict=True)}
         training_curves(histories, out_png, caption)
+    elif kind in ("confusion", "roc", "class_accuracy"):
+        metrics = {
+            run: json.loads(Path(path).read_text()) for run, path in zip(spec["runs"], inputs, strict=True)
+        }
+        draw = {"confusion": confusion_heatmaps, "roc": roc_curves, "class_accuracy": class_accuracy_bars}[
+            kind
+        ]
+        draw(metrics, out_png, caption)
+    elif kind == "grad_flow":
+        flows = {run: pd.read_csv(path) for run, path in zip(spec["runs"], inputs, strict=True)}
+        gradient_flow(flows, out_png, caption)
+    elif kind == "samples":
+        data = load_subset(Path(inputs[0]), spec["split"], Path(inputs[1]), torch.device("cpu"))
+        images = data.images.permute(0, 2, 3, 1).numpy()
+        class_samples(
+            images, data.labels.numpy(), data.classes, out_png, spec["count"], caption, spec["seed"]
+        )
     elif kind == "bn_sweep":
         results = {run: pd.read_csv(path) for run, path in zip(spec["runs"], inputs, strict=True)}
         bn_sweep(results, out_png, caption)

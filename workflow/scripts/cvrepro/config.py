@@ -473,6 +473,11 @@ def _check_outputs(study: Study) -> None:
             "tsne": ["features", "subset"],
             "augmented_pairs": ["subset"],
             "bn_sweep": ["sweep"],
+            "confusion": ["runs"],
+            "roc": ["runs"],
+            "class_accuracy": ["runs"],
+            "grad_flow": ["runs"],
+            "samples": ["subset"],
         }
         for field in needs[figure["kind"]]:
             if not figure[field]:

@@ -128,3 +128,103 @@ def bn_sweep(results: dict[str, pd.DataFrame], out_png: Path, title: str = "") -
     fig.tight_layout()
     fig.savefig(out_png, dpi=120)
     plt.close(fig)
+
+
+def _panels(n: int, width: float = 5.0, height: float = 4.5):
+    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False)
+    return fig, axes[0]
+
+
+def _save(fig, out_png: Path, title: str) -> None:
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
+
+
+def confusion_heatmaps(metrics: dict[str, dict], out_png: Path, title: str = "") -> None:
+    """Row-normalised confusion matrices (true class down, predicted across), one panel per run."""
+    fig, axes = _panels(len(metrics))
+    for ax, (run, m) in zip(axes, metrics.items(), strict=True):
+        confusion = np.asarray(m["confusion"], dtype=float)
+        normalised = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
+        ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+        ticks = range(len(m["classes"]))
+        ax.set_xticks(ticks, m["classes"], rotation=90, fontsize=6)
+        ax.set_yticks(ticks, m["classes"], fontsize=6)
+        ax.set(xlabel="predicted", ylabel="true", title=f"{run} ({100 * m['accuracy']:.1f}%)")
+    _save(fig, out_png, title)
+
+
+def roc_curves(metrics: dict[str, dict], out_png: Path, title: str = "") -> None:
+    """One-vs-rest ROC curve per class, one panel per run, AUC in the legend."""
+    fig, axes = _panels(len(metrics))
+    for ax, (run, m) in zip(axes, metrics.items(), strict=True):
+        for name, curve in m["roc"]["per_class"].items():
+            ax.plot(curve["fpr"], curve["tpr"], linewidth=1, label=f"{name} ({curve['auc']:.2f})")
+        ax.plot([0, 1], [0, 1], "k:", linewidth=0.8)
+        ax.set(
+            xlabel="false positive rate",
+            ylabel="true positive rate",
+            title=f"{run}: macro AUC {m['roc']['macro_auc']:.3f}",
+        )
+        ax.legend(fontsize=6)
+    _save(fig, out_png, title)
+
+
+def class_accuracy_bars(metrics: dict[str, dict], out_png: Path, title: str = "") -> None:
+    """Per-class accuracy, one group of bars per class, one bar per run."""
+    classes = next(iter(metrics.values()))["classes"]
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(classes) * len(metrics)), 4))
+    width = 0.8 / len(metrics)
+    for i, (run, m) in enumerate(metrics.items()):
+        values = [m["per_class"][c]["accuracy"] for c in classes]
+        ax.bar(np.arange(len(classes)) + i * width, values, width, label=run)
+    ax.set_xticks(np.arange(len(classes)) + 0.4 - width / 2, classes, rotation=45, ha="right", fontsize=8)
+    ax.set(ylabel="accuracy", ylim=(0, 1))
+    ax.legend(fontsize=8)
+    _save(fig, out_png, title)
+
+
+def gradient_flow(flows: dict[str, pd.DataFrame], out_png: Path, title: str = "") -> None:
+    """Mean |gradient| per layer in the last recorded epoch (S5's gradient-flow plot), log scale."""
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for run, frame in flows.items():
+        if frame.empty:
+            continue
+        last = frame[frame["epoch"] == frame["epoch"].max()]
+        ax.plot(range(len(last)), last["mean_abs_grad"], marker="o", markersize=3, label=run)
+        layers = list(last["layer"])
+    if flows and any(not f.empty for f in flows.values()):
+        ax.set_xticks(range(len(layers)), layers, rotation=90, fontsize=6)
+    ax.set(yscale="log", ylabel="mean |gradient|")
+    ax.legend(fontsize=8)
+    _save(fig, out_png, title)
+
+
+def class_samples(
+    images: np.ndarray,
+    labels: np.ndarray,
+    classes: list[str],
+    out_png: Path,
+    count: int = 8,
+    title: str = "",
+    seed: int = 0,
+) -> None:
+    """`count` images of every class, one row per class; images are uint8 (N, H, W, C)."""
+    rng = np.random.default_rng(seed)
+    present = [c for c in range(len(classes)) if (labels == c).any()]
+    fig, axes = plt.subplots(len(present), count, figsize=(count * 0.9, len(present) * 0.9), squeeze=False)
+    for row, c in enumerate(present):
+        chosen = rng.permutation(np.flatnonzero(labels == c))[:count]
+        for col in range(count):
+            ax = axes[row, col]
+            ax.set_axis_off()
+            if col < len(chosen):
+                image = images[chosen[col]]
+                ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray")
+        axes[row, 0].text(
+            -0.1, 0.5, classes[c], transform=axes[row, 0].transAxes, ha="right", va="center", fontsize=7
+        )
+    _save(fig, out_png, title)
