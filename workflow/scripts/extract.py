@@ -64,7 +64,10 @@ def main(
 
 
 if __name__ == "__main__":
-    with log_to(snakemake.log[0]):
+    from cvrepro.gpu_slots import gpu_slot  # only jobs claim slots; tests call main() directly
+
+    # The slot is claimed inside the log so the log records which GPU the job used.
+    with log_to(snakemake.log[0]), gpu_slot(snakemake.resources.get("gpu", 0)):
         main(
             data_dir=Path(snakemake.input.data),
             split=snakemake.params.split,
