@@ -74,18 +74,31 @@ TINY_STUDY = {
             "runs": ["a", "b", "c", "d"],
             "probes": ["pix", "svm_ssl", "knn_b_layer3"],
             "reported": {"a": {"test_acc": 0.5}},
-        }
+        },
+        "ssl": {
+            "pretrain": ["ssl"],
+            "probes": ["svm_ssl"],
+            "columns": ["contrastive_acc", "val_acc", "train_acc", "test_acc", "train_time_s"],
+        },
+        "bn": {"sweep": "bn", "modes": ["eval", "train", "adapt"], "reported": {"4": {"train:b": 0.1}}},
     },
     "figures": {
         "curves": {"kind": "training_curves", "runs": ["a", "b"]},
         "embedding": {"kind": "tsne", "features": "ssl", "subset": "small", "count": 200},
         "views": {"kind": "augmented_pairs", "subset": "big", "augment": "simclr", "count": 3},
         "bn": {"kind": "bn_sweep", "sweep": "bn"},
-        "confusion": {"kind": "confusion", "runs": ["b", "c"]},
+        "confusion": {"kind": "confusion", "runs": ["b", "c", "svm_ssl"]},
         "roc": {"kind": "roc", "runs": ["b"]},
         "classes": {"kind": "class_accuracy", "runs": ["b", "c"]},
         "grads": {"kind": "grad_flow", "runs": ["b"]},
         "samples": {"kind": "samples", "subset": "small", "count": 3},
+        "acts": {
+            "kind": "activations",
+            "runs": ["b"],
+            "subset": "test",
+            "layers": ["layer1", "layer4"],
+            "classes": ["Bag", "Trouser"],
+        },
     },
 }
 

@@ -265,3 +265,58 @@ def test_real_fashion_mnist_from_debian(tmp_path):
     assert (
         train.labels[0] == 9 and np.bincount(train.labels).tolist() == [6000] * 10
     )  # first image: an ankle boot
+
+
+def cifar_c_tar(path: Path, root: str, clean: np.ndarray, labels: np.ndarray) -> None:
+    """The published layout: <root>/<corruption>.npy = severities 1..5 stacked, <root>/labels.npy."""
+    from cvrepro.datasets.readers import CIFAR_C_CORRUPTIONS
+
+    with tarfile.open(path, "w") as archive:
+        for c, corruption in enumerate(CIFAR_C_CORRUPTIONS):
+            # Image (s, i) = clean image i shifted by a value that encodes corruption and severity.
+            stacked = np.concatenate([clean // 2 + 10 * c + s for s in range(1, 6)]).astype(np.uint8)
+            buffer = io.BytesIO()
+            np.save(buffer, stacked)
+            add_to_tar(archive, f"{root}/{corruption}.npy", buffer.getvalue())
+        buffer = io.BytesIO()
+        np.save(buffer, np.tile(labels, 5))
+        add_to_tar(archive, f"{root}/labels.npy", buffer.getvalue())
+
+
+def test_published_cifar10_c_as_a_shift_set_source(tmp_path):
+    import shift as shift_script
+
+    from cvrepro.datasets.prepared import write_info, write_split
+
+    clean, labels = asymmetric_images(6, 32), np.array([3, 1, 4, 1, 5, 9])
+    cifar_c_tar(tmp_path / "CIFAR-10-C.tar", "CIFAR-10-C", clean, labels)
+    published = prepare_dataset("cifar10_c", tmp_path, tmp_path / "prepared" / "cifar10_c")
+    fog = load_split(published, "fog")
+    assert fog.images.shape == (30, 32, 32, 3) and fog.classes[0] == "airplane"
+
+    clean_dir = tmp_path / "prepared" / "cifar10"
+    write_split(clean_dir, "test", clean, labels)
+    write_info(clean_dir, "cifar10", [str(i) for i in range(10)], {"test": 6}, {})
+    np.save(tmp_path / "index.npy", np.array([4, 1]))
+    out = tmp_path / "shifted"
+    shift_script.main(
+        clean_dir, "test", tmp_path / "index.npy", out, ["fog-3", "contrast-5"], published_dir=published
+    )
+    fog3 = np.load(out / "fog-3.npz")
+    assert np.array_equal(fog3["images"], fog.images[[2 * 6 + 1, 2 * 6 + 4]])  # severity 3, images 1 and 4
+    assert fog3["labels"].tolist() == [1, 5]
+
+    write_split(clean_dir, "test", clean, labels[::-1].copy())  # a different test set
+    with pytest.raises(ValueError, match="labels do not match the clean test split"):
+        shift_script.main(
+            clean_dir, "test", tmp_path / "index.npy", tmp_path / "s2", ["fog-1"], published_dir=published
+        )
+
+
+def test_published_cifar_c_with_a_missing_corruption_is_rejected(tmp_path):
+    with tarfile.open(tmp_path / "CIFAR-100-C.tar", "w") as archive:
+        buffer = io.BytesIO()
+        np.save(buffer, np.zeros(10, np.int64))
+        add_to_tar(archive, "CIFAR-100-C/labels.npy", buffer.getvalue())
+    with pytest.raises(ValueError, match="no member 'CIFAR-100-C/gaussian_noise.npy'"):
+        prepare_dataset("cifar100_c", tmp_path, tmp_path / "prepared")

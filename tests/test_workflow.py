@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, SNAKEMAKE, needs_fashion_mnist, run_snakemake, tiny_config
+from conftest import REPO, SNAKEMAKE, TINY_STUDY, needs_fashion_mnist, run_snakemake, tiny_config
 
 pytestmark = [pytest.mark.workflow, needs_fashion_mnist]
 
@@ -82,9 +84,92 @@ def test_run_writes_table_and_figure(finished):
     assert {"conv1.weight", "fc.weight"} <= set(grads["layer"]) and (grads["mean_abs_grad"] > 0).all()
     evaluation = json.loads((finished / "results/tiny/evals/b/test/metrics.json").read_text())
     assert 0 <= evaluation["ece"] <= 1 and 0 <= evaluation["roc"]["macro_auc"] <= 1
-    for figure in ("curves", "embedding", "views", "bn", "confusion", "roc", "classes", "grads", "samples"):
+    for figure in (
+        "curves",
+        "embedding",
+        "views",
+        "bn",
+        "confusion",
+        "roc",
+        "classes",
+        "grads",
+        "samples",
+        "acts",
+    ):
         assert (finished / f"results/tiny/figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     assert (finished / "results/tiny/logs/train/a.log").read_text().count("epoch 1/1") == 1
+
+
+def test_report_md_sweep_table_and_index(finished):
+    report = (finished / "results/tiny/REPORT.md").read_text()
+    for table in ("t", "ssl", "bn"):
+        assert (finished / f"results/tiny/tables/{table}.md").read_text() in report
+    assert "| t | a | test_acc | 50.00% |" in report  # reported vs ours
+    assert "| bn | 4 | train:b | 10.00% |" in report
+    for figure in TINY_STUDY["figures"]:
+        assert f"(figures/{figure}.png)" in report
+    assert "| b | run | cpu" in report and "| ssl | pretraining | cpu" in report
+    assert "train-mode BatchNorm at test batch size 4" in report  # an automatic caveat
+    bn = pd.read_csv(finished / "results/tiny/tables/bn.csv", index_col="batch_size")
+    assert list(bn.index) == [4, 64] and bn["train:b_reported"].tolist()[0] == 0.1
+    ssl = pd.read_csv(finished / "results/tiny/tables/ssl.csv", index_col="run")
+    assert 0 <= ssl.loc["ssl", "contrastive_acc"] <= 1 and 0 <= ssl.loc["svm_ssl", "test_acc"] <= 1
+    assert "[tiny](tiny/REPORT.md)" in (finished / "results/REPORT.md").read_text()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it as root)")
+def test_snakemake_html_report_renders_in_headless_chromium(finished):
+    html = finished / "report.html"
+    made = subprocess.run(
+        [
+            str(SNAKEMAKE),
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(finished),
+            "--configfile",
+            str(finished / "config.yaml"),
+            "--report",
+            str(html),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert made.returncode == 0, made.stderr[-3000:]
+    raw = html.read_text()
+    for item in ["tables/t.csv", "tables/bn.csv", "figures/acts.png", "figures/curves.png"]:
+        assert item in raw, item  # report() on every table and figure
+    browser = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            html.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert browser.returncode == 0, browser.stderr[-3000:]
+    app = browser.stdout[browser.stdout.find('<div id="app">') :]
+    app = re.sub(r"<[^>]+>", " ", app[: app.find("<script")])
+    # React rendered the page: the workflow description from workflow/report/workflow.rst is in the DOM.
+    assert "cvrepro: the seed reports" in app and "Results" in app
+    errors = [
+        line
+        for line in browser.stderr.splitlines()
+        if "CONSOLE" in line and re.search(r"Uncaught|Error", line)
+    ]
+    assert not errors, errors
 
 
 def test_nothing_changed_schedules_nothing(finished):
@@ -99,9 +184,8 @@ def test_changing_one_learning_rate_reruns_that_run_and_its_dependents(finished)
     config["inline_studies"]["tiny"]["runs"]["a"]["optimizer"] = {"lr": 0.01}
     result = run_snakemake(finished, config, "-n", "--cores", "2")
     assert result.returncode == 0, result.stderr
-    assert planned_jobs(result) == {"train": 1, "evaluate": 1, "table": 1, "figure": 1, "all": 1}, (
-        result.stdout
-    )
+    expected = {"train": 1, "evaluate": 1, "table": 1, "figure": 1, "report": 1, "report_index": 1, "all": 1}
+    assert planned_jobs(result) == expected, result.stdout
     assert planned_wildcards(result, "train") == ["study=tiny, run=a"]
 
 

@@ -7,6 +7,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
 from cvrepro.config import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS, ConfigError, shift_conditions, dataset_options, dataset_source_dirs, load_config
 from cvrepro.datasets.registry import DATASETS
+from cvrepro.report import automatic_caveats
 
 try:
     CONFIG, STUDIES = load_config(config, Path(workflow.basedir) / "studies")
@@ -44,7 +45,8 @@ def all_targets():
         targets += expand("results/{study}/figures/{figure}.png", study=name, figure=study.figures)
         for sweep, spec in study.bn_sweeps.items():
             targets += expand("results/{study}/bn_sweeps/{sweep}/{run}.csv", study=name, sweep=sweep, run=spec["runs"])
-    return targets
+        targets.append(f"results/{name}/REPORT.md")
+    return targets + ["results/REPORT.md"]
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -149,17 +151,35 @@ def get_eval_split(wildcards):
 def get_table_inputs(wildcards):
     study = STUDIES[wildcards.study]
     table = study.tables[wildcards.table]
+    if table["sweep"] is not None:
+        runs = study.bn_sweeps[table["sweep"]]["runs"]
+        return {
+            "sweeps": [f"results/{wildcards.study}/bn_sweeps/{table['sweep']}/{run}.csv" for run in runs],
+            "train": [f"results/{wildcards.study}/runs/{run}/metrics.json" for run in runs],
+        }
     return {
         "train": [f"results/{wildcards.study}/runs/{run}/metrics.json" for run in table["runs"]],
-        "test": [
-            f"results/{wildcards.study}/evals/{run}/{study.runs[run]['test']}/metrics.json" for run in table["runs"]
-        ],
+        "test": [test_metrics_file(wildcards.study, run) for run in table["runs"]],
+        "pretrain": [f"results/{wildcards.study}/pretrain/{name}/metrics.json" for name in table["pretrain"]],
         "probes": [f"results/{wildcards.study}/probes/{probe}/metrics.json" for probe in table["probes"]],
     }
 
 
 def get_table_spec(wildcards):
-    return STUDIES[wildcards.study].tables[wildcards.table]
+    study = STUDIES[wildcards.study]
+    table = study.tables[wildcards.table]
+    if table["sweep"] is not None:
+        return {**table, "runs": study.bn_sweeps[table["sweep"]]["runs"]}
+    return table
+
+
+def test_metrics_file(study, name):
+    """Test-set metrics of a run (its evaluation) or of a probe."""
+    if name in STUDIES[study].probes:
+        return f"results/{study}/probes/{name}/metrics.json"
+    return f"results/{study}/evals/{name}/{STUDIES[study].runs[name]['test']}/metrics.json"
+
+
 
 
 def get_figure_inputs(wildcards):
@@ -169,7 +189,10 @@ def get_figure_inputs(wildcards):
         return [f"results/{wildcards.study}/runs/{run}/history.csv" for run in figure["runs"]]
     study = STUDIES[wildcards.study]
     if figure["kind"] in ("confusion", "roc", "class_accuracy"):
-        return [f"results/{wildcards.study}/evals/{run}/{study.runs[run]['test']}/metrics.json" for run in figure["runs"]]
+        return [test_metrics_file(wildcards.study, name) for name in figure["runs"]]
+    if figure["kind"] == "activations":
+        files = subset_files(wildcards.study, figure["subset"])
+        return [model_file(wildcards.study, figure["runs"][0]), files["data"], files["index"]]
     if figure["kind"] == "grad_flow":
         return [f"results/{wildcards.study}/runs/{run}/grad_flow.csv" for run in figure["runs"]]
     if figure["kind"] == "bn_sweep":
@@ -224,7 +247,10 @@ def get_imagenet_arch(wildcards):
 def get_probe_inputs(wildcards):
     probe = STUDIES[wildcards.study].probes[wildcards.probe]
     base = f"results/{wildcards.study}/features/{probe['features']}/{probe['layer']}"
-    return {"train": f"{base}/{probe['train']}.npz", "test": f"{base}/{probe['test']}.npz"}
+    inputs = {"test": f"{base}/{probe['test']}.npz"}
+    if probe["train"] is not None:  # zero_shot fits nothing
+        inputs["train"] = f"{base}/{probe['train']}.npz"
+    return inputs
 
 
 def get_probe_params(wildcards):
@@ -236,7 +262,11 @@ def get_probe_params(wildcards):
 
 
 def get_shift_inputs(wildcards):
-    return subset_files(wildcards.study, STUDIES[wildcards.study].shift_sets[wildcards.shift]["subset"])
+    shift_set = STUDIES[wildcards.study].shift_sets[wildcards.shift]
+    inputs = subset_files(wildcards.study, shift_set["subset"])
+    if shift_set["source"] != "generated":  # the published CIFAR-10-C / CIFAR-100-C files
+        inputs["published"] = f"resources/prepared/{shift_set['source']}"
+    return inputs
 
 
 def get_shift_split(wildcards):
@@ -257,3 +287,46 @@ def get_sweep_spec(wildcards):
 
 def get_sweep_shift_dir(wildcards):
     return f"results/{wildcards.study}/shifted/{get_sweep_spec(wildcards)['shift_set']}"
+
+
+# --- the final report --------------------------------------------------------------------------
+
+
+def job_metrics_files(study):
+    """metrics.json of every training run and pretraining of a study (their time and hardware)."""
+    spec = STUDIES[study]
+    return [f"results/{study}/runs/{run}/metrics.json" for run in spec.runs] + [
+        f"results/{study}/pretrain/{name}/metrics.json" for name in spec.pretrain
+    ]
+
+
+def get_report_inputs(wildcards):
+    spec = STUDIES[wildcards.study]
+    return {
+        "md": [f"results/{wildcards.study}/tables/{name}.md" for name in spec.tables],
+        "csv": [f"results/{wildcards.study}/tables/{name}.csv" for name in spec.tables],
+        "figures": [f"results/{wildcards.study}/figures/{name}.png" for name in spec.figures],
+        "metrics": job_metrics_files(wildcards.study),
+    }
+
+
+def get_report_jobs(wildcards):
+    spec = STUDIES[wildcards.study]
+    return {**{run: "run" for run in spec.runs}, **{name: "pretraining" for name in spec.pretrain}}
+
+
+def get_report_caveats(wildcards):
+    spec = STUDIES[wildcards.study].spec
+    return automatic_caveats(spec) + spec["caveats"]
+
+
+def get_index_studies(wildcards):
+    return {
+        name: {
+            "description": study.spec["description"],
+            "runs": len(study.runs) + len(study.pretrain),
+            "tables": len(study.tables),
+            "figures": len(study.figures),
+        }
+        for name, study in STUDIES.items()
+    }

@@ -5,7 +5,13 @@ rule figure:
     input:
         get_figure_inputs,
     output:
-        png="results/{study}/figures/{figure}.png",
+        png=report(
+            "results/{study}/figures/{figure}.png",
+            caption="../report/figure.rst",
+            category="{study}",
+            subcategory="figures",
+            labels={"figure": "{figure}"},
+        ),
     log:
         "results/{study}/logs/figure/{figure}.log",
     params:

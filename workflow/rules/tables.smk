@@ -6,7 +6,13 @@ rule table:
     input:
         unpack(get_table_inputs),
     output:
-        csv="results/{study}/tables/{table}.csv",
+        csv=report(
+            "results/{study}/tables/{table}.csv",
+            caption="../report/table.rst",
+            category="{study}",
+            subcategory="tables",
+            labels={"table": "{table}"},
+        ),
         md="results/{study}/tables/{table}.md",
     log:
         "results/{study}/logs/table/{table}.log",

@@ -7,10 +7,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from cvrepro.activations import activation_maps, first_of_each_class
 from cvrepro.augment import augment_batch
-from cvrepro.data import load_subset
+from cvrepro.checkpoint import load_model
+from cvrepro.data import load_subset, normalize
 from cvrepro.logs import log_to
 from cvrepro.plots import (
+    activation_grid,
     bn_sweep,
     class_accuracy_bars,
     class_samples,
@@ -32,7 +35,25 @@ KINDS = (
     "class_accuracy",
     "grad_flow",
     "samples",
+    "activations",
 )
+
+
+def draw_activations(spec: dict, model_path: Path, data_dir: Path, index: Path, out_png: Path) -> None:
+    model, checkpoint = load_model(model_path)
+    data = load_subset(data_dir, spec["split"], index, torch.device("cpu"))
+    labels = data.labels.numpy()
+    if spec["classes"]:
+        picks = first_of_each_class(labels, data.classes, spec["classes"])
+    else:
+        picks = list(range(min(spec["count"], len(labels))))
+    norm = checkpoint["normalization"]
+    x = normalize(data.images[picks], norm["mean"], norm["std"], norm.get("size"))
+    maps = activation_maps(model, x, spec["layers"])
+    names = [data.classes[labels[i]] for i in picks]
+    activation_grid(
+        data.images[picks].permute(0, 2, 3, 1).numpy(), maps, names, out_png, spec.get("caption", "")
+    )
 
 
 def main(spec: dict, inputs: list[Path], out_png: Path) -> None:
@@ -57,6 +78,8 @@ def main(spec: dict, inputs: list[Path], out_png: Path) -> None:
         class_samples(
             images, data.labels.numpy(), data.classes, out_png, spec["count"], caption, spec["seed"]
         )
+    elif kind == "activations":
+        draw_activations(spec, *inputs, out_png)
     elif kind == "bn_sweep":
         results = {run: pd.read_csv(path) for run, path in zip(spec["runs"], inputs, strict=True)}
         bn_sweep(results, out_png, caption)

@@ -1,4 +1,5 @@
-"""Make one shift set: every (corruption, severity) copy of a subset (rule `shift`)."""
+"""Make one shift set: every (corruption, severity) copy of a subset (rule `shift`), corrupted
+here or taken from the published CIFAR-10-C / CIFAR-100-C files."""
 
 import json
 from pathlib import Path
@@ -10,8 +11,30 @@ from cvrepro.logs import log_to
 from cvrepro.shift import corrupt
 
 
+def published_images(
+    published_dir: Path, corruption: str, severity: int, order: np.ndarray, labels: np.ndarray
+):
+    """Rows of the published file for these test images: severity s holds the whole test set
+    at rows (s - 1) * N .. s * N, in the test split's order."""
+    split = load_split(published_dir, corruption)
+    per_severity = len(split) // 5
+    rows = (severity - 1) * per_severity + order
+    if order.max(initial=-1) >= per_severity or not np.array_equal(split.labels[rows], labels):
+        raise ValueError(
+            f"{published_dir}/{corruption}: its labels do not match the clean test split; "
+            "is it the corrupted copy of this dataset's test set?"
+        )
+    return np.asarray(split.images[rows])
+
+
 def main(
-    data_dir: Path, split: str, index: Path, out_dir: Path, conditions: list[str], seed: int = 0
+    data_dir: Path,
+    split: str,
+    index: Path,
+    out_dir: Path,
+    conditions: list[str],
+    seed: int = 0,
+    published_dir: Path | None = None,
 ) -> None:
     split_data = load_split(data_dir, split)
     order = np.sort(np.load(index))
@@ -20,11 +43,19 @@ def main(
     np.savez(out_dir / "clean.npz", images=images, labels=labels)
     for condition in conditions:
         name, severity = condition.rsplit("-", 1)
-        np.savez(
-            out_dir / f"{condition}.npz", images=corrupt(images, name, int(severity), seed), labels=labels
-        )
+        if published_dir is None:
+            shifted = corrupt(images, name, int(severity), seed)
+        else:
+            shifted = published_images(published_dir, name, int(severity), order, labels)
+        np.savez(out_dir / f"{condition}.npz", images=shifted, labels=labels)
         print(f"{condition}: {len(images)} images")
-    info = {"conditions": conditions, "classes": split_data.classes, "n": int(len(images)), "seed": seed}
+    info = {
+        "conditions": conditions,
+        "classes": split_data.classes,
+        "n": int(len(images)),
+        "seed": seed,
+        "source": "generated" if published_dir is None else str(published_dir),
+    }
     (out_dir / "info.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
@@ -37,4 +68,5 @@ if __name__ == "__main__":
             out_dir=Path(snakemake.output[0]),
             conditions=snakemake.params.conditions,
             seed=snakemake.params.seed,
+            published_dir=Path(snakemake.input.published) if "published" in snakemake.input.keys() else None,
         )

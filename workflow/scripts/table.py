@@ -1,10 +1,21 @@
-"""Build one results table (rule `table`)."""
+"""Build one results table (rule `table`): CSV and Markdown from the same data frame."""
 
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from cvrepro.logs import log_to
-from cvrepro.tables import provenance_line, run_table, to_markdown
+from cvrepro.tables import provenance_line, run_table, sweep_table, to_markdown
+
+# The rule's named inputs -> main's arguments.
+INPUT_ARGUMENTS = {
+    "train": "train_metrics",
+    "test": "test_metrics",
+    "pretrain": "pretrain_metrics",
+    "probes": "probe_metrics",
+    "sweeps": "sweeps",
+}
 
 
 def read_metrics(names: list[str], paths: list[Path]) -> dict[str, dict]:
@@ -13,28 +24,40 @@ def read_metrics(names: list[str], paths: list[Path]) -> dict[str, dict]:
 
 def main(
     spec: dict,
-    train_metrics: list[Path],
-    test_metrics: list[Path],
     out_csv: Path,
     out_md: Path,
+    train_metrics: list[Path] = (),
+    test_metrics: list[Path] = (),
+    pretrain_metrics: list[Path] = (),
     probe_metrics: list[Path] = (),
-) -> None:
-    train, test = read_metrics(spec["runs"], train_metrics), read_metrics(spec["runs"], test_metrics)
-    probes = read_metrics(spec.get("probes", []), probe_metrics)
-    frame = run_table(spec, train, test, probes)
+    sweeps: list[Path] = (),
+) -> pd.DataFrame:
+    train = read_metrics(spec["runs"], train_metrics)
+    if spec.get("sweep"):
+        frames = {run: pd.read_csv(path) for run, path in zip(spec["runs"], sweeps, strict=True)}
+        frame = sweep_table(spec, frames)
+        made_by = list(train.values())
+    else:
+        pretrain = read_metrics(spec.get("pretrain", []), pretrain_metrics)
+        probes = read_metrics(spec.get("probes", []), probe_metrics)
+        frame = run_table(spec, train, read_metrics(spec["runs"], test_metrics), probes, pretrain)
+        made_by = [*train.values(), *pretrain.values(), *probes.values()]
     frame.to_csv(out_csv)
-    footer = provenance_line(list(train.values())) if train else ""
-    Path(out_md).write_text(to_markdown(frame, spec.get("caption", ""), footer))
+    Path(out_md).write_text(to_markdown(frame, spec.get("caption", ""), provenance_line(made_by)))
     print(frame.to_string())
+    return frame
 
 
 if __name__ == "__main__":
+    inputs = snakemake.input
     with log_to(snakemake.log[0]):
         main(
             spec=snakemake.params.spec,
-            train_metrics=[Path(p) for p in snakemake.input.train],
-            test_metrics=[Path(p) for p in snakemake.input.test],
-            probe_metrics=[Path(p) for p in snakemake.input.probes],
             out_csv=Path(snakemake.output.csv),
             out_md=Path(snakemake.output.md),
+            **{
+                argument: [Path(p) for p in inputs[role]]
+                for role, argument in INPUT_ARGUMENTS.items()
+                if role in inputs.keys()
+            },
         )

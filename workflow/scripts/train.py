@@ -122,6 +122,13 @@ def main(
         # Sum of epoch times, so a resumed run reports its training time, not the last session's.
         "train_time_s": sum(row["epoch_seconds"] for row in result.history),
         "wall_time_s": train_time,
+        # The best epoch's numbers (S6 reports max val accuracy and min val loss).
+        "best_val_acc": max(
+            (row["val_acc"] for row in result.history if row.get("val_acc") is not None), default=None
+        ),
+        "min_val_loss": min(
+            (row["val_loss"] for row in result.history if row.get("val_loss") is not None), default=None
+        ),
         "epochs": len(result.history),
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,

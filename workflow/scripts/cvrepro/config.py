@@ -18,7 +18,9 @@ import yaml
 from jsonschema import Draft7Validator, validators
 from jsonschema.exceptions import best_match
 
+from cvrepro import class_maps
 from cvrepro.augment import resolve as augment_resolve
+from cvrepro.datasets.readers import CIFAR_C_CORRUPTIONS
 from cvrepro.datasets.registry import DATASETS
 from cvrepro.models import RESNETS
 from cvrepro.shift import CORRUPTIONS
@@ -198,9 +200,12 @@ def resolve_study(name: str, raw: dict, source: str) -> Study:
         raise ConfigError(f"{source}: expected a mapping (a study), got {type(raw).__name__}")
     raw = copy.deepcopy(raw)
     defaults = raw.get("run_defaults") or {}
-    if isinstance(raw.get("runs"), dict) and isinstance(defaults, dict):
+    presets = raw.get("presets") or {}
+    if isinstance(raw.get("runs"), dict) and isinstance(defaults, dict) and isinstance(presets, dict):
         raw["runs"] = {
-            run: deep_merge(defaults, spec) if isinstance(spec, dict) else spec
+            run: _merged_run(spec, defaults, presets, f"{source}: runs.{run}")
+            if isinstance(spec, dict)
+            else spec
             for run, spec in raw["runs"].items()
         }
     spec = validate(raw, load_schema("study.schema.yaml"), source)
@@ -215,6 +220,19 @@ def resolve_study(name: str, raw: dict, source: str) -> Study:
     _check_shifts(study)
     _check_outputs(study)
     return study
+
+
+def _merged_run(run: dict, defaults: dict, presets: dict, key: str) -> dict:
+    """run_defaults, then each preset the run names, then the run's own values."""
+    names = run.pop("preset", [])
+    merged = defaults
+    for preset in [names] if isinstance(names, str) else names:
+        if preset not in presets:
+            raise ConfigError(
+                f"{key}.preset: no preset named {preset!r}; defined: {', '.join(presets) or 'none'}"
+            )
+        merged = deep_merge(merged, presets[preset])
+    return deep_merge(merged, run)
 
 
 def _check_name(name: str, source: str, key: str) -> None:
@@ -418,6 +436,13 @@ def _check_probes(study: Study) -> None:
             raise ConfigError(f"{key}.layer: raw pixels have no layers")
         for role in ("train", "test"):
             _check_subset_ref(study, f"probes.{name}.{role}", probe[role])
+        if probe["kind"] == "zero_shot":
+            _check_zero_shot(study, name, probe)
+            continue
+        if probe["train"] is None:
+            raise ConfigError(f"{key}.train: required for kind {probe['kind']} (only zero_shot fits nothing)")
+        if probe["class_map"] is not None:
+            raise ConfigError(f"{key}.class_map: only used by kind zero_shot")
         if not subsets_disjoint(study.subsets, probe["train"], probe["test"]):
             raise ConfigError(
                 f"{key}.test: subset {probe['test']!r} may overlap the training subset {probe['train']!r}"
@@ -428,21 +453,55 @@ def _check_probes(study: Study) -> None:
             )
 
 
+def _check_zero_shot(study: Study, name: str, probe: dict) -> None:
+    key = f"{study.source}: probes.{name}"
+    if probe["class_map"] is None:
+        raise ConfigError(
+            f"{key}.class_map: required for kind zero_shot; available: {', '.join(class_maps.available())}"
+        )
+    try:
+        class_map = class_maps.load_class_map(probe["class_map"])
+    except ValueError as error:
+        raise ConfigError(f"{key}.class_map: {error}") from None
+    test_classes = num_classes(study.subsets[probe["test"]])
+    if len(class_map.target_classes) != test_classes:
+        raise ConfigError(
+            f"{key}.class_map: {probe['class_map']!r} maps onto {len(class_map.target_classes)} classes, "
+            f"the test subset {probe['test']!r} has {test_classes}"
+        )
+
+
+def known_corruptions(shift_set: dict) -> tuple[str, ...]:
+    return tuple(sorted(CORRUPTIONS)) if shift_set["source"] == "generated" else CIFAR_C_CORRUPTIONS
+
+
 def shift_conditions(shift_set: dict) -> list[str]:
     """The shift set's conditions as '<corruption>-<severity>' names, in a fixed order."""
-    corruptions = sorted(CORRUPTIONS) if shift_set["corruptions"] == ["all"] else shift_set["corruptions"]
+    corruptions = shift_set["corruptions"]
+    if corruptions == ["all"]:
+        corruptions = known_corruptions(shift_set)
     return [f"{c}-{s}" for c in corruptions for s in shift_set["severities"]]
 
 
 def _check_shifts(study: Study) -> None:
     for name, shift_set in study.shift_sets.items():
+        key = f"{study.source}: shift_sets.{name}"
         _check_subset_ref(study, f"shift_sets.{name}.subset", shift_set["subset"])
-        unknown = [c for c in shift_set["corruptions"] if c != "all" and c not in CORRUPTIONS]
+        known = known_corruptions(shift_set)
+        unknown = [c for c in shift_set["corruptions"] if c != "all" and c not in known]
         if unknown:
             raise ConfigError(
-                f"{study.source}: shift_sets.{name}.corruptions: unknown corruption {unknown[0]!r}; "
-                f"choose from all, {', '.join(sorted(CORRUPTIONS))}"
+                f"{key}.corruptions: unknown corruption {unknown[0]!r} for source {shift_set['source']}; "
+                f"choose from all, {', '.join(known)}"
             )
+        if shift_set["source"] != "generated":
+            clean = shift_set["source"].removesuffix("_c")
+            subset = study.subsets[shift_set["subset"]]
+            if (subset["dataset"], subset["split"]) != (clean, "test"):
+                raise ConfigError(
+                    f"{key}.source: {shift_set['source']} corrupts {clean}/test, but subset "
+                    f"{shift_set['subset']!r} is {subset['dataset']}/{subset['split']}"
+                )
     for name, sweep in study.bn_sweeps.items():
         key = f"{study.source}: bn_sweeps.{name}"
         if sweep["shift_set"] not in study.shift_sets:
@@ -457,6 +516,10 @@ def _check_shifts(study: Study) -> None:
                 )
 
 
+# Figures drawn from test-set metrics, which runs (evaluations) and probes both have.
+METRIC_FIGURES = ("confusion", "roc", "class_accuracy")
+
+
 def num_classes(subset: dict) -> int:
     return subset["classes"] or DATASETS[subset["dataset"]].num_classes
 
@@ -465,9 +528,10 @@ def _check_outputs(study: Study) -> None:
     runs = study.runs
     for name, figure in study.figures.items():
         key = f"{study.source}: figures.{name}"
+        allowed = {**runs, **study.probes} if figure["kind"] in METRIC_FIGURES else runs
         for run in figure["runs"]:
-            if run not in runs:
-                raise ConfigError(f"{key}.runs: no run named {run!r}; defined: {', '.join(runs)}")
+            if run not in allowed:
+                raise ConfigError(f"{key}.runs: no run named {run!r}; defined: {', '.join(allowed)}")
         needs = {
             "training_curves": ["runs"],
             "tsne": ["features", "subset"],
@@ -478,10 +542,13 @@ def _check_outputs(study: Study) -> None:
             "class_accuracy": ["runs"],
             "grad_flow": ["runs"],
             "samples": ["subset"],
+            "activations": ["runs", "subset", "layers"],
         }
         for field in needs[figure["kind"]]:
             if not figure[field]:
                 raise ConfigError(f"{key}.{field}: required for kind {figure['kind']}")
+        if figure["kind"] == "activations" and len(figure["runs"]) != 1:
+            raise ConfigError(f"{key}.runs: activations draws one run, got {len(figure['runs'])}")
         if figure["subset"] is not None:
             _check_subset_ref(study, f"figures.{name}.subset", figure["subset"])
         if figure["sweep"] is not None and figure["sweep"] not in study.bn_sweeps:
@@ -495,21 +562,51 @@ def _check_outputs(study: Study) -> None:
         except ValueError as error:
             raise ConfigError(f"{key}.augment: {error}") from None
     for name, table in study.tables.items():
-        for kind, defined in (("runs", runs), ("probes", study.probes)):
+        if table["sweep"] is not None:
+            _check_sweep_table(study, name, table)
+            continue
+        kinds = (("runs", runs), ("pretrain", study.pretrain), ("probes", study.probes))
+        for kind, defined in kinds:
             for row in table[kind]:
                 if row not in defined:
                     raise ConfigError(
-                        f"{study.source}: tables.{name}.{kind}: no {kind[:-1]} named {row!r}; defined: {', '.join(defined)}"
+                        f"{study.source}: tables.{name}.{kind}: no {kind.rstrip('s')} named {row!r}; "
+                        f"defined: {', '.join(defined) or 'none'}"
                     )
-        rows = table["runs"] + table["probes"]
+        rows = table["runs"] + table["pretrain"] + table["probes"]
         if not rows:
-            raise ConfigError(f"{study.source}: tables.{name}: needs at least one of `runs` or `probes`")
-        for run, values in table["reported"].items():
-            if run not in rows:
-                raise ConfigError(f"{study.source}: tables.{name}.reported.{run}: not a row of this table")
-            for column in values:
-                if column not in table["columns"]:
-                    raise ConfigError(
-                        f"{study.source}: tables.{name}.reported.{run}.{column}: not a column of this table "
-                        f"({', '.join(table['columns'])})"
-                    )
+            raise ConfigError(
+                f"{study.source}: tables.{name}: needs at least one of `runs`, `pretrain`, `probes`"
+            )
+        _check_reported(study, name, table, rows, table["columns"])
+
+
+def _check_sweep_table(study: Study, name: str, table: dict) -> None:
+    key = f"{study.source}: tables.{name}"
+    sweep = study.bn_sweeps.get(table["sweep"])
+    if sweep is None:
+        raise ConfigError(
+            f"{key}.sweep: no BN sweep named {table['sweep']!r}; defined: {', '.join(study.bn_sweeps) or 'none'}"
+        )
+    for mode in table["modes"]:
+        if mode not in sweep["modes"]:
+            raise ConfigError(f"{key}.modes: the sweep {table['sweep']!r} does not run mode {mode!r}")
+    if table["order"] not in sweep["orders"]:
+        raise ConfigError(f"{key}.order: the sweep {table['sweep']!r} does not run order {table['order']!r}")
+    rows = [str(size) for size in sweep["batch_sizes"]]
+    columns = [f"{mode}:{run}" for mode in table["modes"] for run in sweep["runs"]]
+    _check_reported(study, name, table, rows, columns)
+
+
+def _check_reported(study: Study, name: str, table: dict, rows: list[str], columns: list[str]) -> None:
+    for row, values in table["reported"].items():
+        if str(row) not in rows:
+            raise ConfigError(
+                f"{study.source}: tables.{name}.reported.{row}: not a row of this table ({', '.join(rows)})"
+            )
+        for column in values:
+            if column not in columns:
+                raise ConfigError(
+                    f"{study.source}: tables.{name}.reported.{row}.{column}: not a column of this table "
+                    f"({', '.join(columns)})"
+                )

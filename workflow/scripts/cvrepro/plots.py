@@ -228,3 +228,27 @@ def class_samples(
             -0.1, 0.5, classes[c], transform=axes[row, 0].transAxes, ha="right", va="center", fontsize=7
         )
     _save(fig, out_png, title)
+
+
+def activation_grid(
+    images: np.ndarray,
+    maps: dict[str, np.ndarray],
+    names: list[str],
+    out_png: Path,
+    title: str = "",
+) -> None:
+    """One row per image: the image, then each layer's channel-mean activation map (own scale)."""
+    fig, axes = plt.subplots(
+        len(images), 1 + len(maps), figsize=(2.2 * (1 + len(maps)), 2.2 * len(images)), squeeze=False
+    )
+    for row, image in enumerate(images):
+        axes[row, 0].imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray")
+        axes[row, 0].set_title(names[row], fontsize=8)
+        for col, (layer, layer_maps) in enumerate(maps.items(), start=1):
+            axes[row, col].imshow(layer_maps[row], cmap="viridis")
+            axes[row, col].set_title(
+                f"{layer} {layer_maps[row].shape[0]}x{layer_maps[row].shape[1]}", fontsize=8
+            )
+        for ax in axes[row]:
+            ax.set_axis_off()
+    _save(fig, out_png, title)

@@ -1,4 +1,10 @@
-"""Result tables: one pandas DataFrame, written as CSV and as Markdown."""
+"""Result tables: one pandas DataFrame per table, written as CSV and as Markdown.
+
+Two shapes. A *run table* has one row per run, pretraining or probe and the columns the study
+lists. A *sweep table* (S1's BatchNorm table) has one row per test batch size and one column per
+(BN mode, run), averaged over the shift set's corrupted conditions. Either way, where the study
+gives the source report's number, `<column>_reported` and `<column>_diff` follow the column.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +12,55 @@ import math
 
 import pandas as pd
 
-ACCURACY_COLUMNS = {"train_acc", "val_acc", "test_acc"}
+ACCURACY_COLUMNS = {"train_acc", "val_acc", "test_acc", "test_top5", "best_val_acc", "contrastive_acc"}
+
+
+def run_values(train: dict, test: dict) -> dict:
+    """A trained run's cells: its training metrics plus its test-set evaluation."""
+    return {**train, "test_acc": test.get("accuracy"), "test_top5": test.get("top5_accuracy")}
+
+
+def pretrain_values(metrics: dict) -> dict:
+    """A pretraining's cells: its own objective's accuracy; the online probe as validation."""
+    return {
+        "contrastive_acc": metrics.get("contrastive_acc"),
+        "val_acc": metrics.get("probe_acc"),
+        "train_time_s": metrics.get("train_time_s"),
+        "epochs": metrics.get("epochs"),
+        "train_images": metrics.get("train_images"),
+        "trained_params": metrics.get("trained_params"),
+    }
 
 
 def probe_values(metrics: dict) -> dict:
-    """A probe's metrics under the run table's column names."""
+    """A probe's metrics under the run table's column names (fit time is its training time)."""
     return {
         "train_acc": metrics.get("train_acc"),
         "test_acc": metrics.get("test_acc"),
+        "test_top5": metrics.get("top5_accuracy"),
         "train_time_s": metrics.get("fit_time_s"),
         "train_images": metrics.get("train_images"),
     }
+
+
+def with_reported(
+    values_by_row: dict[str, dict], columns: list[str], reported: dict[str, dict]
+) -> pd.DataFrame:
+    """Rows in order, `columns` in order, each followed by `_reported`/`_diff` where the study
+    reports that column for any row. A missing value (row not computed) is an empty cell."""
+    reported_columns = {column for values in reported.values() for column in values}
+    rows = []
+    for name, values in values_by_row.items():
+        row = {"run": name}
+        for column in columns:
+            ours = values.get(column)
+            row[column] = ours
+            if column in reported_columns:
+                theirs = reported.get(name, {}).get(column)
+                row[f"{column}_reported"] = theirs
+                row[f"{column}_diff"] = ours - theirs if ours is not None and theirs is not None else None
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("run")
 
 
 def run_table(
@@ -24,40 +68,53 @@ def run_table(
     train_metrics: dict[str, dict],
     test_metrics: dict[str, dict],
     probe_metrics: dict[str, dict] | None = None,
+    pretrain_metrics: dict[str, dict] | None = None,
 ) -> pd.DataFrame:
-    """Rows are runs then probes, columns as the spec lists them; a reported value adds
-    `<col>_reported` and `<col>_diff`. A row without metrics shows empty cells."""
-    rows = []
-    values_by_row = {
-        run: {**train_metrics.get(run, {}), "test_acc": test_metrics.get(run, {}).get("accuracy")}
-        for run in spec["runs"]
-    }
-    values_by_row.update(
-        {probe: probe_values((probe_metrics or {}).get(probe, {})) for probe in spec.get("probes", [])}
+    """Rows are runs, then pretrainings, then probes, in the spec's order."""
+    values = {run: run_values(train_metrics.get(run, {}), test_metrics.get(run, {})) for run in spec["runs"]}
+    values.update(
+        {name: pretrain_values((pretrain_metrics or {}).get(name, {})) for name in spec.get("pretrain", [])}
     )
-    for run, values in values_by_row.items():
-        row = {"run": run}
-        reported = spec["reported"].get(run, {})
-        for column in spec["columns"]:
-            ours = values.get(column)
-            row[column] = ours
-            if any(column in r for r in spec["reported"].values()):
-                theirs = reported.get(column)
-                row[f"{column}_reported"] = theirs
-                row[f"{column}_diff"] = ours - theirs if ours is not None and theirs is not None else None
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("run")
+    values.update(
+        {name: probe_values((probe_metrics or {}).get(name, {})) for name in spec.get("probes", [])}
+    )
+    return with_reported(values, spec["columns"], spec["reported"])
+
+
+def sweep_column(mode: str, run: str) -> str:
+    return f"{mode}:{run}"
+
+
+def sweep_table(spec: dict, sweeps: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Rows: test batch sizes. Columns: `<mode>:<run>`, mean accuracy over the corrupted
+    conditions (severity > 0) in the spec's test order."""
+    values: dict[str, dict] = {}
+    columns = []
+    for mode in spec["modes"]:
+        for run, frame in sweeps.items():
+            column = sweep_column(mode, run)
+            columns.append(column)
+            rows = frame[
+                (frame["severity"] > 0) & (frame["mode"] == mode) & (frame["order"] == spec["order"])
+            ]
+            for batch_size, accuracy in rows.groupby("batch_size")["accuracy"].mean().items():
+                values.setdefault(str(batch_size), {})[column] = float(accuracy)
+    reported = {str(row): cells for row, cells in spec["reported"].items()}
+    ordered = dict(sorted(values.items(), key=lambda item: int(item[0])))
+    frame = with_reported(ordered, columns, reported)
+    frame.index.name = "batch_size"
+    return frame
 
 
 def format_value(column: str, value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     base = column.removesuffix("_reported").removesuffix("_diff")
-    if base in ACCURACY_COLUMNS:
+    if base in ACCURACY_COLUMNS or ":" in base:  # sweep columns are accuracies too
         sign = "+" if column.endswith("_diff") and value > 0 else ""
-        return f"{sign}{100 * value:.2f}%"
+        return f"{sign}{100 * value:.2f}" + (" pp" if column.endswith("_diff") else "%")
     if isinstance(value, float):
-        return f"{value:.1f}"
+        return f"{value:.1f}" if abs(value) >= 0.1 else f"{value:.3f}"
     return str(value)
 
 
@@ -76,9 +133,9 @@ def to_markdown(frame: pd.DataFrame, caption: str = "", footer: str = "") -> str
 
 
 def provenance_line(metrics: list[dict]) -> str:
-    """Which commits, config hashes and devices made the runs of a table."""
-    seen = [m.get("provenance", {}) for m in metrics]
+    """Which commits, config hashes and devices made the rows of a table."""
+    seen = [m.get("provenance", {}) for m in metrics if m]
     commits = sorted({p.get("git_commit", "unknown") for p in seen})
     devices = sorted({p.get("device", "unknown") for p in seen})
     hashes = ", ".join(p.get("config_hash", "?") for p in seen)
-    return f"Made by commit {', '.join(commits)} on {'; '.join(devices)}; run config hashes: {hashes}."
+    return f"Made by commit {', '.join(commits)} on {'; '.join(devices)}; config hashes: {hashes}."

@@ -197,6 +197,60 @@ def prepare_cifar10_1(files: dict[str, Path], out_dir: Path) -> dict:
     return {"classes": CIFAR10_CLASSES}
 
 
+# --- CIFAR-10-C / CIFAR-100-C (Hendrycks & Dietterich, 2019) -----------------------------------
+
+# Every corruption file of the published archives: the 15 benchmark corruptions and 4 extra ones.
+CIFAR_C_CORRUPTIONS = (
+    "gaussian_noise",
+    "shot_noise",
+    "impulse_noise",
+    "defocus_blur",
+    "glass_blur",
+    "motion_blur",
+    "zoom_blur",
+    "snow",
+    "frost",
+    "fog",
+    "brightness",
+    "contrast",
+    "elastic_transform",
+    "pixelate",
+    "jpeg_compression",
+    "speckle_noise",
+    "gaussian_blur",
+    "spatter",
+    "saturate",
+)
+CIFAR_C_SEVERITIES = 5
+
+
+def _prepare_cifar_c(archive_path: Path, root: str, out_dir: Path, classes: list[str]) -> dict:
+    """<root>/<corruption>.npy holds the test set at severities 1..5 stacked (5 x N images);
+    <root>/labels.npy the labels in the same order. One split per corruption."""
+    with tarfile.open(archive_path) as archive:
+        labels = np.load(io.BytesIO(_tar_member(archive, f"{root}/labels.npy"))).astype(np.int64)
+        if len(labels) % CIFAR_C_SEVERITIES:
+            raise ValueError(f"{archive_path}: {len(labels)} labels is not 5 severities x N test images")
+        for corruption in CIFAR_C_CORRUPTIONS:
+            images = np.load(io.BytesIO(_tar_member(archive, f"{root}/{corruption}.npy")))
+            if images.shape != (len(labels), 32, 32, 3) or images.dtype != np.uint8:
+                raise ValueError(
+                    f"{archive_path}: {corruption}.npy is {images.dtype} {images.shape}, "
+                    f"expected uint8 ({len(labels)}, 32, 32, 3)"
+                )
+            write_split(out_dir, corruption, images, labels)
+    return {"classes": classes, "severities": CIFAR_C_SEVERITIES}
+
+
+def prepare_cifar10_c(files: dict[str, Path], out_dir: Path) -> dict:
+    return _prepare_cifar_c(files["CIFAR-10-C.tar"], "CIFAR-10-C", out_dir, CIFAR10_CLASSES)
+
+
+def prepare_cifar100_c(files: dict[str, Path], out_dir: Path) -> dict:
+    # The archive has no class names; shift sets take them from the clean CIFAR-100 split.
+    return _prepare_cifar_c(files["CIFAR-100-C.tar"], "CIFAR-100-C", out_dir, [str(i) for i in range(100)])
+
+
 def _kaggle_entries(path: Path) -> tuple[zipfile.ZipFile, list[str]]:
     """The Kaggle train.zip, or the competition zip that contains it."""
     archive = zipfile.ZipFile(path)

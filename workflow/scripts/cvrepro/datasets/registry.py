@@ -160,6 +160,41 @@ DATASETS: dict[str, DatasetSpec] = {
             homepage="https://github.com/modestyachts/CIFAR-10.1",
             notes="A natural distribution shift of CIFAR-10's test set (v6).",
         ),
+        *(
+            DatasetSpec(
+                name=f"{clean}_c",
+                # Zenodo records of Hendrycks & Dietterich (2019); md5 as Zenodo lists it.
+                files=(RemoteFile(archive, f"https://zenodo.org/records/{record}/files/{archive}", md5),),
+                splits={corruption: 5 * 10000 for corruption in readers.CIFAR_C_CORRUPTIONS},
+                num_classes=classes,
+                balanced=True,
+                prepare=prepare,
+                homepage=f"https://zenodo.org/records/{record}",
+                notes=(
+                    f"The published corruptions of {clean}'s test set: one split per corruption, severities "
+                    "1..5 stacked (10,000 images each). Used by shift sets with `source: "
+                    f"{clean}_c`; 2.9 GB."
+                ),
+            )
+            for clean, archive, record, md5, classes, prepare in (
+                (
+                    "cifar10",
+                    "CIFAR-10-C.tar",
+                    2535967,
+                    "56bf5dcef84df0e2308c6dcbcbbd8499",
+                    10,
+                    readers.prepare_cifar10_c,
+                ),
+                (
+                    "cifar100",
+                    "CIFAR-100-C.tar",
+                    3555552,
+                    "11f0ed0f1191edbf9fa23466ae6021d3",
+                    100,
+                    readers.prepare_cifar100_c,
+                ),
+            )
+        ),
         DatasetSpec(
             name="dogs_vs_cats",
             # Kaggle's archive needs a login and publishes no checksum: prepare checks its contents.

@@ -1,0 +1,38 @@
+# The final report: REPORT.md per study from its tables, figures and job metrics, an index of
+# studies, and report() on tables and figures for `snakemake --report`.
+
+
+rule report:
+    input:
+        unpack(get_report_inputs),
+    output:
+        "results/{study}/REPORT.md",
+    log:
+        "results/{study}/logs/report.log",
+    params:
+        description=lambda wildcards: STUDIES[wildcards.study].spec["description"],
+        tables=lambda wildcards: list(STUDIES[wildcards.study].tables),
+        figures=lambda wildcards: {name: f["caption"] for name, f in STUDIES[wildcards.study].figures.items()},
+        jobs=get_report_jobs,
+        caveats=get_report_caveats,
+    conda:
+        "../../envs/cvrepro.yaml"
+    script:
+        "../scripts/report.py"
+
+
+rule report_index:
+    input:
+        reports=expand("results/{study}/REPORT.md", study=list(STUDIES)),
+        metrics=[path for name in STUDIES for path in job_metrics_files(name)],
+    output:
+        "results/REPORT.md",
+    log:
+        "results/logs/report_index.log",
+    params:
+        studies=get_index_studies,
+        job_counts={name: len(job_metrics_files(name)) for name in STUDIES},
+    conda:
+        "../../envs/cvrepro.yaml"
+    script:
+        "../scripts/report.py"

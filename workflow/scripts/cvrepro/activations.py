@@ -1,0 +1,50 @@
+"""Activation maps of chosen layers for chosen images (S2's early- vs late-layer figure)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def first_of_each_class(labels: np.ndarray, classes: list[str], wanted: list[str]) -> list[int]:
+    """Index of the first image of each wanted class name, in the order asked."""
+    picks = []
+    for name in wanted:
+        if name not in classes:
+            raise ValueError(f"no class named {name!r}; classes: {', '.join(classes)}")
+        found = np.flatnonzero(labels == classes.index(name))
+        if not len(found):
+            raise ValueError(f"no image of class {name!r} in this subset")
+        picks.append(int(found[0]))
+    return picks
+
+
+@torch.no_grad()
+def activation_maps(model: nn.Module, x: torch.Tensor, layers: list[str]) -> dict[str, np.ndarray]:
+    """For each layer, the mean over channels of its output: (N, h, w) per layer, in eval mode."""
+    modules = dict(model.named_modules())
+    unknown = [layer for layer in layers if layer not in modules or layer == ""]
+    if unknown:
+        raise ValueError(
+            f"no layer {unknown[0]!r}; choose from {[name for name, _ in model.named_children()]}"
+        )
+    captured: dict[str, torch.Tensor] = {}
+    handles = [
+        modules[layer].register_forward_hook(
+            lambda module, inputs, output, layer=layer: captured.__setitem__(layer, output)
+        )
+        for layer in layers
+    ]
+    try:
+        model.eval()(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    maps = {}
+    for layer in layers:
+        output = captured[layer].float()
+        if output.ndim != 4:
+            raise ValueError(f"layer {layer!r} has no spatial output (shape {tuple(output.shape)})")
+        maps[layer] = output.mean(dim=1).cpu().numpy()
+    return maps

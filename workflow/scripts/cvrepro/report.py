@@ -1,0 +1,155 @@
+"""The final report of a study (REPORT.md) and the index of studies, from the tables, figures and
+metrics the DAG made. Plain Markdown: readable on GitHub, in an editor, or as text."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cvrepro.tables import format_value
+
+
+def reported_vs_ours(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every cell for which the source report gives a number: table, row, column, theirs, ours, diff."""
+    rows = []
+    for table, frame in tables.items():
+        for column in frame.columns:
+            if not column.endswith("_reported"):
+                continue
+            base = column.removesuffix("_reported")
+            for row, theirs in frame[column].items():
+                if pd.notna(theirs):
+                    ours = frame.at[row, base]
+                    rows.append(
+                        {
+                            "table": table,
+                            "row": str(row),
+                            "column": base,
+                            "reported": float(theirs),
+                            "ours": None if pd.isna(ours) else float(ours),
+                            "diff": None if pd.isna(ours) else float(ours) - float(theirs),
+                        }
+                    )
+    return pd.DataFrame(rows, columns=["table", "row", "column", "reported", "ours", "diff"])
+
+
+def comparison_markdown(comparison: pd.DataFrame) -> str:
+    if comparison.empty:
+        return "The source report gives no numbers for these tables.\n"
+    lines = ["| table | row | column | reported | ours | ours - reported |", "|---|---|---|---:|---:|---:|"]
+    for item in comparison.itertuples():
+        lines.append(
+            f"| {item.table} | {item.row} | {item.column} | {format_value(item.column, item.reported)} | "
+            f"{format_value(item.column, item.ours)} | {format_value(item.column + '_diff', item.diff)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def jobs_markdown(jobs: dict[str, dict]) -> str:
+    """Hardware and time of every training and pretraining job."""
+    lines = [
+        "| job | kind | device | host | epochs | images | training time (s) | images/s |",
+        "|---|---|---|---|---:|---:|---:|---:|",
+    ]
+    for name, (kind, metrics) in jobs.items():
+        prov = metrics.get("provenance", {})
+        seconds = metrics.get("train_time_s")
+        images = metrics.get("train_images")
+        epochs = metrics.get("epochs")
+        rate = images * epochs / seconds if seconds and images and epochs else None
+        lines.append(
+            f"| {name} | {kind} | {prov.get('device', '?')} | {prov.get('host', '?')} | {epochs} | {images} | "
+            f"{seconds:.1f} | {rate:.0f} |"
+            if seconds is not None and rate is not None
+            else f"| {name} | {kind} | {prov.get('device', '?')} | {prov.get('host', '?')} | {epochs} | {images} | – | – |"
+        )
+    total = sum(m.get("train_time_s") or 0 for _, m in jobs.values())
+    return "\n".join(lines) + f"\n\nTotal training time: {total:.0f} s ({total / 60:.1f} min).\n"
+
+
+def study_report(
+    study: str,
+    description: str,
+    tables: dict[str, tuple[str, pd.DataFrame]],
+    figures: dict[str, str],
+    jobs: dict[str, tuple[str, dict]],
+    caveats: list[str],
+    commit: str,
+) -> str:
+    """REPORT.md of one study. tables: name -> (markdown, frame); figures: name -> caption;
+    jobs: name -> (run | pretraining, metrics.json)."""
+    parts = [f"# Study `{study}`\n", description.strip() + "\n" if description.strip() else ""]
+    parts.append("## Tables\n")
+    for name, (markdown, _) in tables.items():
+        parts += [f"### {name}\n", markdown, f"CSV: [tables/{name}.csv](tables/{name}.csv)\n"]
+    if not tables:
+        parts.append("This study defines no tables.\n")
+    parts += [
+        "## Reported vs ours\n",
+        comparison_markdown(reported_vs_ours({n: f for n, (_, f) in tables.items()})),
+    ]
+    parts.append("## Figures\n")
+    for name, caption in figures.items():
+        parts += [
+            f"### {name}\n",
+            f"![{caption or name}](figures/{name}.png)\n",
+            f"{caption}\n" if caption else "",
+        ]
+    if not figures:
+        parts.append("This study defines no figures.\n")
+    parts += ["## Hardware and time\n", jobs_markdown(jobs) if jobs else "No training jobs.\n"]
+    parts.append("## Caveats\n")
+    parts += [f"- {caveat}\n" for caveat in caveats] if caveats else ["None noted.\n"]
+    parts.append(f"\nMade by cvrepro commit {commit}.\n")
+    return "\n".join(part for part in parts if part)
+
+
+def index_markdown(studies: dict[str, dict]) -> str:
+    """results/REPORT.md: one line per study with its description, size and link."""
+    lines = [
+        "# cvrepro results\n",
+        "| study | what it reproduces | runs | tables | figures | training time (min) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name, info in studies.items():
+        summary = " ".join(info["description"].split())
+        summary = summary if len(summary) <= 160 else summary[:157] + "..."
+        lines.append(
+            f"| [{name}]({name}/REPORT.md) | {summary} | {info['runs']} | {info['tables']} | "
+            f"{info['figures']} | {info['train_minutes']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# Datasets whose images were drawn from ImageNet: ImageNet-pretrained models have seen them (or
+# their near-duplicates), so transfer numbers on them are optimistic.
+FROM_IMAGENET = {"stl10": "STL-10", "tiny_imagenet": "Tiny-ImageNet"}
+
+
+def automatic_caveats(spec: dict) -> list[str]:
+    """Caveats the seed reports miss, found from what the study does."""
+    caveats = []
+    datasets = {subset["dataset"] for subset in spec["subsets"].values()}
+    uses_imagenet = any(run["init"] == "imagenet" for run in spec["runs"].values()) or any(
+        probe["features"].startswith("imagenet_") for probe in spec["probes"].values()
+    )
+    for name, label in FROM_IMAGENET.items():
+        if name in datasets:
+            caveats.append(
+                f"{label}'s images come from ImageNet"
+                + (
+                    ", and this study starts from ImageNet-trained weights: those numbers are optimistic "
+                    "(the network may have seen these very images, or near-duplicates, in pretraining)."
+                    if uses_imagenet
+                    else "; an ImageNet-pretrained model evaluated on it would be optimistic."
+                )
+            )
+    for name, sweep in spec["bn_sweeps"].items():
+        small = [size for size in sweep["batch_sizes"] if size <= 8]
+        if "train" in sweep["modes"] and small:
+            caveats.append(
+                f"BN sweep `{name}`: train-mode BatchNorm at test batch size {min(small)} normalises each image by "
+                "the statistics of a handful of images, so accuracy there mixes adaptation to the shift with "
+                "noise in the statistics (and depends on the other images of the batch: in class-sorted order "
+                "it falls further); it also costs accuracy on clean data. Eval mode does not depend on the batch."
+            )
+    return caveats

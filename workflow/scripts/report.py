@@ -1,0 +1,66 @@
+"""Assemble a study's REPORT.md (rule `report`) or the index of studies (rule `report_index`)."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from cvrepro.logs import log_to
+from cvrepro.provenance import git_commit
+from cvrepro.report import index_markdown, study_report
+
+
+def main(
+    study: str,
+    description: str,
+    tables: dict[str, tuple[Path, Path]],
+    figures: dict[str, str],
+    jobs: dict[str, tuple[str, Path]],
+    caveats: list[str],
+    out: Path,
+) -> str:
+    """tables: name -> (markdown, csv); figures: name -> caption; jobs: name -> (kind, metrics.json)."""
+    loaded = {
+        name: (Path(md).read_text(), pd.read_csv(csv, index_col=0)) for name, (md, csv) in tables.items()
+    }
+    job_metrics = {name: (kind, json.loads(Path(path).read_text())) for name, (kind, path) in jobs.items()}
+    text = study_report(study, description, loaded, figures, job_metrics, caveats, git_commit())
+    Path(out).write_text(text)
+    return text
+
+
+def index(studies: dict[str, dict], job_metrics: dict[str, list[Path]], out: Path) -> str:
+    """studies: name -> {description, runs, tables, figures}; job_metrics: name -> metrics files."""
+    for name, paths in job_metrics.items():
+        seconds = sum(json.loads(Path(p).read_text()).get("train_time_s") or 0 for p in paths)
+        studies[name]["train_minutes"] = seconds / 60
+    text = index_markdown(studies)
+    Path(out).write_text(text)
+    return text
+
+
+if __name__ == "__main__":
+    params = snakemake.params
+    with log_to(snakemake.log[0]):
+        if snakemake.rule == "report_index":
+            files = iter(snakemake.input.metrics)
+            grouped = {
+                name: [Path(next(files)) for _ in range(count)] for name, count in params.job_counts.items()
+            }
+            index(params.studies, grouped, Path(snakemake.output[0]))
+        else:
+            inputs = iter(snakemake.input.metrics)
+            main(
+                study=snakemake.wildcards.study,
+                description=params.description,
+                tables={
+                    name: (Path(md), Path(csv))
+                    for name, md, csv in zip(
+                        params.tables, snakemake.input.md, snakemake.input.csv, strict=True
+                    )
+                },
+                figures=params.figures,
+                jobs={name: (kind, Path(next(inputs))) for name, kind in params.jobs.items()},
+                caveats=params.caveats,
+                out=Path(snakemake.output[0]),
+            )
