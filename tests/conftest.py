@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,28 @@ def run_snakemake(workdir: Path, config: dict, *args: str, timeout: int = 600) -
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir)
+
+
+def planned_jobs(result) -> dict[str, int]:
+    """rule -> number of jobs, from the "Job stats" table of a dry run ({} when nothing to do)."""
+    counts, in_table = {}, False
+    for line in result.stdout.splitlines():
+        if line.startswith("Job stats:"):
+            in_table = True
+        elif in_table and (match := re.match(r"^(\w+)\s+(\d+)$", line.strip())):
+            if match.group(1) != "total":
+                counts[match.group(1)] = int(match.group(2))
+        elif in_table and counts and not line.strip():
+            break
+    return counts
+
+
+def planned_wildcards(result, rule: str) -> list[str]:
+    """The wildcards of every planned job of `rule`, e.g. ["study=tiny, run=a"]."""
+    found, current = [], None
+    for line in result.stdout.splitlines():
+        if match := re.match(r"^(?:local)?rule (\w+):", line.strip()):
+            current = match.group(1)
+        elif current == rule and line.strip().startswith("wildcards:"):
+            found.append(line.split(":", 1)[1].strip())
+    return sorted(found)

@@ -11,34 +11,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, SNAKEMAKE, TINY_STUDY, needs_fashion_mnist, run_snakemake, tiny_config
+from conftest import (
+    REPO,
+    SNAKEMAKE,
+    TINY_STUDY,
+    needs_fashion_mnist,
+    planned_jobs,
+    planned_wildcards,
+    run_snakemake,
+    tiny_config,
+)
 
 pytestmark = [pytest.mark.workflow, needs_fashion_mnist]
-
-
-def planned_jobs(result) -> dict[str, int]:
-    """rule -> number of jobs, from the "Job stats" table of a dry run ({} when nothing to do)."""
-    counts, in_table = {}, False
-    for line in result.stdout.splitlines():
-        if line.startswith("Job stats:"):
-            in_table = True
-        elif in_table and (match := re.match(r"^(\w+)\s+(\d+)$", line.strip())):
-            if match.group(1) != "total":
-                counts[match.group(1)] = int(match.group(2))
-        elif in_table and counts and not line.strip():
-            break
-    return counts
-
-
-def planned_wildcards(result, rule: str) -> list[str]:
-    """The wildcards of every planned job of `rule`, e.g. ["study=tiny, run=a"]."""
-    found, current = [], None
-    for line in result.stdout.splitlines():
-        if match := re.match(r"^(?:local)?rule (\w+):", line.strip()):
-            current = match.group(1)
-        elif current == rule and line.strip().startswith("wildcards:"):
-            found.append(line.split(":", 1)[1].strip())
-    return sorted(found)
 
 
 @pytest.fixture(scope="module")

@@ -159,7 +159,7 @@ def get_table_inputs(wildcards):
         }
     return {
         "train": [f"results/{wildcards.study}/runs/{run}/metrics.json" for run in table["runs"]],
-        "test": [test_metrics_file(wildcards.study, run) for run in table["runs"]],
+        "test": [test_metrics_file(wildcards.study, run, table["test"]) for run in table["runs"]],
         "pretrain": [f"results/{wildcards.study}/pretrain/{name}/metrics.json" for name in table["pretrain"]],
         "probes": [f"results/{wildcards.study}/probes/{probe}/metrics.json" for probe in table["probes"]],
     }
@@ -173,11 +173,11 @@ def get_table_spec(wildcards):
     return table
 
 
-def test_metrics_file(study, name):
-    """Test-set metrics of a run (its evaluation) or of a probe."""
+def test_metrics_file(study, name, subset=None):
+    """Test-set metrics of a run (its evaluation on `subset`, default its own test) or of a probe."""
     if name in STUDIES[study].probes:
         return f"results/{study}/probes/{name}/metrics.json"
-    return f"results/{study}/evals/{name}/{STUDIES[study].runs[name]['test']}/metrics.json"
+    return f"results/{study}/evals/{name}/{subset or STUDIES[study].runs[name]['test']}/metrics.json"
 
 
 
@@ -185,8 +185,8 @@ def test_metrics_file(study, name):
 def get_figure_inputs(wildcards):
     """What each kind of figure reads: histories, extracted features, or a subset's images."""
     figure = STUDIES[wildcards.study].figures[wildcards.figure]
-    if figure["kind"] == "training_curves":
-        return [f"results/{wildcards.study}/runs/{run}/history.csv" for run in figure["runs"]]
+    if figure["kind"] == "training_curves":  # runs and pretrainings
+        return [model_file(wildcards.study, name).replace("model.pt", "history.csv") for name in figure["runs"]]
     study = STUDIES[wildcards.study]
     if figure["kind"] in ("confusion", "roc", "class_accuracy"):
         return [test_metrics_file(wildcards.study, name) for name in figure["runs"]]

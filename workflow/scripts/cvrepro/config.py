@@ -213,6 +213,10 @@ def resolve_study(name: str, raw: dict, source: str) -> Study:
     for kind in ("subsets", "runs", "pretrain", "probes", "shift_sets", "bn_sweeps", "tables", "figures"):
         for item in spec[kind]:
             _check_name(item, source, f"{kind}.{item}")
+    for kind in ("runs", "pretrain"):
+        for item in spec[kind]:
+            if item in INIT_KEYWORDS:
+                raise ConfigError(f"{source}: {kind}.{item}: {item!r} is reserved (an `init` keyword); rename it")
     _check_subsets(study)
     _check_pretrain(study)
     _check_runs(study)
@@ -528,7 +532,11 @@ def _check_outputs(study: Study) -> None:
     runs = study.runs
     for name, figure in study.figures.items():
         key = f"{study.source}: figures.{name}"
-        allowed = {**runs, **study.probes} if figure["kind"] in METRIC_FIGURES else runs
+        allowed = runs
+        if figure["kind"] in METRIC_FIGURES:
+            allowed = {**runs, **study.probes}
+        elif figure["kind"] == "training_curves":
+            allowed = {**runs, **study.pretrain}
         for run in figure["runs"]:
             if run not in allowed:
                 raise ConfigError(f"{key}.runs: no run named {run!r}; defined: {', '.join(allowed)}")
@@ -573,12 +581,25 @@ def _check_outputs(study: Study) -> None:
                         f"{study.source}: tables.{name}.{kind}: no {kind.rstrip('s')} named {row!r}; "
                         f"defined: {', '.join(defined) or 'none'}"
                     )
+        if table["test"] is not None:
+            _check_table_test(study, name, table)
         rows = table["runs"] + table["pretrain"] + table["probes"]
         if not rows:
             raise ConfigError(
                 f"{study.source}: tables.{name}: needs at least one of `runs`, `pretrain`, `probes`"
             )
         _check_reported(study, name, table, rows, table["columns"])
+
+
+def _check_table_test(study: Study, name: str, table: dict) -> None:
+    key = f"{study.source}: tables.{name}.test"
+    _check_subset_ref(study, f"tables.{name}.test", table["test"])
+    for run in table["runs"]:
+        train = study.runs[run]["train"]
+        if not subsets_disjoint(study.subsets, train, table["test"]):
+            raise ConfigError(f"{key}: subset {table['test']!r} may overlap the training subset of {run!r}")
+        if num_classes(study.subsets[table["test"]]) != num_classes(study.subsets[train]):
+            raise ConfigError(f"{key}: subset {table['test']!r} has other classes than run {run!r} was trained on")
 
 
 def _check_sweep_table(study: Study, name: str, table: dict) -> None:

@@ -19,13 +19,18 @@ def training_curves(histories: dict[str, pd.DataFrame], out_png: Path, title: st
     for i, (run, history) in enumerate(histories.items()):
         color = f"C{i % 10}"
         ax_loss.plot(history["epoch"], history["train_loss"], color=color, label=f"{run} train")
-        ax_acc.plot(history["epoch"], history["train_acc"], color=color, label=f"{run} train")
-        if "val_acc" in history:
+        # Pretrainings report their own objective's accuracy (contrastive) and an online probe.
+        for column, style, label in (("train_acc", "-", "train"), ("contrastive_acc", "-", "contrastive")):
+            if column in history and history[column].notna().any():
+                ax_acc.plot(history["epoch"], history[column], color=color, linestyle=style, label=f"{run} {label}")
+        if "probe_acc" in history and history["probe_acc"].notna().any():
+            ax_acc.plot(history["epoch"], history["probe_acc"], color=color, linestyle=":", label=f"{run} probe")
+        if "val_acc" in history and history["val_acc"].notna().any():
             ax_loss.plot(
                 history["epoch"], history["val_loss"], color=color, linestyle="--", label=f"{run} val"
             )
             ax_acc.plot(history["epoch"], history["val_acc"], color=color, linestyle="--", label=f"{run} val")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    ax_loss.set(xlabel="epoch", ylabel="training objective", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)

@@ -40,6 +40,8 @@ def probe_values(metrics: dict) -> dict:
         "test_top5": metrics.get("top5_accuracy"),
         "train_time_s": metrics.get("fit_time_s"),
         "train_images": metrics.get("train_images"),
+        "silhouette": metrics.get("silhouette"),
+        "dunn": metrics.get("dunn"),
     }
 
 

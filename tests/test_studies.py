@@ -1,0 +1,93 @@
+"""Every seed study (studies/*.yaml) validates and its DAG builds, downloads included."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from conftest import REPO, planned_jobs, planned_wildcards, run_snakemake
+from cvrepro.config import load_config
+
+# study -> (datasets it downloads, runs it trains, pretrainings, whether it has BN sweeps)
+EXPECTED = {
+    "cifar100_subsets": ({"cifar100", "cifar100_c"}, {"t1", "t2", "simclr_t1"}, {"simclr_trainset2"}, True),
+    "cifar10_transfer": (
+        {"cifar10", "cifar10_1"},
+        {"from_scratch", "imagenet_all", "imagenet_freeze6", "imagenet_freeze10", "tiny_final"},
+        set(),
+        False,
+    ),
+    "stl10_transfer": ({"stl10"}, {"finetune_frozen6"}, set(), False),
+    "tinyimagenet_losses": ({"tiny_imagenet"}, {"ce", "ce_triplet", "ce_center"}, set(), False),
+    "dogs_cats_optimizers": ({"oxford_pets"}, {"sgd_bs1", "sgd_momentum", "adam_bs16"}, set(), False),
+    "stl10_simclr": ({"stl10"}, {"supervised"}, {"simclr_unlabeled"}, False),
+    "cifar10_linear_and_triplet": ({"cifar10"}, {"finetuned"}, {"triplet_encoder"}, False),
+}
+
+
+def seed_studies() -> list[str]:
+    return sorted(path.stem for path in (REPO / "studies").glob("*.yaml"))
+
+
+def test_there_is_one_study_per_seed_report():
+    assert seed_studies() == sorted(EXPECTED)
+
+
+def test_every_study_validates_and_every_table_reports_the_source_numbers():
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["studies"] = "all"
+    _, studies = load_config(config, REPO / "studies")
+    assert set(studies) == set(EXPECTED) | {"embedded"}
+    for name in EXPECTED:
+        study = studies[name]
+        assert study.spec["description"] and study.tables and study.figures, name
+        reported = [
+            value
+            for table in study.tables.values()
+            for row in table["reported"].values()
+            for value in row.values()
+        ]
+        assert reported, f"{name}: no reported numbers"
+
+
+@pytest.fixture(scope="module")
+def dry_run_of_all(tmp_path_factory):
+    """One dry run of every study together (`--config studies=all`, as a user would)."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["studies"] = "all"
+    result = run_snakemake(
+        tmp_path_factory.mktemp("all"), config, "-n", "--cores", "4", "--resources", "gpu=1"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def planned(result, rule: str, study: str, key: str) -> set[str]:
+    """Values of wildcard `key` of the planned jobs of `rule` in `study`."""
+    values = set()
+    for wildcards in planned_wildcards(result, rule):
+        fields = dict(item.split("=", 1) for item in wildcards.split(", "))
+        if fields.get("study", study) == study:
+            values.add(fields[key])
+    return values
+
+
+@pytest.mark.parametrize("study", sorted(EXPECTED))
+def test_dry_run_lists_downloads_training_and_report(dry_run_of_all, study):
+    datasets, runs, pretrainings, sweeps = EXPECTED[study]
+    # Downloads and prepared data are shared between studies (no study wildcard).
+    assert datasets <= planned(dry_run_of_all, "download", study, "dataset")
+    assert datasets <= planned(dry_run_of_all, "prepare", study, "dataset")
+    assert runs <= planned(dry_run_of_all, "train", study, "run")
+    assert planned(dry_run_of_all, "pretrain", study, "run") == pretrainings
+    assert bool(planned(dry_run_of_all, "bn_sweep", study, "run")) == sweeps
+    assert planned(dry_run_of_all, "report", study, "study") == {study}
+    for rule, key in (("subset", "subset"), ("evaluate", "run"), ("table", "table"), ("figure", "figure")):
+        assert planned(dry_run_of_all, rule, study, key), rule
+
+
+def test_all_studies_download_every_dataset_once(dry_run_of_all):
+    jobs = planned_jobs(dry_run_of_all)
+    assert (
+        jobs["download"] == 13 and jobs["prepare"] == 8 and jobs["report"] == 8 and jobs["report_index"] == 1
+    )
