@@ -145,6 +145,8 @@ def test_registry_is_complete():
         "stl10",
         "tiny_imagenet",
         "cifar10_1",
+        "cifar10_c",
+        "cifar100_c",
         "dogs_vs_cats",
         "oxford_pets",
     }
