@@ -168,3 +168,70 @@ def test_fit_does_not_modify_its_hyperparameters():
     hp = copy.deepcopy(HP)
     run_fit(hp)
     assert hp == HP
+
+
+def test_compile_setting_reads_the_environment_values(monkeypatch):
+    from cvrepro.compile import compile_setting
+
+    assert [compile_setting(v) for v in ("", "0", "off")] == [None, None, None]
+    assert compile_setting("1") == ("inductor", None)
+    assert compile_setting("max-autotune") == ("inductor", "max-autotune")
+    assert compile_setting("aot_eager") == ("aot_eager", None)
+    monkeypatch.setenv("CVREPRO_COMPILE", "eager")
+    assert compile_setting() == ("eager", None)
+    monkeypatch.delenv("CVREPRO_COMPILE")
+    assert compile_setting() is None  # off unless asked for: never compiles on CPU or in CI by default
+    with pytest.raises(ValueError, match="CVREPRO_COMPILE='fast' is not understood"):
+        compile_setting("fast")
+
+
+def test_a_failing_compile_warns_once_and_runs_eagerly():
+    from cvrepro.compile import CompiledOrEager
+
+    def broken_backend(graph, example_inputs):
+        raise RuntimeError("no compiler on this machine")
+
+    net = build_model(ARCH).eval()
+    x = torch.rand(4, 1, 12, 12)
+    wrapped = CompiledOrEager(net, backend=broken_backend)
+    with pytest.warns(UserWarning, match="no compiler on this machine"):
+        first = wrapped(x)
+    assert wrapped.compiled is None and "RuntimeError" in wrapped.error
+    torch.testing.assert_close(first, net(x))
+    torch.testing.assert_close(wrapped(x), net(x))  # later calls: eager, no second warning needed
+
+
+def test_fit_with_a_compiled_forward_trains_like_eager_and_keeps_state_dict_keys(monkeypatch, recwarn):
+    hp = {**HP, "epochs": 1}
+    eager_net, eager = run_fit(hp)
+    torch._dynamo.reset()
+    monkeypatch.setenv("CVREPRO_COMPILE", "aot_eager")  # dynamo + autograd tracing, no C++/Triton compiler
+    net, compiled = run_fit(hp)
+    assert compiled.history[0]["train_loss"] == pytest.approx(eager.history[0]["train_loss"], rel=1e-3)
+    assert compiled.history[0]["val_acc"] == pytest.approx(eager.history[0]["val_acc"], abs=0.05)
+    assert list(net.state_dict()) == list(eager_net.state_dict())  # no `_orig_mod.` prefixes
+    assert not [w for w in recwarn if "torch.compile unavailable" in str(w.message)]  # it did compile
+
+
+def test_pretrain_with_a_compiled_forward_runs(monkeypatch, recwarn):
+    from cvrepro.ssl import Pretrainer, ProjectionHead, pretrain
+
+    torch._dynamo.reset()
+    monkeypatch.setenv("CVREPRO_COMPILE", "eager")
+    data = toy_set(64)
+    mean, std = channel_stats(data.images)
+    encoder = build_model(ARCH)
+    model = Pretrainer(encoder, ProjectionHead(encoder.num_features, 16, 8))
+    hp = {
+        "method": "simclr",
+        "epochs": 1,
+        "batch_size": 32,
+        "optimizer": HP["optimizer"],
+        "schedule": {"name": "constant"},
+        "augment": "simclr",
+        "temperature": 0.5,
+        "seed": 0,
+    }
+    history = pretrain(model, data, hp, mean, std, log=lambda s: None)
+    assert len(history) == 1 and history[0]["train_loss"] > 0
+    assert not [w for w in recwarn if "torch.compile unavailable" in str(w.message)]

@@ -15,11 +15,12 @@ from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from cvrepro.augment import augment_batch
+from cvrepro.compile import compile_setting, maybe_compile
 from cvrepro.data import TensorSet, normalize, standardize
 from cvrepro.freezing import set_train_mode
 from cvrepro.losses import contrastive_accuracy, nt_xent_loss, triplet_margin_loss
 from cvrepro.resume import load_state, restore_training, save_state, training_state
-from cvrepro.training import autocast, make_optimizer, make_scheduler, memory_format
+from cvrepro.training import autocast, make_optimizer, make_scheduler, memory_format, prepare_device
 
 METHODS = ("simclr", "triplet")
 
@@ -45,15 +46,43 @@ class Pretrainer(nn.Module):
         self.projector = projector if projector is not None else nn.Identity()
 
 
+def projected(model: Pretrainer) -> Callable[[torch.Tensor], torch.Tensor]:
+    """SimCLR's forward pass x -> z = g(f(x)) as a plain function: the unit torch.compile compiles."""
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return model.projector(model.encoder.features(x))
+
+    return forward
+
+
+def embedded(model: Pretrainer) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The triplet method's forward pass x -> f(x)."""
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return model.encoder.features(x)
+
+    return forward
+
+
 def _views(images: torch.Tensor, augment, mean, std, generator) -> torch.Tensor:
     x = images.float() / 255
     return standardize(augment_batch(x, augment, generator), mean, std)
 
 
 def simclr_one_epoch(
-    model: Pretrainer, data: TensorSet, optimizer, scheduler, hp: dict, mean, std, generator
+    model: Pretrainer,
+    data: TensorSet,
+    optimizer,
+    scheduler,
+    hp: dict,
+    mean,
+    std,
+    generator,
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> dict:
+    """One epoch of NT-Xent; `forward` (x -> z) defaults to `projected` in eager mode."""
     set_train_mode(model)
+    forward = forward or projected(model)
     device = data.images.device
     order = torch.randperm(len(data), device=device, generator=generator)
     total_loss = torch.zeros((), device=device)
@@ -67,8 +96,7 @@ def simclr_one_epoch(
         v1 = _views(images, hp["augment"], mean, std, generator)
         v2 = _views(images, hp["augment"], mean, std, generator)
         with autocast(device):
-            h = model.encoder.features(torch.cat([v1, v2]).contiguous(memory_format=memory_format(device)))
-            z = model.projector(h).float()
+            z = forward(torch.cat([v1, v2]).contiguous(memory_format=memory_format(device))).float()
         z1, z2 = z.chunk(2)
         loss = nt_xent_loss(z1, z2, hp["temperature"])
         optimizer.zero_grad(set_to_none=True)
@@ -78,13 +106,25 @@ def simclr_one_epoch(
         total_loss += loss.detach()
         total_acc += contrastive_accuracy(z1.detach(), z2.detach())
         steps += 1
-    return {"train_loss": total_loss.item() / steps, "contrastive_acc": total_acc.item() / steps}
+    # The epoch's one wait on the device.
+    loss_sum, acc_sum = torch.stack([total_loss.double(), total_acc.double()]).tolist()
+    return {"train_loss": loss_sum / steps, "contrastive_acc": acc_sum / steps}
 
 
 def triplet_one_epoch(
-    model: Pretrainer, data: TensorSet, optimizer, scheduler, hp: dict, mean, std, generator
+    model: Pretrainer,
+    data: TensorSet,
+    optimizer,
+    scheduler,
+    hp: dict,
+    mean,
+    std,
+    generator,
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> dict:
+    """One epoch of the triplet loss with in-batch mining; `forward` (x -> f(x)) defaults to `embedded`."""
     set_train_mode(model)
+    forward = forward or embedded(model)
     device = data.images.device
     order = torch.randperm(len(data), device=device, generator=generator)
     total_loss = torch.zeros((), device=device)
@@ -94,7 +134,7 @@ def triplet_one_epoch(
         batch = order[start : start + hp["batch_size"]]
         x = _views(data.images[batch], hp["augment"], mean, std, generator)
         with autocast(device):
-            embeddings = model.encoder.features(x.contiguous(memory_format=memory_format(device))).float()
+            embeddings = forward(x.contiguous(memory_format=memory_format(device))).float()
         loss = triplet_margin_loss(
             embeddings, data.labels[batch], spec["margin"], spec["distance"], spec["mining"], generator
         )
@@ -139,14 +179,16 @@ def extract_features(
     """Features (float32, N x D) of every image at `layer`, in eval mode."""
     encoder.eval()
     device = data.images.device
+    prepare_device(device)
     out = []
     for start in range(0, len(data), batch_size):
         x = normalize(data.images[start : start + batch_size], mean, std, size)
         with autocast(device):
             out.append(
-                layer_output(encoder, x.contiguous(memory_format=memory_format(device)), layer).float().cpu()
+                layer_output(encoder, x.contiguous(memory_format=memory_format(device)), layer).float()
             )
-    return torch.cat(out).numpy()
+    # Kept on the device until the end: a copy to the host per batch would wait for each batch.
+    return torch.cat(out).cpu().numpy()
 
 
 def linear_probe_accuracy(features: np.ndarray, labels: np.ndarray, seed: int = 0) -> float:
@@ -176,6 +218,9 @@ def pretrain(
         raise ValueError(f"unknown pretraining method {hp['method']!r}; choose from {list(METHODS)}")
     one_epoch = simclr_one_epoch if hp["method"] == "simclr" else triplet_one_epoch
     device = data.images.device
+    prepare_device(device)
+    # Compiled only when CVREPRO_COMPILE asks (see cvrepro.compile).
+    forward = maybe_compile((projected if hp["method"] == "simclr" else embedded)(model), compile_setting())
     generator = torch.Generator(device=device)
     generator.manual_seed(hp["seed"])
     optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], hp["optimizer"])
@@ -189,7 +234,7 @@ def pretrain(
     for epoch in range(first_epoch, hp["epochs"] + 1):
         start = time.perf_counter()
         row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
-        row.update(one_epoch(model, data, optimizer, scheduler, hp, mean, std, generator))
+        row.update(one_epoch(model, data, optimizer, scheduler, hp, mean, std, generator, forward))
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
