@@ -8,7 +8,7 @@ FMNIST    := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 # Extra snakemake arguments, e.g. `make run ARGS="--config studies=all -n"`.
 ARGS      ?=
 
-.PHONY: setup venv data run test lint dry-run clean
+.PHONY: setup venv data run test lint dry-run clean bench
 
 setup: venv data
 
@@ -47,6 +47,11 @@ lint: venv
 
 dry-run: venv
 	$(SNAKEMAKE) -n --cores all --resources gpu=1 $(ARGS)
+
+# Speed on this machine, side by side in one run (not a test): one table, also written to
+# benchmarks/results/<machine>.{md,csv}. E.g. `make bench ARGS=--with-default-study`.
+bench: setup
+	$(PY) benchmarks/bench.py $(ARGS)
 
 clean:
 	rm -rf results .snakemake

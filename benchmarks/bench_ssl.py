@@ -1,0 +1,67 @@
+"""Feature extraction (cvrepro.ssl.extract_features) and SimCLR pretraining (cvrepro.ssl.pretrain)
+throughput on one image set, as the workflow's extract and pretrain rules run them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
+
+from bench_data import BenchSet  # noqa: E402
+from train_throughput import model_spec, timed  # noqa: E402
+
+from cvrepro.data import TensorSet, channel_stats  # noqa: E402
+from cvrepro.models import build_model  # noqa: E402
+from cvrepro.ssl import Pretrainer, ProjectionHead, extract_features, pretrain  # noqa: E402
+from cvrepro.training import memory_format  # noqa: E402
+
+
+def on_device(bench_set: BenchSet, device: torch.device) -> TensorSet:
+    images = torch.from_numpy(bench_set.images).permute(0, 3, 1, 2).contiguous()
+    return TensorSet(
+        images.to(device), torch.from_numpy(bench_set.labels).to(device), [str(i) for i in range(10)]
+    )
+
+
+def extraction_throughput(bench_set: BenchSet, width: int, batch_size: int, device: torch.device) -> float:
+    """Images/s of penultimate-layer features for the whole set, after a one-batch warm-up."""
+    torch.manual_seed(0)
+    model = build_model(model_spec(bench_set.images, width)).to(device, memory_format=memory_format(device))
+    data = on_device(bench_set, device)
+    mean, std = channel_stats(data.images)
+    warm = TensorSet(data.images[:batch_size], data.labels[:batch_size], data.classes)
+    extract_features(model, warm, mean, std, batch_size)  # cuDNN autotuning, allocator warm-up
+    seconds = timed(lambda: extract_features(model, data, mean, std, batch_size), device)
+    return len(data) / seconds
+
+
+def simclr_hparams(batch_size: int, epochs: int) -> dict:
+    """The default study's SimCLR recipe (config.yaml, pretrain.simclr_5k)."""
+    return {
+        "method": "simclr",
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "optimizer": {"name": "adam", "lr": 0.002, "weight_decay": 1e-6, "betas": [0.9, 0.999]},
+        "schedule": {"name": "cosine"},
+        "augment": {"name": "simclr", "grayscale_p": 0.0, "scale": [0.3, 1.0]},
+        "temperature": 0.5,
+        "seed": 0,
+    }
+
+
+def simclr_throughput(
+    bench_set: BenchSet, width: int, batch_size: int, device: torch.device, epochs: int
+) -> float:
+    """Images/s (each image makes two views) of SimCLR epochs after one warm-up epoch."""
+    torch.manual_seed(0)
+    encoder = build_model(model_spec(bench_set.images, width))
+    model = Pretrainer(encoder, ProjectionHead(encoder.num_features, 512, 128))
+    model = model.to(device, memory_format=memory_format(device))
+    data = on_device(bench_set, device)
+    mean, std = channel_stats(data.images)
+    history = pretrain(model, data, simclr_hparams(batch_size, 1 + epochs), mean, std, log=lambda line: None)
+    seconds = sum(row["epoch_seconds"] for row in history[1:])
+    return len(data) * epochs / seconds
