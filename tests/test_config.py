@@ -104,10 +104,52 @@ def test_tiny_study_is_valid():
             "runs.a.init: imagenet weights need a ResNet with stem: imagenet and width 64",
         ),
         ({"runs__a__model": {"arch": "vit"}}, "runs.a.model.arch: 'vit' is not one of"),
+        ({"runs__a__preset": "fast"}, "runs.a.preset: no preset named 'fast'; defined: none"),
+        (
+            {"shift_sets__c__source": "cifar10_c"},
+            "shift_sets.c.source: cifar10_c corrupts cifar10/test, but subset 'test' is fashion_mnist/test",
+        ),
+        (
+            {"shift_sets__c__corruptions": ["spatter"]},
+            "shift_sets.c.corruptions: unknown corruption 'spatter' for source generated",
+        ),
+        ({"tables__bn__modes": ["eval", "magic"]}, "tables.bn.modes.1: 'magic' is not one of"),
+        (
+            {"tables__bn__reported": {"3": {"eval:b": 0.1}}},
+            "tables.bn.reported.3: not a row of this table (4, 64)",
+        ),
+        (
+            {"tables__bn__reported": {"4": {"eval:a": 0.1}}},
+            "tables.bn.reported.4.eval:a: not a column of this table",
+        ),
+        ({"tables__bn__sweep": "nope"}, "tables.bn.sweep: no BN sweep named 'nope'"),
+        (
+            {"tables__t__test": "small"},
+            "tables.t.test: subset 'small' may overlap the training subset of 'a'",
+        ),
+        ({"tables__ssl__pretrain": ["zzz"]}, "tables.ssl.pretrain: no pretrain named 'zzz'"),
+        ({"figures__acts__runs": ["a", "b"]}, "figures.acts.runs: activations draws one run, got 2"),
+        ({"figures__acts__layers": []}, "figures.acts.layers: required for kind activations"),
+        ({"figures__curves__runs": ["pix"]}, "figures.curves.runs: no run named 'pix'"),
+        ({"probes__pix__train": None}, "probes.pix.train: required for kind softmax"),
+        ({"runs__scratch": {"train": "small"}}, "runs.scratch: 'scratch' is reserved"),
     ],
 )
 def test_config_errors_name_the_key(changes, expected):
     assert expected in error_for(study_with(**changes))
+
+
+def test_presets_merge_between_run_defaults_and_the_run():
+    study = study_with(
+        presets={"adam": {"optimizer": {"name": "adam", "lr": 0.001}, "epochs": 7}},
+        runs__a__preset="adam",
+        runs__b__preset=["adam"],
+        runs__b__optimizer={"lr": 0.5},
+    )
+    runs = resolve_study("tiny", study, "s.yaml").runs
+    assert runs["a"]["optimizer"]["name"] == "adam" and runs["a"]["epochs"] == 7
+    assert runs["b"]["optimizer"] == {**runs["a"]["optimizer"], "lr": 0.5}  # the run's own value wins
+    assert runs["c"]["optimizer"]["name"] == "sgd" and runs["c"]["epochs"] == 1  # run_defaults only
 
 
 def test_cycle_in_run_initialisation_is_reported_with_its_path():
