@@ -35,6 +35,11 @@ def load() -> str:
     return f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} logical cores"
 
 
+def busy() -> bool:
+    """More runnable processes than cores: this run's rates say little about the hardware."""
+    return hasattr(os, "getloadavg") and os.getloadavg()[0] > 1.5 * (os.cpu_count() or 1)
+
+
 def describe(device: torch.device) -> list[str]:
     """Lines for the head of the results file."""
     lines = [
@@ -43,7 +48,8 @@ def describe(device: torch.device) -> list[str]:
         f"- torch {torch.__version__}, torchvision {torchvision.__version__}, "
         f"CUDA {torch.version.cuda or '-'}, Python {platform.python_version()}, {platform.system()}",
         # Other processes slow every rate down; a load well above the core count flags such a run.
-        f"- load average at start: {load()}",
+        f"- load average at start: {load()}"
+        + (" (BUSY: other processes ran; rates are low)" if busy() else ""),
     ]
     return lines
 
