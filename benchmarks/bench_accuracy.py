@@ -57,7 +57,9 @@ def fmnist_accuracy(
     train, test = on_device(train_set, device), on_device(test_set, device)
     mean, std = channel_stats(train.images)
     torch.manual_seed(0)
-    model = build_model(model_spec(train_set.images, width)).to(device, memory_format=memory_format(device))
+    model = build_model(model_spec(train_set.images, width)).to(
+        device, memory_format=memory_format(device, train_set.images.shape[1])
+    )
     sync(device)
     fit_start = time.perf_counter()
     fit(model, train, None, hparams(epochs, batch_size), mean, std, log=lambda line: None)

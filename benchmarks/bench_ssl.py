@@ -29,7 +29,9 @@ def on_device(bench_set: BenchSet, device: torch.device) -> TensorSet:
 def extraction_throughput(bench_set: BenchSet, width: int, batch_size: int, device: torch.device) -> float:
     """Images/s of penultimate-layer features for the whole set, after a one-batch warm-up."""
     torch.manual_seed(0)
-    model = build_model(model_spec(bench_set.images, width)).to(device, memory_format=memory_format(device))
+    model = build_model(model_spec(bench_set.images, width)).to(
+        device, memory_format=memory_format(device, bench_set.images.shape[1])
+    )
     data = on_device(bench_set, device)
     mean, std = channel_stats(data.images)
     warm = TensorSet(data.images[:batch_size], data.labels[:batch_size], data.classes)
@@ -59,7 +61,7 @@ def simclr_throughput(
     torch.manual_seed(0)
     encoder = build_model(model_spec(bench_set.images, width))
     model = Pretrainer(encoder, ProjectionHead(encoder.num_features, 512, 128))
-    model = model.to(device, memory_format=memory_format(device))
+    model = model.to(device, memory_format=memory_format(device, bench_set.images.shape[1]))
     data = on_device(bench_set, device)
     mean, std = channel_stats(data.images)
     history = pretrain(model, data, simclr_hparams(batch_size, 1 + epochs), mean, std, log=lambda line: None)

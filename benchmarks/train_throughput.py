@@ -153,7 +153,9 @@ def engine_throughput(
     with `compile_setting` the warm-up epoch includes torch.compile's compile time."""
     prepare_device(device)
     torch.manual_seed(0)
-    model = build_model(model_spec(images, width)).to(device, memory_format=memory_format(device))
+    model = build_model(model_spec(images, width)).to(
+        device, memory_format=memory_format(device, images.shape[1])
+    )
     tensor = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
     mean, std = channel_stats(tensor)
     train = TensorSet(tensor.to(device), torch.from_numpy(labels).to(device), [str(i) for i in range(10)])

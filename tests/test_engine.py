@@ -235,3 +235,13 @@ def test_pretrain_with_a_compiled_forward_runs(monkeypatch, recwarn):
     history = pretrain(model, data, hp, mean, std, log=lambda s: None)
     assert len(history) == 1 and history[0]["train_loss"] > 0
     assert not [w for w in recwarn if "torch.compile unavailable" in str(w.message)]
+
+
+def test_cpu_uses_channels_last_only_below_64_pixels():
+    from cvrepro.training import memory_format
+
+    cpu = torch.device("cpu")
+    assert memory_format(cpu, 28) == memory_format(cpu, 32) == torch.channels_last
+    # oneDNN crashed in channels_last training of narrow nets on 64-96 px images (torch 2.14, CPU).
+    assert memory_format(cpu, 64) == memory_format(cpu, 96) == torch.contiguous_format
+    assert memory_format(torch.device("cuda"), 96) == torch.channels_last

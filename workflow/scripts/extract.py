@@ -40,14 +40,17 @@ def main(
     data = load_subset(data_dir, split, index, dev)
     channels = data.images.shape[1]
     if imagenet_arch is not None:
-        model = imagenet_model(imagenet_arch, channels).to(dev, memory_format=memory_format(dev))
+        model = imagenet_model(imagenet_arch, channels).to(
+            dev, memory_format=memory_format(dev, IMAGENET_SIZE)
+        )
         features = extract_features(
             model, data, IMAGENET_MEAN[:channels], IMAGENET_STD[:channels], size=IMAGENET_SIZE, layer=layer
         )
     elif model_path is not None:
         model, checkpoint = load_model(model_path)
-        model = model.to(dev, memory_format=memory_format(dev))
         norm = checkpoint["normalization"]
+        side = norm.get("size") or data.images.shape[-1]
+        model = model.to(dev, memory_format=memory_format(dev, side))
         features = extract_features(
             model, data, norm["mean"], norm["std"], size=norm.get("size"), layer=layer
         )

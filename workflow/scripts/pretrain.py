@@ -75,7 +75,7 @@ def main(
         if method == "simclr"
         else None
     )
-    net = Pretrainer(encoder, projector).to(dev, memory_format=memory_format(dev))
+    net = Pretrainer(encoder, projector).to(dev, memory_format=memory_format(dev, data.images.shape[-1]))
     print(f"{method} pretraining of {arch} on {len(data)} images ({dev})")
     history = pretrain(net, data, hp, mean, std, probe, resume_path=resume, run_hash=config_hash(hp))
     info = provenance(hp, dev, seed)

@@ -99,7 +99,7 @@ def main(
         fresh = init_from_checkpoint(net, load_checkpoint(init_checkpoint), str(init_checkpoint))
         print(f"initialised from {init_checkpoint}; new: {fresh or 'nothing'}")
     frozen = freeze_children(net, freeze["children"], freeze["stages"])
-    net = net.to(dev, memory_format=memory_format(dev))
+    net = net.to(dev, memory_format=memory_format(dev, eval_resize(augment) or train.images.shape[-1]))
     print(
         f"{arch} on {dev}; {len(train)} training images; frozen {frozen or 'nothing'}; "
         f"{count_parameters(net, True)} of {count_parameters(net)} parameters train"

@@ -96,7 +96,8 @@ def simclr_one_epoch(
         v1 = _views(images, hp["augment"], mean, std, generator)
         v2 = _views(images, hp["augment"], mean, std, generator)
         with autocast(device):
-            z = forward(torch.cat([v1, v2]).contiguous(memory_format=memory_format(device))).float()
+            views = torch.cat([v1, v2])
+            z = forward(views.contiguous(memory_format=memory_format(device, views.shape[-1]))).float()
         z1, z2 = z.chunk(2)
         loss = nt_xent_loss(z1, z2, hp["temperature"])
         optimizer.zero_grad(set_to_none=True)
@@ -134,7 +135,7 @@ def triplet_one_epoch(
         batch = order[start : start + hp["batch_size"]]
         x = _views(data.images[batch], hp["augment"], mean, std, generator)
         with autocast(device):
-            embeddings = forward(x.contiguous(memory_format=memory_format(device))).float()
+            embeddings = forward(x.contiguous(memory_format=memory_format(device, x.shape[-1]))).float()
         loss = triplet_margin_loss(
             embeddings, data.labels[batch], spec["margin"], spec["distance"], spec["mining"], generator
         )
@@ -185,7 +186,9 @@ def extract_features(
         x = normalize(data.images[start : start + batch_size], mean, std, size)
         with autocast(device):
             out.append(
-                layer_output(encoder, x.contiguous(memory_format=memory_format(device)), layer).float()
+                layer_output(
+                    encoder, x.contiguous(memory_format=memory_format(device, x.shape[-1])), layer
+                ).float()
             )
     # Kept on the device until the end: a copy to the host per batch would wait for each batch.
     return torch.cat(out).cpu().numpy()
