@@ -216,7 +216,9 @@ def resolve_study(name: str, raw: dict, source: str) -> Study:
     for kind in ("runs", "pretrain"):
         for item in spec[kind]:
             if item in INIT_KEYWORDS:
-                raise ConfigError(f"{source}: {kind}.{item}: {item!r} is reserved (an `init` keyword); rename it")
+                raise ConfigError(
+                    f"{source}: {kind}.{item}: {item!r} is reserved (an `init` keyword); rename it"
+                )
     _check_subsets(study)
     _check_pretrain(study)
     _check_runs(study)
@@ -599,7 +601,9 @@ def _check_table_test(study: Study, name: str, table: dict) -> None:
         if not subsets_disjoint(study.subsets, train, table["test"]):
             raise ConfigError(f"{key}: subset {table['test']!r} may overlap the training subset of {run!r}")
         if num_classes(study.subsets[table["test"]]) != num_classes(study.subsets[train]):
-            raise ConfigError(f"{key}: subset {table['test']!r} has other classes than run {run!r} was trained on")
+            raise ConfigError(
+                f"{key}: subset {table['test']!r} has other classes than run {run!r} was trained on"
+            )
 
 
 def _check_sweep_table(study: Study, name: str, table: dict) -> None:

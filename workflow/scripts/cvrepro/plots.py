@@ -22,9 +22,13 @@ def training_curves(histories: dict[str, pd.DataFrame], out_png: Path, title: st
         # Pretrainings report their own objective's accuracy (contrastive) and an online probe.
         for column, style, label in (("train_acc", "-", "train"), ("contrastive_acc", "-", "contrastive")):
             if column in history and history[column].notna().any():
-                ax_acc.plot(history["epoch"], history[column], color=color, linestyle=style, label=f"{run} {label}")
+                ax_acc.plot(
+                    history["epoch"], history[column], color=color, linestyle=style, label=f"{run} {label}"
+                )
         if "probe_acc" in history and history["probe_acc"].notna().any():
-            ax_acc.plot(history["epoch"], history["probe_acc"], color=color, linestyle=":", label=f"{run} probe")
+            ax_acc.plot(
+                history["epoch"], history["probe_acc"], color=color, linestyle=":", label=f"{run} probe"
+            )
         if "val_acc" in history and history["val_acc"].notna().any():
             ax_loss.plot(
                 history["epoch"], history["val_loss"], color=color, linestyle="--", label=f"{run} val"
