@@ -20,10 +20,9 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from slurm_cluster import PARTITION, SlurmCluster, missing_requirements, start_cluster
-from test_workflow import planned_jobs, planned_wildcards
 
-from conftest import REPO, SNAKEMAKE, needs_fashion_mnist, tiny_config
+from conftest import REPO, SNAKEMAKE, needs_fashion_mnist, planned_jobs, planned_wildcards, tiny_config
+from slurm_cluster import PARTITION, SlurmCluster, missing_requirements, start_cluster
 
 REASON = missing_requirements()
 pytestmark = [

@@ -2,6 +2,12 @@
 # studies, and report() on tables and figures for `snakemake --report`.
 
 
+# Small file-assembly jobs: run on the submitting machine, not as cluster jobs.
+localrules:
+    report,
+    report_index,
+
+
 rule report:
     input:
         unpack(get_report_inputs),

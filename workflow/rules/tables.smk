@@ -2,6 +2,11 @@
 # numbers beside ours where the study gives them.
 
 
+# Small pandas jobs: not worth a cluster submission and its status polling.
+localrules:
+    table,
+
+
 rule table:
     input:
         unpack(get_table_inputs),
