@@ -7,6 +7,9 @@ SNAKEMAKE := $(VENV)/bin/snakemake
 FMNIST    := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 # Extra snakemake arguments, e.g. `make run ARGS="--config studies=all -n"`.
 ARGS      ?=
+# GPU jobs allowed at once: the number of GPUs nvidia-smi lists (1 without one: a CPU machine
+# runs the `gpu` jobs one at a time on the CPU). Each GPU job claims its own GPU (docs/cluster.md).
+GPUS      ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); [ "$${n:-0}" -gt 0 ] && echo $$n || echo 1)
 
 .PHONY: setup venv data run test lint dry-run clean bench
 
@@ -35,7 +38,7 @@ data:
 	fi
 
 run: setup
-	$(SNAKEMAKE) --cores all --resources gpu=1 $(ARGS)
+	$(SNAKEMAKE) --cores all --resources gpu=$(GPUS) $(ARGS)
 
 test: setup
 	$(PY) -m pytest $(ARGS)
@@ -46,7 +49,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check workflow tests benchmarks
 
 dry-run: venv
-	$(SNAKEMAKE) -n --cores all --resources gpu=1 $(ARGS)
+	$(SNAKEMAKE) -n --cores all --resources gpu=$(GPUS) $(ARGS)
 
 # Speed on this machine, side by side in one run (not a test): one table, also written to
 # benchmarks/results/<machine>.{md,csv}. E.g. `make bench ARGS=--with-default-study`.
