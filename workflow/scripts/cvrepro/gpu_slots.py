@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,13 +25,21 @@ POLL_SECONDS = 0.5
 
 
 def slot_count() -> int:
-    """How many GPUs there are to share out: CVREPRO_GPU_SLOTS, else torch's device count."""
+    """How many GPUs there are to share out: CVREPRO_GPU_SLOTS, else the GPUs `nvidia-smi -L`
+    lists, else torch's device count."""
     if value := os.environ.get(SLOTS_ENV):
         return int(value)
+    # Counted without touching CUDA in this process: once the CUDA driver is initialised, the
+    # CUDA_VISIBLE_DEVICES set afterwards is ignored and every job would use GPU 0.
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
+        if listed.returncode == 0:
+            return sum(line.startswith("GPU ") for line in listed.stdout.splitlines())
+    except (OSError, subprocess.SubprocessError):
+        pass
     import torch
 
-    # NVML-based since torch 1.13: counting does not initialise CUDA, so the
-    # CUDA_VISIBLE_DEVICES we set afterwards still takes effect.
+    # NVML-based where torch finds libnvidia-ml (it does not initialise CUDA then).
     return torch.cuda.device_count()
 
 
