@@ -115,10 +115,15 @@ def get_train_inputs(wildcards):
     return inputs
 
 
+def job_dir(study, name):
+    """Where a run or a pretraining of the study writes model.pt, history.csv, metrics.json."""
+    kind = "pretrain" if name in STUDIES[study].pretrain else "runs"
+    return f"results/{study}/{kind}/{name}"
+
+
 def model_file(study, name):
     """The checkpoint of a run or a pretraining of the study."""
-    kind = "pretrain" if name in STUDIES[study].pretrain else "runs"
-    return f"results/{study}/{kind}/{name}/model.pt"
+    return f"{job_dir(study, name)}/model.pt"
 
 
 def get_train_params(wildcards):
@@ -180,13 +185,11 @@ def test_metrics_file(study, name, subset=None):
     return f"results/{study}/evals/{name}/{subset or STUDIES[study].runs[name]['test']}/metrics.json"
 
 
-
-
 def get_figure_inputs(wildcards):
     """What each kind of figure reads: histories, extracted features, or a subset's images."""
     figure = STUDIES[wildcards.study].figures[wildcards.figure]
     if figure["kind"] == "training_curves":  # runs and pretrainings
-        return [model_file(wildcards.study, name).replace("model.pt", "history.csv") for name in figure["runs"]]
+        return [f"{job_dir(wildcards.study, name)}/history.csv" for name in figure["runs"]]
     study = STUDIES[wildcards.study]
     if figure["kind"] in ("confusion", "roc", "class_accuracy"):
         return [test_metrics_file(wildcards.study, name) for name in figure["runs"]]
@@ -295,9 +298,7 @@ def get_sweep_shift_dir(wildcards):
 def job_metrics_files(study):
     """metrics.json of every training run and pretraining of a study (their time and hardware)."""
     spec = STUDIES[study]
-    return [f"results/{study}/runs/{run}/metrics.json" for run in spec.runs] + [
-        f"results/{study}/pretrain/{name}/metrics.json" for name in spec.pretrain
-    ]
+    return [f"{job_dir(study, name)}/metrics.json" for name in [*spec.runs, *spec.pretrain]]
 
 
 def get_report_inputs(wildcards):
@@ -311,8 +312,12 @@ def get_report_inputs(wildcards):
 
 
 def get_report_jobs(wildcards):
+    """job -> (run | pretraining, its metrics.json)."""
     spec = STUDIES[wildcards.study]
-    return {**{run: "run" for run in spec.runs}, **{name: "pretraining" for name in spec.pretrain}}
+    return {
+        name: ("pretraining" if name in spec.pretrain else "run", f"{job_dir(wildcards.study, name)}/metrics.json")
+        for name in [*spec.runs, *spec.pretrain]
+    }
 
 
 def get_report_caveats(wildcards):

@@ -37,7 +37,7 @@ rule report_index:
         "results/logs/report_index.log",
     params:
         studies=get_index_studies,
-        job_counts={name: len(job_metrics_files(name)) for name in STUDIES},
+        metrics={name: job_metrics_files(name) for name in STUDIES},
     conda:
         "../../envs/cvrepro.yaml"
     script:

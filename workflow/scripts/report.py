@@ -43,13 +43,9 @@ if __name__ == "__main__":
     params = snakemake.params
     with log_to(snakemake.log[0]):
         if snakemake.rule == "report_index":
-            files = iter(snakemake.input.metrics)
-            grouped = {
-                name: [Path(next(files)) for _ in range(count)] for name, count in params.job_counts.items()
-            }
-            index(params.studies, grouped, Path(snakemake.output[0]))
+            metrics = {name: [Path(p) for p in paths] for name, paths in params.metrics.items()}
+            index(params.studies, metrics, Path(snakemake.output[0]))
         else:
-            inputs = iter(snakemake.input.metrics)
             main(
                 study=snakemake.wildcards.study,
                 description=params.description,
@@ -60,7 +56,7 @@ if __name__ == "__main__":
                     )
                 },
                 figures=params.figures,
-                jobs={name: (kind, Path(next(inputs))) for name, kind in params.jobs.items()},
+                jobs={name: (kind, Path(path)) for name, (kind, path) in params.jobs.items()},
                 caveats=params.caveats,
                 out=Path(snakemake.output[0]),
             )

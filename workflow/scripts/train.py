@@ -74,8 +74,6 @@ def main(
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     dev = resolve_device(device)
-    if dev.type == "cuda":
-        torch.backends.cudnn.benchmark = True
 
     train = load_subset(train_data, train_split, train_index, dev)
     val = load_subset(val_data, val_split, val_index, dev) if val_data is not None else None

@@ -24,6 +24,7 @@ from cvrepro.datasets.readers import CIFAR_C_CORRUPTIONS
 from cvrepro.datasets.registry import DATASETS
 from cvrepro.models import RESNETS
 from cvrepro.shift import CORRUPTIONS
+from cvrepro.tables import sweep_column
 
 INIT_KEYWORDS = ("scratch", "imagenet")
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -619,7 +620,7 @@ def _check_sweep_table(study: Study, name: str, table: dict) -> None:
     if table["order"] not in sweep["orders"]:
         raise ConfigError(f"{key}.order: the sweep {table['sweep']!r} does not run order {table['order']!r}")
     rows = [str(size) for size in sweep["batch_sizes"]]
-    columns = [f"{mode}:{run}" for mode in table["modes"] for run in sweep["runs"]]
+    columns = [sweep_column(mode, run) for mode in table["modes"] for run in sweep["runs"]]
     _check_reported(study, name, table, rows, columns)
 
 

@@ -55,15 +55,6 @@ def projected(model: Pretrainer) -> Callable[[torch.Tensor], torch.Tensor]:
     return forward
 
 
-def embedded(model: Pretrainer) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The triplet method's forward pass x -> f(x)."""
-
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        return model.encoder.features(x)
-
-    return forward
-
-
 def _views(images: torch.Tensor, augment, mean, std, generator) -> torch.Tensor:
     x = images.float() / 255
     return standardize(augment_batch(x, augment, generator), mean, std)
@@ -123,9 +114,9 @@ def triplet_one_epoch(
     generator,
     forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> dict:
-    """One epoch of the triplet loss with in-batch mining; `forward` (x -> f(x)) defaults to `embedded`."""
+    """One epoch of the triplet loss with in-batch mining; `forward` (x -> f(x)) defaults to the encoder's features."""
     set_train_mode(model)
-    forward = forward or embedded(model)
+    forward = forward or model.encoder.features
     device = data.images.device
     order = torch.randperm(len(data), device=device, generator=generator)
     total_loss = torch.zeros((), device=device)
@@ -223,7 +214,9 @@ def pretrain(
     device = data.images.device
     prepare_device(device)
     # Compiled only when CVREPRO_COMPILE asks (see cvrepro.compile).
-    forward = maybe_compile((projected if hp["method"] == "simclr" else embedded)(model), compile_setting())
+    forward = maybe_compile(
+        projected(model) if hp["method"] == "simclr" else model.encoder.features, compile_setting()
+    )
     generator = torch.Generator(device=device)
     generator.manual_seed(hp["seed"])
     optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], hp["optimizer"])
