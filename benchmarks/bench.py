@@ -39,6 +39,7 @@ from bench_ssl import extraction_throughput, simclr_throughput  # noqa: E402
 from train_throughput import engine_throughput, seed_style_throughput  # noqa: E402
 
 from cvrepro.compile import compile_setting  # noqa: E402
+from cvrepro.precision import precision_name, set_precision, uses_bf16  # noqa: E402
 from cvrepro.training import resolve_device  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -94,8 +95,13 @@ def image_sets(counts: tuple[int, int, int]) -> list[BenchSet]:
     return [fashion_mnist(fmnist), cifar10_shaped(cifar), stl10_shaped(stl)]
 
 
+PRECISION_NAMES = {"fp32": "fp32", "bf16": "bf16 autocast"}
+
+
 def training_rows(plan: Plan, device: torch.device, workers: int, compiled) -> list[Row]:
-    """Seed-style loop, our engine and (when `compiled`) our engine compiled, on each image set."""
+    """Seed-style loop, our engine in float32, in bf16 where the device has it natively, and (when
+    `compiled`) compiled in the default precision, on each image set."""
+    bf16 = uses_bf16(device)  # under the default policy, as the workflow's jobs decide
     rows = []
     setting = (
         f"ResNet-18 (CIFAR stem, width {plan.width}), batch {plan.batch_size}, crop+flip, "
@@ -105,23 +111,28 @@ def training_rows(plan: Plan, device: torch.device, workers: int, compiled) -> l
     for bench_set in image_sets(plan.train):
         args = (bench_set.images, bench_set.labels, plan.width, plan.batch_size)
         seed = seed_style_throughput(*args, workers, device, plan.epochs)
-        ours, _ = engine_throughput(*args, device, plan.epochs)
-        new = [
-            Row("training", bench_set.describe(), setting, seed_method, seed, "images/s"),
-            Row("training", bench_set.describe(), setting, "cvrepro engine", ours, "images/s"),
-        ]
-        new[1].note = f"{ours / seed:.2f}x the seed-style loop"
+        new = [Row("training", bench_set.describe(), setting, seed_method, seed, "images/s")]
+        # float32 first: the seed-style loop's precision, so the first ratio is the data path alone.
+        for precision in ("fp32", "bf16") if bf16 else ("fp32",):
+            ours, _ = engine_throughput(*args, device, plan.epochs, precision=precision)
+            method = f"cvrepro engine, {PRECISION_NAMES[precision]}"
+            new.append(Row("training", bench_set.describe(), setting, method, ours, "images/s"))
+            new[-1].note = f"{ours / seed:.2f}x the seed-style loop"
         if compiled is not None:
             torch._dynamo.reset()  # each model and shape compiles afresh; stays under dynamo's cache limit
             fast, warm_up = engine_throughput(*args, device, plan.epochs, compiled)
-            method = f"cvrepro engine + torch.compile ({compiled[0]}, mode {compiled[1] or 'default'})"
+            method = (
+                f"cvrepro engine, {precision_name(device)}, + torch.compile "
+                f"({compiled[0]}, mode {compiled[1] or 'default'})"
+            )
             new.append(Row("training", bench_set.describe(), setting, method, fast, "images/s"))
             new[
-                2
+                -1
             ].note = f"{fast / seed:.2f}x the seed-style loop; warm-up epoch incl. compiling {warm_up:.1f} s"
         for row in new:
             print(f"  {row.data}, {row.method}: {row.formatted()} {row.unit}", flush=True)
         rows += new
+    set_precision("auto")  # what the rest of the bench (and the workflow) runs in
     return rows
 
 
@@ -294,6 +305,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
         "",
         *describe(device),
         f"- device used: {device.type}; every rate is measured after one warm-up epoch or batch, in this one run",
+        f"- precision: the seed-style loop runs in fp32; cvrepro's training rows say theirs; extraction and "
+        f"SimCLR run in the workflow's default, {precision_name(device)} here",
     ]
     print("\n".join(header), flush=True)
     print("training ...", flush=True)

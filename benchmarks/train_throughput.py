@@ -4,7 +4,8 @@ The seed-style loop is what the reports' notebooks do: a torchvision Dataset tha
 uint8 image into a PIL image, per-image transforms (RandomCrop + RandomHorizontalFlip +
 ToTensor + Normalize), a DataLoader with workers, then the model. Ours keeps the uint8 set on
 the training device and augments whole batches there (cvrepro.training.train_one_epoch), with
-channels_last, bf16 autocast on CUDA and optionally torch.compile. Same model, data, batch size,
+channels_last, bf16 autocast where the hardware has it (cvrepro.precision) and optionally
+torch.compile. Same model, data, batch size,
 augmentation and number of images for both; numbers are images/s after one warm-up epoch.
 
     .venv/bin/python benchmarks/train_throughput.py --images 2048 --size 32 --width 16
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scrip
 from cvrepro.compile import maybe_compile  # noqa: E402
 from cvrepro.data import TensorSet, channel_stats  # noqa: E402
 from cvrepro.models import build_model  # noqa: E402
+from cvrepro.precision import set_precision  # noqa: E402
 from cvrepro.training import (  # noqa: E402
     EpochOptions,
     features_and_logits,
@@ -148,9 +150,12 @@ def engine_throughput(
     device: torch.device,
     epochs: int,
     compile_setting: tuple[str, str | None] | None = None,
+    precision: str = "auto",
 ) -> tuple[float, float]:
-    """(images/s over `epochs` timed epochs, seconds of the warm-up epoch) of cvrepro's engine;
-    with `compile_setting` the warm-up epoch includes torch.compile's compile time."""
+    """(images/s over `epochs` timed epochs, seconds of the warm-up epoch) of cvrepro's engine in
+    `precision` (see cvrepro.precision); with `compile_setting` the warm-up epoch includes
+    torch.compile's compile time."""
+    set_precision(precision)
     prepare_device(device)
     torch.manual_seed(0)
     model = build_model(model_spec(images, width)).to(

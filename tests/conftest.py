@@ -21,6 +21,17 @@ needs_fashion_mnist = pytest.mark.skipif(
     reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist; `make setup` does it as root)",
 )
 
+
+@pytest.fixture(autouse=True)
+def default_precision():
+    """Scripts' main() sets the process-wide precision policy; each test starts from the default."""
+    from cvrepro.precision import set_precision
+
+    set_precision("auto")
+    yield
+    set_precision("auto")
+
+
 TINY_STUDY = {
     "description": "A few hundred Fashion-MNIST images, tiny networks: the workflow's smoke test.",
     "subsets": {

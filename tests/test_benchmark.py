@@ -16,6 +16,8 @@ import bench_workflow  # noqa: E402
 import train_throughput  # noqa: E402
 from bench_report import COLUMNS  # noqa: E402
 
+from cvrepro.precision import cpu_has_native_bf16  # noqa: E402
+
 SHAPES = ("28x28x1", "32x32x3", "96x96x3")
 
 
@@ -41,11 +43,13 @@ def test_quick_bench_writes_a_table_with_every_measurement(tmp_path):
         "probe fit",
     }
     training = [r for r in table if r["benchmark"] == "training"]
-    # Each shape: the seed-style loop, our engine and our engine compiled (asked for with --compile).
+    # Each shape: the seed-style loop, our engine in fp32, in bf16 where this CPU has it natively,
+    # and compiled (asked for with --compile).
+    ours = ["cvrepro engine, fp32"] + (["cvrepro engine, bf16 autocast"] if cpu_has_native_bf16() else [])
     for shape in SHAPES:
         methods = [r["method"] for r in training if shape in r["data"]]
-        assert len(methods) == 3 and methods[0].startswith("seed-style"), methods
-        assert methods[1] == "cvrepro engine" and "torch.compile (eager" in methods[2]
+        assert methods[0].startswith("seed-style") and methods[1:-1] == ours, methods
+        assert "torch.compile (eager" in methods[-1]
     for benchmark in ("feature extraction", "SimCLR pretraining"):
         assert sorted(
             shape for r in table if r["benchmark"] == benchmark for shape in SHAPES if shape in r["data"]
@@ -57,7 +61,7 @@ def test_quick_bench_writes_a_table_with_every_measurement(tmp_path):
     assert [r["unit"] for r in table if r["benchmark"] == "probe fit"] == ["s", "s", "s"]
     # The Markdown file: hardware first, then the same rows.
     assert "- CPU: " in md and "- GPU: none used" in md and f"torch {torch.__version__}" in md
-    assert md.count("| training |") == 9 and "| " + " | ".join(COLUMNS) + " |" in md
+    assert md.count("| training |") == 3 * (2 + len(ours)) and "| " + " | ".join(COLUMNS) + " |" in md
     # On a CPU, the full Fashion-MNIST run needs --fmnist-accuracy on.
     assert not any(r["benchmark"] == "Fashion-MNIST accuracy" for r in table)
 

@@ -184,6 +184,8 @@ def test_top_level_errors():
         load({**tiny_config(), "datasets": {"fashion_mnist": {"options": {"image_size": 32}}}})
     with pytest.raises(ConfigError, match="config: device: 'gpu' is not one of"):
         load({**tiny_config(), "device": "gpu"})
+    with pytest.raises(ConfigError, match="config: precision: 'fp16' is not one of"):
+        load({**tiny_config(), "precision": "fp16"})
 
 
 def test_run_defaults_merge_deeply_and_the_run_wins():

@@ -245,3 +245,41 @@ def test_cpu_uses_channels_last_only_below_64_pixels():
     # oneDNN crashed in channels_last training of narrow nets on 64-96 px images (torch 2.14, CPU).
     assert memory_format(cpu, 64) == memory_format(cpu, 96) == torch.contiguous_format
     assert memory_format(torch.device("cuda"), 96) == torch.channels_last
+
+
+def conv_output_dtypes(hp: dict) -> set[torch.dtype]:
+    """The dtypes the convolutions produced during one epoch of fit."""
+    seen = set()
+    torch.manual_seed(0)
+    data = toy_set(64)
+    net = build_model(ARCH)
+    for module in net.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.register_forward_hook(lambda m, i, out: seen.add(out.dtype))
+    fit(net, data, toy_set(32, seed=1), {**hp, "epochs": 1}, *channel_stats(data.images), log=lambda s: None)
+    assert all(p.dtype == torch.float32 for p in net.parameters())  # weights stay float32 either way
+    return seen
+
+
+def test_precision_policy_sets_the_dtype_of_convolutions():
+    from cvrepro.precision import cpu_has_native_bf16, set_precision, uses_bf16
+
+    set_precision("fp32")
+    assert conv_output_dtypes(HP) == {torch.float32}
+    set_precision("bf16")
+    assert conv_output_dtypes(HP) == {torch.bfloat16}
+    set_precision("auto")
+    assert uses_bf16(torch.device("cpu")) == cpu_has_native_bf16()
+    assert uses_bf16(torch.device("cuda"))
+    with pytest.raises(ValueError, match="precision 'fp16' is not known; choose from"):
+        set_precision("fp16")
+
+
+def test_provenance_names_the_precision():
+    from cvrepro.precision import set_precision
+    from cvrepro.provenance import device_name
+
+    set_precision("fp32")
+    assert device_name(torch.device("cpu")).endswith(", fp32)")
+    set_precision("bf16")
+    assert device_name(torch.device("cpu")).endswith(", bf16 autocast)")

@@ -15,6 +15,7 @@ rule evaluate:
     params:
         split=get_eval_split,
         device=CONFIG["device"],
+        precision=CONFIG["precision"],
     threads: CONFIG["threads"]
     resources:
         gpu=uses_gpu(),

@@ -16,6 +16,7 @@ rule pretrain:
         hp=get_pretrain_params,
         resume="results/{study}/resume/pretrain-{run}.pt",
         device=CONFIG["device"],
+        precision=CONFIG["precision"],
     threads: CONFIG["threads"]
     resources:
         gpu=uses_gpu(),

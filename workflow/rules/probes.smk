@@ -12,6 +12,7 @@ rule extract:
         split=get_eval_split,
         imagenet_arch=get_imagenet_arch,
         device=CONFIG["device"],
+        precision=CONFIG["precision"],
     threads: CONFIG["threads"]
     resources:
         gpu=uses_gpu(),

@@ -31,6 +31,7 @@ rule bn_sweep:
     params:
         spec=get_sweep_spec,
         device=CONFIG["device"],
+        precision=CONFIG["precision"],
     threads: CONFIG["threads"]
     resources:
         gpu=uses_gpu(),

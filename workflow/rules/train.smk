@@ -18,6 +18,7 @@ rule train:
         # Resumable state after every epoch; not an output, so a killed job's progress survives.
         resume="results/{study}/resume/{run}.pt",
         device=CONFIG["device"],
+        precision=CONFIG["precision"],
     threads: CONFIG["threads"]
     resources:
         gpu=uses_gpu(),

@@ -11,6 +11,7 @@ from cvrepro.bn_sweep import bn_sweep
 from cvrepro.checkpoint import load_model
 from cvrepro.data import TensorSet
 from cvrepro.logs import log_to
+from cvrepro.precision import set_precision
 from cvrepro.training import resolve_device
 
 
@@ -24,10 +25,12 @@ def main(
     prior: float = 16.0,
     seed: int = 0,
     device: str = "auto",
+    precision: str = "auto",
     threads: int = 1,
 ) -> pd.DataFrame:
     torch.set_num_threads(threads)
     dev = resolve_device(device)
+    set_precision(precision)
     model, checkpoint = load_model(model_path)
     model = model.to(dev)
     norm = checkpoint["normalization"]
@@ -67,5 +70,6 @@ if __name__ == "__main__":
             prior=spec["prior"],
             seed=spec["seed"],
             device=snakemake.params.device,
+            precision=snakemake.params.precision,
             threads=snakemake.threads,
         )

@@ -10,6 +10,7 @@ from cvrepro.checkpoint import load_model
 from cvrepro.data import load_subset
 from cvrepro.logs import log_to
 from cvrepro.metrics import classification_metrics, expected_calibration_error, one_vs_rest_roc
+from cvrepro.precision import set_precision
 from cvrepro.provenance import device_name
 from cvrepro.training import predict, resolve_device
 
@@ -22,11 +23,13 @@ def main(
     out_metrics: Path,
     out_predictions: Path,
     device: str = "auto",
+    precision: str = "auto",
     threads: int = 1,
     batch_size: int = 1024,
 ) -> dict:
     torch.set_num_threads(threads)
     dev = resolve_device(device)
+    set_precision(precision)
     model, checkpoint = load_model(model_path)
     model = model.to(dev)
     data = load_subset(data_dir, split, index_path, dev)
@@ -60,5 +63,6 @@ if __name__ == "__main__":
             out_metrics=Path(snakemake.output.metrics),
             out_predictions=Path(snakemake.output.predictions),
             device=snakemake.params.device,
+            precision=snakemake.params.precision,
             threads=snakemake.threads,
         )

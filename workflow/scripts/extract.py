@@ -9,6 +9,7 @@ from cvrepro.checkpoint import load_model
 from cvrepro.data import load_subset
 from cvrepro.logs import log_to
 from cvrepro.models import ResNet
+from cvrepro.precision import set_precision
 from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
 from cvrepro.ssl import extract_features
 from cvrepro.training import memory_format, resolve_device
@@ -32,11 +33,13 @@ def main(
     imagenet_arch: str | None = None,
     layer: str = "penultimate",
     device: str = "auto",
+    precision: str = "auto",
     threads: int = 1,
 ) -> np.ndarray:
     """Features of a trained model, of an ImageNet model, or raw pixels in [0, 1] (neither given)."""
     torch.set_num_threads(threads)
     dev = resolve_device(device)
+    set_precision(precision)
     data = load_subset(data_dir, split, index, dev)
     channels = data.images.shape[1]
     if imagenet_arch is not None:
@@ -80,5 +83,6 @@ if __name__ == "__main__":
             imagenet_arch=snakemake.params.imagenet_arch,
             layer=snakemake.wildcards.layer,
             device=snakemake.params.device,
+            precision=snakemake.params.precision,
             threads=snakemake.threads,
         )

@@ -10,6 +10,7 @@ from cvrepro.checkpoint import save_checkpoint
 from cvrepro.data import channel_stats, load_subset
 from cvrepro.logs import log_to
 from cvrepro.models import build_model, count_parameters
+from cvrepro.precision import set_precision
 from cvrepro.provenance import config_hash, provenance
 from cvrepro.resume import clear_state
 from cvrepro.ssl import Pretrainer, ProjectionHead, pretrain
@@ -40,6 +41,7 @@ def main(
     probe_split: str | None = None,
     resume: Path | None = None,
     device: str = "auto",
+    precision: str = "auto",
     threads: int = 1,
 ) -> dict:
     hp = {
@@ -60,6 +62,7 @@ def main(
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     dev = resolve_device(device)
+    set_precision(precision)
     data = load_subset(data_dir, data_split, data_index, dev)
     probe = load_subset(probe_dir, probe_split, probe_index, dev) if probe_dir is not None else None
     mean, std = channel_stats(data.images)
@@ -124,6 +127,7 @@ if __name__ == "__main__":
             out_metrics=Path(snakemake.output.metrics),
             resume=Path(snakemake.params.resume),
             device=snakemake.params.device,
+            precision=snakemake.params.precision,
             threads=snakemake.threads,
             **snakemake.params.hp,
         )

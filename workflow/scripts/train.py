@@ -13,6 +13,7 @@ from cvrepro.data import channel_stats, load_subset
 from cvrepro.freezing import freeze as freeze_children
 from cvrepro.logs import log_to
 from cvrepro.models import build_model, count_parameters
+from cvrepro.precision import set_precision
 from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
 from cvrepro.provenance import config_hash, provenance
 from cvrepro.resume import clear_state
@@ -48,6 +49,7 @@ def main(
     val_split: str | None = None,
     resume: Path | None = None,
     device: str = "auto",
+    precision: str = "auto",
     threads: int = 1,
 ) -> dict:
     freeze = freeze or {"children": 0, "stages": []}
@@ -74,6 +76,7 @@ def main(
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     dev = resolve_device(device)
+    set_precision(precision)
 
     train = load_subset(train_data, train_split, train_index, dev)
     val = load_subset(val_data, val_split, val_index, dev) if val_data is not None else None
@@ -181,6 +184,7 @@ if __name__ == "__main__":
             out_grad_flow=Path(snakemake.output.grad_flow),
             resume=Path(snakemake.params.resume),
             device=snakemake.params.device,
+            precision=snakemake.params.precision,
             threads=snakemake.threads,
             **snakemake.params.hp,
         )

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from cvrepro.precision import precision_name
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "snakemake")
 
@@ -54,9 +56,10 @@ def versions() -> dict[str, str]:
 
 
 def device_name(device: torch.device) -> str:
+    """The device and the precision its forward passes ran in, e.g. 'NVIDIA H100 (bf16 autocast)'."""
     if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+        return f"{torch.cuda.get_device_name(device)} ({precision_name(device)})"
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {precision_name(device)})"
 
 
 def provenance(spec: dict, device: torch.device, seed: int | None = None) -> dict:

@@ -19,8 +19,9 @@ from cvrepro.compile import compile_setting, maybe_compile
 from cvrepro.data import TensorSet, normalize, standardize
 from cvrepro.freezing import set_train_mode
 from cvrepro.losses import contrastive_accuracy, nt_xent_loss, triplet_margin_loss
+from cvrepro.precision import autocast
 from cvrepro.resume import load_state, restore_training, save_state, training_state
-from cvrepro.training import autocast, make_optimizer, make_scheduler, memory_format, prepare_device
+from cvrepro.training import make_optimizer, make_scheduler, memory_format, prepare_device
 
 METHODS = ("simclr", "triplet")
 

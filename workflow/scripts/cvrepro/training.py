@@ -7,7 +7,6 @@ once per epoch, so the loop never waits on the host inside an epoch.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from cvrepro.compile import compile_setting, maybe_compile
 from cvrepro.data import TensorSet, normalize, standardize
 from cvrepro.freezing import set_train_mode
 from cvrepro.losses import CenterLoss, combined_loss
+from cvrepro.precision import autocast
 from cvrepro.resume import load_state, restore_training, save_state, training_state
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -86,13 +86,6 @@ def make_scheduler(optimizer: torch.optim.Optimizer, spec: dict, epochs: int, st
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, spec, epochs, steps_per_epoch)
     )
-
-
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA (no loss scaling needed); plain fp32 on the CPU."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def prepare_device(device: torch.device) -> None:
