@@ -5,6 +5,7 @@ machine. Every row of the results says which kind it used."""
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scrip
 
 from cvrepro.datasets.readers import read_idx  # noqa: E402
 
-FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+# Debian's dataset-fashion-mnist; CVREPRO_FASHION_MNIST_DIR points elsewhere (a GPU machine
+# without the package gets the four .gz files copied next to the repository).
+FMNIST_DIR = Path(os.environ.get("CVREPRO_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
 FMNIST_TRAIN = 60_000
 
 
