@@ -1,6 +1,8 @@
 """Full Fashion-MNIST: a ResNet-18 (CIFAR stem) trained by cvrepro's engine on all 60,000
-training images for a few epochs; test accuracy on all 10,000 test images and the seconds it took.
-Meant for a GPU (about a minute there); on the 2-core CPU it would take most of an hour."""
+training images; test accuracy on all 10,000 test images, the seconds of training, and the first
+epoch (and training seconds until then) at which the test accuracy reached a target (issue 8's
+94.5%). The test set is scored after every epoch for that curve only: nothing is chosen by it.
+Meant for a GPU (about a minute there); on the 2-core CPU it would take hours."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
@@ -50,8 +53,10 @@ def fmnist_accuracy(
     device: torch.device,
     train_size: int = 60_000,
     test_size: int = 10_000,
+    target: float = 0.945,
 ) -> dict:
-    """{'test_acc', 'train_seconds', 'total_seconds', 'train', 'test'} of one run."""
+    """{'test_acc', 'train_seconds', 'total_seconds', 'train', 'test', 'target_epoch',
+    'target_seconds'} of one run; the last two are None when the target was not reached."""
     start = time.perf_counter()
     train_set, test_set = fashion_mnist(train_size, "train"), fashion_mnist(test_size, "test")
     train, test = on_device(train_set, device), on_device(test_set, device)
@@ -62,13 +67,20 @@ def fmnist_accuracy(
     )
     sync(device)
     fit_start = time.perf_counter()
-    fit(model, train, None, hparams(epochs, batch_size), mean, std, log=lambda line: None)
+    result = fit(model, train, test, hparams(epochs, batch_size), mean, std, log=lambda line: None)
     sync(device)
-    train_seconds = time.perf_counter() - fit_start
+    fit_seconds = time.perf_counter() - fit_start
     scores = evaluate(model, test, 2048, mean, std)
+    # Training seconds alone (fit times each epoch between device syncs; scoring is not counted).
+    elapsed = np.cumsum([row["epoch_seconds"] for row in result.history])
+    reached = [i for i, row in enumerate(result.history) if row["val_acc"] >= target]
     return {
         "test_acc": scores["acc"],
-        "train_seconds": train_seconds,
+        "train_seconds": float(elapsed[-1]),
+        "fit_seconds": fit_seconds,
+        "target": target,
+        "target_epoch": reached[0] + 1 if reached else None,
+        "target_seconds": float(elapsed[reached[0]]) if reached else None,
         "total_seconds": time.perf_counter() - start,
         "train": train_set.describe(),
         "test": test_set.describe(),

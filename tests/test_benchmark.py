@@ -75,7 +75,17 @@ def test_fmnist_accuracy_rows_report_accuracy_and_seconds():
     rows = bench.accuracy_rows(bench.PLANS["quick"], torch.device("cpu"), epochs=1, quick=True)
     assert [row.unit for row in rows] == ["% test accuracy", "s"]
     assert 0 <= rows[0].value <= 100 and rows[1].value > 0
-    assert "256" in rows[0].data and "test: " in rows[0].note
+    assert "256" in rows[0].data and "test: " in rows[0].note and "reached 94.5%" in rows[0].note
+
+
+def test_fmnist_accuracy_finds_the_first_epoch_at_the_target():
+    from bench_accuracy import fmnist_accuracy
+
+    sizes = {"train_size": 128, "test_size": 128}
+    always = fmnist_accuracy(4, 32, 2, torch.device("cpu"), target=0.0, **sizes)
+    assert always["target_epoch"] == 1 and 0 < always["target_seconds"] < always["train_seconds"]
+    never = fmnist_accuracy(4, 32, 2, torch.device("cpu"), target=1.01, **sizes)
+    assert never["target_epoch"] is None and never["target_seconds"] is None
 
 
 def test_dag_build_is_timed_in_a_fresh_directory():
