@@ -102,7 +102,8 @@ def memory_format(device: torch.device, side: int | None = None) -> torch.memory
     """channels_last on CUDA (tensor cores want it). On the CPU only for images under 64 px: there
     it measured 1.3-1.5x faster for width-16 ResNet-18 at 28-32 px on the 2-core build machine,
     while torch 2.14's oneDNN kernels crashed (segfault / double free) in channels_last training
-    of networks narrower than 16 channels on 64-96 px images. `side`: the input's height/width."""
+    of networks narrower than 16 channels on 64-96 px images, in fp32 and bf16 alike (reproduced by
+    benchmarks/repro_onednn_crash.py). `side`: the input's height/width."""
     if device.type == "cuda" or side is None or side < 64:
         return torch.channels_last
     return torch.contiguous_format
