@@ -95,9 +95,6 @@ def image_sets(counts: tuple[int, int, int]) -> list[BenchSet]:
     return [fashion_mnist(fmnist), cifar10_shaped(cifar), stl10_shaped(stl)]
 
 
-PRECISION_NAMES = {"fp32": "fp32", "bf16": "bf16 autocast"}
-
-
 def training_rows(plan: Plan, device: torch.device, workers: int, compiled) -> list[Row]:
     """Seed-style loop, our engine in float32, in bf16 where the device has it natively, and (when
     `compiled`) compiled in the default precision, on each image set."""
@@ -115,7 +112,7 @@ def training_rows(plan: Plan, device: torch.device, workers: int, compiled) -> l
         # float32 first: the seed-style loop's precision, so the first ratio is the data path alone.
         for precision in ("fp32", "bf16") if bf16 else ("fp32",):
             ours, _ = engine_throughput(*args, device, plan.epochs, precision=precision)
-            method = f"cvrepro engine, {PRECISION_NAMES[precision]}"
+            method = f"cvrepro engine, {precision_name(device)}"  # the policy engine_throughput set
             new.append(Row("training", bench_set.describe(), setting, method, ours, "images/s"))
             new[-1].note = f"{ours / seed:.2f}x the seed-style loop"
         if compiled is not None:

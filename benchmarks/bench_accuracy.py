@@ -16,8 +16,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
 from bench_data import fashion_mnist  # noqa: E402
-from bench_ssl import on_device  # noqa: E402
-from train_throughput import model_spec, sync  # noqa: E402
+from train_throughput import model_spec, sync, tensor_set  # noqa: E402
 
 from cvrepro.data import channel_stats  # noqa: E402
 from cvrepro.models import build_model  # noqa: E402
@@ -59,7 +58,8 @@ def fmnist_accuracy(
     'target_seconds'} of one run; the last two are None when the target was not reached."""
     start = time.perf_counter()
     train_set, test_set = fashion_mnist(train_size, "train"), fashion_mnist(test_size, "test")
-    train, test = on_device(train_set, device), on_device(test_set, device)
+    train = tensor_set(train_set.images, train_set.labels, device)
+    test = tensor_set(test_set.images, test_set.labels, device)
     mean, std = channel_stats(train.images)
     torch.manual_seed(0)
     model = build_model(model_spec(train_set.images, width)).to(

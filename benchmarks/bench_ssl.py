@@ -11,19 +11,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
 from bench_data import BenchSet  # noqa: E402
-from train_throughput import model_spec, timed  # noqa: E402
+from train_throughput import model_spec, tensor_set, timed  # noqa: E402
 
 from cvrepro.data import TensorSet, channel_stats  # noqa: E402
 from cvrepro.models import build_model  # noqa: E402
 from cvrepro.ssl import Pretrainer, ProjectionHead, extract_features, pretrain  # noqa: E402
 from cvrepro.training import memory_format  # noqa: E402
-
-
-def on_device(bench_set: BenchSet, device: torch.device) -> TensorSet:
-    images = torch.from_numpy(bench_set.images).permute(0, 3, 1, 2).contiguous()
-    return TensorSet(
-        images.to(device), torch.from_numpy(bench_set.labels).to(device), [str(i) for i in range(10)]
-    )
 
 
 def extraction_throughput(bench_set: BenchSet, width: int, batch_size: int, device: torch.device) -> float:
@@ -32,7 +25,7 @@ def extraction_throughput(bench_set: BenchSet, width: int, batch_size: int, devi
     model = build_model(model_spec(bench_set.images, width)).to(
         device, memory_format=memory_format(device, bench_set.images.shape[1])
     )
-    data = on_device(bench_set, device)
+    data = tensor_set(bench_set.images, bench_set.labels, device)
     mean, std = channel_stats(data.images)
     warm = TensorSet(data.images[:batch_size], data.labels[:batch_size], data.classes)
     extract_features(model, warm, mean, std, batch_size)  # cuDNN autotuning, allocator warm-up
@@ -62,7 +55,7 @@ def simclr_throughput(
     encoder = build_model(model_spec(bench_set.images, width))
     model = Pretrainer(encoder, ProjectionHead(encoder.num_features, 512, 128))
     model = model.to(device, memory_format=memory_format(device, bench_set.images.shape[1]))
-    data = on_device(bench_set, device)
+    data = tensor_set(bench_set.images, bench_set.labels, device)
     mean, std = channel_stats(data.images)
     history = pretrain(model, data, simclr_hparams(batch_size, 1 + epochs), mean, std, log=lambda line: None)
     seconds = sum(row["epoch_seconds"] for row in history[1:])

@@ -91,6 +91,12 @@ def timed(fn: Callable[[], object], device: torch.device) -> float:
     return time.perf_counter() - start
 
 
+def tensor_set(images: np.ndarray, labels: np.ndarray, device: torch.device) -> TensorSet:
+    """N x H x W x C uint8 images and their labels as the engine holds them: N x C x H x W on `device`."""
+    tensor = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+    return TensorSet(tensor.to(device), torch.from_numpy(labels).to(device), [str(i) for i in range(10)])
+
+
 def model_spec(images: np.ndarray, width: int) -> dict:
     return {
         "arch": "resnet18",
@@ -161,9 +167,8 @@ def engine_throughput(
     model = build_model(model_spec(images, width)).to(
         device, memory_format=memory_format(device, images.shape[1])
     )
-    tensor = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
-    mean, std = channel_stats(tensor)
-    train = TensorSet(tensor.to(device), torch.from_numpy(labels).to(device), [str(i) for i in range(10)])
+    train = tensor_set(images, labels, device)
+    mean, std = channel_stats(train.images)
     optimizer = make_optimizer(model.parameters(), OPTIMIZER)
     scheduler = make_scheduler(optimizer, {"name": "constant"}, epochs + 1, 1)
     generator = torch.Generator(device=device).manual_seed(0)

@@ -11,8 +11,7 @@ from cvrepro.bn_sweep import bn_sweep
 from cvrepro.checkpoint import load_model
 from cvrepro.data import TensorSet
 from cvrepro.logs import log_to
-from cvrepro.precision import set_precision
-from cvrepro.training import resolve_device
+from cvrepro.training import job_device
 
 
 def main(
@@ -28,9 +27,7 @@ def main(
     precision: str = "auto",
     threads: int = 1,
 ) -> pd.DataFrame:
-    torch.set_num_threads(threads)
-    dev = resolve_device(device)
-    set_precision(precision)
+    dev = job_device(device, precision, threads)
     model, checkpoint = load_model(model_path)
     model = model.to(dev)
     norm = checkpoint["normalization"]

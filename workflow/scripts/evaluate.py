@@ -10,9 +10,8 @@ from cvrepro.checkpoint import load_model
 from cvrepro.data import load_subset
 from cvrepro.logs import log_to
 from cvrepro.metrics import classification_metrics, expected_calibration_error, one_vs_rest_roc
-from cvrepro.precision import set_precision
 from cvrepro.provenance import device_name
-from cvrepro.training import predict, resolve_device
+from cvrepro.training import job_device, predict
 
 
 def main(
@@ -27,9 +26,7 @@ def main(
     threads: int = 1,
     batch_size: int = 1024,
 ) -> dict:
-    torch.set_num_threads(threads)
-    dev = resolve_device(device)
-    set_precision(precision)
+    dev = job_device(device, precision, threads)
     model, checkpoint = load_model(model_path)
     model = model.to(dev)
     data = load_subset(data_dir, split, index_path, dev)

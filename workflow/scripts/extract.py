@@ -3,16 +3,14 @@
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from cvrepro.checkpoint import load_model
 from cvrepro.data import load_subset
 from cvrepro.logs import log_to
 from cvrepro.models import ResNet
-from cvrepro.precision import set_precision
 from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
 from cvrepro.ssl import extract_features
-from cvrepro.training import memory_format, resolve_device
+from cvrepro.training import job_device, memory_format
 
 IMAGENET_SIZE = 224  # torchvision's ImageNet weights were trained at 224 px
 
@@ -37,9 +35,7 @@ def main(
     threads: int = 1,
 ) -> np.ndarray:
     """Features of a trained model, of an ImageNet model, or raw pixels in [0, 1] (neither given)."""
-    torch.set_num_threads(threads)
-    dev = resolve_device(device)
-    set_precision(precision)
+    dev = job_device(device, precision, threads)
     data = load_subset(data_dir, split, index, dev)
     channels = data.images.shape[1]
     if imagenet_arch is not None:

@@ -10,11 +10,10 @@ from cvrepro.checkpoint import save_checkpoint
 from cvrepro.data import channel_stats, load_subset
 from cvrepro.logs import log_to
 from cvrepro.models import build_model, count_parameters
-from cvrepro.precision import set_precision
 from cvrepro.provenance import config_hash, provenance
 from cvrepro.resume import clear_state
 from cvrepro.ssl import Pretrainer, ProjectionHead, pretrain
-from cvrepro.training import memory_format, resolve_device
+from cvrepro.training import job_device, memory_format
 
 
 def main(
@@ -59,10 +58,8 @@ def main(
         "data_split": data_split,
         "probe_split": probe_split,
     }
-    torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    dev = resolve_device(device)
-    set_precision(precision)
+    dev = job_device(device, precision, threads)
     data = load_subset(data_dir, data_split, data_index, dev)
     probe = load_subset(probe_dir, probe_split, probe_index, dev) if probe_dir is not None else None
     mean, std = channel_stats(data.images)

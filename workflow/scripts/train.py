@@ -13,11 +13,10 @@ from cvrepro.data import channel_stats, load_subset
 from cvrepro.freezing import freeze as freeze_children
 from cvrepro.logs import log_to
 from cvrepro.models import build_model, count_parameters
-from cvrepro.precision import set_precision
 from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
 from cvrepro.provenance import config_hash, provenance
 from cvrepro.resume import clear_state
-from cvrepro.training import evaluate, fit, memory_format, resolve_device
+from cvrepro.training import evaluate, fit, job_device, memory_format
 
 
 def main(
@@ -73,10 +72,8 @@ def main(
         "val_split": val_split,
     }
     run_hash = config_hash(hparams)
-    torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    dev = resolve_device(device)
-    set_precision(precision)
+    dev = job_device(device, precision, threads)
 
     train = load_subset(train_data, train_split, train_index, dev)
     val = load_subset(val_data, val_split, val_index, dev) if val_data is not None else None

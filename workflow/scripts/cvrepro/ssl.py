@@ -21,7 +21,7 @@ from cvrepro.freezing import set_train_mode
 from cvrepro.losses import contrastive_accuracy, nt_xent_loss, triplet_margin_loss
 from cvrepro.precision import autocast
 from cvrepro.resume import load_state, restore_training, save_state, training_state
-from cvrepro.training import make_optimizer, make_scheduler, memory_format, prepare_device
+from cvrepro.training import make_optimizer, make_scheduler, model_input, prepare_device
 
 METHODS = ("simclr", "triplet")
 
@@ -89,7 +89,7 @@ def simclr_one_epoch(
         v2 = _views(images, hp["augment"], mean, std, generator)
         with autocast(device):
             views = torch.cat([v1, v2])
-            z = forward(views.contiguous(memory_format=memory_format(device, views.shape[-1]))).float()
+            z = forward(model_input(views)).float()
         z1, z2 = z.chunk(2)
         loss = nt_xent_loss(z1, z2, hp["temperature"])
         optimizer.zero_grad(set_to_none=True)
@@ -127,7 +127,7 @@ def triplet_one_epoch(
         batch = order[start : start + hp["batch_size"]]
         x = _views(data.images[batch], hp["augment"], mean, std, generator)
         with autocast(device):
-            embeddings = forward(x.contiguous(memory_format=memory_format(device, x.shape[-1]))).float()
+            embeddings = forward(model_input(x)).float()
         loss = triplet_margin_loss(
             embeddings, data.labels[batch], spec["margin"], spec["distance"], spec["mining"], generator
         )
@@ -177,11 +177,7 @@ def extract_features(
     for start in range(0, len(data), batch_size):
         x = normalize(data.images[start : start + batch_size], mean, std, size)
         with autocast(device):
-            out.append(
-                layer_output(
-                    encoder, x.contiguous(memory_format=memory_format(device, x.shape[-1])), layer
-                ).float()
-            )
+            out.append(layer_output(encoder, model_input(x), layer).float())
     # Kept on the device until the end: a copy to the host per batch would wait for each batch.
     return torch.cat(out).cpu().numpy()
 

@@ -21,7 +21,7 @@ from cvrepro.compile import compile_setting, maybe_compile
 from cvrepro.data import TensorSet, normalize, standardize
 from cvrepro.freezing import set_train_mode
 from cvrepro.losses import CenterLoss, combined_loss
-from cvrepro.precision import autocast
+from cvrepro.precision import autocast, set_precision
 from cvrepro.resume import load_state, restore_training, save_state, training_state
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -38,6 +38,13 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda":
         raise RuntimeError("device: cuda was requested but no CUDA GPU is visible to this job")
     return torch.device("cpu")
+
+
+def job_device(device: str, precision: str, threads: int) -> torch.device:
+    """A job's compute set-up, the same for every script: CPU threads, precision policy, device."""
+    torch.set_num_threads(threads)
+    set_precision(precision)
+    return resolve_device(device)
 
 
 def make_optimizer(params, spec: dict) -> torch.optim.Optimizer:
@@ -109,6 +116,11 @@ def memory_format(device: torch.device, side: int | None = None) -> torch.memory
     return torch.contiguous_format
 
 
+def model_input(x: torch.Tensor) -> torch.Tensor:
+    """A batch in the memory format the model runs in on the batch's device (see memory_format)."""
+    return x.contiguous(memory_format=memory_format(x.device, x.shape[-1]))
+
+
 @dataclass
 class EpochOptions:
     batch_size: int
@@ -161,7 +173,7 @@ def train_one_epoch(
         x = standardize(x, options.mean, options.std)
         y = data.labels[batch]
         with autocast(device):
-            embeddings, logits = forward(x.contiguous(memory_format=memory_format(device, x.shape[-1])))
+            embeddings, logits = forward(model_input(x))
             loss, _ = combined_loss(logits.float(), embeddings.float(), y, options.loss, options.center)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -200,7 +212,7 @@ def predict(
     for start in range(0, len(data), batch_size):
         x = normalize(data.images[start : start + batch_size], mean, std, size)
         with autocast(device):
-            outputs.append(model(x.contiguous(memory_format=memory_format(device, x.shape[-1]))).float())
+            outputs.append(model(model_input(x)).float())
     return torch.cat(outputs)
 
 
