@@ -16,7 +16,7 @@ import torch
 import train as train_script
 
 from cvrepro.data import TensorSet, channel_stats
-from cvrepro.datasets.prepared import write_info, write_split
+from cvrepro.datasets.splits import write_info, write_split
 from cvrepro.models import build_model
 from cvrepro.precision import set_precision
 from cvrepro.ssl import Pretrainer, ProjectionHead, extract_features, pretrain

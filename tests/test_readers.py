@@ -16,7 +16,7 @@ from PIL import Image
 
 from conftest import FMNIST_DIR, needs_fashion_mnist
 from cvrepro.datasets.prepare import prepare_dataset
-from cvrepro.datasets.prepared import load_split, read_info
+from cvrepro.datasets.splits import load_split, read_info
 
 RNG = np.random.default_rng(0)
 
@@ -286,7 +286,7 @@ def cifar_c_tar(path: Path, root: str, clean: np.ndarray, labels: np.ndarray) ->
 def test_published_cifar10_c_as_a_shift_set_source(tmp_path):
     import shift as shift_script
 
-    from cvrepro.datasets.prepared import write_info, write_split
+    from cvrepro.datasets.splits import write_info, write_split
 
     clean, labels = asymmetric_images(6, 32), np.array([3, 1, 4, 1, 5, 9])
     cifar_c_tar(tmp_path / "CIFAR-10-C.tar", "CIFAR-10-C", clean, labels)

@@ -31,7 +31,7 @@ def fashion(tmp_path_factory):
     if not (FMNIST_DIR / "train-images-idx3-ubyte.gz").exists():
         pytest.skip("Fashion-MNIST not installed")
     from cvrepro.datasets.prepare import prepare_dataset
-    from cvrepro.datasets.prepared import load_split
+    from cvrepro.datasets.splits import load_split
 
     root = tmp_path_factory.mktemp("fashion")
     data_dir = prepare_dataset("fashion_mnist", FMNIST_DIR, root / "prepared")
@@ -185,7 +185,7 @@ def test_imagenet_features_match_torchvision(tmp_path, monkeypatch):
     import extract as extract_script
     from torchvision.models import resnet18
 
-    from cvrepro.datasets.prepared import write_info, write_split
+    from cvrepro.datasets.splits import write_info, write_split
     from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_weights
 
     reference = resnet18().eval()

@@ -19,7 +19,7 @@ from torchvision import models as tv_models
 
 from conftest import REPO
 from cvrepro.config import load_config, num_classes
-from cvrepro.datasets.prepared import write_info, write_split
+from cvrepro.datasets.splits import write_info, write_split
 from cvrepro.pretrained import imagenet_weights
 
 pytestmark = pytest.mark.workflow

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from cvrepro.datasets.prepare import prepare_dataset
-from cvrepro.datasets.prepared import read_info
+from cvrepro.datasets.splits import read_info
 from cvrepro.logs import log_to
 
 

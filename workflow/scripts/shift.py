@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cvrepro.datasets.prepared import load_split
+from cvrepro.datasets.splits import load_split
 from cvrepro.logs import log_to
 from cvrepro.shift import corrupt
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cvrepro.datasets.prepared import load_split
+from cvrepro.datasets.splits import load_split
 from cvrepro.logs import log_to
 from cvrepro.subsets import class_counts, draw_subset
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cvrepro.datasets.prepared import load_split
+from cvrepro.datasets.splits import load_split
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from torchvision.datasets.utils import calculate_md5
 
-from cvrepro.datasets.prepared import write_info
+from cvrepro.datasets.splits import write_info
 from cvrepro.datasets.registry import get_dataset
 
 

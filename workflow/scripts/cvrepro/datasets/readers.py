@@ -1,7 +1,7 @@
 """Readers of each dataset's original on-disk format, writing prepared splits.
 
 Each `prepare_*` takes {filename: path} of the downloaded files and an output directory, and
-writes the splits through `prepared.write_split` plus `info.json`. They are small numpy readers
+writes the splits through `splits.write_split` plus `info.json`. They are small numpy readers
 rather than torchvision's dataset classes because those verify the md5 of every inner file,
 which the tests' small files in the same formats cannot match (the downloaded archives
 themselves are md5-verified by `download.fetch`).
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from cvrepro.datasets.prepared import UNLABELLED, write_split, write_split_chunks
+from cvrepro.datasets.splits import UNLABELLED, write_split, write_split_chunks
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 FASHION_MNIST_CLASSES = [
