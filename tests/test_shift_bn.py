@@ -12,8 +12,8 @@ from torch import nn
 from conftest import FMNIST_DIR
 from cvrepro.bn_sweep import accuracy_with_bn_mode, bn_sweep
 from cvrepro.checkpoint import save_checkpoint
+from cvrepro.corruptions import CORRUPTIONS, corrupt
 from cvrepro.data import TensorSet
-from cvrepro.shift import CORRUPTIONS, corrupt
 
 IMAGES = np.random.default_rng(0).integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cvrepro.corruptions import corrupt
 from cvrepro.datasets.splits import load_split
 from cvrepro.logs import log_to
-from cvrepro.shift import corrupt
 
 
 def published_images(

@@ -20,10 +20,10 @@ from jsonschema.exceptions import best_match
 
 from cvrepro import class_maps
 from cvrepro.augment import resolve as augment_resolve
+from cvrepro.corruptions import CORRUPTIONS
 from cvrepro.datasets.readers import CIFAR_C_CORRUPTIONS
 from cvrepro.datasets.registry import DATASETS
 from cvrepro.models import RESNETS
-from cvrepro.shift import CORRUPTIONS
 from cvrepro.tables import sweep_column
 
 INIT_KEYWORDS = ("scratch", "imagenet")
