@@ -11,7 +11,7 @@ ARGS      ?=
 # runs the `gpu` jobs one at a time on the CPU). Each GPU job claims its own GPU (docs/cluster.md).
 GPUS      ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); [ "$${n:-0}" -gt 0 ] && echo $$n || echo 1)
 
-.PHONY: setup venv data run test lint dry-run clean bench
+.PHONY: setup venv data run test lint dry-run clean bench compare
 
 setup: venv data
 
@@ -55,6 +55,16 @@ dry-run: venv
 # benchmarks/results/<machine>.{md,csv}. E.g. `make bench ARGS=--with-default-study`.
 bench: setup
 	$(PY) benchmarks/bench.py $(ARGS)
+
+# What changed between two result sets, like `dvc metrics diff`: every table cell and metrics.json
+# value matched by study, table/run, row and column; timing shown apart. Prints a Markdown table,
+# writes compare/compare.{md,csv}; fails when anything differs by more than TOL (default 0: exact)
+# or is in one set only. E.g. `make compare A=old/results B=results TOL=0.001`; more options in
+# ARGS ("--include-timing --out DIR"). The script's own exit codes: 0 same, 1 differs, 2 bad usage.
+TOL ?= 0
+compare: venv
+	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=<results dir> B=<results dir> [TOL=0.001]"; exit 2; }
+	$(PY) workflow/scripts/compare_results.py "$(A)" "$(B)" --tol $(TOL) $(ARGS)
 
 clean:
 	rm -rf results .snakemake

@@ -1,0 +1,270 @@
+"""compare_results: two small result trees, matched cell by cell (main() and the command line)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from compare_results import main
+
+from conftest import REPO
+
+SCRIPT = REPO / "workflow" / "scripts" / "compare_results.py"
+
+# The workflow's layout: tables (first column the row name, replicate statistics beside a
+# column) and nested metrics.json of runs, pretrainings, probes and evaluations.
+TREE = {
+    "s1/tables/t.csv": [
+        {"run": "a", "test_acc": 0.90, "test_acc_sd": 0.01, "test_acc_n": 3, "test_acc_lo": 0.88,
+         "test_acc_hi": 0.92, "test_acc_reported": 0.91, "test_acc_diff": -0.01,
+         "test_acc_verdict": "agrees", "train_time_s": 12.5, "note": "ok", "val_acc": None},
+        {"run": "b", "test_acc": 0.80, "test_acc_sd": 0.02, "test_acc_n": 3, "test_acc_lo": 0.75,
+         "test_acc_hi": 0.85, "test_acc_reported": 0.70, "test_acc_diff": 0.10,
+         "test_acc_verdict": "differs", "train_time_s": 30.0, "note": "ok", "val_acc": 0.5},
+    ],
+    "s1/tables/bn.csv": [{"batch_size": 4, "eval:b": 0.25}, {"batch_size": 64, "eval:b": 0.5}],
+    "s1/runs/a/metrics.json": {
+        "train_acc": 0.95, "val_acc": None, "epochs": 2, "stopped_early": False,
+        "train_time_s": 10.0, "wall_time_s": 11.0, "images_per_s": 900.0,
+        "hparams": {"optimizer": {"name": "sgd", "lr": 0.05}},
+        "provenance": {"git_commit": "abc", "device": "cpu"},
+    },
+    "s1/pretrain/ssl/metrics.json": {"contrastive_acc": 0.7, "train_time_s": 40.0},
+    "s1/probes/svm/metrics.json": {"test_acc": 0.6, "fit_time_s": 1.0},
+    "s1/evals/a/test/metrics.json": {
+        "accuracy": 0.9, "per_class": {"Bag": {"recall": 0.5}, "Coat": {"recall": 1.0}},
+        "confusion": [[1, 1], [0, 2]], "model": "results/s1/runs/a/model.pt",
+        "roc": {"per_class": {"Bag": {"fpr": [0, 0.5, 1], "tpr": [0, 1, 1], "auc": 0.75}}, "macro_auc": 0.75},
+    },
+    "s2/tables/t.csv": [{"run": "x", "test_acc": 0.5}],
+}  # fmt: skip
+
+
+def write_tree(root: Path, tree: dict) -> Path:
+    for name, content in tree.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if name.endswith(".csv"):
+            frame = pd.DataFrame(content)
+            frame.set_index(frame.columns[0]).to_csv(path)
+        else:
+            path.write_text(json.dumps(content, indent=2))
+    return root
+
+
+def trees(tmp_path: Path, change=None) -> tuple[Path, Path]:
+    """A and B: the same tree, B passed through `change` (a function editing the dict)."""
+    tree_b = copy.deepcopy(TREE)
+    if change is not None:
+        change(tree_b)
+    return write_tree(tmp_path / "A", TREE), write_tree(tmp_path / "B", tree_b)
+
+
+def run_main(tmp_path: Path, capsys, change=None, tol: float = 0.0, **options) -> tuple[int, str]:
+    a, b = trees(tmp_path, change)
+    code = main(a, b, tol, tmp_path / "out", **options)
+    return code, capsys.readouterr().out
+
+
+def test_identical_trees_have_no_differences_and_write_both_files(tmp_path, capsys):
+    code, out = run_main(tmp_path, capsys)
+    assert code == 0
+    assert "no differences" in out and "Differences" not in out and "Only in one set" not in out
+    assert (tmp_path / "out" / "compare.md").read_text() == out
+    assert pd.read_csv(tmp_path / "out" / "compare.csv").empty
+
+
+def test_changed_table_cell_is_named_by_study_table_row_and_column(tmp_path, capsys):
+    def change(tree):
+        tree["s1/tables/t.csv"][1]["test_acc"] = 0.82
+
+    code, out = run_main(tmp_path, capsys, change)
+    assert code == 1 and "no differences" not in out
+    assert "| s1 | tables/t | b | test_acc | 0.8 [0.75, 0.85] | 0.82 [0.75, 0.85] | +0.02 | yes |" in out
+    frame = pd.read_csv(tmp_path / "out" / "compare.csv")
+    assert frame[["status", "study", "source", "row", "column"]].values.tolist() == [
+        ["differs", "s1", "tables/t", "b", "test_acc"]
+    ]
+    assert frame.loc[0, "b_minus_a"] == pytest.approx(0.02)
+
+
+def test_rows_match_by_name_not_position(tmp_path, capsys):
+    def change(tree):
+        tree["s1/tables/t.csv"].reverse()
+
+    assert run_main(tmp_path, capsys, change)[0] == 0
+
+
+def test_counts_are_shown_in_full(tmp_path, capsys):
+    def change(tree):
+        tree["s1/runs/a/metrics.json"]["epochs"] = 11173962
+
+    code, out = run_main(tmp_path, capsys, change)
+    assert code == 1 and "| s1 | runs/a | – | epochs | 2 | 11173962 | +11173960 |" in out
+
+
+def test_changed_metrics_leaf_and_text_and_attribute(tmp_path, capsys):
+    def change(tree):
+        tree["s1/evals/a/test/metrics.json"]["per_class"]["Bag"]["recall"] = 0.25
+        tree["s1/runs/a/metrics.json"]["stopped_early"] = True
+        tree["s1/tables/t.csv"][0]["note"] = "check"
+        tree["s1/tables/t.csv"][0]["test_acc_sd"] = 0.03  # the mean is unchanged
+
+    code, out = run_main(tmp_path, capsys, change)
+    assert code == 1
+    assert "| s1 | evals/a/test | – | per_class.Bag.recall | 0.5 | 0.25 | -0.25 | – |" in out
+    assert "| s1 | runs/a | – | stopped_early | False | True | changed |" in out
+    assert "| s1 | tables/t | a | note | ok | check | changed |" in out
+    assert (
+        "| s1 | tables/t | a | test_acc | 0.9 [0.88, 0.92] | 0.9 [0.88, 0.92] | +0 | yes | sd 0.01 -> 0.03 |"
+        in out
+    )
+
+
+def test_run_only_in_b_is_listed(tmp_path, capsys):
+    def change(tree):
+        tree["s1/runs/a--r1/metrics.json"] = tree["s1/runs/a/metrics.json"]
+
+    code, out = run_main(tmp_path, capsys, change)
+    assert code == 1
+    assert "## Only in one set (1)" in out and "- only in B: `s1/runs/a--r1`" in out
+    assert "## Differences" not in out  # the shared runs are still equal
+
+
+def test_study_table_row_and_column_in_one_set_only(tmp_path, capsys):
+    def change(tree):
+        del tree["s2/tables/t.csv"]
+        del tree["s1/tables/bn.csv"]
+        tree["s1/tables/t.csv"][0]["extra"] = 1.0
+        tree["s1/tables/t.csv"][1]["extra"] = 2.0
+        tree["s1/tables/t.csv"].append({"run": "c", "test_acc": 0.3})
+
+    code, out = run_main(tmp_path, capsys, change)
+    assert code == 1
+    for line in (
+        "study `s2`",
+        "`s1/tables/bn`",
+        "row `c` of `s1/tables/t`",
+        "column `extra` of `s1/tables/t`",
+    ):
+        assert line in out
+    assert "only in A: study `s2`" in out and "only in B: column `extra`" in out
+
+
+@pytest.mark.parametrize(("tol", "expected"), [(0.001, 0), (0.0001, 1), (0.0, 1)])
+def test_tolerance_is_an_absolute_difference(tmp_path, capsys, tol, expected):
+    def change(tree):
+        tree["s1/tables/bn.csv"][0]["eval:b"] = 0.2504
+        tree["s1/probes/svm/metrics.json"]["test_acc"] = 0.6004
+
+    code, out = run_main(tmp_path, capsys, change, tol=tol)
+    assert code == expected
+    assert ("| s1 | tables/bn | 4 | eval:b |" in out) == bool(expected)
+
+
+def test_timing_differences_are_shown_apart_and_do_not_count(tmp_path, capsys):
+    def change(tree):
+        tree["s1/tables/t.csv"][0]["train_time_s"] = 99.0
+        tree["s1/runs/a/metrics.json"].update(train_time_s=1.0, wall_time_s=2.0, images_per_s=5.0)
+        tree["s1/probes/svm/metrics.json"]["fit_time_s"] = 3.0
+        tree["s1/runs/a/metrics.json"]["provenance"]["device"] = "cuda"  # never compared
+
+    code, out = run_main(tmp_path, capsys, change)
+    assert code == 0 and "no differences" in out
+    timing = out.split("## Not compared: timing (5 of 7 differ)")[1]
+    assert "| s1 | runs/a | – | images_per_s | 900 | 5 |" in timing
+    assert "| s1 | tables/t | a | train_time_s | 12.5 | 99 |" in timing
+    assert "provenance" not in out
+
+    code, out = run_main(tmp_path / "with", capsys, change, include_timing=True)
+    assert code == 1 and "## Differences (5)" in out and "Not compared: timing" not in out
+
+
+@pytest.mark.parametrize(
+    ("mean", "lo", "hi", "verdict"),
+    [
+        (0.91, 0.89, 0.93, "yes"),  # each mean inside the other's interval
+        (0.95, 0.94, 0.96, "no"),
+        (0.915, 0.91, 0.99, "only B in A"),  # A's 0.90 lies below B's interval
+    ],
+)
+def test_intervals_give_the_within_verdict(tmp_path, capsys, mean, lo, hi, verdict):
+    def change(tree):
+        tree["s1/tables/t.csv"][0].update(test_acc=mean, test_acc_lo=lo, test_acc_hi=hi)
+
+    code, out = run_main(tmp_path, capsys, change)
+    assert code == 1
+    assert f"| s1 | tables/t | a | test_acc | 0.9 [0.88, 0.92] | {mean:g} [{lo:g}, {hi:g}] |" in out
+    row = next(line for line in out.splitlines() if "| a | test_acc |" in line)
+    assert row.split(" | ")[7] == verdict
+
+
+def test_arrays_are_compared_whole_and_curves_skipped(tmp_path, capsys):
+    def change(tree):
+        tree["s1/evals/a/test/metrics.json"]["confusion"] = [[2, 0], [0, 2]]
+        tree["s1/evals/a/test/metrics.json"]["roc"]["per_class"]["Bag"]["fpr"] = [0, 1]
+        tree["s1/evals/a/test/metrics.json"]["model"] = "elsewhere/model.pt"  # text: not a result
+
+    code, out = run_main(tmp_path, capsys, change)
+    assert code == 1
+    assert (
+        "| s1 | evals/a/test | – | confusion | array[2x2] | array[2x2] | changed | – | max \\|B - A\\| 1 |"
+        in out
+    )
+    assert "fpr" not in out and "model" not in out
+
+
+def test_missing_values_equal_each_other_but_not_a_number(tmp_path, capsys):
+    def change(tree):
+        tree["s1/runs/a/metrics.json"]["val_acc"] = 0.5
+
+    code, out = run_main(tmp_path, capsys, change)
+    assert code == 1 and "| s1 | runs/a | – | val_acc | NaN | 0.5 | – |" in out
+
+
+def test_bad_usage_is_one_line_and_exit_2(tmp_path, capsys):
+    a, b = trees(tmp_path)
+    assert main(tmp_path / "nowhere", b, 0.0, tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "A is not a directory" in err and "nowhere" in err
+    (tmp_path / "empty").mkdir()
+    assert main(a, tmp_path / "empty", 0.0, tmp_path / "out") == 2
+    assert "B holds no results" in capsys.readouterr().err
+    assert main(a, b, -1.0, tmp_path / "out") == 2
+    (b / "s1" / "runs" / "a" / "metrics.json").write_text("{not json")
+    assert main(a, b, 0.0, tmp_path / "out") == 2
+    assert "s1/runs/a/metrics.json: not readable JSON" in capsys.readouterr().err
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(SCRIPT), *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=60)
+
+
+def test_command_line_tolerance_exit_codes_and_default_out_dir(tmp_path):
+    def change(tree):
+        tree["s1/tables/t.csv"][0]["test_acc"] = 0.9005
+
+    a, b = trees(tmp_path, change)
+    above = run_cli(str(a), str(b), cwd=tmp_path)
+    assert above.returncode == 1, above.stderr
+    assert "| s1 | tables/t | a | test_acc |" in above.stdout
+    assert (tmp_path / "compare" / "compare.md").read_text() == above.stdout
+    below = run_cli(str(a), str(b), "--tol", "0.001", "--out", str(tmp_path / "o"), cwd=tmp_path)
+    assert below.returncode == 0 and "no differences" in below.stdout
+    assert (tmp_path / "o" / "compare.csv").exists()
+    missing = run_cli(str(tmp_path / "nowhere"), str(b), cwd=tmp_path)
+    assert missing.returncode == 2 and missing.stderr.strip().endswith("nowhere")
+    assert run_cli(str(a), cwd=tmp_path).returncode == 2  # argparse: B missing
+
+
+def test_the_script_does_not_import_torch():
+    probe = "import sys, compare_results; assert 'torch' not in sys.modules, 'torch imported'"
+    command = [sys.executable, "-c", probe]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=SCRIPT.parent, timeout=60)
+    assert result.returncode == 0, result.stderr
