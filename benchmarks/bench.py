@@ -40,7 +40,7 @@ from train_throughput import engine_throughput, seed_style_throughput  # noqa: E
 
 from cvrepro.compile import compile_setting  # noqa: E402
 from cvrepro.precision import precision_name, set_precision, uses_bf16  # noqa: E402
-from cvrepro.training import resolve_device  # noqa: E402
+from cvrepro.device import resolve_device  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -118,10 +118,8 @@ def training_rows(plan: Plan, device: torch.device, workers: int, compiled) -> l
         if compiled is not None:
             torch._dynamo.reset()  # each model and shape compiles afresh; stays under dynamo's cache limit
             fast, warm_up = engine_throughput(*args, device, plan.epochs, compiled)
-            method = (
-                f"cvrepro engine, {precision_name(device)}, + torch.compile "
-                f"({compiled[0]}, mode {compiled[1] or 'default'})"
-            )
+            backend, mode = compile_setting(compiled)
+            method = f"cvrepro engine, {precision_name(device)}, + torch.compile ({backend}, mode {mode or 'default'})"
             new.append(Row("training", bench_set.describe(), setting, method, fast, "images/s"))
             new[
                 -1
@@ -143,7 +141,7 @@ def ssl_rows(plan: Plan, device: torch.device) -> list[Row]:
                 "feature extraction",
                 bench_set.describe(),
                 setting,
-                "cvrepro.ssl.extract_features",
+                "cvrepro.inference.extract_features",
                 value,
                 "images/s",
             )
@@ -153,7 +151,7 @@ def ssl_rows(plan: Plan, device: torch.device) -> list[Row]:
         setting = f"ResNet-18 width {plan.width} + projection head, batch {plan.simclr_batch}, 2 views, {plan.epochs} timed epochs"
         rows.append(
             Row(
-                "SimCLR pretraining", bench_set.describe(), setting, "cvrepro.ssl.pretrain", value, "images/s"
+                "SimCLR pretraining", bench_set.describe(), setting, "cvrepro.engine.fit (SimCLR)", value, "images/s"
             )
         )
     for row in rows:
@@ -251,7 +249,7 @@ def accuracy_rows(plan: Plan, device: torch.device, epochs: int, quick: bool) ->
             "Fashion-MNIST accuracy",
             result["train"],
             setting,
-            "cvrepro.training.fit",
+            "cvrepro.engine.fit",
             100 * result["test_acc"],
             "% test accuracy",
             f"test: {result['test']}; {reached}",
@@ -260,7 +258,7 @@ def accuracy_rows(plan: Plan, device: torch.device, epochs: int, quick: bool) ->
             "Fashion-MNIST accuracy",
             result["train"],
             setting,
-            "cvrepro.training.fit",
+            "cvrepro.engine.fit",
             result["train_seconds"],
             "s",
             f"training time (epochs only; {result['fit_seconds']:.1f} s with the per-epoch test scoring)",
@@ -302,10 +300,11 @@ def main(argv: list[str] | None = None) -> list[Row]:
     args = parse_args(argv)
     device = resolve_device(args.device)
     plan = PLANS["quick" if args.quick else device.type]
+    # A CVREPRO_COMPILE value for the compiled rows, or None for none.
     if args.compile == "auto":
-        compiled = ("inductor", None) if device.type == "cuda" else None
+        compiled = "1" if device.type == "cuda" else None
     else:
-        compiled = compile_setting(args.compile)
+        compiled = args.compile if compile_setting(args.compile) is not None else None
     header = [
         f"# cvrepro benchmark ({plan.name} sizes), {datetime.date.today().isoformat()}",
         "",

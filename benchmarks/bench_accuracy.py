@@ -18,31 +18,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scrip
 from bench_data import fashion_mnist  # noqa: E402
 from train_throughput import model_spec, sync, tensor_set  # noqa: E402
 
+from cvrepro.config.recipes import run_recipe  # noqa: E402
 from cvrepro.data import channel_stats  # noqa: E402
+from cvrepro.device import memory_format  # noqa: E402
+from cvrepro.engine import fit  # noqa: E402
+from cvrepro.inference import evaluate  # noqa: E402
+from cvrepro.methods import supervised  # noqa: E402
 from cvrepro.models import build_model  # noqa: E402
-from cvrepro.training import evaluate, fit, memory_format  # noqa: E402
 
 
-def hparams(epochs: int, batch_size: int) -> dict:
-    return {
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "eval_batch_size": 2048,
-        "optimizer": {
-            "name": "sgd",
-            "lr": 0.1 * batch_size / 256,  # the linear scaling rule from 0.1 at batch 256
-            "momentum": 0.9,
-            "nesterov": True,
-            "weight_decay": 5e-4,
-            "betas": [0.9, 0.999],
-        },
-        "schedule": {"name": "cosine", "warmup_epochs": 1 if epochs > 2 else 0},
-        "augment": "crop_flip",
-        "loss": {"name": "ce"},
-        "early_stopping": None,
-        "grad_flow": False,
-        "seed": 0,
-    }
+def recipe(epochs: int, batch_size: int) -> dict:
+    return run_recipe(
+        epochs=epochs,
+        batch_size=batch_size,
+        eval_batch_size=2048,
+        # the linear scaling rule from 0.1 at batch 256
+        optimizer={"name": "sgd", "lr": 0.1 * batch_size / 256, "momentum": 0.9, "nesterov": True},
+        schedule={"name": "cosine", "warmup_epochs": 1 if epochs > 2 else 0},
+        augment="crop_flip",
+    )
 
 
 def fmnist_accuracy(
@@ -67,10 +61,12 @@ def fmnist_accuracy(
     )
     sync(device)
     fit_start = time.perf_counter()
-    result = fit(model, train, test, hparams(epochs, batch_size), mean, std, log=lambda line: None)
+    run = recipe(epochs, batch_size)
+    method = supervised(model, run, mean, std, len(train.classes), test)
+    result = fit(model, train, run, method, log=lambda line: None)
     sync(device)
     fit_seconds = time.perf_counter() - fit_start
-    scores = evaluate(model, test, 2048, mean, std)
+    scores = evaluate(model, test, 2048, mean, std, None)
     # Training seconds alone (fit times each epoch between device syncs; scoring is not counted).
     elapsed = np.cumsum([row["epoch_seconds"] for row in result.history])
     reached = [i for i, row in enumerate(result.history) if row["val_acc"] >= target]

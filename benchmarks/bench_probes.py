@@ -10,6 +10,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
+from cvrepro.config.recipes import probe_recipe  # noqa: E402
 from cvrepro.probes import fit_probe  # noqa: E402
 
 
@@ -28,5 +29,5 @@ def probe_fit(
     kind: str, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray]
 ) -> tuple[float, float]:
     """(fit seconds, test accuracy) of the probe `kind` with the probe rule's defaults."""
-    model, seconds = fit_probe(kind, *train)
+    model, seconds = fit_probe(probe_recipe(kind=kind), *train)
     return seconds, float((model.predict(test[0]) == test[1]).mean())

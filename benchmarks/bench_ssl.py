@@ -1,5 +1,6 @@
-"""Feature extraction (cvrepro.ssl.extract_features) and SimCLR pretraining (cvrepro.ssl.pretrain)
-throughput on one image set, as the workflow's extract and pretrain rules run them."""
+"""Feature extraction (cvrepro.inference.extract_features) and SimCLR pretraining (cvrepro.engine.fit
+with cvrepro.methods.simclr) throughput on one image set, as the workflow's extract and pretrain
+rules run them."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scrip
 from bench_data import BenchSet  # noqa: E402
 from train_throughput import model_spec, tensor_set, timed  # noqa: E402
 
+from cvrepro.config.recipes import pretraining_recipe  # noqa: E402
 from cvrepro.data import TensorSet, channel_stats  # noqa: E402
+from cvrepro.device import memory_format  # noqa: E402
+from cvrepro.engine import fit  # noqa: E402
+from cvrepro.heads import ProjectionHead  # noqa: E402
+from cvrepro.inference import extract_features  # noqa: E402
+from cvrepro.methods import PretrainNet, simclr  # noqa: E402
 from cvrepro.models import build_model  # noqa: E402
-from cvrepro.ssl import Pretrainer, ProjectionHead, extract_features, pretrain  # noqa: E402
-from cvrepro.training import memory_format  # noqa: E402
 
 
 def extraction_throughput(bench_set: BenchSet, width: int, batch_size: int, device: torch.device) -> float:
@@ -28,23 +33,21 @@ def extraction_throughput(bench_set: BenchSet, width: int, batch_size: int, devi
     data = tensor_set(bench_set.images, bench_set.labels, device)
     mean, std = channel_stats(data.images)
     warm = TensorSet(data.images[:batch_size], data.labels[:batch_size], data.classes)
-    extract_features(model, warm, mean, std, batch_size)  # cuDNN autotuning, allocator warm-up
-    seconds = timed(lambda: extract_features(model, data, mean, std, batch_size), device)
+    extract_features(model, warm, mean, std, None, "penultimate", batch_size)  # cuDNN autotuning, allocator warm-up
+    seconds = timed(lambda: extract_features(model, data, mean, std, None, "penultimate", batch_size), device)
     return len(data) / seconds
 
 
-def simclr_hparams(batch_size: int, epochs: int) -> dict:
+def simclr_recipe(batch_size: int, epochs: int) -> dict:
     """The default study's SimCLR recipe (config.yaml, pretrain.simclr_5k)."""
-    return {
-        "method": "simclr",
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "optimizer": {"name": "adam", "lr": 0.002, "weight_decay": 1e-6, "betas": [0.9, 0.999]},
-        "schedule": {"name": "cosine"},
-        "augment": {"name": "simclr", "grayscale_p": 0.0, "scale": [0.3, 1.0]},
-        "temperature": 0.5,
-        "seed": 0,
-    }
+    return pretraining_recipe(
+        method="simclr",
+        epochs=epochs,
+        batch_size=batch_size,
+        optimizer={"name": "adam", "lr": 0.002, "weight_decay": 1e-6},
+        augment={"name": "simclr", "grayscale_p": 0.0, "scale": [0.3, 1.0]},
+        temperature=0.5,
+    )
 
 
 def simclr_throughput(
@@ -53,10 +56,11 @@ def simclr_throughput(
     """Images/s (each image makes two views) of SimCLR epochs after one warm-up epoch."""
     torch.manual_seed(0)
     encoder = build_model(model_spec(bench_set.images, width))
-    model = Pretrainer(encoder, ProjectionHead(encoder.num_features, 512, 128))
+    model = PretrainNet(encoder, ProjectionHead(encoder.num_features, 512, 128))
     model = model.to(device, memory_format=memory_format(device, bench_set.images.shape[1]))
     data = tensor_set(bench_set.images, bench_set.labels, device)
     mean, std = channel_stats(data.images)
-    history = pretrain(model, data, simclr_hparams(batch_size, 1 + epochs), mean, std, log=lambda line: None)
+    recipe = simclr_recipe(batch_size, 1 + epochs)
+    history = fit(model, data, recipe, simclr(model, recipe, mean, std, None), log=lambda line: None).history
     seconds = sum(row["epoch_seconds"] for row in history[1:])
     return len(data) * epochs / seconds

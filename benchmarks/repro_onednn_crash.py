@@ -1,5 +1,5 @@
 """Reproduces the oneDNN crash that keeps channels_last off on the CPU for images of 64 px and more
-(cvrepro.training.memory_format): a few SGD steps of ResNet-18 (CIFAR stem) in channels_last,
+(cvrepro.device.memory_format): a few SGD steps of ResNet-18 (CIFAR stem) in channels_last,
 one child process per (width, image size, precision), so a segfault or heap abort ends only
 that case. On the 2-core AMD EPYC build machine (torch 2.14.1, 2026-11-26) widths 4 and 8
 crashed at 64 and/or 96 px in fp32 and bf16 (SIGSEGV, `free(): invalid next size`); width 16 ran.
@@ -25,7 +25,15 @@ from cvrepro.models import build_model  # noqa: E402
 def train_steps(width: int, size: int, precision: str, steps: int = 4) -> float:
     """The loss after `steps` SGD steps on random 32-image batches, model and input channels_last."""
     torch.manual_seed(0)
-    spec = {"arch": "resnet18", "stem": "cifar", "width": width, "in_channels": 3, "num_classes": 10}
+    spec = {
+        "arch": "resnet18",
+        "stem": "cifar",
+        "width": width,
+        "head": {"kind": "linear", "dropout": 0.0, "hidden": 512},
+        "in_channels": 3,
+        "num_classes": 10,
+        "image_size": size,
+    }
     model = build_model(spec).to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     for _ in range(steps):

@@ -3,7 +3,7 @@
 The seed-style loop is what the reports' notebooks do: a torchvision Dataset that turns each
 uint8 image into a PIL image, per-image transforms (RandomCrop + RandomHorizontalFlip +
 ToTensor + Normalize), a DataLoader with workers, then the model. Ours keeps the uint8 set on
-the training device and augments whole batches there (cvrepro.training.train_one_epoch), with
+the training device and augments whole batches there (cvrepro.engine.train_one_epoch), with
 channels_last, bf16 autocast where the hardware has it (cvrepro.precision) and optionally
 torch.compile. Same model, data, batch size,
 augmentation and number of images for both; numbers are images/s after one warm-up epoch.
@@ -14,6 +14,8 @@ augmentation and number of images for both; numbers are images/s after one warm-
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -27,20 +29,15 @@ from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from cvrepro.compile import maybe_compile  # noqa: E402
+from cvrepro.compile import ENV as COMPILE_ENV  # noqa: E402
+from cvrepro.config.recipes import run_recipe  # noqa: E402
 from cvrepro.data import TensorSet, channel_stats  # noqa: E402
+from cvrepro.device import memory_format, prepare_device, resolve_device  # noqa: E402
+from cvrepro.engine import train_one_epoch  # noqa: E402
+from cvrepro.methods import supervised  # noqa: E402
 from cvrepro.models import build_model  # noqa: E402
 from cvrepro.precision import set_precision  # noqa: E402
-from cvrepro.training import (  # noqa: E402
-    EpochOptions,
-    features_and_logits,
-    make_optimizer,
-    make_scheduler,
-    memory_format,
-    prepare_device,
-    resolve_device,
-    train_one_epoch,
-)
+from cvrepro.schedules import make_optimizer, make_scheduler, steps_per_epoch  # noqa: E402
 
 OPTIMIZER = {
     "name": "sgd",
@@ -99,12 +96,22 @@ def tensor_set(images: np.ndarray, labels: np.ndarray, device: torch.device) -> 
 
 def model_spec(images: np.ndarray, width: int) -> dict:
     return {
-        "arch": "resnet18",
-        "stem": "cifar",
-        "width": width,
+        **run_recipe(model={"arch": "resnet18", "stem": "cifar", "width": width})["model"],
         "in_channels": images.shape[-1],
         "num_classes": 10,
+        "image_size": images.shape[1],
     }
+
+
+@contextlib.contextmanager
+def compiling(setting: str) -> object:
+    """CVREPRO_COMPILE set to `setting` for the block (the engine reads it when a method is built)."""
+    old = os.environ.get(COMPILE_ENV)
+    os.environ[COMPILE_ENV] = setting
+    try:
+        yield
+    finally:
+        os.environ.pop(COMPILE_ENV) if old is None else os.environ.__setitem__(COMPILE_ENV, old)
 
 
 def seed_style_throughput(
@@ -155,12 +162,12 @@ def engine_throughput(
     batch_size: int,
     device: torch.device,
     epochs: int,
-    compile_setting: tuple[str, str | None] | None = None,
+    compile_setting: str = "0",
     precision: str = "auto",
 ) -> tuple[float, float]:
     """(images/s over `epochs` timed epochs, seconds of the warm-up epoch) of cvrepro's engine in
-    `precision` (see cvrepro.precision); with `compile_setting` the warm-up epoch includes
-    torch.compile's compile time."""
+    `precision` (see cvrepro.precision); with a `compile_setting` (a CVREPRO_COMPILE value) the
+    warm-up epoch includes torch.compile's compile time."""
     set_precision(precision)
     prepare_device(device)
     torch.manual_seed(0)
@@ -169,14 +176,15 @@ def engine_throughput(
     )
     train = tensor_set(images, labels, device)
     mean, std = channel_stats(train.images)
-    optimizer = make_optimizer(model.parameters(), OPTIMIZER)
-    scheduler = make_scheduler(optimizer, {"name": "constant"}, epochs + 1, 1)
+    recipe = run_recipe(batch_size=batch_size, augment="crop_flip", optimizer=OPTIMIZER, schedule={"name": "constant"})
+    optimizer = make_optimizer(model.parameters(), recipe["optimizer"])
+    scheduler = make_scheduler(optimizer, recipe["schedule"], epochs + 1, steps_per_epoch(len(train), batch_size))
     generator = torch.Generator(device=device).manual_seed(0)
-    forward = maybe_compile(features_and_logits(model), compile_setting)
-    options = EpochOptions(batch_size, "crop_flip", mean, std, forward=forward)
+    with compiling(compile_setting):
+        method = supervised(model, recipe, mean, std, 10, None)
 
     def epoch() -> None:
-        train_one_epoch(model, train, optimizer, scheduler, options, generator)
+        train_one_epoch(model, train, method, optimizer, scheduler, generator, batch_size, [])
 
     warm_up = timed(epoch, device)
     seconds = timed(lambda: [epoch() for _ in range(epochs)], device)

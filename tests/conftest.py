@@ -92,7 +92,7 @@ TINY_STUDY = {
             "probes": ["svm_ssl"],
             "columns": ["contrastive_acc", "val_acc", "train_acc", "test_acc", "train_time_s"],
         },
-        "bn": {"sweep": "bn", "modes": ["eval", "train", "adapt"], "reported": {"4": {"train:b": 0.1}}},
+        "bn": {"kind": "sweep", "sweep": "bn", "modes": ["eval", "train", "adapt"], "reported": {"4": {"train:b": 0.1}}},
     },
     "figures": {
         "curves": {"kind": "training_curves", "runs": ["a", "b"]},
@@ -122,15 +122,18 @@ def tiny_config(**study_changes) -> dict:
     return {"studies": ["tiny"], "device": "cpu", "threads": 1, "inline_studies": {"tiny": study}}
 
 
-def run_snakemake(workdir: Path, config: dict, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run the repository's workflow on `workdir` with `config` as its only config file."""
+def run_snakemake(
+    workdir: Path, config: dict, *args: str, timeout: int = 600, snakefile: Path = REPO / "Snakefile"
+) -> subprocess.CompletedProcess:
+    """Run the repository's workflow (or `snakefile`, e.g. a copy's) on `workdir` with `config` as
+    its only config file."""
     workdir.mkdir(parents=True, exist_ok=True)
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
     command = [
         str(SNAKEMAKE),
         "-s",
-        str(REPO / "Snakefile"),
+        str(snakefile),
         "-d",
         str(workdir),
         "--configfile",

@@ -1,13 +1,20 @@
-# Configuration loading and the get_* helpers that rules use for inputs and params.
-# All checks run here, at load time, so a bad config stops Snakemake before any job.
+# Configuration loading and the get_* helpers that rules use for inputs and params. The file
+# layout lives in cvrepro/paths.py, what each job receives in cvrepro/config/recipes.py and the
+# figure and table kinds in cvrepro/figure_kinds.py / table_kinds.py: plain Python that tests
+# import too. All checks run at load time, so a bad config stops Snakemake before any job.
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
-from cvrepro.config import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS, ConfigError, shift_conditions, dataset_options, dataset_source_dirs, load_config
+from cvrepro import paths
+from cvrepro.caveats import automatic_caveats
+from cvrepro.config import ConfigError, load_config, shift_conditions
+from cvrepro.config import recipes
 from cvrepro.datasets.registry import DATASETS
-from cvrepro.report import automatic_caveats
+from cvrepro.figure_kinds import FIGURE_KINDS, figure_runs
+from cvrepro.names import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS
+from cvrepro.table_kinds import TABLE_KINDS, table_rows
 
 try:
     CONFIG, STUDIES = load_config(config, Path(workflow.basedir) / "studies")
@@ -39,14 +46,17 @@ def uses_gpu():
 
 def all_targets():
     targets = []
-    for name, study in STUDIES.items():
-        targets += expand("results/{study}/tables/{table}.csv", study=name, table=study.tables)
-        targets += expand("results/{study}/tables/{table}.md", study=name, table=study.tables)
-        targets += expand("results/{study}/figures/{figure}.png", study=name, figure=study.figures)
+    for study in STUDIES.values():
+        targets += [paths.table_file(study, table, suffix) for table in study.tables for suffix in ("csv", "md")]
+        targets += [paths.figure_file(study, figure) for figure in study.figures]
         for sweep, spec in study.bn_sweeps.items():
-            targets += expand("results/{study}/bn_sweeps/{sweep}/{run}.csv", study=name, sweep=sweep, run=spec["runs"])
-        targets.append(f"results/{name}/REPORT.md")
+            targets += [paths.sweep_file(study, sweep, run) for run in spec["runs"]]
+        targets.append(f"results/{study.name}/REPORT.md")
     return targets + ["results/REPORT.md"]
+
+
+def study_of(wildcards):
+    return STUDIES[wildcards.study]
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -58,188 +68,88 @@ def get_dataset_files(wildcards):
 
 
 def get_dataset_options(wildcards):
-    return dataset_options(CONFIG, wildcards.dataset)
+    return recipes.dataset_options(CONFIG, wildcards.dataset)
 
 
 def get_source_dirs(wildcards):
-    return dataset_source_dirs(CONFIG, wildcards.dataset)
+    return recipes.dataset_source_dirs(CONFIG, wildcards.dataset)
 
 
 # --- subsets ---------------------------------------------------------------------------------
 
 
-def subset_spec(study, subset):
-    return STUDIES[study].subsets[subset]
-
-
 def get_subset_inputs(wildcards):
-    spec = subset_spec(wildcards.study, wildcards.subset)
+    study = study_of(wildcards)
+    spec = study.subsets[wildcards.subset]
     refs = ([spec["within"]] if spec["within"] else []) + spec["exclude"]
-    return {
-        "data": f"resources/prepared/{spec['dataset']}",
-        "refs": [f"results/{wildcards.study}/subsets/{ref}.npy" for ref in refs],
-    }
+    return {"data": paths.prepared_dir(spec["dataset"]), "refs": [paths.subset_index(study, ref) for ref in refs]}
 
 
 def get_subset_params(wildcards):
-    spec = subset_spec(wildcards.study, wildcards.subset)
+    spec = study_of(wildcards).subsets[wildcards.subset]
     return {key: spec[key] for key in ("split", "size", "classes", "seed", "within", "exclude")}
 
 
-# --- runs ------------------------------------------------------------------------------------
-
-
-def run_spec(wildcards):
-    return STUDIES[wildcards.study].runs[wildcards.run]
-
-
-def subset_files(study, subset):
-    """The prepared dataset and the index file that together define a subset."""
-    spec = subset_spec(study, subset)
-    return {
-        "data": f"resources/prepared/{spec['dataset']}",
-        "index": f"results/{study}/subsets/{subset}.npy",
-    }
+# --- runs and pretrainings -------------------------------------------------------------------
 
 
 def get_train_inputs(wildcards):
-    run = run_spec(wildcards)
+    study = study_of(wildcards)
+    run = study.runs[wildcards.run]
     inputs = {}
     for role in ("train", "val"):
         if run[role] is not None:
-            files = subset_files(wildcards.study, run[role])
-            inputs[f"{role}_data"] = files["data"]
-            inputs[f"{role}_index"] = files["index"]
+            files = paths.subset_files(study, run[role])
+            inputs[f"{role}_data"], inputs[f"{role}_index"] = files["data"], files["index"]
     if run["init"] not in INIT_KEYWORDS:
-        inputs["init"] = model_file(wildcards.study, run["init"])
+        inputs["init"] = paths.model_file(study, run["init"])
     return inputs
 
 
-def job_dir(study, name):
-    """Where a run or a pretraining of the study writes model.pt, history.csv, metrics.json."""
-    kind = "pretrain" if name in STUDIES[study].pretrain else "runs"
-    return f"results/{study}/{kind}/{name}"
-
-
-def model_file(study, name):
-    """The checkpoint of a run or a pretraining of the study."""
-    return f"{job_dir(study, name)}/model.pt"
-
-
-def get_train_params(wildcards):
+def get_run_params(wildcards):
     """Everything that defines the run; a change here reruns it and what depends on it."""
-    run = run_spec(wildcards)
-    subsets = STUDIES[wildcards.study].subsets
-    return {
-        **{key: value for key, value in run.items() if key not in ("train", "val", "test")},
-        "train_split": subsets[run["train"]]["split"],
-        "val_split": subsets[run["val"]]["split"] if run["val"] else None,
-    }
+    return recipes.run_params(study_of(wildcards), wildcards.run)
 
 
-def get_eval_inputs(wildcards):
-    files = subset_files(wildcards.study, wildcards.subset)
-    return {
-        "model": f"results/{wildcards.study}/runs/{wildcards.run}/model.pt",
-        "data": files["data"],
-        "index": files["index"],
-    }
-
-
-def get_eval_split(wildcards):
-    return subset_spec(wildcards.study, wildcards.subset)["split"]
-
-
-# --- tables and figures ----------------------------------------------------------------------
-
-
-def get_table_inputs(wildcards):
-    study = STUDIES[wildcards.study]
-    table = study.tables[wildcards.table]
-    if table["sweep"] is not None:
-        runs = study.bn_sweeps[table["sweep"]]["runs"]
-        return {
-            "sweeps": [f"results/{wildcards.study}/bn_sweeps/{table['sweep']}/{run}.csv" for run in runs],
-            "train": [f"results/{wildcards.study}/runs/{run}/metrics.json" for run in runs],
-        }
-    return {
-        "train": [f"results/{wildcards.study}/runs/{run}/metrics.json" for run in table["runs"]],
-        "test": [test_metrics_file(wildcards.study, run, table["test"]) for run in table["runs"]],
-        "pretrain": [f"results/{wildcards.study}/pretrain/{name}/metrics.json" for name in table["pretrain"]],
-        "probes": [f"results/{wildcards.study}/probes/{probe}/metrics.json" for probe in table["probes"]],
-    }
-
-
-def get_table_spec(wildcards):
-    study = STUDIES[wildcards.study]
-    table = study.tables[wildcards.table]
-    if table["sweep"] is not None:
-        return {**table, "runs": study.bn_sweeps[table["sweep"]]["runs"]}
-    return table
-
-
-def test_metrics_file(study, name, subset=None):
-    """Test-set metrics of a run (its evaluation on `subset`, default its own test) or of a probe."""
-    if name in STUDIES[study].probes:
-        return f"results/{study}/probes/{name}/metrics.json"
-    return f"results/{study}/evals/{name}/{subset or STUDIES[study].runs[name]['test']}/metrics.json"
-
-
-def get_figure_inputs(wildcards):
-    """What each kind of figure reads: histories, extracted features, or a subset's images."""
-    figure = STUDIES[wildcards.study].figures[wildcards.figure]
-    if figure["kind"] == "training_curves":  # runs and pretrainings
-        return [f"{job_dir(wildcards.study, name)}/history.csv" for name in figure["runs"]]
-    study = STUDIES[wildcards.study]
-    if figure["kind"] in ("confusion", "roc", "class_accuracy"):
-        return [test_metrics_file(wildcards.study, name) for name in figure["runs"]]
-    if figure["kind"] == "activations":
-        files = subset_files(wildcards.study, figure["subset"])
-        return [model_file(wildcards.study, figure["runs"][0]), files["data"], files["index"]]
-    if figure["kind"] == "grad_flow":
-        return [f"results/{wildcards.study}/runs/{run}/grad_flow.csv" for run in figure["runs"]]
-    if figure["kind"] == "bn_sweep":
-        runs = STUDIES[wildcards.study].bn_sweeps[figure["sweep"]]["runs"]
-        return [f"results/{wildcards.study}/bn_sweeps/{figure['sweep']}/{run}.csv" for run in runs]
-    if figure["kind"] == "tsne":
-        return [f"results/{wildcards.study}/features/{figure['features']}/penultimate/{figure['subset']}.npz"]
-    files = subset_files(wildcards.study, figure["subset"])
-    return [files["data"], files["index"]]
-
-
-def get_figure_spec(wildcards):
-    figure = STUDIES[wildcards.study].figures[wildcards.figure]
-    split = subset_spec(wildcards.study, figure["subset"])["split"] if figure["subset"] else None
-    runs = STUDIES[wildcards.study].bn_sweeps[figure["sweep"]]["runs"] if figure["sweep"] else figure["runs"]
-    return {**figure, "split": split, "runs": runs}
-
-
-# --- pretraining, features, probes -------------------------------------------------------------
+def get_run_splits(wildcards):
+    return recipes.run_splits(study_of(wildcards), wildcards.run)
 
 
 def get_pretrain_inputs(wildcards):
-    spec = STUDIES[wildcards.study].pretrain[wildcards.run]
-    inputs = subset_files(wildcards.study, spec["data"])
+    study = study_of(wildcards)
+    spec = study.pretrain[wildcards.run]
+    inputs = paths.subset_files(study, spec["data"])
     if spec["probe_data"] is not None:
-        probe = subset_files(wildcards.study, spec["probe_data"])
+        probe = paths.subset_files(study, spec["probe_data"])
         inputs.update({"probe_data": probe["data"], "probe_index": probe["index"]})
     return inputs
 
 
-def get_pretrain_params(wildcards):
-    spec = STUDIES[wildcards.study].pretrain[wildcards.run]
-    subsets = STUDIES[wildcards.study].subsets
-    return {
-        **{key: value for key, value in spec.items() if key not in ("data", "probe_data")},
-        "data_split": subsets[spec["data"]]["split"],
-        "probe_split": subsets[spec["probe_data"]]["split"] if spec["probe_data"] else None,
-    }
+def get_pretraining_params(wildcards):
+    return recipes.pretraining_params(study_of(wildcards), wildcards.run)
+
+
+def get_pretraining_splits(wildcards):
+    return recipes.pretraining_splits(study_of(wildcards), wildcards.run)
+
+
+def get_eval_inputs(wildcards):
+    study = study_of(wildcards)
+    return {"model": paths.model_file(study, wildcards.run), **paths.subset_files(study, wildcards.subset)}
+
+
+def get_eval_split(wildcards):
+    return study_of(wildcards).subsets[wildcards.subset]["split"]
+
+
+# --- features and probes -----------------------------------------------------------------------
 
 
 def get_extract_inputs(wildcards):
-    inputs = subset_files(wildcards.study, wildcards.subset)
+    study = study_of(wildcards)
+    inputs = paths.subset_files(study, wildcards.subset)
     if wildcards.source != PIXELS and wildcards.source not in IMAGENET_SOURCES:
-        inputs["model"] = model_file(wildcards.study, wildcards.source)
+        inputs["model"] = paths.model_file(study, wildcards.source)
     return inputs
 
 
@@ -248,80 +158,111 @@ def get_imagenet_arch(wildcards):
 
 
 def get_probe_inputs(wildcards):
-    probe = STUDIES[wildcards.study].probes[wildcards.probe]
-    base = f"results/{wildcards.study}/features/{probe['features']}/{probe['layer']}"
-    inputs = {"test": f"{base}/{probe['test']}.npz"}
+    study = study_of(wildcards)
+    probe = study.probes[wildcards.probe]
+    inputs = {"test": paths.features_file(study, probe["features"], probe["layer"], probe["test"])}
     if probe["train"] is not None:  # zero_shot fits nothing
-        inputs["train"] = f"{base}/{probe['train']}.npz"
+        inputs["train"] = paths.features_file(study, probe["features"], probe["layer"], probe["train"])
     return inputs
 
 
 def get_probe_params(wildcards):
-    probe = STUDIES[wildcards.study].probes[wildcards.probe]
-    return {key: value for key, value in probe.items() if key not in ("features", "layer", "train", "test")}
+    return recipes.probe_params(study_of(wildcards), wildcards.probe)
 
 
 # --- distribution shift ------------------------------------------------------------------------
 
 
+def shift_set_of(wildcards):
+    return study_of(wildcards).shift_sets[wildcards.shift]
+
+
 def get_shift_inputs(wildcards):
-    shift_set = STUDIES[wildcards.study].shift_sets[wildcards.shift]
-    inputs = subset_files(wildcards.study, shift_set["subset"])
+    shift_set = shift_set_of(wildcards)
+    inputs = paths.subset_files(study_of(wildcards), shift_set["subset"])
     if shift_set["source"] != "generated":  # the published CIFAR-10-C / CIFAR-100-C files
-        inputs["published"] = f"resources/prepared/{shift_set['source']}"
+        inputs["published"] = paths.prepared_dir(shift_set["source"])
     return inputs
 
 
 def get_shift_split(wildcards):
-    return subset_spec(wildcards.study, STUDIES[wildcards.study].shift_sets[wildcards.shift]["subset"])["split"]
+    return study_of(wildcards).subsets[shift_set_of(wildcards)["subset"]]["split"]
 
 
 def get_shift_conditions(wildcards):
-    return shift_conditions(STUDIES[wildcards.study].shift_sets[wildcards.shift])
+    return shift_conditions(shift_set_of(wildcards))
 
 
 def get_shift_seed(wildcards):
-    return STUDIES[wildcards.study].shift_sets[wildcards.shift]["seed"]
+    return shift_set_of(wildcards)["seed"]
 
 
 def get_sweep_spec(wildcards):
-    return STUDIES[wildcards.study].bn_sweeps[wildcards.sweep]
+    return study_of(wildcards).bn_sweeps[wildcards.sweep]
 
 
 def get_sweep_shift_dir(wildcards):
-    return f"results/{wildcards.study}/shifted/{get_sweep_spec(wildcards)['shift_set']}"
+    return paths.shift_dir(study_of(wildcards), get_sweep_spec(wildcards)["shift_set"])
+
+
+# --- tables and figures: what each kind reads is declared with the kind ------------------------
+
+
+def get_table_inputs(wildcards):
+    study = study_of(wildcards)
+    table = study.tables[wildcards.table]
+    return TABLE_KINDS[table["kind"]].inputs(study, table)
+
+
+def get_table_spec(wildcards):
+    study = study_of(wildcards)
+    table = study.tables[wildcards.table]
+    return {**table, "runs": table_rows(study, table)} if table["kind"] == "sweep" else table
+
+
+def get_figure_inputs(wildcards):
+    study = study_of(wildcards)
+    figure = study.figures[wildcards.figure]
+    return FIGURE_KINDS[figure["kind"]].inputs(study, figure)
+
+
+def get_figure_spec(wildcards):
+    study = study_of(wildcards)
+    figure = study.figures[wildcards.figure]
+    split = study.subsets[figure["subset"]]["split"] if figure["subset"] else None
+    return {**figure, "split": split, "runs": figure_runs(study, figure)}
 
 
 # --- the final report --------------------------------------------------------------------------
 
 
-def job_metrics_files(study):
+def job_metrics_files(name):
     """metrics.json of every training run and pretraining of a study (their time and hardware)."""
-    spec = STUDIES[study]
-    return [f"{job_dir(study, name)}/metrics.json" for name in [*spec.runs, *spec.pretrain]]
+    study = STUDIES[name]
+    return [paths.job_metrics_file(study, job) for job in [*study.runs, *study.pretrain]]
 
 
 def get_report_inputs(wildcards):
-    spec = STUDIES[wildcards.study]
+    study = study_of(wildcards)
     return {
-        "md": [f"results/{wildcards.study}/tables/{name}.md" for name in spec.tables],
-        "csv": [f"results/{wildcards.study}/tables/{name}.csv" for name in spec.tables],
-        "figures": [f"results/{wildcards.study}/figures/{name}.png" for name in spec.figures],
-        "metrics": job_metrics_files(wildcards.study),
+        "md": [paths.table_file(study, name, "md") for name in study.tables],
+        "csv": [paths.table_file(study, name, "csv") for name in study.tables],
+        "figures": [paths.figure_file(study, name) for name in study.figures],
+        "metrics": job_metrics_files(study.name),
     }
 
 
 def get_report_jobs(wildcards):
     """job -> (run | pretraining, its metrics.json)."""
-    spec = STUDIES[wildcards.study]
+    study = study_of(wildcards)
     return {
-        name: ("pretraining" if name in spec.pretrain else "run", f"{job_dir(wildcards.study, name)}/metrics.json")
-        for name in [*spec.runs, *spec.pretrain]
+        name: ("pretraining" if name in study.pretrain else "run", paths.job_metrics_file(study, name))
+        for name in [*study.runs, *study.pretrain]
     }
 
 
 def get_report_caveats(wildcards):
-    spec = STUDIES[wildcards.study].spec
+    spec = study_of(wildcards).spec
     return automatic_caveats(spec) + spec["caveats"]
 
 
@@ -335,3 +276,19 @@ def get_index_studies(wildcards):
         }
         for name, study in STUDIES.items()
     }
+
+
+# --- code fingerprints ---------------------------------------------------------------------------
+# Every rule that runs a script passes `code=code_fingerprint("<its script>")` as a param: the
+# script, the cvrepro modules it imports (transitively) and pinned package versions. Snakemake's
+# params trigger then reruns exactly the jobs whose code changed, and their descendants;
+# comments, docstrings and reformatting change nothing (see cvrepro/fingerprint.py).
+from functools import lru_cache
+
+from cvrepro.fingerprint import fingerprint as script_fingerprint
+
+
+@lru_cache(maxsize=None)
+def code_fingerprint(script):
+    """{"hash", "modules", "packages"} of a rule's script, given as in its `script:` directive."""
+    return script_fingerprint(Path(workflow.basedir) / "workflow" / "rules" / script)

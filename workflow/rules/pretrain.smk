@@ -13,7 +13,9 @@ rule pretrain:
     benchmark:
         "results/{study}/benchmarks/pretrain/{run}.tsv"
     params:
-        hp=get_pretrain_params,
+        code=code_fingerprint("../scripts/pretrain.py"),
+        pretraining=get_pretraining_params,
+        splits=get_pretraining_splits,
         resume="results/{study}/resume/pretrain-{run}.pt",
         device=CONFIG["device"],
         precision=CONFIG["precision"],

@@ -14,7 +14,9 @@ rule train:
     benchmark:
         "results/{study}/benchmarks/train/{run}.tsv"
     params:
-        hp=get_train_params,
+        code=code_fingerprint("../scripts/train.py"),
+        run=get_run_params,
+        splits=get_run_splits,
         # Resumable state after every epoch; not an output, so a killed job's progress survives.
         resume="results/{study}/resume/{run}.pt",
         device=CONFIG["device"],

@@ -7,27 +7,21 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cvrepro.bn_sweep import bn_sweep
+from cvrepro.bn_modes import bn_sweep
 from cvrepro.checkpoint import load_model
 from cvrepro.data import TensorSet
-from cvrepro.logs import log_to
-from cvrepro.training import job_device
 
 
 def main(
     model_path: Path,
     shift_dir: Path,
     out_csv: Path,
-    batch_sizes: list[int],
-    modes: list[str],
-    orders: list[str],
-    prior: float = 16.0,
-    seed: int = 0,
-    device: str = "auto",
-    precision: str = "auto",
-    threads: int = 1,
+    sweep: dict,
+    device: torch.device,
+    log=print,
 ) -> pd.DataFrame:
-    dev = job_device(device, precision, threads)
+    """`sweep`: the study's validated BN sweep (batch_sizes, modes, orders, prior, seed)."""
+    dev = device
     model, checkpoint = load_model(model_path)
     model = model.to(dev)
     norm = checkpoint["normalization"]
@@ -38,11 +32,9 @@ def main(
         images = torch.from_numpy(data["images"]).permute(0, 3, 1, 2).contiguous().to(dev)
         tensors = TensorSet(images, torch.from_numpy(data["labels"]).to(dev), info["classes"])
         corruption, severity = ("clean", 0) if condition == "clean" else condition.rsplit("-", 1)
-        for row in bn_sweep(
-            model, tensors, batch_sizes, norm["mean"], norm["std"], tuple(modes), tuple(orders), prior, seed
-        ):
+        for row in bn_sweep(model, tensors, norm["mean"], norm["std"], sweep):
             rows.append({"corruption": corruption, "severity": int(severity), **row})
-        print(
+        log(
             f"{condition}: "
             + ", ".join(f"{r['mode']}@{r['batch_size']}={r['accuracy']:.3f}" for r in rows[-3:])
         )
@@ -52,21 +44,14 @@ def main(
 
 
 if __name__ == "__main__":
-    spec = snakemake.params.spec
-    from cvrepro.gpu_slots import gpu_slot  # only jobs claim slots; tests call main() directly
+    from cvrepro.job import job
 
-    # The slot is claimed inside the log so the log records which GPU the job used.
-    with log_to(snakemake.log[0]), gpu_slot(snakemake.resources.get("gpu", 0)):
+    with job(snakemake) as ctx:
         main(
             model_path=Path(snakemake.input.model),
             shift_dir=Path(snakemake.input.shift),
             out_csv=Path(snakemake.output[0]),
-            batch_sizes=spec["batch_sizes"],
-            modes=spec["modes"],
-            orders=spec["orders"],
-            prior=spec["prior"],
-            seed=spec["seed"],
-            device=snakemake.params.device,
-            precision=snakemake.params.precision,
-            threads=snakemake.threads,
+            sweep=snakemake.params.spec,
+            device=ctx.device,
+            log=ctx.log,
         )

@@ -8,10 +8,9 @@ import torch
 
 from cvrepro.checkpoint import load_model
 from cvrepro.data import load_subset
-from cvrepro.logs import log_to
+from cvrepro.inference import predict
 from cvrepro.metrics import classification_metrics, expected_calibration_error, one_vs_rest_roc
-from cvrepro.provenance import device_name
-from cvrepro.training import job_device, predict
+from cvrepro.provenance import code_provenance, device_name
 
 
 def main(
@@ -21,37 +20,41 @@ def main(
     index_path: Path | None,
     out_metrics: Path,
     out_predictions: Path,
-    device: str = "auto",
-    precision: str = "auto",
-    threads: int = 1,
+    device: torch.device,
+    log=print,
     batch_size: int = 1024,
+    code: dict | None = None,
 ) -> dict:
-    dev = job_device(device, precision, threads)
+    dev = device
     model, checkpoint = load_model(model_path)
     model = model.to(dev)
     data = load_subset(data_dir, split, index_path, dev)
     norm = checkpoint["normalization"]
-    logits = predict(model, data, batch_size, norm["mean"], norm["std"], norm.get("size"))
+    logits = predict(model, data, batch_size, norm["mean"], norm["std"], norm["size"])
     probs = torch.softmax(logits, 1).cpu().numpy()
     y_true = data.labels.cpu().numpy()
     metrics = classification_metrics(y_true, probs, checkpoint["classes"])
     metrics["ece"] = expected_calibration_error(y_true, probs)
     metrics["roc"] = one_vs_rest_roc(y_true, probs, checkpoint["classes"])
     metrics["model"] = str(model_path)
-    metrics["provenance"] = {**checkpoint["provenance"], "eval_device": device_name(dev)}
+    # The training job's provenance (its `code` included), plus this evaluation's device and code.
+    metrics["provenance"] = {
+        **checkpoint["provenance"],
+        "eval_device": device_name(dev),
+        **code_provenance(code, "eval_code"),
+    }
     Path(out_metrics).write_text(json.dumps(metrics, indent=2) + "\n")
     np.savez_compressed(
         out_predictions, y_true=y_true, y_pred=probs.argmax(1), probs=probs.astype(np.float32)
     )
-    print(f"{split}: accuracy {metrics['accuracy']:.4f} on {metrics['n']} images")
+    log(f"{split}: accuracy {metrics['accuracy']:.4f} on {metrics['n']} images")
     return metrics
 
 
 if __name__ == "__main__":
-    from cvrepro.gpu_slots import gpu_slot  # only jobs claim slots; tests call main() directly
+    from cvrepro.job import job
 
-    # The slot is claimed inside the log so the log records which GPU the job used.
-    with log_to(snakemake.log[0]), gpu_slot(snakemake.resources.get("gpu", 0)):
+    with job(snakemake) as ctx:
         main(
             model_path=Path(snakemake.input.model),
             data_dir=Path(snakemake.input.data),
@@ -59,7 +62,7 @@ if __name__ == "__main__":
             index_path=Path(snakemake.input.index),
             out_metrics=Path(snakemake.output.metrics),
             out_predictions=Path(snakemake.output.predictions),
-            device=snakemake.params.device,
-            precision=snakemake.params.precision,
-            threads=snakemake.threads,
+            device=ctx.device,
+            log=ctx.log,
+            code=snakemake.params.code,
         )

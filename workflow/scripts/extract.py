@@ -3,21 +3,21 @@
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from cvrepro.checkpoint import load_model
 from cvrepro.data import load_subset
-from cvrepro.logs import log_to
-from cvrepro.models import ResNet
+from cvrepro.device import memory_format
+from cvrepro.inference import extract_features
 from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
-from cvrepro.ssl import extract_features
-from cvrepro.training import job_device, memory_format
+from cvrepro.resnet import ResNet
 
 IMAGENET_SIZE = 224  # torchvision's ImageNet weights were trained at 224 px
 
 
 def imagenet_model(arch: str, in_channels: int) -> ResNet:
     """torchvision's ImageNet ResNet (our module names are torchvision's, so it loads strictly)."""
-    model = ResNet(arch, num_classes=1000, in_channels=in_channels, width=64, stem="imagenet")
+    model = ResNet(arch=arch, num_classes=1000, in_channels=in_channels, width=64, stem="imagenet")
     model.load_state_dict(imagenet_state_dict(arch, in_channels))
     return model
 
@@ -27,15 +27,14 @@ def main(
     split: str,
     index: Path,
     out: Path,
-    model_path: Path | None = None,
-    imagenet_arch: str | None = None,
-    layer: str = "penultimate",
-    device: str = "auto",
-    precision: str = "auto",
-    threads: int = 1,
+    model_path: Path | None,
+    imagenet_arch: str | None,
+    layer: str,
+    device: torch.device,
+    log=print,
 ) -> np.ndarray:
     """Features of a trained model, of an ImageNet model, or raw pixels in [0, 1] (neither given)."""
-    dev = job_device(device, precision, threads)
+    dev = device
     data = load_subset(data_dir, split, index, dev)
     channels = data.images.shape[1]
     if imagenet_arch is not None:
@@ -43,16 +42,14 @@ def main(
             dev, memory_format=memory_format(dev, IMAGENET_SIZE)
         )
         features = extract_features(
-            model, data, IMAGENET_MEAN[:channels], IMAGENET_STD[:channels], size=IMAGENET_SIZE, layer=layer
+            model, data, IMAGENET_MEAN[:channels], IMAGENET_STD[:channels], IMAGENET_SIZE, layer
         )
     elif model_path is not None:
         model, checkpoint = load_model(model_path)
         norm = checkpoint["normalization"]
-        side = norm.get("size") or data.images.shape[-1]
+        side = norm["size"] or data.images.shape[-1]
         model = model.to(dev, memory_format=memory_format(dev, side))
-        features = extract_features(
-            model, data, norm["mean"], norm["std"], size=norm.get("size"), layer=layer
-        )
+        features = extract_features(model, data, norm["mean"], norm["std"], norm["size"], layer)
     else:
         features = (data.images.float() / 255).flatten(1).cpu().numpy()
     np.savez(
@@ -61,15 +58,14 @@ def main(
         labels=data.labels.cpu().numpy(),
         classes=np.array(data.classes),
     )
-    print(f"{features.shape} features of {split} from {model_path or imagenet_arch or 'pixels'} ({layer})")
+    log(f"{features.shape} features of {split} from {model_path or imagenet_arch or 'pixels'} ({layer})")
     return features
 
 
 if __name__ == "__main__":
-    from cvrepro.gpu_slots import gpu_slot  # only jobs claim slots; tests call main() directly
+    from cvrepro.job import job
 
-    # The slot is claimed inside the log so the log records which GPU the job used.
-    with log_to(snakemake.log[0]), gpu_slot(snakemake.resources.get("gpu", 0)):
+    with job(snakemake) as ctx:
         main(
             data_dir=Path(snakemake.input.data),
             split=snakemake.params.split,
@@ -78,7 +74,6 @@ if __name__ == "__main__":
             model_path=Path(snakemake.input.model) if "model" in snakemake.input.keys() else None,
             imagenet_arch=snakemake.params.imagenet_arch,
             layer=snakemake.wildcards.layer,
-            device=snakemake.params.device,
-            precision=snakemake.params.precision,
-            threads=snakemake.threads,
+            device=ctx.device,
+            log=ctx.log,
         )

@@ -16,51 +16,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-PRESETS: dict[str, dict] = {
-    "none": {},
-    "flip": {"flip_p": 0.5},
-    # The standard CIFAR recipe: pad 4, random crop back to size, horizontal flip.
-    "crop_flip": {"padding": 4, "flip_p": 0.5},
-    # S2 (seed 001): resize to 224, horizontal flip p=0.4, random rotation up to 30 degrees.
-    "s2_transfer": {"size": 224, "flip_p": 0.4, "rotation": 30.0},
-    # S6 (seed 003) supervised baseline: random resized crop, colour jitter, Gaussian noise, flip.
-    "s6_supervised": {
-        "scale": (0.2, 1.0),
-        "ratio": (3 / 4, 4 / 3),
-        "flip_p": 0.5,
-        "jitter": 0.4,
-        "jitter_p": 0.8,
-        "noise_std": 0.05,
-    },
-    # SimCLR's view pipeline (Chen et al., 2020): crop, flip, jitter p=0.8, grayscale p=0.2, blur p=0.5.
-    "simclr": {
-        "scale": (0.08, 1.0),
-        "ratio": (3 / 4, 4 / 3),
-        "flip_p": 0.5,
-        "jitter": 0.4,
-        "jitter_p": 0.8,
-        "grayscale_p": 0.2,
-        "blur_p": 0.5,
-    },
-}
-AUGMENTATIONS = tuple(PRESETS)
-
-
-def resolve(spec: str | dict) -> dict:
-    """The preset's parameters with a dict spec's overrides; unknown names or keys raise."""
-    name = spec if isinstance(spec, str) else spec.get("name")
-    if name not in PRESETS:
-        raise ValueError(f"unknown augmentation {name!r}; choose from {list(PRESETS)}")
-    params = dict(PRESETS[name])
-    if isinstance(spec, dict):
-        extra = {k: v for k, v in spec.items() if k != "name"}
-        unknown = sorted(set(extra) - set(params))
-        if unknown:
-            raise ValueError(
-                f"augmentation {name!r} has no parameter {unknown[0]!r}; it has {sorted(params)}"
-            )
-        params.update(extra)
-    return params
+from cvrepro.augment_presets import resolve
 
 
 def _uniform(n: int, low: float, high: float, like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -183,30 +139,25 @@ def random_blur(
 def augment_batch(x: torch.Tensor, spec: str | dict, generator: torch.Generator) -> torch.Tensor:
     """Apply a preset to a float batch in [0, 1]; the output may be resized (`size`)."""
     params = resolve(spec)
-    size = params.get("size") or x.shape[-1]
-    if "scale" in params:
+    size = params["size"] or x.shape[-1]
+    if params["scale"] is not None:
         x = random_resized_crop(x, size, tuple(params["scale"]), tuple(params["ratio"]), generator)
     elif size != x.shape[-1]:
         x = F.interpolate(
             x, size=(size, size), mode="bilinear", align_corners=False, antialias=size < x.shape[-1]
         )
-    if params.get("padding"):
+    if params["padding"]:
         x = random_crop(x, params["padding"], generator)
-    if params.get("flip_p"):
+    if params["flip_p"]:
         x = random_flip(x, generator, params["flip_p"])
-    if params.get("rotation"):
+    if params["rotation"]:
         x = random_rotation(x, params["rotation"], generator)
-    if params.get("jitter"):
-        x = color_jitter(x, params["jitter"], params.get("jitter_p", 1.0), generator)
-    if params.get("grayscale_p"):
+    if params["jitter"]:
+        x = color_jitter(x, params["jitter"], params["jitter_p"], generator)
+    if params["grayscale_p"]:
         x = random_grayscale(x, params["grayscale_p"], generator)
-    if params.get("blur_p"):
+    if params["blur_p"]:
         x = random_blur(x, params["blur_p"], generator)
-    if params.get("noise_std"):
+    if params["noise_std"]:
         x = (x + torch.randn(x.shape, device=x.device, generator=generator) * params["noise_std"]).clamp(0, 1)
     return x
-
-
-def eval_resize(spec: str | dict) -> int | None:
-    """The size evaluation images must be resized to for a model trained with this preset."""
-    return resolve(spec).get("size")

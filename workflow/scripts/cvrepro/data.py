@@ -25,14 +25,40 @@ class TensorSet:
         return len(self.labels)
 
 
+@dataclass(frozen=True)
+class SubsetFiles:
+    """The files that together define a subset: a prepared dataset, one of its splits, and the
+    index file of the images drawn from it."""
+
+    data: Path
+    split: str
+    index: Path | None
+
+    def load(self, device: torch.device) -> TensorSet:
+        return load_subset(self.data, self.split, self.index, device)
+
+
 def load_subset(data_dir: Path, split: str, index_path: Path | None, device: torch.device) -> TensorSet:
     """The images of a subset (all of the split when `index_path` is None) on `device`."""
     split_data = load_split(data_dir, split)
-    index = np.load(index_path) if index_path is not None else np.arange(len(split_data))
-    images = np.ascontiguousarray(split_data.images[np.sort(index)])  # sorted: sequential reads of the mmap
-    labels = split_data.labels[np.sort(index)]
+    index = np.arange(len(split_data)) if index_path is None else _subset_index(index_path, len(split_data))
+    images = np.ascontiguousarray(split_data.images[index])  # sorted: sequential reads of the mmap
+    labels = split_data.labels[index]
     images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
     return TensorSet(images.to(device), torch.from_numpy(labels).to(device), split_data.classes)
+
+
+def _subset_index(path: Path, n: int) -> np.ndarray:
+    """A subset's index file, sorted: distinct integers in [0, n) (a negative one would silently wrap)."""
+    index = np.load(path)
+    if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer):
+        raise ValueError(f"{path}: expected a 1-D integer index, got {index.dtype} {index.shape}")
+    index = np.sort(index)
+    if len(index) and (index[0] < 0 or index[-1] >= n):
+        raise ValueError(f"{path}: indices {index[0]}..{index[-1]} outside [0, {n}) of the split")
+    if np.any(index[1:] == index[:-1]):
+        raise ValueError(f"{path}: index {index[1:][index[1:] == index[:-1]][0]} appears twice")
+    return index
 
 
 def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
@@ -58,10 +84,11 @@ def standardize(x: torch.Tensor, mean: list[float], std: list[float]) -> torch.T
     return (x - mean_t) / std_t
 
 
-def normalize(
+def eval_batch(
     images: torch.Tensor, mean: list[float], std: list[float], size: int | None = None
 ) -> torch.Tensor:
-    """uint8 (N, C, H, W) -> standardised float32, resized to `size` first when given (eval path)."""
+    """The model's input for evaluation: uint8 (N, C, H, W) -> float32, resized to `size` first
+    when the model was trained at another size, then standardised."""
     x = images.float() / 255
     if size is not None and size != x.shape[-1]:
         x = torch.nn.functional.interpolate(

@@ -9,7 +9,7 @@ from torch import nn
 LOSSES = ("ce", "ce_triplet", "ce_center")
 
 
-def pairwise_distances(x: torch.Tensor, distance: str = "euclidean") -> torch.Tensor:
+def pairwise_distances(x: torch.Tensor, distance: str) -> torch.Tensor:
     if distance == "euclidean":
         return torch.cdist(x, x).clamp_min(0)
     if distance == "cosine":
@@ -21,9 +21,9 @@ def pairwise_distances(x: torch.Tensor, distance: str = "euclidean") -> torch.Te
 def triplet_margin_loss(
     embeddings: torch.Tensor,
     labels: torch.Tensor,
-    margin: float = 1.0,
-    distance: str = "euclidean",
-    mining: str = "batch_all",
+    margin: float,
+    distance: str,
+    mining: str,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Triplet loss max(d(a,p) - d(a,n) + margin, 0) over triplets mined inside the batch.
@@ -80,7 +80,7 @@ def triplet_margin_loss(
     )
 
 
-def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
+def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
     """SimCLR's NT-Xent over 2N views: each view's positive is its pair; self-similarity masked."""
     z = F.normalize(torch.cat([z1, z2]), dim=1)
     n = len(z1)
@@ -106,7 +106,7 @@ class CenterLoss(nn.Module):
     once per training batch, not by the optimizer.
     """
 
-    def __init__(self, num_classes: int, feature_dim: int, alpha: float = 0.5) -> None:
+    def __init__(self, num_classes: int, feature_dim: int, alpha: float) -> None:
         super().__init__()
         self.alpha = alpha
         self.register_buffer("centers", torch.zeros(num_classes, feature_dim))
@@ -141,17 +141,11 @@ def combined_loss(
     if name == "ce":
         return ce, {"ce": ce.detach()}
     if name == "ce_triplet":
-        triplet = triplet_margin_loss(
-            embeddings,
-            labels,
-            spec.get("margin", 1.0),
-            spec.get("distance", "euclidean"),
-            spec.get("mining", "batch_all"),
-        )
-        return ce + spec.get("weight", 1.0) * triplet, {"ce": ce.detach(), "triplet": triplet.detach()}
+        triplet = triplet_margin_loss(embeddings, labels, spec["margin"], spec["distance"], spec["mining"])
+        return ce + spec["weight"] * triplet, {"ce": ce.detach(), "triplet": triplet.detach()}
     if name == "ce_center":
         if center is None:
             raise ValueError("loss ce_center needs a CenterLoss module")
         term = center(embeddings, labels)
-        return ce + spec.get("weight", 1.0) * term, {"ce": ce.detach(), "center": term.detach()}
+        return ce + spec["weight"] * term, {"ce": ce.detach(), "center": term.detach()}
     raise ValueError(f"unknown loss {name!r}; choose from {list(LOSSES)}")

@@ -1,111 +1,26 @@
-"""Networks, built from a small spec dict that is saved inside every checkpoint."""
+"""Build a network by name from the spec saved inside every checkpoint."""
 
 from __future__ import annotations
 
-import torch
 from torch import nn
-from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
 
-from cvrepro.nets import DEFAULT_WIDTH, NETS, make_head
-
-RESNETS = {
-    "resnet18": (BasicBlock, (2, 2, 2, 2)),
-    "resnet34": (BasicBlock, (3, 4, 6, 3)),
-    "resnet50": (Bottleneck, (3, 4, 6, 3)),
-}
-
-
-class ResNet(nn.Module):
-    """torchvision's ResNet with a width knob and a choice of stem.
-
-    Module names and shapes match torchvision's at width 64 with the imagenet stem, so its
-    ImageNet state dicts load strictly. The cifar stem (3x3 conv, stride 1, no max-pool) keeps
-    the resolution of 28-32 px inputs, as CIFAR ResNets do.
-    """
-
-    def __init__(
-        self,
-        arch: str = "resnet18",
-        num_classes: int = 10,
-        in_channels: int = 3,
-        width: int = 64,
-        stem: str = "cifar",
-    ) -> None:
-        super().__init__()
-        if arch not in RESNETS:
-            raise ValueError(f"unknown arch {arch!r}; choose from {sorted(RESNETS)}")
-        if stem not in ("cifar", "imagenet"):
-            raise ValueError(f"unknown stem {stem!r}; choose from ['cifar', 'imagenet']")
-        block, layers = RESNETS[arch]
-        self.inplanes = width
-        # Children are registered in torchvision's order (conv1, bn1, relu, maxpool, layer1..4, avgpool,
-        # fc): "freeze the first k children" then means what it means for torchvision's resnet18.
-        imagenet = stem == "imagenet"
-        self.conv1 = nn.Conv2d(
-            in_channels,
-            width,
-            kernel_size=7 if imagenet else 3,
-            stride=2 if imagenet else 1,
-            padding=3 if imagenet else 1,
-            bias=False,
-        )
-        self.bn1 = nn.BatchNorm2d(width)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1) if imagenet else nn.Identity()
-        self.layer1 = self._make_layer(block, width, layers[0])
-        self.layer2 = self._make_layer(block, width * 2, layers[1], stride=2)
-        self.layer3 = self._make_layer(block, width * 4, layers[2], stride=2)
-        self.layer4 = self._make_layer(block, width * 8, layers[3], stride=2)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.num_features = width * 8 * block.expansion
-        self.fc = nn.Linear(self.num_features, num_classes)
-        for module in self.modules():  # torchvision's initialisation
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, nn.BatchNorm2d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-
-    def _make_layer(self, block: type[nn.Module], planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
-        downsample = None
-        if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.Sequential(
-                conv1x1(self.inplanes, planes * block.expansion, stride),
-                nn.BatchNorm2d(planes * block.expansion),
-            )
-        layers = [block(self.inplanes, planes, stride, downsample)]
-        self.inplanes = planes * block.expansion
-        layers += [block(self.inplanes, planes) for _ in range(1, blocks)]
-        return nn.Sequential(*layers)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The pooled penultimate features (N, num_features)."""
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return torch.flatten(self.avgpool(x), 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.features(x))
-
-
-ARCHS = (*RESNETS, *NETS)
+from cvrepro.heads import make_head
+from cvrepro.names import ARCHS
+from cvrepro.resnet import RESNETS, ResNet
+from cvrepro.small_nets import DEFAULT_WIDTH, NETS
 
 
 def build_model(spec: dict) -> nn.Module:
-    """Build a network from its spec, as saved in checkpoints.
-
-    {arch, num_classes, in_channels, width (None: the arch's own), stem (ResNets),
-    image_size (small nets), head: {kind, dropout, hidden}}.
-    """
-    arch = spec["arch"]
-    width = spec.get("width")
+    """A network from its spec: the run's `model` keys (arch, stem, width: None for the arch's
+    own, head: {kind, dropout, hidden}) plus in_channels, num_classes and image_size."""
+    arch, width = spec["arch"], spec["width"]
     if arch in RESNETS:
         model = ResNet(
             arch=arch,
             num_classes=spec["num_classes"],
             in_channels=spec["in_channels"],
             width=width or 64,
-            stem=spec.get("stem", "cifar"),
+            stem=spec["stem"],
         )
     elif arch in NETS:
         model = NETS[arch](
@@ -116,15 +31,9 @@ def build_model(spec: dict) -> nn.Module:
         )
     else:
         raise ValueError(f"unknown arch {arch!r}; choose from {list(ARCHS)}")
-    head = spec.get("head") or {"kind": "linear"}
+    head = spec["head"]
     if head["kind"] != "linear":
-        model.fc = make_head(
-            head["kind"],
-            model.num_features,
-            spec["num_classes"],
-            head.get("dropout", 0.0),
-            head.get("hidden", 512),
-        )
+        model.fc = make_head(head["kind"], model.num_features, spec["num_classes"], head["dropout"], head["hidden"])
     return model
 
 

@@ -1,7 +1,7 @@
 """Mixed precision: bf16 autocast where the hardware computes bf16 natively, float32 elsewhere.
 
 The config key `precision` (auto | bf16 | fp32) picks the policy for a whole job; scripts set it
-once (through cvrepro.training.job_device, with the device and threads), as torch's own global
+once (through cvrepro.device.job_device, with the device and threads), as torch's own global
 switches (`torch.set_float32_matmul_precision`) are set. `auto` means bf16 on CUDA and on CPUs with native
 bf16 instructions (AVX512-BF16 or AMX), where it measured 1.3-2.4x faster training of ResNet-18
 on the 2-core build machine, and float32 on other CPUs, where bf16 is emulated and slower.

@@ -17,17 +17,11 @@ from sklearn.svm import LinearSVC
 PROBES = ("svm", "softmax", "logistic", "knn", "pca")
 
 
-def make_probe(
-    kind: str,
-    C: float = 1.0,
-    max_iter: int = 1000,
-    patience: int | None = None,
-    k: int = 5,
-    components: int = 50,
-    seed: int = 0,
-):
-    """A scikit-learn pipeline (standardisation first: features of different scales otherwise
-    dominate the L2 penalty)."""
+def make_probe(probe: dict):
+    """The probe's scikit-learn pipeline (standardisation first: features of different scales
+    otherwise dominate the L2 penalty); `probe` is the study's validated probe dict."""
+    kind, C, max_iter, seed = probe["kind"], probe["C"], probe["max_iter"], probe["seed"]
+    patience = probe["patience"]
     if kind == "svm":
         model = OneVsRestClassifier(LinearSVC(C=C, max_iter=max_iter, random_state=seed))
     elif kind == "softmax" and patience is not None:
@@ -44,11 +38,11 @@ def make_probe(
     elif kind in ("softmax", "logistic"):
         model = LogisticRegression(C=C, max_iter=max_iter)
     elif kind == "knn":
-        model = KNeighborsClassifier(n_neighbors=k)
+        model = KNeighborsClassifier(n_neighbors=probe["k"])
     elif kind == "pca":
         return make_pipeline(
             StandardScaler(),
-            PCA(n_components=components, random_state=seed),
+            PCA(n_components=probe["components"], random_state=seed),
             LogisticRegression(C=C, max_iter=max_iter),
         )
     else:
@@ -69,8 +63,9 @@ def scores(model, features: np.ndarray, num_classes: int) -> np.ndarray:
     return values
 
 
-def fit_probe(kind: str, train_x: np.ndarray, train_y: np.ndarray, **params) -> tuple[object, float]:
-    model = make_probe(kind, **params)
+def fit_probe(probe: dict, train_x: np.ndarray, train_y: np.ndarray) -> tuple[object, float]:
+    """The fitted probe and its fit time in seconds."""
+    model = make_probe(probe)
     start = time.perf_counter()
     model.fit(train_x, train_y)
     return model, time.perf_counter() - start
@@ -90,9 +85,7 @@ def dunn_index(features: np.ndarray, labels: np.ndarray) -> float:
     return float(min(separations) / max(max(diameters), 1e-12))
 
 
-def representation_metrics(
-    features: np.ndarray, labels: np.ndarray, sample: int = 1000, seed: int = 0
-) -> dict:
+def representation_metrics(features: np.ndarray, labels: np.ndarray, seed: int, sample: int = 1000) -> dict:
     """Silhouette (scikit-learn) and Dunn index of the classes, on a seeded sample (both are O(n^2))."""
     rng = np.random.default_rng(seed)
     index = rng.permutation(len(labels))[:sample]
@@ -100,3 +93,15 @@ def representation_metrics(
     if len(np.unique(y)) < 2:
         return {"silhouette": None, "dunn": None}
     return {"silhouette": float(silhouette_score(x, y)), "dunn": dunn_index(x, y)}
+
+
+def linear_probe_accuracy(features: np.ndarray, labels: np.ndarray, seed: int) -> float:
+    """Accuracy of a logistic-regression probe fitted on 80% of the set, scored on the other 20%
+    (SimCLR's per-epoch probe on frozen features)."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(labels))
+    cut = int(0.8 * len(order))
+    mean, std = features[order[:cut]].mean(0), features[order[:cut]].std(0) + 1e-6
+    probe = LogisticRegression(max_iter=500)
+    probe.fit((features[order[:cut]] - mean) / std, labels[order[:cut]])
+    return float(probe.score((features[order[cut:]] - mean) / std, labels[order[cut:]]))

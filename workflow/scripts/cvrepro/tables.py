@@ -8,9 +8,13 @@ gives the source report's number, `<column>_reported` and `<column>_diff` follow
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pandas as pd
+
+from cvrepro.table_kinds import sweep_column
 
 ACCURACY_COLUMNS = {"train_acc", "val_acc", "test_acc", "test_top5", "best_val_acc", "contrastive_acc"}
 
@@ -74,17 +78,9 @@ def run_table(
 ) -> pd.DataFrame:
     """Rows are runs, then pretrainings, then probes, in the spec's order."""
     values = {run: run_values(train_metrics.get(run, {}), test_metrics.get(run, {})) for run in spec["runs"]}
-    values.update(
-        {name: pretrain_values((pretrain_metrics or {}).get(name, {})) for name in spec.get("pretrain", [])}
-    )
-    values.update(
-        {name: probe_values((probe_metrics or {}).get(name, {})) for name in spec.get("probes", [])}
-    )
+    values.update({name: pretrain_values((pretrain_metrics or {}).get(name, {})) for name in spec["pretrain"]})
+    values.update({name: probe_values((probe_metrics or {}).get(name, {})) for name in spec["probes"]})
     return with_reported(values, spec["columns"], spec["reported"])
-
-
-def sweep_column(mode: str, run: str) -> str:
-    return f"{mode}:{run}"
 
 
 def sweep_table(spec: dict, sweeps: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -134,10 +130,59 @@ def to_markdown(frame: pd.DataFrame, caption: str = "", footer: str = "") -> str
     return "\n".join(lines) + "\n"
 
 
-def provenance_line(metrics: list[dict]) -> str:
-    """Which commits, config hashes and devices made the rows of a table."""
+def provenance_line(metrics: list[dict], evaluations: list[dict] = ()) -> str:
+    """Which commits, config hashes and devices made the rows of a table, and a warning when the
+    rows (or their `evaluations`, checked for code only) were made by different code."""
     seen = [m.get("provenance", {}) for m in metrics if m]
     commits = sorted({p.get("git_commit", "unknown") for p in seen})
     devices = sorted({p.get("device", "unknown") for p in seen})
     hashes = ", ".join(p.get("config_hash", "?") for p in seen)
-    return f"Made by commit {', '.join(commits)} on {'; '.join(devices)}; config hashes: {hashes}."
+    warning = code_warning([*metrics, *evaluations])
+    line = f"Made by commit {', '.join(commits)} on {'; '.join(devices)}; config hashes: {hashes}."
+    return f"{line} {warning}" if warning else line
+
+
+def code_warning(metrics: list[dict]) -> str:
+    """'' when every row's code fingerprint (provenance `code`, and `eval_code` of evaluations)
+    agrees on each module and pinned package; else a warning naming what differs. Commits cannot
+    tell: a job reruns only when its own code changed, so rows of different commits may share code."""
+    provenances = [m.get("provenance", {}) for m in metrics if m]
+    prints = [p[key] for p in provenances for key in ("code", "eval_code") if isinstance(p.get(key), dict)]
+    if not prints:  # results made before fingerprints were recorded: nothing to compare
+        return ""
+    seen: dict[tuple[str, str], set[str]] = {}
+    for fingerprint in prints:
+        for kind in ("modules", "packages"):
+            for name, value in fingerprint.get(kind, {}).items():
+                seen.setdefault((kind, name), set()).add(str(value))
+    differ = [
+        name if kind == "modules" else f"{name} {' vs '.join(sorted(values))}"
+        for (kind, name), values in sorted(seen.items())
+        if len(values) > 1
+    ]
+    unrecorded = sum(1 for p in provenances if "code" not in p)
+    parts = [f"rows made by different code ({', '.join(differ)} differ)"] if differ else []
+    if unrecorded:
+        parts.append(f"{unrecorded} of {len(provenances)} results record no code fingerprint")
+    return f"**Warning:** {'; '.join(parts)}." if parts else ""
+
+
+def read_metrics(names: list[str], paths: list[Path]) -> dict[str, dict]:
+    return {name: json.loads(Path(path).read_text()) for name, path in zip(names, paths, strict=True)}
+
+
+def build_runs(spec: dict, inputs: dict[str, list[Path]]) -> tuple[pd.DataFrame, str]:
+    """A run table from its inputs (see cvrepro.table_kinds): (frame, its provenance line)."""
+    train = read_metrics(spec["runs"], inputs["train"])
+    test = read_metrics(spec["runs"], inputs["test"])
+    pretrain = read_metrics(spec["pretrain"], inputs["pretrain"])
+    probes = read_metrics(spec["probes"], inputs["probes"])
+    frame = run_table(spec, train, test, probes, pretrain)
+    made_by = [*train.values(), *pretrain.values(), *probes.values()]
+    return frame, provenance_line(made_by, list(test.values()))
+
+
+def build_sweep(spec: dict, inputs: dict[str, list[Path]]) -> tuple[pd.DataFrame, str]:
+    """A sweep table from its sweep CSVs; the runs' training metrics say who made it."""
+    frames = {run: pd.read_csv(path) for run, path in zip(spec["runs"], inputs["sweeps"], strict=True)}
+    return sweep_table(spec, frames), provenance_line(list(read_metrics(spec["runs"], inputs["train"]).values()))

@@ -1,4 +1,4 @@
-"""The seed reports' small networks and the classifier heads.
+"""The seed reports' small networks (S5, S6, S7), built by name from cvrepro.models.
 
 Every network exposes `features(x)` (the penultimate representation, `num_features` wide) and
 its classifier as the attribute `fc`, like the ResNets, so heads, probes, triplet/center losses
@@ -25,9 +25,7 @@ class ConvNet4(nn.Module):
     the report; at 28 px the last one is skipped).
     """
 
-    def __init__(
-        self, in_channels: int = 3, num_classes: int = 10, width: int = 128, image_size: int = 96
-    ) -> None:
+    def __init__(self, *, in_channels: int, num_classes: int, width: int, image_size: int) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         side, channels = image_size, in_channels
@@ -67,12 +65,13 @@ class ConvBNEncoder(nn.Module):
 
     def __init__(
         self,
-        in_channels: int = 3,
-        num_classes: int = 10,
-        width: int = 64,
-        image_size: int = 32,
+        *,
+        in_channels: int,
+        num_classes: int,
+        width: int,
+        image_size: int,
         embedding: int = 4096,
-        dropout: float = 0.1,
+        embedding_dropout: float = 0.1,
     ) -> None:
         super().__init__()
         w = width
@@ -87,7 +86,7 @@ class ConvBNEncoder(nn.Module):
         )
         side = image_size // 4
         self.embed = nn.Sequential(
-            nn.Linear(2 * w * side * side, embedding), nn.ReLU(inplace=True), nn.Dropout(dropout)
+            nn.Linear(2 * w * side * side, embedding), nn.ReLU(inplace=True), nn.Dropout(embedding_dropout)
         )
         self.num_features = embedding
         self.fc = nn.Linear(embedding, num_classes)
@@ -104,9 +103,7 @@ class SmallCNN(nn.Module):
     three linear layers (256, 64, classes), the layers named in the report's gradient-flow plots.
     """
 
-    def __init__(
-        self, in_channels: int = 3, num_classes: int = 2, width: int = 32, image_size: int = 64
-    ) -> None:
+    def __init__(self, *, in_channels: int, num_classes: int, width: int, image_size: int) -> None:
         super().__init__()
         self.conv1, self.bn1 = nn.Conv2d(in_channels, width, 3, padding=1), nn.BatchNorm2d(width)
         self.conv2, self.bn2 = nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width)
@@ -130,23 +127,3 @@ class SmallCNN(nn.Module):
 
 NETS = {"convnet4": ConvNet4, "convbn_encoder": ConvBNEncoder, "small_cnn": SmallCNN}
 DEFAULT_WIDTH = {"convnet4": 128, "convbn_encoder": 64, "small_cnn": 32}
-HEADS = ("linear", "dropout_linear", "mlp")
-
-
-def make_head(
-    kind: str, in_features: int, num_classes: int, dropout: float = 0.0, hidden: int = 512
-) -> nn.Module:
-    """A classifier head: linear; dropout + linear (S2's tiny-CIFAR sweep); or a small MLP
-    (S2's "new Sequential head": linear, ReLU, dropout, linear)."""
-    if kind == "linear":
-        return nn.Linear(in_features, num_classes)
-    if kind == "dropout_linear":
-        return nn.Sequential(nn.Dropout(dropout), nn.Linear(in_features, num_classes))
-    if kind == "mlp":
-        return nn.Sequential(
-            nn.Linear(in_features, hidden),
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, num_classes),
-        )
-    raise ValueError(f"unknown head {kind!r}; choose from {list(HEADS)}")

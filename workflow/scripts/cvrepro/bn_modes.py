@@ -21,7 +21,7 @@ import copy
 import torch
 from torch import nn
 
-from cvrepro.data import TensorSet, normalize
+from cvrepro.data import TensorSet, eval_batch
 
 MODES = ("eval", "train", "adapt")
 
@@ -44,8 +44,8 @@ def accuracy_with_bn_mode(
     batch_size: int,
     mean: list[float],
     std: list[float],
-    order: torch.Tensor | None = None,
-    prior: float = 16.0,
+    order: torch.Tensor,
+    prior: float,
 ) -> float:
     """Top-1 accuracy on `data` with BatchNorm in `mode`, visiting images in `order`."""
     if mode not in MODES:
@@ -53,10 +53,9 @@ def accuracy_with_bn_mode(
     net = copy.deepcopy(model).eval()
     layers = _bn_layers(net)
     source = [(layer.running_mean.clone(), layer.running_var.clone()) for layer in layers]
-    order = order if order is not None else torch.arange(len(data), device=data.images.device)
     correct = counted = 0
     for images, labels in _batches(data, batch_size, order):
-        x = normalize(images, mean, std)
+        x = eval_batch(images, mean, std)
         if mode != "eval" and len(labels) == 1:
             continue  # one image has no batch statistics (PyTorch raises in train mode)
         if mode == "train":
@@ -79,29 +78,20 @@ def accuracy_with_bn_mode(
     return correct / max(counted, 1)
 
 
-def bn_sweep(
-    model: nn.Module,
-    data: TensorSet,
-    batch_sizes: list[int],
-    mean: list[float],
-    std: list[float],
-    modes: tuple[str, ...] = MODES,
-    orders: tuple[str, ...] = ("shuffled",),
-    prior: float = 16.0,
-    seed: int = 0,
-) -> list[dict]:
-    """Accuracy for every (mode, batch size, order); `class_sorted` order makes batches of one class."""
-    generator = torch.Generator().manual_seed(seed)
+def bn_sweep(model: nn.Module, data: TensorSet, mean: list[float], std: list[float], sweep: dict) -> list[dict]:
+    """Accuracy for every (mode, batch size, order) of the study's `sweep` (its keys batch_sizes,
+    modes, orders, prior, seed); `class_sorted` order makes batches of one class."""
+    generator = torch.Generator().manual_seed(sweep["seed"])
     order_index = {
         "shuffled": torch.randperm(len(data), generator=generator).to(data.images.device),
         "class_sorted": torch.argsort(data.labels.cpu(), stable=True).to(data.images.device),
     }
     rows = []
-    for order in orders:
-        for mode in modes:
-            for batch_size in batch_sizes:
+    for order in sweep["orders"]:
+        for mode in sweep["modes"]:
+            for batch_size in sweep["batch_sizes"]:
                 acc = accuracy_with_bn_mode(
-                    model, data, mode, batch_size, mean, std, order_index[order], prior
+                    model, data, mode, batch_size, mean, std, order_index[order], sweep["prior"]
                 )
                 rows.append({"mode": mode, "batch_size": batch_size, "order": order, "accuracy": acc})
     return rows

@@ -1,0 +1,19 @@
+"""The workflow's configuration: loaded, completed with the schema's defaults and checked before
+Snakemake schedules anything (load), the checks by section (checks_*), and what each rule's jobs
+receive (recipes)."""
+
+from cvrepro.config.checks_data import num_classes, shift_conditions, subsets_disjoint
+from cvrepro.config.load import deep_merge, load_config, resolve_study
+from cvrepro.config.schema import ConfigError
+from cvrepro.study import Study
+
+__all__ = [
+    "ConfigError",
+    "Study",
+    "deep_merge",
+    "load_config",
+    "num_classes",
+    "resolve_study",
+    "shift_conditions",
+    "subsets_disjoint",
+]

@@ -1,0 +1,169 @@
+"""Config checks of the data sections: subsets (references, cycles, sizes), shift sets and BN
+sweeps, and the disjointness rules that keep training and test images apart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cvrepro.config.schema import ConfigError
+from cvrepro.study import Study
+from cvrepro.datasets.readers import CIFAR_C_CORRUPTIONS
+from cvrepro.datasets.registry import DATASETS
+from cvrepro.names import CORRUPTIONS
+
+
+def num_classes(subset: dict) -> int:
+    return subset["classes"] or DATASETS[subset["dataset"]].num_classes
+
+
+def check_subset_ref(study: Study, key: str, ref: str | None) -> None:
+    if ref is not None and ref not in study.subsets:
+        raise ConfigError(f"{study.source}: {key}: no subset named {ref!r}; defined: {', '.join(study.subsets)}")
+
+
+def topological_order(edges: dict[str, Iterable[str | None]], where: str, what: str) -> list[str]:
+    """Names ordered so that each comes after those it depends on; a cycle is a ConfigError."""
+    order: list[str] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "active":
+            cycle = path[path.index(name) :] + [name]
+            raise ConfigError(f"{where}: cycle in {what}: {' -> '.join(cycle)}")
+        state[name] = "active"
+        for dep in edges.get(name, ()):
+            if dep is not None and dep in edges:
+                visit(dep, path + [name])
+        state[name] = "done"
+        order.append(name)
+
+    for name in edges:
+        visit(name, [])
+    return order
+
+
+def _ancestors(subsets: dict, name: str) -> set[str]:
+    """`name` and every subset it is drawn within."""
+    chain = set()
+    while name is not None and name not in chain:
+        chain.add(name)
+        name = subsets[name]["within"]
+    return chain
+
+
+def subsets_disjoint(subsets: dict, a: str, b: str) -> bool:
+    """True when the config guarantees that subsets a and b share no image."""
+    sa, sb = subsets[a], subsets[b]
+    if (sa["dataset"], sa["split"]) != (sb["dataset"], sb["split"]):
+        return True
+    chain_a, chain_b = _ancestors(subsets, a), _ancestors(subsets, b)
+    excluded_by_a = {ex for s in chain_a for ex in subsets[s]["exclude"]}
+    excluded_by_b = {ex for s in chain_b for ex in subsets[s]["exclude"]}
+    # a is drawn from outside some ancestor of b (or the reverse): nothing in common.
+    return bool(excluded_by_a & chain_b) or bool(excluded_by_b & chain_a)
+
+
+def _check_subset(study: Study, name: str, subset: dict) -> None:
+    key = f"{study.source}: subsets.{name}"
+    dataset = DATASETS.get(subset["dataset"])
+    if dataset is None:
+        raise ConfigError(f"{key}.dataset: unknown dataset {subset['dataset']!r}; known: {', '.join(sorted(DATASETS))}")
+    if subset["split"] not in dataset.splits:
+        raise ConfigError(
+            f"{key}.split: {dataset.name} has no split {subset['split']!r}; it has {', '.join(dataset.splits)}"
+        )
+    if subset["classes"] is not None and subset["classes"] > dataset.num_classes:
+        raise ConfigError(f"{key}.classes: {subset['classes']} > the {dataset.num_classes} classes of {dataset.name}")
+    for ref_key, ref in [("within", subset["within"])] + [("exclude", r) for r in subset["exclude"]]:
+        if ref is None:
+            continue
+        if ref not in study.subsets:
+            raise ConfigError(f"{key}.{ref_key}: no subset named {ref!r}; defined: {', '.join(study.subsets)}")
+        other = study.subsets[ref]
+        if (other["dataset"], other["split"]) != (subset["dataset"], subset["split"]):
+            raise ConfigError(
+                f"{key}.{ref_key}: {ref!r} draws from {other['dataset']}/{other['split']}, "
+                f"not {subset['dataset']}/{subset['split']}"
+            )
+
+
+def _check_sizes(study: Study, order: list[str]) -> None:
+    """Each subset's size against what its split, `within` and `exclude` leave, in dependency order."""
+    subsets, available = study.subsets, {}
+    for name in order:
+        subset = subsets[name]
+        dataset = DATASETS[subset["dataset"]]
+        n = dataset.splits[subset["split"]]
+        if subset["classes"] is not None and dataset.balanced:
+            n = n * subset["classes"] // dataset.num_classes
+        if subset["within"] is not None:
+            n = min(n, available[subset["within"]])
+        n_excluded = sum(available[ref] for ref in subset["exclude"] if ref != subset["within"])
+        limit = n - n_excluded if subset["within"] is None else n
+        size = subset["size"]
+        if size is not None and size > limit:
+            source = f"{dataset.name}/{subset['split']}" if subset["within"] is None else f"subset {subset['within']!r}"
+            raise ConfigError(
+                f"{study.source}: subsets.{name}.size: {size} images requested but {source} has only {limit} "
+                f"available{' after exclusions' if n_excluded else ''}"
+            )
+        available[name] = size if size is not None else max(limit, 0)
+
+
+def check_subsets(study: Study) -> None:
+    for name, subset in study.subsets.items():
+        _check_subset(study, name, subset)
+    order = topological_order(
+        {name: [s["within"], *s["exclude"]] for name, s in study.subsets.items()},
+        f"{study.source}: subsets",
+        "within/exclude",
+    )
+    _check_sizes(study, order)
+
+
+def known_corruptions(shift_set: dict) -> tuple[str, ...]:
+    return CORRUPTIONS if shift_set["source"] == "generated" else CIFAR_C_CORRUPTIONS
+
+
+def shift_conditions(shift_set: dict) -> list[str]:
+    """The shift set's conditions as '<corruption>-<severity>' names, in a fixed order."""
+    corruptions = shift_set["corruptions"]
+    if corruptions == ["all"]:
+        corruptions = known_corruptions(shift_set)
+    return [f"{c}-{s}" for c in corruptions for s in shift_set["severities"]]
+
+
+def check_shift_sets(study: Study) -> None:
+    for name, shift_set in study.shift_sets.items():
+        key = f"{study.source}: shift_sets.{name}"
+        check_subset_ref(study, f"shift_sets.{name}.subset", shift_set["subset"])
+        known = known_corruptions(shift_set)
+        unknown = [c for c in shift_set["corruptions"] if c != "all" and c not in known]
+        if unknown:
+            raise ConfigError(
+                f"{key}.corruptions: unknown corruption {unknown[0]!r} for source {shift_set['source']}; "
+                f"choose from all, {', '.join(known)}"
+            )
+        if shift_set["source"] != "generated":
+            clean = shift_set["source"].removesuffix("_c")
+            subset = study.subsets[shift_set["subset"]]
+            if (subset["dataset"], subset["split"]) != (clean, "test"):
+                raise ConfigError(
+                    f"{key}.source: {shift_set['source']} corrupts {clean}/test, but subset "
+                    f"{shift_set['subset']!r} is {subset['dataset']}/{subset['split']}"
+                )
+
+
+def check_bn_sweeps(study: Study) -> None:
+    for name, sweep in study.bn_sweeps.items():
+        key = f"{study.source}: bn_sweeps.{name}"
+        if sweep["shift_set"] not in study.shift_sets:
+            raise ConfigError(f"{key}.shift_set: no shift set named {sweep['shift_set']!r}")
+        for run in sweep["runs"]:
+            if run not in study.runs:
+                raise ConfigError(f"{key}.runs: no run named {run!r}; defined: {', '.join(study.runs)}")
+            source = study.shift_sets[sweep["shift_set"]]["subset"]
+            if not subsets_disjoint(study.subsets, study.runs[run]["train"], source):
+                raise ConfigError(f"{key}.shift_set: its subset {source!r} may overlap the training subset of {run!r}")

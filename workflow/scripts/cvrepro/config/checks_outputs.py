@@ -1,0 +1,103 @@
+"""Config checks of what a study outputs: figures and tables, against the kinds' declarations
+(cvrepro.figure_kinds, cvrepro.table_kinds), and the reports' published numbers."""
+
+from __future__ import annotations
+
+from cvrepro.config.checks_data import check_subset_ref, num_classes, subsets_disjoint
+from cvrepro.config.checks_training import check_augment
+from cvrepro.config.schema import ConfigError
+from cvrepro.study import Study
+from cvrepro.figure_kinds import FIGURE_KINDS
+from cvrepro.names import PIXELS
+from cvrepro.table_kinds import TABLE_KINDS, sweep_column
+
+SECTION_ROWS = {"runs": "run", "pretrain": "pretraining", "probes": "probe"}
+
+
+def _check_needs(key: str, spec: dict, needs: tuple[str, ...]) -> None:
+    for field in needs:
+        if not spec[field]:
+            raise ConfigError(f"{key}.{field}: required for kind {spec['kind']}")
+
+
+def check_figures(study: Study) -> None:
+    for name, figure in study.figures.items():
+        key = f"{study.source}: figures.{name}"
+        kind = FIGURE_KINDS[figure["kind"]]
+        allowed = {n: None for section in kind.rows for n in getattr(study, section)}
+        for run in figure["runs"]:
+            if run not in allowed:
+                raise ConfigError(f"{key}.runs: no run named {run!r}; defined: {', '.join(allowed)}")
+        _check_needs(key, figure, kind.needs)
+        if kind.max_runs is not None and len(figure["runs"]) > kind.max_runs:
+            raise ConfigError(f"{key}.runs: {figure['kind']} draws {kind.max_runs} run, got {len(figure['runs'])}")
+        check_subset_ref(study, f"figures.{name}.subset", figure["subset"])
+        if figure["sweep"] is not None and figure["sweep"] not in study.bn_sweeps:
+            raise ConfigError(f"{key}.sweep: no BN sweep named {figure['sweep']!r}")
+        if figure["features"] is not None and figure["features"] not in {PIXELS, *study.runs, *study.pretrain}:
+            raise ConfigError(f"{key}.features: expected 'pixels' or a run or pretraining, got {figure['features']!r}")
+        check_augment(key, figure["augment"])
+
+
+def check_tables(study: Study) -> None:
+    for name, table in study.tables.items():
+        _check_needs(f"{study.source}: tables.{name}", table, TABLE_KINDS[table["kind"]].needs)
+        if table["kind"] == "sweep":
+            _check_sweep_table(study, name, table)
+            continue
+        if table["sweep"] is not None:
+            raise ConfigError(f"{study.source}: tables.{name}.sweep: only used by kind sweep")
+        for section, row_kind in SECTION_ROWS.items():
+            defined = getattr(study, section)
+            for row in table[section]:
+                if row not in defined:
+                    raise ConfigError(
+                        f"{study.source}: tables.{name}.{section}: no {row_kind} named {row!r}; "
+                        f"defined: {', '.join(defined) or 'none'}"
+                    )
+        if table["test"] is not None:
+            _check_table_test(study, name, table)
+        rows = table["runs"] + table["pretrain"] + table["probes"]
+        if not rows:
+            raise ConfigError(f"{study.source}: tables.{name}: needs at least one of `runs`, `pretrain`, `probes`")
+        _check_reported(study, name, table, rows, table["columns"])
+
+
+def _check_table_test(study: Study, name: str, table: dict) -> None:
+    key = f"{study.source}: tables.{name}.test"
+    check_subset_ref(study, f"tables.{name}.test", table["test"])
+    for run in table["runs"]:
+        train = study.runs[run]["train"]
+        if not subsets_disjoint(study.subsets, train, table["test"]):
+            raise ConfigError(f"{key}: subset {table['test']!r} may overlap the training subset of {run!r}")
+        if num_classes(study.subsets[table["test"]]) != num_classes(study.subsets[train]):
+            raise ConfigError(f"{key}: subset {table['test']!r} has other classes than run {run!r} was trained on")
+
+
+def _check_sweep_table(study: Study, name: str, table: dict) -> None:
+    key = f"{study.source}: tables.{name}"
+    sweep = study.bn_sweeps.get(table["sweep"])
+    if sweep is None:
+        raise ConfigError(
+            f"{key}.sweep: no BN sweep named {table['sweep']!r}; defined: {', '.join(study.bn_sweeps) or 'none'}"
+        )
+    for mode in table["modes"]:
+        if mode not in sweep["modes"]:
+            raise ConfigError(f"{key}.modes: the sweep {table['sweep']!r} does not run mode {mode!r}")
+    if table["order"] not in sweep["orders"]:
+        raise ConfigError(f"{key}.order: the sweep {table['sweep']!r} does not run order {table['order']!r}")
+    rows = [str(size) for size in sweep["batch_sizes"]]
+    columns = [sweep_column(mode, run) for mode in table["modes"] for run in sweep["runs"]]
+    _check_reported(study, name, table, rows, columns)
+
+
+def _check_reported(study: Study, name: str, table: dict, rows: list[str], columns: list[str]) -> None:
+    for row, values in table["reported"].items():
+        if str(row) not in rows:
+            raise ConfigError(f"{study.source}: tables.{name}.reported.{row}: not a row of this table ({', '.join(rows)})")
+        for column in values:
+            if column not in columns:
+                raise ConfigError(
+                    f"{study.source}: tables.{name}.reported.{row}.{column}: not a column of this table "
+                    f"({', '.join(columns)})"
+                )

@@ -1,0 +1,130 @@
+"""Config checks of what trains: runs (subsets, init chains, ImageNet weights, freezing, early
+stopping, schedules), pretrainings and probes."""
+
+from __future__ import annotations
+
+from cvrepro import class_maps
+from cvrepro.augment_presets import resolve as resolve_augment
+from cvrepro.config.checks_data import check_subset_ref, num_classes, subsets_disjoint, topological_order
+from cvrepro.config.schema import ConfigError
+from cvrepro.study import Study
+from cvrepro.names import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS, RESNETS
+
+
+def check_augment(where: str, spec: str | dict) -> None:
+    try:
+        resolve_augment(spec)
+    except ValueError as error:
+        raise ConfigError(f"{where}.augment: {error}") from None
+
+
+def check_schedule(where: str, spec: dict, epochs: int) -> None:
+    if spec["name"] == "cosine" and spec["warmup_epochs"] >= (spec["t_max"] or epochs):
+        raise ConfigError(
+            f"{where}.schedule.warmup_epochs: {spec['warmup_epochs']} is not shorter than the cosine "
+            f"period ({spec['t_max'] or epochs} epochs)"
+        )
+
+
+def _check_run_subsets(study: Study, key: str, run: dict) -> None:
+    subsets = study.subsets
+    for role in ("train", "val", "test"):
+        if run[role] is not None and run[role] not in subsets:
+            raise ConfigError(f"{key}.{role}: no subset named {run[role]!r}; defined: {', '.join(subsets)}")
+    train_classes = num_classes(subsets[run["train"]])
+    for role in ("val", "test"):
+        ref = run[role]
+        if ref is None:
+            continue
+        if not subsets_disjoint(subsets, run["train"], ref):
+            raise ConfigError(
+                f"{key}.{role}: subset {ref!r} may overlap the training subset {run['train']!r} "
+                f"(same {subsets[ref]['dataset']}/{subsets[ref]['split']}); add it to `exclude` of one of them"
+            )
+        if num_classes(subsets[ref]) != train_classes:
+            raise ConfigError(
+                f"{key}.{role}: subset {ref!r} has {num_classes(subsets[ref])} classes, the training subset {train_classes}"
+            )
+
+
+def _check_init(study: Study, key: str, run: dict) -> None:
+    model, init = run["model"], run["init"]
+    if init == "imagenet" and not (model["arch"] in RESNETS and model["stem"] == "imagenet" and model["width"] in (None, 64)):
+        raise ConfigError(
+            f"{key}.init: imagenet weights need a ResNet with stem: imagenet and width 64 (or null), "
+            f"got {model['arch']} stem {model['stem']} width {model['width']}"
+        )
+    if init not in INIT_KEYWORDS and init not in study.runs and init not in study.pretrain:
+        raise ConfigError(f"{key}.init: expected 'scratch', 'imagenet' or a run or pretraining of this study, got {init!r}")
+
+
+def check_runs(study: Study) -> None:
+    for name, run in study.runs.items():
+        key = f"{study.source}: runs.{name}"
+        _check_run_subsets(study, key, run)
+        _check_init(study, key, run)
+        check_augment(key, run["augment"])
+        check_schedule(key, run["schedule"], run["epochs"])
+        stopping = run["early_stopping"]
+        if stopping is not None and stopping["metric"].startswith("val") and run["val"] is None:
+            raise ConfigError(f"{key}.early_stopping.metric: {stopping['metric']} needs a `val` subset")
+    topological_order(
+        {name: [run["init"]] if run["init"] in study.runs else [] for name, run in study.runs.items()},
+        f"{study.source}: runs",
+        "init",
+    )
+
+
+def check_pretrain(study: Study) -> None:
+    for name, spec in study.pretrain.items():
+        key = f"pretrain.{name}"
+        if name in study.runs:
+            raise ConfigError(f"{study.source}: {key}: a run has the same name; runs and pretrainings share names")
+        check_subset_ref(study, f"{key}.data", spec["data"])
+        check_subset_ref(study, f"{key}.probe_data", spec["probe_data"])
+        if spec["method"] == "triplet" and study.subsets[spec["data"]]["split"] == "unlabeled":
+            raise ConfigError(f"{study.source}: {key}.data: triplet pretraining needs labels; {spec['data']!r} is unlabelled")
+        check_augment(f"{study.source}: {key}", spec["augment"])
+        check_schedule(f"{study.source}: {key}", spec["schedule"], spec["epochs"])
+
+
+def check_probes(study: Study) -> None:
+    sources = {PIXELS, *study.runs, *study.pretrain, *IMAGENET_SOURCES}
+    for name, probe in study.probes.items():
+        key = f"{study.source}: probes.{name}"
+        if probe["features"] not in sources:
+            raise ConfigError(
+                f"{key}.features: expected 'pixels', {', '.join(IMAGENET_SOURCES)}, or a run or pretraining "
+                f"of this study, got {probe['features']!r}"
+            )
+        if probe["features"] == PIXELS and probe["layer"] != "penultimate":
+            raise ConfigError(f"{key}.layer: raw pixels have no layers")
+        for role in ("train", "test"):
+            check_subset_ref(study, f"probes.{name}.{role}", probe[role])
+        if probe["kind"] == "zero_shot":
+            _check_zero_shot(study, name, probe)
+            continue
+        if probe["train"] is None:
+            raise ConfigError(f"{key}.train: required for kind {probe['kind']} (only zero_shot fits nothing)")
+        if probe["class_map"] is not None:
+            raise ConfigError(f"{key}.class_map: only used by kind zero_shot")
+        if not subsets_disjoint(study.subsets, probe["train"], probe["test"]):
+            raise ConfigError(f"{key}.test: subset {probe['test']!r} may overlap the training subset {probe['train']!r}")
+        if probe["kind"] == "logistic" and num_classes(study.subsets[probe["train"]]) != 2:
+            raise ConfigError(f"{key}.kind: logistic is binary but {probe['train']!r} has more than 2 classes")
+
+
+def _check_zero_shot(study: Study, name: str, probe: dict) -> None:
+    key = f"{study.source}: probes.{name}"
+    if probe["class_map"] is None:
+        raise ConfigError(f"{key}.class_map: required for kind zero_shot; available: {', '.join(class_maps.available())}")
+    try:
+        class_map = class_maps.load_class_map(probe["class_map"])
+    except ValueError as error:
+        raise ConfigError(f"{key}.class_map: {error}") from None
+    test_classes = num_classes(study.subsets[probe["test"]])
+    if len(class_map.target_classes) != test_classes:
+        raise ConfigError(
+            f"{key}.class_map: {probe['class_map']!r} maps onto {len(class_map.target_classes)} classes, "
+            f"the test subset {probe['test']!r} has {test_classes}"
+        )

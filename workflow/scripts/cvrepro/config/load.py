@@ -1,0 +1,128 @@
+"""Load the configuration: the top-level file, every selected study (inline or studies/*.yaml),
+run_defaults and presets merged under each run, defaults filled by the schemas, then the checks
+a schema cannot express (cvrepro.config.checks). Every problem is a one-line ConfigError."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import yaml
+
+from cvrepro.config.checks import check_study
+from cvrepro.config.schema import ConfigError, load_schema, short, validate
+from cvrepro.study import Study
+from cvrepro.datasets.registry import DATASETS
+from cvrepro.names import INIT_KEYWORDS
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+SECTIONS = ("subsets", "runs", "pretrain", "probes", "shift_sets", "bn_sweeps", "tables", "figures")
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """`override` on top of `base`, recursing into dicts; lists and scalars are replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load_config(config: dict, study_dir: Path) -> tuple[dict, dict[str, Study]]:
+    """Validate the top-level config and every selected study; return (config, studies by name)."""
+    config = validate(config, load_schema("config.schema.yaml"), "config")
+    _check_dataset_settings(config["datasets"])
+    definitions = _study_definitions(config["inline_studies"], Path(study_dir))
+    selected = config["studies"]
+    if selected == "all":
+        selected = sorted(definitions)
+    studies = {}
+    for name in selected:
+        if name not in definitions:
+            raise ConfigError(
+                f"config: studies: no study named {name!r}; defined: {', '.join(sorted(definitions)) or 'none'}"
+            )
+        source, raw = definitions[name]
+        studies[name] = resolve_study(name, raw, source)
+    return config, studies
+
+
+def _study_definitions(inline: dict, study_dir: Path) -> dict[str, tuple[str, dict]]:
+    definitions: dict[str, tuple[str, dict]] = {
+        name: ("config: inline_studies." + name, spec) for name, spec in inline.items()
+    }
+    for path in sorted(study_dir.glob("*.yaml")) if study_dir.is_dir() else []:
+        name = path.stem
+        if name in definitions:
+            raise ConfigError(f"{path}: study {name!r} is also defined in config inline_studies; rename one")
+        try:
+            spec = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML: {short(str(error))}") from None
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{path}: expected a mapping (a study), got {type(spec).__name__}")
+        definitions[name] = (str(path), spec)
+    for name, (source, _) in definitions.items():
+        check_name(name, source, "study name")
+    return definitions
+
+
+def _check_dataset_settings(settings: dict) -> None:
+    for name, entry in settings.items():
+        if name not in DATASETS:
+            raise ConfigError(f"config: datasets.{name}: unknown dataset; known: {', '.join(sorted(DATASETS))}")
+        allowed = DATASETS[name].options
+        for key in entry["options"]:
+            if key not in allowed:
+                raise ConfigError(
+                    f"config: datasets.{name}.options.{key}: unknown option; "
+                    f"allowed: {', '.join(sorted(allowed)) or 'none'}"
+                )
+
+
+def check_name(name: str, source: str, key: str) -> None:
+    if not SAFE_NAME.match(name):
+        raise ConfigError(
+            f"{source}: {key}: {name!r} is not a safe file name "
+            "(letters, digits, '_', '-', '.', starting with a letter or digit)"
+        )
+
+
+def merged_run(run: dict, defaults: dict, presets: dict, key: str) -> dict:
+    """run_defaults, then each preset the run names, then the run's own values."""
+    run = dict(run)
+    names = run.pop("preset", [])
+    merged = defaults
+    for preset in [names] if isinstance(names, str) else names:
+        if preset not in presets:
+            raise ConfigError(f"{key}.preset: no preset named {preset!r}; defined: {', '.join(presets) or 'none'}")
+        merged = deep_merge(merged, presets[preset])
+    return deep_merge(merged, run)
+
+
+def resolve_study(name: str, raw: dict, source: str) -> Study:
+    """Merge run defaults, validate against the study schema and check cross-references."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping (a study), got {type(raw).__name__}")
+    raw = copy.deepcopy(raw)
+    defaults = raw.get("run_defaults") or {}
+    presets = raw.get("presets") or {}
+    if isinstance(raw.get("runs"), dict) and isinstance(defaults, dict) and isinstance(presets, dict):
+        raw["runs"] = {
+            run: merged_run(spec, defaults, presets, f"{source}: runs.{run}") if isinstance(spec, dict) else spec
+            for run, spec in raw["runs"].items()
+        }
+    spec = validate(raw, load_schema("study.schema.yaml"), source)
+    study = Study(name=name, source=source, spec=spec)
+    for section in SECTIONS:
+        for item in spec[section]:
+            check_name(item, source, f"{section}.{item}")
+    for section in ("runs", "pretrain"):
+        for item in spec[section]:
+            if item in INIT_KEYWORDS:
+                raise ConfigError(f"{source}: {section}.{item}: {item!r} is reserved (an `init` keyword); rename it")
+    check_study(study)
+    return study

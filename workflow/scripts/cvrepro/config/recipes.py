@@ -1,0 +1,72 @@
+"""What each job receives: a run, pretraining or probe exactly as the schema filled it, minus the
+names of its subsets (their files are the job's inputs, so renaming a subset reruns nothing).
+The `*_params` functions are what the rules pass as params (a change reruns the job); the
+`*_recipe` functions build the same dicts from a few keys, for tests and benchmarks."""
+
+from __future__ import annotations
+
+from cvrepro.config.schema import definition, validate
+from cvrepro.study import Study
+from cvrepro.datasets.registry import DATASETS
+
+# Keys that name subsets or features rather than set how a job computes.
+RUN_SUBSETS = ("train", "val", "test")
+PRETRAINING_SUBSETS = ("data", "probe_data")
+PROBE_SOURCES = ("features", "layer", "train", "test")
+
+
+def _without(spec: dict, keys: tuple[str, ...]) -> dict:
+    return {key: value for key, value in spec.items() if key not in keys}
+
+
+def _split(study: Study, subset: str | None) -> str | None:
+    return study.subsets[subset]["split"] if subset is not None else None
+
+
+def run_params(study: Study, name: str) -> dict:
+    """The run as train.py's main() takes it: without its subset names."""
+    return _without(study.runs[name], RUN_SUBSETS)
+
+
+def run_splits(study: Study, name: str) -> dict[str, str | None]:
+    """The split of each subset the run's job reads (train, val)."""
+    return {role: _split(study, study.runs[name][role]) for role in ("train", "val")}
+
+
+def pretraining_params(study: Study, name: str) -> dict:
+    return _without(study.pretrain[name], PRETRAINING_SUBSETS)
+
+
+def pretraining_splits(study: Study, name: str) -> dict[str, str | None]:
+    return {role: _split(study, study.pretrain[name][role]) for role in PRETRAINING_SUBSETS}
+
+
+def probe_params(study: Study, name: str) -> dict:
+    return _without(study.probes[name], PROBE_SOURCES)
+
+
+def run_recipe(**keys) -> dict:
+    """A complete run recipe (every schema default filled) from the keys given, as run_params
+    makes it: what train.py's main() takes."""
+    run = validate({"train": "train", "test": "test", **keys}, definition("run"), "run_recipe")
+    return _without(run, RUN_SUBSETS)
+
+
+def pretraining_recipe(**keys) -> dict:
+    spec = validate({"data": "data", **keys}, definition("pretraining"), "pretraining_recipe")
+    return _without(spec, PRETRAINING_SUBSETS)
+
+
+def probe_recipe(**keys) -> dict:
+    spec = validate({"features": "pixels", "test": "test", **keys}, definition("probe"), "probe_recipe")
+    return _without(spec, PROBE_SOURCES)
+
+
+def dataset_options(config: dict, dataset: str) -> dict:
+    """The dataset's preparation options: registry defaults overridden by the config."""
+    return {**DATASETS[dataset].options, **config["datasets"].get(dataset, {}).get("options", {})}
+
+
+def dataset_source_dirs(config: dict, dataset: str) -> list[str]:
+    source = config["datasets"].get(dataset, {}).get("source_dir")
+    return [source] if source else []

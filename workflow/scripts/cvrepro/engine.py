@@ -1,0 +1,195 @@
+"""The one training loop, shared by supervised training, SimCLR and triplet pretraining.
+
+What differs between those is a `Method` (cvrepro.methods): the loss of one batch and the numbers
+an epoch reports. Everything else exists once, here: the batch plan and the schedule built from it
+(cvrepro.schedules), the seeded order, the optimizer, gradient-flow recording, the NaN check,
+early stopping, the history and resuming after a kill. Sums are accumulated on the device and read
+once per epoch, so the loop never waits on the host inside an epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from cvrepro.data import TensorSet
+from cvrepro.device import prepare_device
+from cvrepro.freezing import set_train_mode
+from cvrepro.resume import ResumeFile, load_state, restore_training, save_state, training_state
+from cvrepro.schedules import batch_starts, make_optimizer, make_scheduler
+
+Sums = dict[str, torch.Tensor]
+
+
+@dataclass
+class Method:
+    """What one training method adds to the loop.
+
+    step(images, labels, generator) -> (loss, sums): the loss of one batch of uint8 images and
+    the device tensors to add up over the epoch; summarize(sums, images, steps) -> the epoch's
+    scores; after_epoch() -> further scores (validation, an online probe); state: learned state
+    outside the model that resuming must restore (center loss's centres); views: images the
+    model sees per training image (SimCLR: 2), for the throughput column.
+    """
+
+    step: Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, Sums]]
+    summarize: Callable[[dict[str, float], int, int], dict[str, float]]
+    after_epoch: Callable[[], dict[str, float]] = dict
+    state: nn.Module | None = None
+    views: int = 1
+
+
+@dataclass
+class FitResult:
+    history: list[dict] = field(default_factory=list)
+    grad_flow: list[dict] = field(default_factory=list)
+    best: float | None = None
+    best_epoch: int | None = None
+    best_weights: dict | None = None
+    stopped_early: bool = False
+
+
+def watched_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """The weights whose mean |gradient| gradient-flow plots show: every trainable `*.weight`
+    (convolutions, linear layers and BatchNorm scales, as S5's report plots them)."""
+    return [(n, p) for n, p in model.named_parameters() if p.requires_grad and n.endswith("weight")]
+
+
+def train_one_epoch(
+    model: nn.Module,
+    data: TensorSet,
+    method: Method,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+    batch_size: int,
+    watched: list[tuple[str, nn.Parameter]],
+) -> tuple[dict[str, float], dict[str, float]]:
+    """One pass in a seeded random order. Returns (scores, mean |grad| per watched weight)."""
+    set_train_mode(model)
+    if method.state is not None:
+        method.state.train()
+    device = data.images.device
+    order = torch.randperm(len(data), device=device, generator=generator)
+    starts = batch_starts(len(data), batch_size)
+    sums: Sums = {}
+    grad_sums = torch.zeros(len(watched), device=device)
+    images, last_lr = 0, None
+    for start in starts:
+        batch = order[start : start + batch_size]
+        loss, parts = method.step(data.images[batch], data.labels[batch], generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if watched:
+            grad_sums += torch.stack([p.grad.abs().mean() for _, p in watched])
+        last_lr = optimizer.param_groups[0]["lr"]
+        optimizer.step()
+        scheduler.step()
+        for key, value in parts.items():
+            sums[key] = sums[key] + value if key in sums else value
+        images += len(batch)
+    # The epoch's one wait on the device: every sum in one transfer (float64 holds counts exactly).
+    keys = list(sums)
+    values = torch.stack([sums[k].double() for k in keys]).tolist() if keys else []
+    scores = method.summarize(dict(zip(keys, values, strict=True)), images, len(starts))
+    if not math.isfinite(scores["train_loss"]):
+        raise FloatingPointError(
+            f"training loss became {scores['train_loss']}; lower the learning rate or check the data"
+        )
+    scores["last_lr"] = last_lr  # the learning rate of the epoch's last step
+    grads = {name: value / len(starts) for (name, _), value in zip(watched, grad_sums.tolist(), strict=True)}
+    return scores, grads
+
+
+def _improved(value: float, best: float | None, metric: str) -> bool:
+    return best is None or (value < best if metric.endswith("loss") else value > best)
+
+
+def _track_best(result: FitResult, row: dict, stopping: dict, model: nn.Module, log) -> None:
+    """Early stopping (S7's rule): keep the best epoch's weights; stop after `patience` epochs
+    without improvement of `metric`."""
+    metric, patience = stopping["metric"], stopping["patience"]
+    if _improved(row[metric], result.best, metric):
+        result.best, result.best_epoch = row[metric], row["epoch"]
+        result.best_weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    elif row["epoch"] - result.best_epoch >= patience:
+        log(f"early stop: {metric} has not improved for {patience} epochs (best {result.best:.4f} at epoch {result.best_epoch})")
+        result.stopped_early = True
+
+
+def _epoch_line(row: dict, epochs: int, eta: float) -> str:
+    """One progress line: the epoch, its scores, speed and the estimated time left."""
+    scores = "  ".join(
+        f"{k} {v:.4f}" for k, v in row.items() if k.endswith(("loss", "acc")) and isinstance(v, float)
+    )
+    return (
+        f"epoch {row['epoch']}/{epochs}  {scores}  lr {row['lr']:.3g}  {row['epoch_seconds']:.1f}s  "
+        f"{row['images_per_s']:.0f} img/s  eta {eta:.0f}s"
+    )
+
+
+def fit(
+    model: nn.Module,
+    data: TensorSet,
+    recipe: dict,
+    method: Method,
+    *,
+    stopping: dict | None = None,
+    grad_flow: bool = False,
+    resume: ResumeFile | None = None,
+    log: Callable[[str], None] = print,
+) -> FitResult:
+    """Train `model` on `data` with `method` as the recipe says (its keys epochs, batch_size,
+    optimizer, schedule and seed); resumable from `resume` after any epoch."""
+    device = data.images.device
+    prepare_device(device)
+    epochs, batch_size = recipe["epochs"], recipe["batch_size"]
+    generator = torch.Generator(device=device)
+    generator.manual_seed(recipe["seed"])
+    steps = len(batch_starts(len(data), batch_size))
+    if sum(min(batch_size, len(data) - s) for s in batch_starts(len(data), batch_size)) < len(data):
+        log("the last batch of one image is left out of every epoch (BatchNorm needs two)")
+    optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], recipe["optimizer"])
+    scheduler = make_scheduler(optimizer, recipe["schedule"], epochs, steps)
+    watched = watched_parameters(model) if grad_flow else []
+    result, first_epoch = FitResult(), 1
+    state = load_state(resume)
+    if state is not None:
+        first_epoch = restore_training(state, model, optimizer, scheduler, generator)
+        result = FitResult(**state["result"])
+        if method.state is not None:
+            method.state.load_state_dict(state["method_state"])
+    started = time.perf_counter()
+    for epoch in range(first_epoch, epochs + 1):
+        lr = optimizer.param_groups[0]["lr"]
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        scores, grads = train_one_epoch(model, data, method, optimizer, scheduler, generator, batch_size, watched)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+        row = {"epoch": epoch, "lr": lr, **scores, "epoch_seconds": seconds}
+        row["images_per_s"] = method.views * len(data) / seconds
+        row.update(method.after_epoch())
+        row["steps"] = steps
+        result.history.append(row)
+        result.grad_flow += [{"epoch": epoch, "layer": n, "mean_abs_grad": v} for n, v in grads.items()]
+        elapsed = (time.perf_counter() - started) / (epoch - first_epoch + 1)
+        log(_epoch_line(row, epochs, elapsed * (epochs - epoch)))
+        if stopping is not None:
+            _track_best(result, row, stopping, model, log)
+        if resume is not None:
+            extra = {"result": vars(result), "method_state": method.state.state_dict() if method.state else None}
+            save_state(resume, training_state(epoch, model, optimizer, scheduler, generator, **extra))
+        if result.stopped_early:
+            break
+    if result.best_weights is not None and stopping["restore_best"]:
+        model.load_state_dict(result.best_weights)
+        log(f"restored the weights of epoch {result.best_epoch} ({stopping['metric']} {result.best:.4f})")
+    return result

@@ -1,0 +1,101 @@
+"""One function per figure kind (cvrepro.figure_kinds): read the kind's input files and draw it
+with cvrepro.plots. Each is `draw_<kind>(spec, inputs, out_png)`, `spec` being the study's figure
+with `runs` and `split` resolved by the rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cvrepro import plots
+
+
+def _read_csvs(spec: dict, inputs: list[Path]) -> dict[str, pd.DataFrame]:
+    return {run: pd.read_csv(path) for run, path in zip(spec["runs"], inputs, strict=True)}
+
+
+def _read_metrics(spec: dict, inputs: list[Path]) -> dict[str, dict]:
+    return {run: json.loads(Path(path).read_text()) for run, path in zip(spec["runs"], inputs, strict=True)}
+
+
+def _load_images(spec: dict, inputs: list[Path]):
+    import torch
+
+    from cvrepro.data import load_subset
+
+    return load_subset(Path(inputs[0]), spec["split"], Path(inputs[1]), torch.device("cpu"))
+
+
+def draw_training_curves(spec: dict, inputs: list[Path], out_png: Path) -> None:
+    plots.training_curves(_read_csvs(spec, inputs), out_png, spec["caption"])
+
+
+def draw_confusion(spec: dict, inputs: list[Path], out_png: Path) -> None:
+    plots.confusion_heatmaps(_read_metrics(spec, inputs), out_png, spec["caption"])
+
+
+def draw_roc(spec: dict, inputs: list[Path], out_png: Path) -> None:
+    plots.roc_curves(_read_metrics(spec, inputs), out_png, spec["caption"])
+
+
+def draw_class_accuracy(spec: dict, inputs: list[Path], out_png: Path) -> None:
+    plots.class_accuracy_bars(_read_metrics(spec, inputs), out_png, spec["caption"])
+
+
+def draw_grad_flow(spec: dict, inputs: list[Path], out_png: Path) -> None:
+    plots.gradient_flow(_read_csvs(spec, inputs), out_png, spec["caption"])
+
+
+def draw_bn_sweep(spec: dict, inputs: list[Path], out_png: Path) -> None:
+    plots.bn_sweep(_read_csvs(spec, inputs), out_png, spec["caption"])
+
+
+def draw_samples(spec: dict, inputs: list[Path], out_png: Path) -> None:
+    data = _load_images(spec, inputs)
+    images = data.images.permute(0, 2, 3, 1).numpy()
+    plots.class_samples(
+        images, data.labels.numpy(), data.classes, out_png, spec["count"], spec["caption"], spec["seed"]
+    )
+
+
+def draw_tsne(spec: dict, inputs: list[Path], out_png: Path) -> None:
+    data = np.load(inputs[0])
+    classes = [str(c) for c in data["classes"]]
+    plots.tsne(
+        data["features"], data["labels"], classes, out_png, spec["caption"], spec["count"], spec["seed"]
+    )
+
+
+def draw_augmented_pairs(spec: dict, inputs: list[Path], out_png: Path) -> None:
+    import torch
+
+    from cvrepro.augment import augment_batch
+
+    data = _load_images(spec, inputs)
+    pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(spec["seed"]))[: spec["count"]]
+    images = data.images[pick].float() / 255
+    generator = torch.Generator().manual_seed(spec["seed"])
+    view1 = augment_batch(images, spec["augment"], generator)
+    view2 = augment_batch(images, spec["augment"], generator)
+    plots.image_pairs(images.numpy(), view1.numpy(), view2.numpy(), out_png, spec["caption"])
+
+
+def draw_activations(spec: dict, inputs: list[Path], out_png: Path) -> None:
+    from cvrepro.activations import activation_maps, first_of_each_class
+    from cvrepro.checkpoint import load_model
+    from cvrepro.data import eval_batch
+
+    model, checkpoint = load_model(Path(inputs[0]))
+    data = _load_images(spec, inputs[1:])
+    labels = data.labels.numpy()
+    if spec["classes"]:
+        picks = first_of_each_class(labels, data.classes, spec["classes"])
+    else:
+        picks = list(range(min(spec["count"], len(labels))))
+    norm = checkpoint["normalization"]
+    maps = activation_maps(model, eval_batch(data.images[picks], norm["mean"], norm["std"], norm["size"]), spec["layers"])
+    names = [data.classes[labels[i]] for i in picks]
+    plots.activation_grid(data.images[picks].permute(0, 2, 3, 1).numpy(), maps, names, out_png, spec["caption"])

@@ -1,0 +1,74 @@
+"""Every kind of figure a study can ask for, declared once: the keys it needs, the names its
+`runs` may list, the files it reads, and the function that draws it (in cvrepro.figure_draw).
+
+The config checks, the `figure` rule's inputs and workflow/scripts/plot.py all read this table,
+so a new kind is one entry here plus one function there (and the schema's enum, which a test
+holds equal to this table). Light: importable while Snakemake parses the workflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cvrepro import paths
+from cvrepro.study import Study
+
+
+@dataclass(frozen=True)
+class FigureKind:
+    needs: tuple[str, ...]  # keys that must be set (non-empty) for this kind
+    inputs: Callable[[Study, dict], list[str]]  # the files the figure reads, in draw's order
+    rows: tuple[str, ...] = ("runs",)  # sections whose names `runs` may list
+    max_runs: int | None = None
+
+
+def _histories(study: Study, figure: dict) -> list[str]:
+    return [paths.history_file(study, name) for name in figure["runs"]]
+
+
+def _test_metrics(study: Study, figure: dict) -> list[str]:
+    return [paths.test_metrics_file(study, name) for name in figure["runs"]]
+
+
+def _subset(study: Study, figure: dict) -> list[str]:
+    files = paths.subset_files(study, figure["subset"])
+    return [files["data"], files["index"]]
+
+
+def _model_and_subset(study: Study, figure: dict) -> list[str]:
+    return [paths.model_file(study, figure["runs"][0]), *_subset(study, figure)]
+
+
+def _grad_flows(study: Study, figure: dict) -> list[str]:
+    return [paths.grad_flow_file(study, run) for run in figure["runs"]]
+
+
+def _sweeps(study: Study, figure: dict) -> list[str]:
+    sweep = figure["sweep"]
+    return [paths.sweep_file(study, sweep, run) for run in study.bn_sweeps[sweep]["runs"]]
+
+
+def _features(study: Study, figure: dict) -> list[str]:
+    return [paths.features_file(study, figure["features"], "penultimate", figure["subset"])]
+
+
+METRICS = ("runs", "probes")  # test-set metrics: runs (their evaluation) and probes both have them
+
+FIGURE_KINDS: dict[str, FigureKind] = {
+    "training_curves": FigureKind(("runs",), _histories, rows=("runs", "pretrain")),
+    "tsne": FigureKind(("features", "subset"), _features),
+    "augmented_pairs": FigureKind(("subset",), _subset),
+    "bn_sweep": FigureKind(("sweep",), _sweeps),
+    "confusion": FigureKind(("runs",), _test_metrics, rows=METRICS),
+    "roc": FigureKind(("runs",), _test_metrics, rows=METRICS),
+    "class_accuracy": FigureKind(("runs",), _test_metrics, rows=METRICS),
+    "grad_flow": FigureKind(("runs",), _grad_flows),
+    "samples": FigureKind(("subset",), _subset),
+    "activations": FigureKind(("runs", "subset", "layers"), _model_and_subset, max_runs=1),
+}
+
+
+def figure_runs(study: Study, figure: dict) -> list[str]:
+    """The runs a figure draws: its sweep's runs for bn_sweep, else its `runs`."""
+    return study.bn_sweeps[figure["sweep"]]["runs"] if figure["sweep"] else figure["runs"]

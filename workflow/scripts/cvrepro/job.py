@@ -1,0 +1,69 @@
+"""How every entry script starts under Snakemake: its log, GPU slot, device, precision, threads,
+and progress lines that reach the console as well as the log.
+
+    if __name__ == "__main__":
+        with job(snakemake) as ctx:
+            main(..., device=ctx.device, log=ctx.log)
+
+`main` itself knows nothing of Snakemake, so tests call it directly with a device and `print`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cvrepro.logs import log_to
+
+if TYPE_CHECKING:  # torch is imported only by jobs that run a model: the others start faster
+    import torch
+
+
+@dataclass(frozen=True)
+class Job:
+    device: "torch.device | None"  # None for jobs that run no model (tables, figures, probes)
+    log: Callable[[str], None]  # one progress line: to the job's log and the console
+
+
+def job_name(rule: str, wildcards: dict[str, str]) -> str:
+    """`<study> <rule> <the other wildcards>`, e.g. `embedded train scratch_1k`: the prefix that
+    tells apart the lines of jobs running at once."""
+    rest = "/".join(value for key, value in wildcards.items() if key != "study")
+    return " ".join(part for part in (wildcards.get("study", ""), rule, rest) if part)
+
+
+def console_logger(prefix: str, stream_fd: int = 2) -> Callable[[str], None]:
+    """print() into the log (stdout is redirected there) and write the same line, prefixed and
+    time-stamped, to the job's real stderr with one write call, so the lines of jobs running at
+    once never interleave mid-line. Under Slurm that stderr is the job's Slurm log."""
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+        stamp = time.strftime("%H:%M:%S")
+        with contextlib.suppress(OSError):
+            os.write(stream_fd, f"[{stamp} {prefix}] {line}\n".encode())
+
+    return log
+
+
+@contextlib.contextmanager
+def job(snakemake) -> Iterator[Job]:
+    """The start and end of a Snakemake job's script; see the module docstring."""
+    prefix = job_name(snakemake.rule, dict(snakemake.wildcards.items()))
+    with log_to(snakemake.log[0]):
+        log = console_logger(prefix)
+        gpus = snakemake.resources.get("gpu", 0)
+        if "device" not in snakemake.params.keys():
+            yield Job(None, log)
+            return
+        from cvrepro.device import job_device
+        from cvrepro.gpu_slots import gpu_slot
+
+        # The slot is claimed inside the log so the log records which GPU the job used.
+        with gpu_slot(gpus):
+            params = snakemake.params
+            yield Job(job_device(params.device, params.precision, snakemake.threads), log)

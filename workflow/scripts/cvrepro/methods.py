@@ -1,0 +1,151 @@
+"""The training methods the one loop (cvrepro.engine.fit) runs: each is the loss of one batch and
+the numbers its epochs report. Supervised (cross-entropy, + triplet, + center loss), SimCLR and
+triplet pretraining, in the style of solo-learn's per-method pieces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from cvrepro.augment import augment_batch
+from cvrepro.augment_presets import eval_resize
+from cvrepro.compile import compile_setting, maybe_compile
+from cvrepro.data import TensorSet, standardize
+from cvrepro.device import model_input
+from cvrepro.engine import Method
+from cvrepro.inference import evaluate, extract_features
+from cvrepro.losses import CenterLoss, combined_loss, contrastive_accuracy, nt_xent_loss, triplet_margin_loss
+from cvrepro.precision import autocast
+from cvrepro.probes import linear_probe_accuracy
+
+
+class PretrainNet(nn.Module):
+    """The encoder being pretrained plus what only pretraining needs (SimCLR's projection head),
+    saved and resumed together; the encoder alone is kept afterwards."""
+
+    def __init__(self, encoder: nn.Module, projector: nn.Module | None) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.projector = projector if projector is not None else nn.Identity()
+
+
+def augmented(
+    images: torch.Tensor, augment: str | dict, mean: list[float], std: list[float], generator: torch.Generator
+) -> torch.Tensor:
+    """uint8 images -> an augmented, standardised float batch (colour operations need [0, 1])."""
+    return standardize(augment_batch(images.float() / 255, augment, generator), mean, std)
+
+
+def features_and_logits(model: nn.Module) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """The supervised forward pass as one function of x, the unit that torch.compile compiles."""
+
+    def forward(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        embeddings = model.features(x)
+        return embeddings, model.fc(embeddings)
+
+    return forward
+
+
+def supervised(
+    model: nn.Module,
+    recipe: dict,
+    mean: list[float],
+    std: list[float],
+    num_classes: int,
+    val: TensorSet | None,
+) -> Method:
+    """Cross-entropy, plus a triplet or center-loss term on the penultimate features as
+    `recipe["loss"]` says; validation after every epoch when `val` is given."""
+    spec, augment = recipe["loss"], recipe["augment"]
+    center = None
+    if spec["name"] == "ce_center":
+        device = next(model.parameters()).device
+        center = CenterLoss(num_classes, model.num_features, spec["alpha"]).to(device)
+    # Compiled only when CVREPRO_COMPILE asks (see cvrepro.compile); eager is bit-for-bit as before.
+    forward = maybe_compile(features_and_logits(model), compile_setting())
+
+    def step(images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator):
+        x = augmented(images, augment, mean, std, generator)
+        with autocast(images.device):
+            embeddings, logits = forward(model_input(x))
+            loss, _ = combined_loss(logits.float(), embeddings.float(), labels, spec, center)
+        return loss, {"loss": loss.detach() * len(labels), "correct": (logits.argmax(1) == labels).sum()}
+
+    def summarize(sums: dict[str, float], images: int, steps: int) -> dict[str, float]:
+        return {"train_loss": sums["loss"] / images, "train_acc": sums["correct"] / images}
+
+    def validate() -> dict[str, float]:
+        if val is None:
+            return {}
+        scores = evaluate(model, val, recipe["eval_batch_size"], mean, std, eval_resize(augment))
+        return {"val_loss": scores["loss"], "val_acc": scores["acc"]}
+
+    return Method(step, summarize, validate, center)
+
+
+def projected(model: PretrainNet) -> Callable[[torch.Tensor], torch.Tensor]:
+    """SimCLR's x -> z = g(f(x)) as a plain function: the unit torch.compile compiles."""
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return model.projector(model.encoder.features(x))
+
+    return forward
+
+
+def simclr(
+    model: PretrainNet, recipe: dict, mean: list[float], std: list[float], probe: TensorSet | None
+) -> Method:
+    """NT-Xent between two augmented views of each image (labels unused); after every epoch a
+    linear probe refitted on frozen features of `probe` when given."""
+    forward = maybe_compile(projected(model), compile_setting())
+    augment, temperature = recipe["augment"], recipe["temperature"]
+
+    def step(images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator):
+        v1 = augmented(images, augment, mean, std, generator)
+        v2 = augmented(images, augment, mean, std, generator)
+        with autocast(images.device):
+            z = forward(model_input(torch.cat([v1, v2]))).float()
+        z1, z2 = z.chunk(2)
+        loss = nt_xent_loss(z1, z2, temperature)
+        return loss, {"loss": loss.detach(), "acc": contrastive_accuracy(z1.detach(), z2.detach())}
+
+    def summarize(sums: dict[str, float], images: int, steps: int) -> dict[str, float]:
+        return {"train_loss": sums["loss"] / steps, "contrastive_acc": sums["acc"] / steps}
+
+    def probe_accuracy() -> dict[str, float]:
+        if probe is None:
+            return {}
+        features = extract_features(model.encoder, probe, mean, std, None, "penultimate")
+        return {"probe_acc": linear_probe_accuracy(features, probe.labels.cpu().numpy(), recipe["seed"])}
+
+    return Method(step, summarize, probe_accuracy, views=2)
+
+
+def triplet(model: PretrainNet, recipe: dict, mean: list[float], std: list[float]) -> Method:
+    """The triplet margin loss on the encoder's embedding, triplets mined inside each batch."""
+    forward = maybe_compile(model.encoder.features, compile_setting())
+    augment, spec = recipe["augment"], recipe["triplet"]
+
+    def step(images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator):
+        x = augmented(images, augment, mean, std, generator)
+        with autocast(images.device):
+            embeddings = forward(model_input(x)).float()
+        loss = triplet_margin_loss(embeddings, labels, spec["margin"], spec["distance"], spec["mining"], generator)
+        return loss, {"loss": loss.detach()}
+
+    def summarize(sums: dict[str, float], images: int, steps: int) -> dict[str, float]:
+        return {"train_loss": sums["loss"] / steps}
+
+    return Method(step, summarize)
+
+
+def pretraining_method(
+    model: PretrainNet, recipe: dict, mean: list[float], std: list[float], probe: TensorSet | None
+) -> Method:
+    if recipe["method"] == "simclr":
+        return simclr(model, recipe, mean, std, probe)
+    if recipe["method"] == "triplet":
+        return triplet(model, recipe, mean, std)
+    raise ValueError(f"unknown pretraining method {recipe['method']!r}; choose from ['simclr', 'triplet']")
