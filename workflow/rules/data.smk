@@ -11,6 +11,8 @@ rule download:
         "resources/downloads/{dataset}/{filename}",
     log:
         "resources/logs/download/{dataset}/{filename}.log",
+    # No code=code_fingerprint(...): the output is the original file, checksum-verified, the
+    # same bytes whatever code fetched it; a reader edit must not re-download gigabytes.
     params:
         search_dirs=get_source_dirs,
     retries: 2
@@ -28,6 +30,7 @@ rule prepare:
     log:
         "resources/logs/prepare/{dataset}.log",
     params:
+        code=code_fingerprint("../scripts/prepare.py"),
         download_dir="resources/downloads/{dataset}",
         options=get_dataset_options,
     benchmark:

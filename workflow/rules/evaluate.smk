@@ -13,6 +13,7 @@ rule evaluate:
     benchmark:
         "results/{study}/benchmarks/evaluate/{run}/{subset}.tsv"
     params:
+        code=code_fingerprint("../scripts/evaluate.py"),
         split=get_eval_split,
         device=CONFIG["device"],
         precision=CONFIG["precision"],

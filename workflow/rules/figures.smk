@@ -15,6 +15,7 @@ rule figure:
     log:
         "results/{study}/logs/figure/{figure}.log",
     params:
+        code=code_fingerprint("../scripts/plot.py"),
         spec=get_figure_spec,
     conda:
         "../../envs/cvrepro.yaml"

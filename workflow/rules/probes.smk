@@ -9,6 +9,7 @@ rule extract:
     log:
         "results/{study}/logs/extract/{source}/{layer}/{subset}.log",
     params:
+        code=code_fingerprint("../scripts/extract.py"),
         split=get_eval_split,
         imagenet_arch=get_imagenet_arch,
         device=CONFIG["device"],
@@ -31,6 +32,7 @@ rule probe:
     log:
         "results/{study}/logs/probe/{probe}.log",
     params:
+        code=code_fingerprint("../scripts/probe.py"),
         spec=get_probe_params,
     threads: 1
     conda:

@@ -16,6 +16,7 @@ rule report:
     log:
         "results/{study}/logs/report.log",
     params:
+        code=code_fingerprint("../scripts/report.py"),
         description=lambda wildcards: STUDIES[wildcards.study].spec["description"],
         tables=lambda wildcards: list(STUDIES[wildcards.study].tables),
         figures=lambda wildcards: {name: f["caption"] for name, f in STUDIES[wildcards.study].figures.items()},
@@ -36,6 +37,7 @@ rule report_index:
     log:
         "results/logs/report_index.log",
     params:
+        code=code_fingerprint("../scripts/report.py"),
         studies=get_index_studies,
         metrics={name: job_metrics_files(name) for name in STUDIES},
     conda:

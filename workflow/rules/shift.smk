@@ -9,6 +9,7 @@ rule shift:
     log:
         "results/{study}/logs/shift/{shift}.log",
     params:
+        code=code_fingerprint("../scripts/shift.py"),
         split=get_shift_split,
         conditions=get_shift_conditions,
         seed=get_shift_seed,
@@ -29,6 +30,7 @@ rule bn_sweep:
     benchmark:
         "results/{study}/benchmarks/bn_sweep/{sweep}/{run}.tsv"
     params:
+        code=code_fingerprint("../scripts/bn_sweep.py"),
         spec=get_sweep_spec,
         device=CONFIG["device"],
         precision=CONFIG["precision"],

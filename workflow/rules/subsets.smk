@@ -11,6 +11,7 @@ rule subset:
     log:
         "results/{study}/logs/subset/{subset}.log",
     params:
+        code=code_fingerprint("../scripts/subset.py"),
         spec=get_subset_params,
     conda:
         "../../envs/cvrepro.yaml"

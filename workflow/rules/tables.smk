@@ -22,6 +22,7 @@ rule table:
     log:
         "results/{study}/logs/table/{table}.log",
     params:
+        code=code_fingerprint("../scripts/table.py"),
         spec=get_table_spec,
     conda:
         "../../envs/cvrepro.yaml"
