@@ -89,6 +89,7 @@ def test_imagenet_init_reads_torchvision_cache(tmp_path, monkeypatch):
     cache.mkdir(parents=True)
     torch.save(reference.state_dict(), cache / weights.url.rsplit("/", 1)[-1])
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("CVREPRO_TRUST_WEIGHTS_CACHE", "test: random weights under torchvision's file name")
     net = ResNet("resnet18", num_classes=7, width=64, stem="imagenet")
     fresh = init_from_checkpoint(net, {"state_dict": imagenet_state_dict("resnet18")}, "imagenet")
     assert fresh == ["fc.bias", "fc.weight"]

@@ -10,6 +10,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cvrepro.datasets.download import DataSourceError, fetch
@@ -75,6 +76,24 @@ def test_local_copy_with_wrong_md5_fails_and_keeps_the_users_file(tmp_path):
     assert (tmp_path / "toy.bin").exists() and not dest.exists()
 
 
+def test_local_copy_without_a_published_md5_is_checked_for_structure(tmp_path):
+    """CIFAR-10.1 publishes no md5: a truncated or empty copy is refused before it is copied."""
+    spec = get_dataset("cifar10_1")
+    source = tmp_path / "source"
+    source.mkdir()
+    np.save(source / "cifar10.1_v6_data.npy", np.zeros((4, 32, 32, 3), np.uint8))
+    (source / "cifar10.1_v6_labels.npy").write_bytes(b"")
+    dest = tmp_path / "downloads"
+    fetch(spec, "cifar10.1_v6_data.npy", dest / "cifar10.1_v6_data.npy", [source])
+    with pytest.raises(DataSourceError, match="cifar10.1_v6_labels.npy .a local copy.: the file is empty"):
+        fetch(spec, "cifar10.1_v6_labels.npy", dest / "cifar10.1_v6_labels.npy", [source])
+    data = source / "cifar10.1_v6_data.npy"
+    data.write_bytes(data.read_bytes()[:-1])
+    with pytest.raises(DataSourceError, match="truncated"):
+        fetch(spec, "cifar10.1_v6_data.npy", dest / "again.npy", [source])
+    assert sorted(p.name for p in dest.iterdir()) == ["cifar10.1_v6_data.npy"]
+
+
 def test_recompressed_gzip_is_accepted_by_its_content_md5(tmp_path):
     content = b"idx content" * 100
     (tmp_path / "toy.bin").write_bytes(gzip.compress(content, compresslevel=1))
@@ -96,7 +115,7 @@ def test_corrupt_download_is_rejected_and_removed(server, tmp_path):
     root, url = server
     (root / "toy.bin").write_bytes(b"truncated")
     dest = tmp_path / "downloads" / "toy.bin"
-    with pytest.raises(DataSourceError, match=f"does not match the expected {MD5}"):
+    with pytest.raises(DataSourceError, match=f"does not match the published md5 {MD5}"):
         fetch(spec_with(f"{url}/toy.bin"), "toy.bin", dest)
     assert list(dest.parent.iterdir()) == []
 

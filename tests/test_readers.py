@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import pickle
 import tarfile
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +18,29 @@ from PIL import Image
 
 from conftest import FMNIST_DIR, needs_fashion_mnist
 from cvrepro.datasets.prepare import prepare_dataset
+from cvrepro.datasets.registry import get_dataset
 from cvrepro.datasets.splits import load_split, read_info
 
 RNG = np.random.default_rng(0)
+
+
+def prepare_test_files(name: str, download_dir: Path, out_dir: Path, options: dict | None = None) -> Path:
+    """prepare_dataset on files this test wrote in the dataset's real format.
+
+    They are not the published files, so the registry's md5 cannot match: the spec declares the
+    md5 of the test's own file instead, and every check still runs (the md5 comparison before
+    reading, structure checks where the registry has no md5, the readers, the split contract).
+    """
+    spec = get_dataset(name)
+    files = tuple(
+        replace(
+            f, md5=hashlib.md5((Path(download_dir) / f.filename).read_bytes()).hexdigest(), content_md5=None
+        )
+        if f.md5 and (Path(download_dir) / f.filename).is_file()
+        else f
+        for f in spec.files
+    )
+    return prepare_dataset(name, download_dir, out_dir, options, spec=replace(spec, files=files))
 
 
 def asymmetric_images(n: int, side: int, channels: int = 3) -> np.ndarray:
@@ -51,7 +73,7 @@ def test_fashion_mnist_idx_gz(tmp_path):
     for prefix, n in (("train", 12), ("t10k", 5)):
         (tmp_path / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images[:n])))
         (tmp_path / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels[:n])))
-    out = prepare_dataset("fashion_mnist", tmp_path, tmp_path / "prepared")
+    out = prepare_test_files("fashion_mnist", tmp_path, tmp_path / "prepared")
     train = load_split(out, "train")
     assert train.images.shape == (12, 28, 28, 1) and train.images.dtype == np.uint8
     assert np.array_equal(train.images[..., 0], images) and np.array_equal(train.labels, labels)
@@ -100,7 +122,7 @@ def test_cifar10_pickled_batches_in_tar(tmp_path):
             ]
         ]
         add_to_tar(archive, "cifar-10-batches-py/batches.meta", pickle.dumps({b"label_names": names}))
-    out = prepare_dataset("cifar10", tmp_path, tmp_path / "prepared")
+    out = prepare_test_files("cifar10", tmp_path, tmp_path / "prepared")
     train, test = load_split(out, "train"), load_split(out, "test")
     assert np.array_equal(train.images, images[:10]) and np.array_equal(test.images, images[10:])
     assert train.labels.tolist() == labels[:10] and train.classes[9] == "truck"
@@ -122,7 +144,7 @@ def test_cifar100_fine_labels(tmp_path):
             "cifar-100-python/meta",
             pickle.dumps({b"fine_label_names": [f"c{i}".encode() for i in range(100)]}),
         )
-    out = prepare_dataset("cifar100", tmp_path, tmp_path / "prepared")
+    out = prepare_test_files("cifar100", tmp_path, tmp_path / "prepared")
     assert load_split(out, "train").labels.tolist() == [99, 3, 50, 0]
     assert (
         np.array_equal(load_split(out, "test").images, images[4:])
@@ -148,7 +170,7 @@ def test_stl10_binary_is_upright_and_unlabelled_is_streamed(tmp_path):
             "stl10_binary/class_names.txt",
             b"airplane\nbird\ncar\ncat\ndeer\ndog\nhorse\nmonkey\nship\ntruck\n",
         )
-    out = prepare_dataset("stl10", tmp_path, tmp_path / "prepared")
+    out = prepare_test_files("stl10", tmp_path, tmp_path / "prepared")
     got = load_split(out, "train")
     assert np.array_equal(got.images, train) and got.images[0, 0, 0, 0] == 250
     assert got.labels.tolist() == [0, 1, 9, 4] and got.classes[2] == "car"
@@ -182,7 +204,7 @@ def test_tiny_imagenet_folders_and_val_annotations(tmp_path):
             "tiny-imagenet-200/val/val_annotations.txt",
             "val_0.JPEG\tn03\t0\t0\t10\t10\nval_1.JPEG\tn01\t1\t1\t5\t5\n",
         )
-    out = prepare_dataset("tiny_imagenet", tmp_path, tmp_path / "prepared")
+    out = prepare_test_files("tiny_imagenet", tmp_path, tmp_path / "prepared")
     train, test = load_split(out, "train"), load_split(out, "test")
     assert train.classes == ["goldfish", "salamander", "bullfrog"]
     assert sorted(train.labels.tolist()) == [0, 0, 1, 1, 2, 2]
@@ -195,14 +217,14 @@ def test_cifar10_1_npy_pair_and_shape_check(tmp_path):
     images = asymmetric_images(20, 32)
     np.save(tmp_path / "cifar10.1_v6_data.npy", images)
     np.save(tmp_path / "cifar10.1_v6_labels.npy", np.arange(20) % 10)
-    out = prepare_dataset("cifar10_1", tmp_path, tmp_path / "prepared")
+    out = prepare_test_files("cifar10_1", tmp_path, tmp_path / "prepared")
     assert (
         np.array_equal(load_split(out, "test").images, images)
         and load_split(out, "test").classes[0] == "airplane"
     )
     np.save(tmp_path / "cifar10.1_v6_data.npy", images[:, :16])
     with pytest.raises(ValueError, match=r"expected uint8 \(N, 32, 32, 3\)"):
-        prepare_dataset("cifar10_1", tmp_path, tmp_path / "prepared2")
+        prepare_test_files("cifar10_1", tmp_path, tmp_path / "prepared2")
 
 
 def kaggle_zip(path: Path, nested: bool) -> None:
@@ -223,7 +245,7 @@ def kaggle_zip(path: Path, nested: bool) -> None:
 @pytest.mark.parametrize("nested", [False, True])
 def test_dogs_vs_cats_kaggle_zip(tmp_path, nested):
     kaggle_zip(tmp_path / "train.zip", nested)
-    out = prepare_dataset("dogs_vs_cats", tmp_path, tmp_path / "prepared", {"image_size": 32})
+    out = prepare_test_files("dogs_vs_cats", tmp_path, tmp_path / "prepared", {"image_size": 32})
     data = load_split(out, "train")
     assert data.images.shape == (6, 32, 32, 3) and data.classes == ["cat", "dog"]
     assert sorted(data.labels.tolist()) == [0, 0, 0, 1, 1, 1]
@@ -235,9 +257,9 @@ def test_dogs_vs_cats_rejects_other_zips_and_unknown_options(tmp_path):
     with zipfile.ZipFile(tmp_path / "train.zip", "w") as archive:
         archive.writestr("readme.txt", "hello")
     with pytest.raises(ValueError, match="no train/cat.N.jpg"):
-        prepare_dataset("dogs_vs_cats", tmp_path, tmp_path / "prepared")
+        prepare_test_files("dogs_vs_cats", tmp_path, tmp_path / "prepared")
     with pytest.raises(ValueError, match="datasets.dogs_vs_cats.options.size: unknown option"):
-        prepare_dataset("dogs_vs_cats", tmp_path, tmp_path / "prepared", {"size": 3})
+        prepare_test_files("dogs_vs_cats", tmp_path, tmp_path / "prepared", {"size": 3})
     assert not (tmp_path / "prepared").exists() and not (tmp_path / "prepared.part").exists()
 
 
@@ -251,7 +273,7 @@ def test_oxford_pets_cat_vs_dog_from_species_column(tmp_path):
         for entries in rows.values():
             for name, _, species in entries:
                 add_to_tar(archive, f"images/{name}.jpg", jpeg(np.full((40, 70, 3), 60 * species, np.uint8)))
-    out = prepare_dataset("oxford_pets", tmp_path, tmp_path / "prepared", {"image_size": 16})
+    out = prepare_test_files("oxford_pets", tmp_path, tmp_path / "prepared", {"image_size": 16})
     train = load_split(out, "train")
     assert train.labels.tolist() == [0, 1] and train.images.shape == (2, 16, 16, 3)
     assert load_split(out, "test").labels.tolist() == [0]
@@ -290,7 +312,7 @@ def test_published_cifar10_c_as_a_shift_set_source(tmp_path):
 
     clean, labels = asymmetric_images(6, 32), np.array([3, 1, 4, 1, 5, 9])
     cifar_c_tar(tmp_path / "CIFAR-10-C.tar", "CIFAR-10-C", clean, labels)
-    published = prepare_dataset("cifar10_c", tmp_path, tmp_path / "prepared" / "cifar10_c")
+    published = prepare_test_files("cifar10_c", tmp_path, tmp_path / "prepared" / "cifar10_c")
     fog = load_split(published, "fog")
     assert fog.images.shape == (30, 32, 32, 3) and fog.classes[0] == "airplane"
 
@@ -319,4 +341,4 @@ def test_published_cifar_c_with_a_missing_corruption_is_rejected(tmp_path):
         np.save(buffer, np.zeros(10, np.int64))
         add_to_tar(archive, "CIFAR-100-C/labels.npy", buffer.getvalue())
     with pytest.raises(ValueError, match="no member 'CIFAR-100-C/gaussian_noise.npy'"):
-        prepare_dataset("cifar100_c", tmp_path, tmp_path / "prepared")
+        prepare_test_files("cifar100_c", tmp_path, tmp_path / "prepared")

@@ -193,6 +193,7 @@ def test_imagenet_features_match_torchvision(tmp_path, monkeypatch):
     cache.mkdir(parents=True)
     torch.save(reference.state_dict(), cache / imagenet_weights("resnet18").url.rsplit("/", 1)[-1])
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("CVREPRO_TRUST_WEIGHTS_CACHE", "test: random weights under torchvision's file name")
     images = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
     write_split(tmp_path / "data", "test", images, np.array([0, 1, 0]))
     write_info(tmp_path / "data", "toy", ["a", "b"], {"test": 3}, {})

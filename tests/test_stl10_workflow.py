@@ -12,11 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_readers import add_to_tar, stl_bytes
+from test_readers import add_to_tar, prepare_test_files, stl_bytes
 from torchvision.models import resnet18
 
 from conftest import run_snakemake
-from cvrepro.datasets.prepare import prepare_dataset
 from cvrepro.pretrained import imagenet_weights
 
 pytestmark = pytest.mark.workflow
@@ -41,12 +40,14 @@ def test_stl10_transfer_study_with_cached_imagenet_weights(tmp_path, monkeypatch
     downloads = work / "resources" / "downloads" / "stl10"
     downloads.mkdir(parents=True)
     write_stl10(downloads / "stl10_binary.tar.gz")
-    prepare_dataset("stl10", downloads, work / "resources" / "prepared" / "stl10")
+    prepare_test_files("stl10", downloads, work / "resources" / "prepared" / "stl10")
     cache = tmp_path / "torch" / "hub" / "checkpoints"
     cache.mkdir(parents=True)
     torch.manual_seed(0)
     torch.save(resnet18().state_dict(), cache / imagenet_weights("resnet18").url.rsplit("/", 1)[-1])
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    # Random weights under torchvision's file name: their sha256 cannot match it (inherited by snakemake).
+    monkeypatch.setenv("CVREPRO_TRUST_WEIGHTS_CACHE", "test: random weights under torchvision's file name")
     study = {
         "subsets": {
             "train": {"dataset": "stl10", "split": "train"},

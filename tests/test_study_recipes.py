@@ -104,6 +104,7 @@ CASES = [(study, run) for study in STUDIES for run in STUDIES[study].runs if stu
 @pytest.mark.parametrize("study_name, run", CASES, ids=[f"{s}-{r}" for s, r in CASES])
 def test_run_recipe_trains_one_epoch(tmp_path, monkeypatch, imagenet_cache, study_name, run):
     monkeypatch.setenv("TORCH_HOME", str(imagenet_cache))
+    monkeypatch.setenv("CVREPRO_TRUST_WEIGHTS_CACHE", "test: random weights under torchvision's file names")
     study = STUDIES[study_name]
     spec = {key: value for key, value in study.runs[run].items() if key not in ("train", "val", "test")}
     data, index = fake_split(tmp_path, study, study.runs[run]["train"])

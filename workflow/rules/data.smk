@@ -25,8 +25,11 @@ rule download:
 rule prepare:
     input:
         get_dataset_files,
+    # update(): snakemake would delete a good prepared directory before rerunning prepare (e.g.
+    # after a download changed) and lose it if prepare then fails on a damaged file; flagged, it is
+    # backed up and restored on failure. prepare_dataset itself replaces it only when complete.
     output:
-        directory("resources/prepared/{dataset}"),
+        update(directory("resources/prepared/{dataset}")),
     log:
         "resources/logs/prepare/{dataset}.log",
     params:

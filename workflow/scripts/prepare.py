@@ -8,7 +8,9 @@ from cvrepro.logs import log_to
 
 
 def main(dataset: str, download_dir: Path, out_dir: Path, options: dict) -> dict:
-    prepare_dataset(dataset, download_dir, out_dir, options)
+    # download_dir is the workflow's own resources/downloads/<dataset>: a file that fails
+    # verification there is set aside, so that the next run's download rule fetches it again.
+    prepare_dataset(dataset, download_dir, out_dir, options, set_aside_bad=True)
     info = read_info(out_dir)
     print(f"{dataset}: {info['splits']}, {len(info['classes'])} classes")
     return info

@@ -1,17 +1,30 @@
-"""ImageNet weights through torchvision's weights API.
+"""ImageNet weights from torchvision's cache, checked against the hash in their file name before loading.
 
-`torchvision.models.get_model_weights(arch).DEFAULT.get_state_dict()` downloads into
-$TORCH_HOME/hub/checkpoints/ on first use and reads that cache afterwards, so a cluster can
-pre-seed the cache and tests can place a state dict of their own there.
+torchvision names each weights file after the first hex digits of its sha256
+(resnet18-f37072fd.pth). The file lives in $TORCH_HOME/hub/checkpoints/ (torch.hub.get_dir()),
+so a cluster can pre-seed the cache. Before torch.load ever sees it, the file's sha256 must
+start with that prefix; a missing file is downloaded by torch with the same check. Loading
+is always `weights_only=True`: tensors and plain containers, never arbitrary pickled objects.
+
+CVREPRO_TRUST_WEIGHTS_CACHE=<reason>: load a cached file whose hash does not match its name
+(still weights_only=True, with a warning quoting the reason). For tests, which must write
+random weights under torchvision's fixed file names; a real cache never needs it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import sys
+from pathlib import Path
+
 import torch
+import torch.hub
 from torchvision.models import get_model_weights
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
+TRUST_CACHE = "CVREPRO_TRUST_WEIGHTS_CACHE"
 
 
 def imagenet_weights(arch: str):
@@ -24,14 +37,56 @@ def imagenet_weights(arch: str):
 
 def imagenet_state_dict(arch: str, in_channels: int = 3) -> dict[str, torch.Tensor]:
     """The ImageNet state dict of `arch`; for 1-channel inputs conv1 is summed over RGB."""
-    weights = imagenet_weights(arch)
+    url = imagenet_weights(arch).url
+    path = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+    prefix = _hash_prefix(path)
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # torch downloads to a temporary file and checks the hash before moving it into place
+            torch.hub.download_url_to_file(url, str(path), hash_prefix=prefix, progress=False)
+        except (OSError, RuntimeError) as error:  # URLError is an OSError; a hash mismatch a RuntimeError
+            reason = " ".join(str(error).split())
+            raise RuntimeError(
+                f"init: imagenet: could not fetch {url} ({reason}); place the file in "
+                f"$TORCH_HOME/hub/checkpoints/ (default ~/.cache/torch/hub/checkpoints/)"
+            ) from None
+    _check_hash(path, prefix)
     try:
-        state = weights.get_state_dict(progress=False)
-    except OSError as error:  # URLError is an OSError
-        raise RuntimeError(
-            f"init: imagenet: could not fetch {weights.url} ({error}); place the file in "
-            f"$TORCH_HOME/hub/checkpoints/ (default ~/.cache/torch/hub/checkpoints/)"
-        ) from None
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # UnpicklingError for anything but tensors, RuntimeError for a bad zip
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise RuntimeError(f"{path}: refused by torch.load(weights_only=True): {first}") from None
+    if not isinstance(state, dict) or "conv1.weight" not in state:
+        raise RuntimeError(f"{path}: expected a state dict with conv1.weight, got {type(state).__name__}")
     if in_channels == 1:
         state["conv1.weight"] = state["conv1.weight"].sum(dim=1, keepdim=True)
     return state
+
+
+def _hash_prefix(path: Path) -> str:
+    match = torch.hub.HASH_REGEX.search(path.name)
+    if not match or not match.group(1):
+        raise RuntimeError(f"{path.name}: torchvision's file name has no hash to check the weights against")
+    return match.group(1)
+
+
+def _check_hash(path: Path, prefix: str) -> None:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    actual = digest.hexdigest()
+    if actual.startswith(prefix):
+        return
+    reason = os.environ.get(TRUST_CACHE, "").strip()
+    if reason:
+        print(
+            f"warning: {path}: sha256 {actual[:8]} does not match the name's {prefix}; not verified, "
+            f"loaded as plain tensors because {TRUST_CACHE}={reason!r}",
+            file=sys.stderr,
+        )
+        return
+    raise RuntimeError(
+        f"{path}: sha256 starts {actual[: len(prefix)]}, not {prefix} as torchvision's file name says: "
+        "the file is damaged or not torchvision's weights; delete it to download it again"
+    )

@@ -6,21 +6,18 @@ os.replace), so a killed download is never mistaken for a finished one.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import os
 import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from torchvision.datasets.utils import calculate_md5, download_url
+from torchvision.datasets.utils import download_url
 
 from cvrepro.datasets.registry import DatasetSpec, RemoteFile
+from cvrepro.datasets.verify import DataSourceError, verify_original
 
-
-class DataSourceError(Exception):
-    """A dataset file could not be obtained; the message says what to do, in one line."""
+__all__ = ["DataSourceError", "fetch", "find_file"]
 
 
 def find_file(spec: DatasetSpec, filename: str) -> RemoteFile:
@@ -39,7 +36,7 @@ def fetch(spec: DatasetSpec, filename: str, dest: Path, search_dirs: Sequence[Pa
     for directory in [*map(Path, search_dirs), *map(Path, spec.local_dirs)]:
         candidate = directory / filename
         if candidate.is_file():
-            _check_md5(candidate, remote, f"{candidate} (a local copy)")
+            verify_original(candidate, remote, f"{candidate} (a local copy)")
             _copy_atomic(candidate, dest)
             return dest
     if remote.url is None:
@@ -49,29 +46,6 @@ def fetch(spec: DatasetSpec, filename: str, dest: Path, search_dirs: Sequence[Pa
         )
     _download_atomic(spec, remote, dest)
     return dest
-
-
-def _check_md5(path: Path, remote: RemoteFile, what: str) -> None:
-    if remote.md5 is None:
-        return
-    actual = calculate_md5(path)
-    if actual != remote.md5 and remote.content_md5 is not None and _gunzipped_md5(path) == remote.content_md5:
-        return
-    if actual != remote.md5:
-        raise DataSourceError(
-            f"{what}: md5 {actual} does not match the expected {remote.md5}; the file is damaged or another version"
-        )
-
-
-def _gunzipped_md5(path: Path) -> str | None:
-    digest = hashlib.md5()
-    try:
-        with gzip.open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-    except (OSError, EOFError):
-        return None
-    return digest.hexdigest()
 
 
 def _copy_atomic(source: Path, dest: Path) -> None:
@@ -98,5 +72,5 @@ def _download_atomic(spec: DatasetSpec, remote: RemoteFile, dest: Path) -> None:
                 f"download it by hand and place it at {dest}, or set datasets.{spec.name}.source_dir to its directory"
             ) from None
         downloaded = Path(tmp) / remote.filename
-        _check_md5(downloaded, remote, f"{remote.filename} downloaded from {remote.url}")
+        verify_original(downloaded, remote, f"{remote.filename} downloaded from {remote.url}")
         os.replace(downloaded, dest)

@@ -3,15 +3,15 @@
 Each `prepare_*` takes {filename: path} of the downloaded files and an output directory, and
 writes the splits through `splits.write_split` plus `info.json`. They are small numpy readers
 rather than torchvision's dataset classes because those verify the md5 of every inner file,
-which the tests' small files in the same formats cannot match (the downloaded archives
-themselves are md5-verified by `download.fetch`).
+which the tests' small files in the same formats cannot match. The archives themselves are
+verified before a reader sees them (`verify.verify_original`, called by the download rule and
+again by `prepare_dataset`), and CIFAR's pickles go through a restricted unpickler.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
-import pickle
 import tarfile
 import zipfile
 from pathlib import Path
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from cvrepro.datasets.cifar_pickle import load_cifar_batch
 from cvrepro.datasets.splits import UNLABELLED, write_split, write_split_chunks
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -77,17 +78,19 @@ def _cifar_images(rows: np.ndarray) -> np.ndarray:
     return np.asarray(rows, dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
 
 
-def _unpickle_member(archive: tarfile.TarFile, name: str) -> dict:
-    # CIFAR's pickles were written by Python 2: keys and strings come back as bytes.
-    return pickle.loads(_tar_member(archive, name), encoding="bytes")
+def _unpickle_member(archive: tarfile.TarFile, name: str, *keys: bytes) -> dict:
+    # Only numpy arrays are ever rebuilt from these pickles (cifar_pickle); keys come back as bytes.
+    return load_cifar_batch(_tar_member(archive, name), f"{archive.name}: {name}", keys)
 
 
 def prepare_cifar10(files: dict[str, Path], out_dir: Path) -> dict:
     root = "cifar-10-batches-py"
     with tarfile.open(files["cifar-10-python.tar.gz"]) as archive:
-        batches = [_unpickle_member(archive, f"{root}/data_batch_{i}") for i in range(1, 6)]
-        test = _unpickle_member(archive, f"{root}/test_batch")
-        meta = _unpickle_member(archive, f"{root}/batches.meta")
+        batches = [
+            _unpickle_member(archive, f"{root}/data_batch_{i}", b"data", b"labels") for i in range(1, 6)
+        ]
+        test = _unpickle_member(archive, f"{root}/test_batch", b"data", b"labels")
+        meta = _unpickle_member(archive, f"{root}/batches.meta", b"label_names")
     write_split(
         out_dir,
         "train",
@@ -102,9 +105,9 @@ def prepare_cifar100(files: dict[str, Path], out_dir: Path) -> dict:
     root = "cifar-100-python"
     with tarfile.open(files["cifar-100-python.tar.gz"]) as archive:
         for split in ("train", "test"):
-            batch = _unpickle_member(archive, f"{root}/{split}")
+            batch = _unpickle_member(archive, f"{root}/{split}", b"data", b"fine_labels")
             write_split(out_dir, split, _cifar_images(batch[b"data"]), np.asarray(batch[b"fine_labels"]))
-        meta = _unpickle_member(archive, f"{root}/meta")
+        meta = _unpickle_member(archive, f"{root}/meta", b"fine_label_names")
     return {"classes": [name.decode() for name in meta[b"fine_label_names"]]}
 
 
