@@ -11,7 +11,7 @@ ARGS      ?=
 # runs the `gpu` jobs one at a time on the CPU). Each GPU job claims its own GPU (docs/cluster.md).
 GPUS      ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); [ "$${n:-0}" -gt 0 ] && echo $$n || echo 1)
 
-.PHONY: setup venv data run test lint dry-run clean bench compare
+.PHONY: setup venv data run test lint dry-run why clean bench compare
 
 setup: venv data
 
@@ -50,6 +50,11 @@ lint: venv
 
 dry-run: venv
 	$(SNAKEMAKE) -n --cores all --resources gpu=$(GPUS) $(ARGS)
+
+# Why does it rerun? Each job a dry run schedules, with its reasons: missing output, an upstream
+# job that reruns, changed params, and which code modules changed since it ran.
+why: venv
+	$(PY) workflow/scripts/why.py $(ARGS)
 
 # Speed on this machine, side by side in one run (not a test): one table, also written to
 # benchmarks/results/<machine>.{md,csv}. E.g. `make bench ARGS=--with-default-study`.
