@@ -314,6 +314,17 @@ def finished(tmp_path_factory) -> Copy:
 
 @pytest.mark.workflow
 @needs_fashion_mnist
+def test_metrics_record_the_code_that_made_them(finished):
+    results = finished.work / "results" / "tiny"
+    probe = json.loads((results / "probes" / "pix" / "metrics.json").read_text())["provenance"]
+    assert "probe.py" in probe["code"]["modules"]
+    evaluation = json.loads((results / "evals" / "a" / "test" / "metrics.json").read_text())["provenance"]
+    assert "evaluate.py" in evaluation["eval_code"]["modules"]
+    assert "different code" not in (results / "tables" / "t.md").read_text()  # one code for all rows
+
+
+@pytest.mark.workflow
+@needs_fashion_mnist
 def test_plotting_code_reruns_only_figures_and_reports(finished):
     assert finished.planned() == {}
     edit(finished.scripts / "cvrepro" / "plots.py", "\ndef ", "\nPLOT_DPI_NOTE = 1\n\n\ndef ")
