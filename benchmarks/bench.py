@@ -39,8 +39,8 @@ from bench_ssl import extraction_throughput, simclr_throughput  # noqa: E402
 from train_throughput import engine_throughput, seed_style_throughput  # noqa: E402
 
 from cvrepro.compile import compile_setting  # noqa: E402
-from cvrepro.precision import precision_name, set_precision, uses_bf16  # noqa: E402
 from cvrepro.device import resolve_device  # noqa: E402
+from cvrepro.precision import precision_name, set_precision, uses_bf16  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -151,7 +151,12 @@ def ssl_rows(plan: Plan, device: torch.device) -> list[Row]:
         setting = f"ResNet-18 width {plan.width} + projection head, batch {plan.simclr_batch}, 2 views, {plan.epochs} timed epochs"
         rows.append(
             Row(
-                "SimCLR pretraining", bench_set.describe(), setting, "cvrepro.engine.fit (SimCLR)", value, "images/s"
+                "SimCLR pretraining",
+                bench_set.describe(),
+                setting,
+                "cvrepro.engine.fit (SimCLR)",
+                value,
+                "images/s",
             )
         )
     for row in rows:

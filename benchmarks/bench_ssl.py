@@ -33,7 +33,9 @@ def extraction_throughput(bench_set: BenchSet, width: int, batch_size: int, devi
     data = tensor_set(bench_set.images, bench_set.labels, device)
     mean, std = channel_stats(data.images)
     warm = TensorSet(data.images[:batch_size], data.labels[:batch_size], data.classes)
-    extract_features(model, warm, mean, std, None, "penultimate", batch_size)  # cuDNN autotuning, allocator warm-up
+    extract_features(
+        model, warm, mean, std, None, "penultimate", batch_size
+    )  # cuDNN autotuning, allocator warm-up
     seconds = timed(lambda: extract_features(model, data, mean, std, None, "penultimate", batch_size), device)
     return len(data) / seconds
 

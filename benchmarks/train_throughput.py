@@ -176,9 +176,13 @@ def engine_throughput(
     )
     train = tensor_set(images, labels, device)
     mean, std = channel_stats(train.images)
-    recipe = run_recipe(batch_size=batch_size, augment="crop_flip", optimizer=OPTIMIZER, schedule={"name": "constant"})
+    recipe = run_recipe(
+        batch_size=batch_size, augment="crop_flip", optimizer=OPTIMIZER, schedule={"name": "constant"}
+    )
     optimizer = make_optimizer(model.parameters(), recipe["optimizer"])
-    scheduler = make_scheduler(optimizer, recipe["schedule"], epochs + 1, steps_per_epoch(len(train), batch_size))
+    scheduler = make_scheduler(
+        optimizer, recipe["schedule"], epochs + 1, steps_per_epoch(len(train), batch_size)
+    )
     generator = torch.Generator(device=device).manual_seed(0)
     with compiling(compile_setting):
         method = supervised(model, recipe, mean, std, 10, None)

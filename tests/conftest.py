@@ -92,7 +92,12 @@ TINY_STUDY = {
             "probes": ["svm_ssl"],
             "columns": ["contrastive_acc", "val_acc", "train_acc", "test_acc", "train_time_s"],
         },
-        "bn": {"kind": "sweep", "sweep": "bn", "modes": ["eval", "train", "adapt"], "reported": {"4": {"train:b": 0.1}}},
+        "bn": {
+            "kind": "sweep",
+            "sweep": "bn",
+            "modes": ["eval", "train", "adapt"],
+            "reported": {"4": {"train:b": 0.1}},
+        },
     },
     "figures": {
         "curves": {"kind": "training_curves", "runs": ["a", "b"]},

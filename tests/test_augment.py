@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cvrepro.augment import PRESETS, augment_batch, eval_resize, resolve, rotate
+from cvrepro.augment import augment_batch, rotate
+from cvrepro.augment_presets import PRESETS, eval_resize, resolve
 
 
 def batch(n: int = 16, channels: int = 3, size: int = 32) -> torch.Tensor:

@@ -11,6 +11,7 @@ from torchvision.models import ResNet50_Weights
 
 from cvrepro.class_maps import available, load_class_map, map_scores
 from cvrepro.config import ConfigError, resolve_study
+from cvrepro.config.recipes import probe_recipe
 
 STL10 = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
 
@@ -50,11 +51,11 @@ def test_zero_shot_probe_scores_mapped_predictions(tmp_path):
     path = tmp_path / "test.npz"
     np.savez(path, features=logits, labels=labels, classes=np.array(STL10))
     metrics = probe_script.main(
+        probe_recipe(kind="zero_shot", class_map="imagenet_to_stl10"),
+        train_features=None,
         test_features=path,
         out_metrics=tmp_path / "m.json",
         out_predictions=tmp_path / "p.npz",
-        kind="zero_shot",
-        class_map="imagenet_to_stl10",
     )
     assert metrics["test_acc"] == pytest.approx(40 / 60)
     assert metrics["classes"][-1] == "other"

@@ -15,16 +15,20 @@ import pytest
 import torch
 import train as train_script
 
-from cvrepro.data import TensorSet, channel_stats
+from cvrepro.data import SubsetFiles, TensorSet, channel_stats
 from cvrepro.datasets.splits import write_info, write_split
+from cvrepro.engine import fit
+from cvrepro.heads import ProjectionHead
+from cvrepro.inference import extract_features, predict
+from cvrepro.methods import PretrainNet, simclr, supervised
 from cvrepro.models import build_model
 from cvrepro.precision import set_precision
-from cvrepro.ssl import Pretrainer, ProjectionHead, extract_features, pretrain
-from cvrepro.training import fit, predict
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible")
 
 CUDA = torch.device("cuda")
+# Complete recipes written out (the schema's defaults filled in by hand): this file needs no
+# jsonschema, so it runs in a bare PyTorch image.
 SGD = {
     "name": "sgd",
     "lr": 0.05,
@@ -33,19 +37,43 @@ SGD = {
     "weight_decay": 0.0,
     "betas": [0.9, 0.999],
 }
+SCHEDULE = {"name": "cosine", "t_max": None, "step_size": 30, "gamma": 0.1, "warmup_epochs": 0}
+MODEL = {
+    "arch": "resnet18",
+    "stem": "cifar",
+    "width": 16,
+    "head": {"kind": "linear", "dropout": 0.0, "hidden": 512},
+}
 HP = {
+    "model": MODEL,
+    "init": "scratch",
+    "normalize": "auto",
+    "freeze": {"children": 0, "stages": []},
     "epochs": 3,
     "batch_size": 64,
     "eval_batch_size": 512,
     "optimizer": SGD,
-    "schedule": {"name": "cosine", "t_max": None},
+    "schedule": SCHEDULE,
     "augment": "crop_flip",
-    "loss": {"name": "ce"},
+    "loss": {
+        "name": "ce",
+        "weight": 1.0,
+        "margin": 1.0,
+        "mining": "batch_all",
+        "distance": "euclidean",
+        "alpha": 0.5,
+    },
     "early_stopping": None,
     "grad_flow": True,
     "seed": 0,
 }
-ARCH = {"arch": "resnet18", "stem": "cifar", "width": 16, "in_channels": 3, "num_classes": 2}
+ARCH = {**MODEL, "in_channels": 3, "num_classes": 2, "image_size": 32}
+
+
+def train_on(net, train, val, recipe):
+    mean, std = channel_stats(train.images)
+    method = supervised(net, recipe, mean, std, 2, val)
+    return fit(net, train, recipe, method, watch_grads=recipe["grad_flow"], log=lambda s: None)
 
 
 def easy_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +99,7 @@ def test_fit_on_cuda_runs_bf16_channels_last_on_resident_data_and_learns():
     net.conv1.register_forward_hook(
         lambda m, i, out: seen.append((i[0].is_contiguous(memory_format=torch.channels_last), out.dtype))
     )
-    result = fit(net, train, val, HP, *channel_stats(train.images), log=lambda s: None)
+    result = train_on(net, train, val, HP)
     assert set(seen) == {(True, torch.bfloat16)}
     assert all(p.device.type == "cuda" and p.dtype == torch.float32 for p in net.parameters())
     assert result.history[-1]["val_acc"] > 0.9 and np.isfinite(result.history[-1]["train_loss"])
@@ -86,8 +114,8 @@ def test_predict_on_cuda_in_fp32_matches_the_cpu():
     net = build_model(ARCH).eval()
     data = easy_set(64, device=torch.device("cpu"))
     mean, std = channel_stats(data.images)
-    on_cpu = predict(net, data, 32, mean, std, size=40)  # also through the eval-time resize
-    on_gpu = predict(net.to(CUDA), easy_set(64), 32, mean, std, size=40).cpu()
+    on_cpu = predict(net, data, 32, mean, std, 40)  # also through the eval-time resize
+    on_gpu = predict(net.to(CUDA), easy_set(64), 32, mean, std, 40).cpu()
     assert torch.allclose(on_cpu, on_gpu, atol=1e-3, rtol=1e-3)
 
 
@@ -97,17 +125,18 @@ def test_train_on_cuda_and_evaluate_the_checkpoint_on_the_cpu(tmp_path):
     write_info(tmp_path / "data", "easy", ["dark", "bright"], {"train": len(labels)}, {})
     np.save(tmp_path / "train.npy", np.arange(256))
     np.save(tmp_path / "test.npy", np.arange(256, 384))
-    spec = {key: value for key, value in HP.items() if key != "grad_flow"}
+    set_precision("auto")
     train_script.main(
-        train_data=tmp_path / "data",
-        train_index=tmp_path / "train.npy",
-        train_split="train",
+        {**HP, "grad_flow": False},
+        train=SubsetFiles(tmp_path / "data", "train", tmp_path / "train.npy"),
+        val=None,
+        init_checkpoint=None,
         out_model=tmp_path / "model.pt",
         out_history=tmp_path / "history.csv",
         out_metrics=tmp_path / "metrics.json",
-        model={"arch": "resnet18", "stem": "cifar", "width": 16},
-        device="cuda",
-        **spec,
+        out_grad_flow=tmp_path / "grad_flow.csv",
+        resume=None,
+        device=CUDA,
     )
     metrics = evaluate_script.main(
         tmp_path / "model.pt",
@@ -116,7 +145,7 @@ def test_train_on_cuda_and_evaluate_the_checkpoint_on_the_cpu(tmp_path):
         tmp_path / "test.npy",
         tmp_path / "eval.json",
         tmp_path / "predictions.npz",
-        device="cpu",
+        device=torch.device("cpu"),
     )
     assert metrics["accuracy"] > 0.9
     provenance = json.loads((tmp_path / "eval.json").read_text())["provenance"]
@@ -130,7 +159,7 @@ def test_simclr_pretraining_and_feature_extraction_on_cuda():
     data = easy_set(512)
     mean, std = channel_stats(data.images)
     encoder = build_model({**ARCH, "num_classes": 10})
-    net = Pretrainer(encoder, ProjectionHead(encoder.num_features, 64, 32)).to(
+    net = PretrainNet(encoder, ProjectionHead(encoder.num_features, 64, 32)).to(
         CUDA, memory_format=torch.channels_last
     )
     hp = {
@@ -140,13 +169,12 @@ def test_simclr_pretraining_and_feature_extraction_on_cuda():
         "optimizer": {**SGD, "name": "adam", "lr": 2e-3},
         "temperature": 0.5,
         "seed": 0,
-        "schedule": {"name": "cosine", "t_max": None},
+        "schedule": SCHEDULE,
         "augment": {"name": "simclr", "grayscale_p": 0.0, "scale": [0.3, 1.0]},
-        "triplet": {},
     }
-    history = pretrain(net, data, hp, mean, std, log=lambda s: None)
+    history = fit(net, data, hp, simclr(net, hp, mean, std, None), log=lambda s: None).history
     assert all(np.isfinite(row["train_loss"]) for row in history)
-    features = extract_features(encoder, data, mean, std, batch_size=256)
+    features = extract_features(encoder, data, mean, std, None, "penultimate", batch_size=256)
     assert isinstance(features, np.ndarray) and features.shape == (512, encoder.num_features)
     assert features.dtype == np.float32 and np.isfinite(features).all()
 
@@ -157,7 +185,7 @@ def test_compiled_training_on_cuda_uses_inductor_without_falling_back(monkeypatc
     torch.manual_seed(0)
     train = easy_set(256)
     net = build_model(ARCH).to(CUDA, memory_format=torch.channels_last)
-    result = fit(net, train, None, {**HP, "epochs": 1}, *channel_stats(train.images), log=lambda s: None)
+    result = train_on(net, train, None, {**HP, "epochs": 1})
     assert np.isfinite(result.history[-1]["train_loss"])
     assert not [w for w in recwarn if "torch.compile unavailable" in str(w.message)]
     assert all(not key.startswith("_orig_mod") for key in net.state_dict())

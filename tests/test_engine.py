@@ -8,33 +8,30 @@ import pytest
 import torch
 
 from cvrepro.checkpoint import init_from_checkpoint
+from cvrepro.config.recipes import pretraining_recipe, run_recipe
 from cvrepro.data import TensorSet, channel_stats
+from cvrepro.engine import fit
 from cvrepro.freezing import freeze, set_train_mode
-from cvrepro.models import ResNet, build_model
+from cvrepro.methods import supervised
+from cvrepro.models import build_model
 from cvrepro.pretrained import imagenet_state_dict, imagenet_weights
-from cvrepro.resume import load_state
-from cvrepro.training import fit, lr_factor
+from cvrepro.resnet import ResNet
+from cvrepro.resume import ResumeFile, load_state
 
-HP = {
-    "epochs": 3,
-    "batch_size": 32,
-    "eval_batch_size": 128,
-    "optimizer": {
-        "name": "sgd",
-        "lr": 0.05,
-        "momentum": 0.9,
-        "nesterov": False,
-        "weight_decay": 0.0,
-        "betas": [0.9, 0.999],
-    },
-    "schedule": {"name": "cosine", "t_max": None},
-    "augment": "flip",
-    "loss": {"name": "ce"},
-    "early_stopping": None,
-    "grad_flow": False,
-    "seed": 0,
-}
-ARCH = {"arch": "resnet18", "stem": "cifar", "width": 4, "in_channels": 1, "num_classes": 2}
+HP = run_recipe(
+    epochs=3,
+    batch_size=32,
+    eval_batch_size=128,
+    optimizer={"name": "sgd", "lr": 0.05, "weight_decay": 0.0},
+    augment="flip",
+)
+ARCH = {**HP["model"], "width": 4, "in_channels": 1, "num_classes": 2, "image_size": 12}
+
+
+def resnet(**keys) -> ResNet:
+    return ResNet(
+        **{"arch": "resnet18", "num_classes": 10, "in_channels": 3, "width": 8, "stem": "cifar", **keys}
+    )
 
 
 def toy_set(n: int = 192, seed: int = 0) -> TensorSet:
@@ -44,19 +41,29 @@ def toy_set(n: int = 192, seed: int = 0) -> TensorSet:
     return TensorSet(images, labels, ["dark", "bright"])
 
 
-def run_fit(hp: dict, **kwargs):
+def run_fit(hp: dict, resume: ResumeFile | None = None):
     torch.manual_seed(0)
     data = toy_set()
     mean, std = channel_stats(data.images)
     net = build_model(ARCH)
-    result = fit(net, data, toy_set(64, seed=1), hp, mean, std, log=lambda s: None, **kwargs)
+    method = supervised(net, hp, mean, std, 2, toy_set(64, seed=1))
+    result = fit(
+        net,
+        data,
+        hp,
+        method,
+        stopping=hp["early_stopping"],
+        watch_grads=hp["grad_flow"],
+        resume=resume,
+        log=lambda s: None,
+    )
     return net, result
 
 
 def test_freeze_first_children_counts_and_keeps_frozen_bn_in_eval():
-    net = ResNet("resnet18", num_classes=10, width=8, stem="imagenet")
+    net = resnet(stem="imagenet")
     total = sum(p.numel() for p in net.parameters())
-    frozen = freeze(net, children=6)
+    frozen = freeze(net, 6, [])
     assert frozen == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2"]
     trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
     expected = total - sum(
@@ -72,11 +79,11 @@ def test_freeze_first_children_counts_and_keeps_frozen_bn_in_eval():
 
 
 def test_freeze_all_ten_children_still_trains_the_head_and_bad_names_fail():
-    net = ResNet("resnet18", num_classes=10, width=8)
-    freeze(net, children=10)
+    net = resnet()
+    freeze(net, 10, [])
     assert [n for n, p in net.named_parameters() if p.requires_grad] == ["fc.weight", "fc.bias"]
     with pytest.raises(ValueError, match="freeze.stages: no child named 'layer9'"):
-        freeze(ResNet(width=8), stages=["layer9"])
+        freeze(resnet(), 0, ["layer9"])
 
 
 def test_imagenet_init_reads_torchvision_cache(tmp_path, monkeypatch):
@@ -90,7 +97,7 @@ def test_imagenet_init_reads_torchvision_cache(tmp_path, monkeypatch):
     torch.save(reference.state_dict(), cache / weights.url.rsplit("/", 1)[-1])
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setenv("CVREPRO_TRUST_WEIGHTS_CACHE", "test: random weights under torchvision's file name")
-    net = ResNet("resnet18", num_classes=7, width=64, stem="imagenet")
+    net = resnet(num_classes=7, width=64, stem="imagenet")
     fresh = init_from_checkpoint(net, {"state_dict": imagenet_state_dict("resnet18")}, "imagenet")
     assert fresh == ["fc.bias", "fc.weight"]
     assert torch.equal(net.layer4[1].conv2.weight, reference.layer4[1].conv2.weight)
@@ -109,15 +116,6 @@ def _refuse(*args, **kwargs):
     raise OSError("network is unreachable")
 
 
-def test_schedules():
-    spec = {"name": "step", "step_size": 2, "gamma": 0.5, "warmup_epochs": 1}
-    factors = [lr_factor(s, spec, epochs=6, steps_per_epoch=10) for s in range(60)]
-    assert factors[0] == pytest.approx(0.1) and factors[9] == 1.0
-    assert factors[10] == 1.0 and factors[30] == 0.5 and factors[50] == 0.25
-    with pytest.raises(ValueError, match="unknown schedule 'poly'"):
-        lr_factor(0, {"name": "poly"}, 1, 1)
-
-
 def test_early_stopping_stops_and_restores_the_best_epoch():
     hp = {
         **HP,
@@ -125,7 +123,7 @@ def test_early_stopping_stops_and_restores_the_best_epoch():
         "optimizer": {**HP["optimizer"], "lr": 0.2},
         "early_stopping": {"metric": "val_acc", "patience": 2, "restore_best": True},
     }
-    _, result = run_fit(hp)
+    net, result = run_fit(hp)
     assert result.stopped_early and len(result.history) < 30
     accs = [row["val_acc"] for row in result.history]
     assert result.best_epoch == 1 + accs.index(max(accs))
@@ -146,22 +144,22 @@ def test_nan_loss_stops_with_a_clear_error():
 
 
 def test_resume_continues_identically_and_other_hyperparameters_restart(tmp_path):
-    path = tmp_path / "state.pt"
+    resume = ResumeFile(tmp_path / "state.pt", "h")
     _, full = run_fit(HP)
     # Stop after epoch 1 (as a killed job would), then resume for the remaining epochs.
-    run_fit({**HP, "epochs": 1, "schedule": {"name": "cosine", "t_max": 3}}, resume_path=path, run_hash="h")
-    assert load_state(path, "h")["epoch"] == 1
-    net, resumed = run_fit(HP, resume_path=path, run_hash="h")
+    run_fit({**HP, "epochs": 1, "schedule": {**HP["schedule"], "t_max": 3}}, resume=resume)
+    assert load_state(resume)["epoch"] == 1
+    net, resumed = run_fit(HP, resume=resume)
     assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in full.history]
-    assert load_state(path, "other") is None  # changed hyperparameters: no resume
+    assert load_state(ResumeFile(resume.path, "other")) is None  # another training: no resume
 
 
 def test_center_and_triplet_losses_train():
     for loss in (
-        {"name": "ce_center", "weight": 0.1, "alpha": 0.5},
-        {"name": "ce_triplet", "weight": 1.0, "margin": 1.0, "mining": "batch_hard", "distance": "euclidean"},
+        {"name": "ce_center", "weight": 0.1},
+        {"name": "ce_triplet", "weight": 1.0, "mining": "batch_hard"},
     ):
-        _, result = run_fit({**HP, "loss": loss})
+        _, result = run_fit(run_recipe(**{**HP, "loss": loss}))
         assert result.history[-1]["val_acc"] > 0.8, loss
 
 
@@ -215,31 +213,25 @@ def test_fit_with_a_compiled_forward_trains_like_eager_and_keeps_state_dict_keys
 
 
 def test_pretrain_with_a_compiled_forward_runs(monkeypatch, recwarn):
-    from cvrepro.ssl import Pretrainer, ProjectionHead, pretrain
+    from cvrepro.heads import ProjectionHead
+    from cvrepro.methods import PretrainNet, simclr
 
     torch._dynamo.reset()
     monkeypatch.setenv("CVREPRO_COMPILE", "eager")
     data = toy_set(64)
     mean, std = channel_stats(data.images)
     encoder = build_model(ARCH)
-    model = Pretrainer(encoder, ProjectionHead(encoder.num_features, 16, 8))
-    hp = {
-        "method": "simclr",
-        "epochs": 1,
-        "batch_size": 32,
-        "optimizer": HP["optimizer"],
-        "schedule": {"name": "constant"},
-        "augment": "simclr",
-        "temperature": 0.5,
-        "seed": 0,
-    }
-    history = pretrain(model, data, hp, mean, std, log=lambda s: None)
+    model = PretrainNet(encoder, ProjectionHead(encoder.num_features, 16, 8))
+    hp = pretraining_recipe(
+        method="simclr", epochs=1, batch_size=32, optimizer=HP["optimizer"], schedule={"name": "constant"}
+    )
+    history = fit(model, data, hp, simclr(model, hp, mean, std, None), log=lambda s: None).history
     assert len(history) == 1 and history[0]["train_loss"] > 0
     assert not [w for w in recwarn if "torch.compile unavailable" in str(w.message)]
 
 
 def test_cpu_uses_channels_last_only_below_64_pixels():
-    from cvrepro.training import memory_format
+    from cvrepro.device import memory_format
 
     cpu = torch.device("cpu")
     assert memory_format(cpu, 28) == memory_format(cpu, 32) == torch.channels_last
@@ -257,7 +249,14 @@ def conv_output_dtypes(hp: dict) -> set[torch.dtype]:
     for module in net.modules():
         if isinstance(module, torch.nn.Conv2d):
             module.register_forward_hook(lambda m, i, out: seen.add(out.dtype))
-    fit(net, data, toy_set(32, seed=1), {**hp, "epochs": 1}, *channel_stats(data.images), log=lambda s: None)
+    recipe = {**hp, "epochs": 1}
+    fit(
+        net,
+        data,
+        recipe,
+        supervised(net, recipe, *channel_stats(data.images), 2, toy_set(32, seed=1)),
+        log=lambda s: None,
+    )
     assert all(p.dtype == torch.float32 for p in net.parameters())  # weights stay float32 either way
     return seen
 

@@ -5,15 +5,20 @@ from __future__ import annotations
 import pytest
 import torch
 
+from cvrepro import names, resnet, small_nets
+from cvrepro.config.recipes import run_recipe
+from cvrepro.heads import make_head
 from cvrepro.models import build_model, count_parameters
-from cvrepro.nets import ConvBNEncoder, ConvNet4, SmallCNN, make_head
+from cvrepro.small_nets import ConvBNEncoder, ConvNet4, SmallCNN
+
+MODEL = run_recipe()["model"]  # the schema's defaults (stem, head)
 
 
 @pytest.mark.parametrize("arch", ["convnet4", "convbn_encoder", "small_cnn", "resnet18"])
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("size", [28, 32, 64, 96])
 def test_every_arch_at_every_size(arch, channels, size):
-    spec = {"arch": arch, "width": 8, "in_channels": channels, "num_classes": 7, "image_size": size}
+    spec = {**MODEL, "arch": arch, "width": 8, "in_channels": channels, "num_classes": 7, "image_size": size}
     net = build_model(spec).eval()
     x = torch.randn(2, channels, size, size)
     assert net(x).shape == (2, 7)
@@ -22,22 +27,22 @@ def test_every_arch_at_every_size(arch, channels, size):
 
 def test_report_widths_give_the_reports_sizes():
     # S6: 4 conv of 128 on 96x96x3: 3->128 then 3x 128->128 convs, dense 128*1*1 -> 128.
-    s6 = ConvNet4(3, 10, width=128, image_size=96)
+    s6 = ConvNet4(in_channels=3, num_classes=10, width=128, image_size=96)
     convs = 3 * 128 * 9 + 128 + 3 * (128 * 128 * 9 + 128)
     assert count_parameters(s6) == convs + (128 * 128 + 128) + (128 * 10 + 10)
     # S7: the first linear layer has 128*8*8 = 8192 inputs at 32 px and a 4096-d embedding.
-    s7 = ConvBNEncoder(3, 10, width=64, image_size=32)
+    s7 = ConvBNEncoder(in_channels=3, num_classes=10, width=64, image_size=32)
     assert s7.embed[0].in_features == 8192 and s7.num_features == 4096
     assert 33_000_000 < count_parameters(s7) < 34_000_000  # dominated by the 8192x4096 layer
     # S5: named layers as in the report's gradient-flow plot.
-    s5 = SmallCNN(3, 2, width=32, image_size=64)
+    s5 = SmallCNN(in_channels=3, num_classes=2, width=32, image_size=64)
     names = {name.split(".")[0] for name, _ in s5.named_parameters()}
     assert {"conv1", "bn1", "conv2", "bn2", "conv3", "linear1", "linear2", "fc"} <= names
 
 
 def test_default_width_is_the_architectures_own():
     net = build_model(
-        {"arch": "convnet4", "width": None, "in_channels": 3, "num_classes": 10, "image_size": 96}
+        {**MODEL, "arch": "convnet4", "width": None, "in_channels": 3, "num_classes": 10, "image_size": 96}
     )
     assert net.num_features == 128
 
@@ -48,6 +53,7 @@ def test_heads(kind):
     assert head(torch.randn(5, 16)).shape == (5, 4)
     net = build_model(
         {
+            **MODEL,
             "arch": "resnet18",
             "width": 4,
             "in_channels": 3,
@@ -60,4 +66,10 @@ def test_heads(kind):
     if kind == "mlp":
         assert isinstance(net.fc, torch.nn.Sequential) and net.fc[0].out_features == 32
     with pytest.raises(ValueError, match="unknown head 'conv'"):
-        make_head("conv", 16, 4)
+        make_head("conv", 16, 4, 0.0, 32)
+
+
+def test_the_light_name_lists_name_what_the_modules_build():
+    """names.py is what the config checks read without importing torch; it must match the modules."""
+    assert set(names.RESNETS) == set(resnet.RESNETS)
+    assert set(names.SMALL_NETS) == set(small_nets.NETS)

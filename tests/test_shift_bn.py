@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 
 import numpy as np
@@ -10,10 +11,11 @@ import torch
 from torch import nn
 
 from conftest import FMNIST_DIR
-from cvrepro.bn_sweep import accuracy_with_bn_mode, bn_sweep
+from cvrepro.bn_modes import accuracy_with_bn_mode, bn_sweep, grouped_logits
 from cvrepro.checkpoint import save_checkpoint
 from cvrepro.corruptions import CORRUPTIONS, corrupt
 from cvrepro.data import TensorSet
+from cvrepro.models import build_model
 
 IMAGES = np.random.default_rng(0).integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
 
@@ -24,20 +26,22 @@ def test_corruption_shape_dtype_range_and_determinism(name):
         out = corrupt(IMAGES, name, severity, seed=3)
         assert out.shape == IMAGES.shape and out.dtype == np.uint8
         assert np.array_equal(out, corrupt(IMAGES, name, severity, seed=3))
-    gray = corrupt(IMAGES[..., :1], name, 2)
+    gray = corrupt(IMAGES[..., :1], name, 2, 0)
     assert gray.shape == (64, 32, 32, 1)
 
 
 def test_at_least_ten_corruptions_of_cifar10_c_and_bad_arguments():
     assert len(CORRUPTIONS) >= 10
     with pytest.raises(ValueError, match="unknown corruption 'snow'"):
-        corrupt(IMAGES, "snow", 1)
+        corrupt(IMAGES, "snow", 1, 0)
     with pytest.raises(ValueError, match="severity must be one of"):
-        corrupt(IMAGES, "fog", 6)
+        corrupt(IMAGES, "fog", 6, 0)
 
 
 def test_noise_grows_with_severity():
-    change = [np.abs(corrupt(IMAGES, "gaussian_noise", s).astype(int) - IMAGES).mean() for s in range(1, 6)]
+    change = [
+        np.abs(corrupt(IMAGES, "gaussian_noise", s, 0).astype(int) - IMAGES).mean() for s in range(1, 6)
+    ]
     assert change == sorted(change)
 
 
@@ -58,7 +62,7 @@ def test_accuracy_of_a_fixed_model_does_not_rise_with_severity():
     means = []
     for severity in range(1, 6):
         accs = [
-            model.score(corrupt(test_x, c, severity).reshape(1000, -1) / 255, test_y) for c in CORRUPTIONS
+            model.score(corrupt(test_x, c, severity, 0).reshape(1000, -1) / 255, test_y) for c in CORRUPTIONS
         ]
         means.append(np.mean(accs))
     assert means[-1] < means[0] - 0.05, means
@@ -107,21 +111,29 @@ def test_batch_statistics_recover_what_eval_mode_loses_and_the_checkpoint_is_unc
 
     shifted = two_class_images(512, 90, 1)  # brightness shift: BN's running mean no longer fits
     mean, std = [0.0], [1.0]
-    assert accuracy_with_bn_mode(net, clean, "eval", 32, mean, std) > 0.95
-    eval_acc = accuracy_with_bn_mode(net, shifted, "eval", 32, mean, std)
-    train_acc = accuracy_with_bn_mode(net, shifted, "train", 32, mean, std)
+    order = torch.arange(len(shifted))
+
+    def accuracy(data, mode, batch_size, prior=16.0):
+        return accuracy_with_bn_mode(net, data, mode, batch_size, mean, std, order, prior)
+
+    assert accuracy(clean, "eval", 32) > 0.95
+    eval_acc = accuracy(shifted, "eval", 32)
+    train_acc = accuracy(shifted, "train", 32)
     # Adapted statistics weigh the source by N/(N+n): with n = 256 images per batch they mostly follow the target.
-    adapt_acc = accuracy_with_bn_mode(net, shifted, "adapt", 256, mean, std, prior=8.0)
-    assert accuracy_with_bn_mode(net, shifted, "adapt", 256, mean, std, prior=1e9) == pytest.approx(
-        eval_acc, abs=0.02
-    )
+    adapt_acc = accuracy(shifted, "adapt", 256, prior=8.0)
+    assert accuracy(shifted, "adapt", 256, prior=1e9) == pytest.approx(eval_acc, abs=0.02)
     assert eval_acc < 0.7 and train_acc > eval_acc + 0.2 and adapt_acc > eval_acc + 0.2, (
         eval_acc,
         train_acc,
         adapt_acc,
     )
 
-    rows = bn_sweep(net, shifted, [4, 8, 16, 32], mean, std, orders=("shuffled", "class_sorted"))
+    sweep = {
+        "batch_sizes": [4, 8, 16, 32],
+        "modes": ["eval", "train", "adapt"],
+        "orders": ["shuffled", "class_sorted"],
+    }
+    rows = bn_sweep(net, shifted, mean, std, {**sweep, "prior": 16.0, "seed": 0})
     assert len(rows) == 3 * 4 * 2
     sorted_train = [r["accuracy"] for r in rows if r["mode"] == "train" and r["order"] == "class_sorted"]
     shuffled_train = [r["accuracy"] for r in rows if r["mode"] == "train" and r["order"] == "shuffled"]
@@ -130,3 +142,42 @@ def test_batch_statistics_recover_what_eval_mode_loses_and_the_checkpoint_is_unc
     for key, value in net.state_dict().items():
         assert torch.equal(value, state_before[key]), key
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+
+
+@pytest.mark.parametrize("mode", ["train", "adapt"])
+def test_grouped_batchnorm_equals_torch_batchnorm_one_batch_at_a_time(mode):
+    """The sweep's one-pass grouped BN against torch's own BatchNorm run batch by batch: train
+    mode (momentum 0: each batch's statistics) and adapt (one train pass with momentum
+    n/(N+n) from the source statistics, then an eval pass), as Schneider et al. do it."""
+    torch.manual_seed(0)
+    net = build_model(
+        {
+            "arch": "resnet18",
+            "stem": "cifar",
+            "width": 4,
+            "head": {"kind": "linear", "dropout": 0.0, "hidden": 1},
+            "in_channels": 1,
+            "num_classes": 3,
+            "image_size": 12,
+        }
+    )
+    net.train()
+    with torch.no_grad():  # running statistics that differ from any test batch's
+        for _ in range(3):
+            net(torch.randn(32, 1, 12, 12) * 1.5 + 0.3)
+    net.eval()
+    x, batch, prior = torch.randn(40, 1, 12, 12), 8, 16.0
+    reference = []
+    for chunk in x.split(batch):
+        copy_ = copy.deepcopy(net)
+        for layer in [m for m in copy_.modules() if isinstance(m, nn.BatchNorm2d)]:
+            layer.train()
+            layer.momentum = 0.0 if mode == "train" else batch / (prior + batch)
+        with torch.no_grad():
+            out = copy_(chunk)
+            if mode == "adapt":
+                out = copy_.eval()(chunk)
+        reference.append(out)
+    torch.testing.assert_close(
+        grouped_logits(net, x, mode, batch, prior), torch.cat(reference), atol=1e-5, rtol=1e-4
+    )

@@ -8,21 +8,28 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score, silhouette_score
 
 from conftest import FMNIST_DIR, needs_fashion_mnist
+from cvrepro.config.recipes import pretraining_recipe, probe_recipe, run_recipe
 from cvrepro.data import TensorSet, channel_stats, load_subset
+from cvrepro.engine import fit
+from cvrepro.heads import ProjectionHead
+from cvrepro.inference import extract_features, layer_output
+from cvrepro.methods import PretrainNet, pretraining_method
 from cvrepro.metrics import classification_metrics
 from cvrepro.models import build_model
 from cvrepro.probes import dunn_index, fit_probe, representation_metrics, scores
-from cvrepro.ssl import Pretrainer, ProjectionHead, extract_features, pretrain
 from cvrepro.subsets import draw_subset
 
-OPTIMIZER = {
-    "name": "adam",
-    "lr": 2e-3,
-    "momentum": 0.9,
-    "nesterov": False,
-    "betas": [0.9, 0.999],
-    "weight_decay": 1e-6,
-}
+OPTIMIZER = {"name": "adam", "lr": 2e-3, "weight_decay": 1e-6}
+MODEL = run_recipe()["model"]
+
+
+def features(encoder, data, mean, std):
+    return extract_features(encoder, data, mean, std, None, "penultimate")
+
+
+def pretrain(net: PretrainNet, data: TensorSet, recipe: dict, mean, std, probe=None) -> list[dict]:
+    method = pretraining_method(net, recipe, mean, std, probe)
+    return fit(net, data, recipe, method, log=lambda s: None).history
 
 
 @pytest.fixture(scope="module")
@@ -47,43 +54,33 @@ def fashion(tmp_path_factory):
 
 
 def probe_accuracy(encoder, sets, mean, std) -> float:
-    fit_x = extract_features(encoder, sets["fit"], mean, std)
-    model, _ = fit_probe("softmax", fit_x, sets["fit"].labels.numpy())
-    return model.score(extract_features(encoder, sets["score"], mean, std), sets["score"].labels.numpy())
+    fit_x = features(encoder, sets["fit"], mean, std)
+    model, _ = fit_probe(probe_recipe(kind="softmax"), fit_x, sets["fit"].labels.numpy())
+    return model.score(features(encoder, sets["score"], mean, std), sets["score"].labels.numpy())
 
 
 @needs_fashion_mnist
 def test_simclr_pretraining_beats_a_random_encoder_under_a_linear_probe(fashion):
     torch.set_num_threads(2)
     mean, std = channel_stats(fashion["pretrain"].images)
-    spec = {
-        "arch": "resnet18",
-        "width": 8,
-        "stem": "cifar",
-        "in_channels": 1,
-        "num_classes": 10,
-        "image_size": 28,
-    }
+    spec = {**MODEL, "arch": "resnet18", "width": 8, "in_channels": 1, "num_classes": 10, "image_size": 28}
     torch.manual_seed(0)
     random_encoder = build_model(spec)
     random_acc = probe_accuracy(random_encoder, fashion, mean, std)
     torch.manual_seed(0)
     encoder = build_model(spec)
-    net = Pretrainer(encoder, ProjectionHead(encoder.num_features, 256, 64)).to(
+    net = PretrainNet(encoder, ProjectionHead(encoder.num_features, 256, 64)).to(
         memory_format=torch.channels_last
     )
-    hp = {
-        "method": "simclr",
-        "epochs": 8,
-        "batch_size": 256,
-        "optimizer": OPTIMIZER,
-        "temperature": 0.5,
-        "seed": 0,
-        "schedule": {"name": "cosine", "t_max": None},
-        "augment": {"name": "simclr", "grayscale_p": 0.0, "scale": [0.3, 1.0]},
-        "triplet": {},
-    }
-    history = pretrain(net, fashion["pretrain"], hp, mean, std, probe_data=fashion["fit"], log=lambda s: None)
+    hp = pretraining_recipe(
+        method="simclr",
+        epochs=8,
+        batch_size=256,
+        optimizer=OPTIMIZER,
+        temperature=0.5,
+        augment={"name": "simclr", "grayscale_p": 0.0, "scale": [0.3, 1.0]},
+    )
+    history = pretrain(net, fashion["pretrain"], hp, mean, std, probe=fashion["fit"])
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert history[-1]["contrastive_acc"] > history[0]["contrastive_acc"]
     assert "probe_acc" in history[-1]
@@ -102,22 +99,21 @@ def test_triplet_pretraining_separates_classes():
     mean, std = channel_stats(data.images)
     torch.manual_seed(0)
     encoder = build_model(
-        {"arch": "convnet4", "width": 16, "in_channels": 1, "num_classes": 4, "image_size": 12}
+        {**MODEL, "arch": "convnet4", "width": 16, "in_channels": 1, "num_classes": 4, "image_size": 12}
     )
-    before = representation_metrics(extract_features(encoder, data, mean, std), labels.numpy())["silhouette"]
-    hp = {
-        "method": "triplet",
-        "epochs": 5,
-        "batch_size": 64,
-        "optimizer": OPTIMIZER,
-        "seed": 0,
-        "augment": "none",
-        "schedule": {"name": "constant"},
-        "triplet": {"margin": 1.0, "distance": "euclidean", "mining": "batch_all"},
-    }
-    history = pretrain(Pretrainer(encoder, None), data, hp, mean, std, log=lambda s: None)
+    before = representation_metrics(features(encoder, data, mean, std), labels.numpy(), 0)["silhouette"]
+    hp = pretraining_recipe(
+        method="triplet",
+        epochs=5,
+        batch_size=64,
+        optimizer=OPTIMIZER,
+        augment="none",
+        schedule={"name": "constant"},
+        triplet={"margin": 1.0, "distance": "euclidean", "mining": "batch_all"},
+    )
+    history = pretrain(PretrainNet(encoder, None), data, hp, mean, std)
     assert history[-1]["train_loss"] < history[0]["train_loss"]
-    after = representation_metrics(extract_features(encoder, data, mean, std), labels.numpy())["silhouette"]
+    after = representation_metrics(features(encoder, data, mean, std), labels.numpy(), 0)["silhouette"]
     assert after > before + 0.1, (before, after)
 
 
@@ -132,7 +128,8 @@ def blobs(n: int = 300, classes: int = 3, seed: int = 0) -> tuple[np.ndarray, np
 def test_probes_on_separable_data_agree_with_sklearn_metrics(kind):
     x, y = blobs()
     xt, yt = blobs(seed=1)
-    model, seconds = fit_probe(kind, x, y, components=3, patience=5 if kind == "softmax" else None)
+    probe = probe_recipe(kind=kind, components=3, patience=5 if kind == "softmax" else None)
+    model, seconds = fit_probe(probe, x, y)
     s = scores(model, xt, 3)
     metrics = classification_metrics(yt, s, ["a", "b", "c"])
     predictions = s.argmax(1)
@@ -144,7 +141,7 @@ def test_probes_on_separable_data_agree_with_sklearn_metrics(kind):
 
 def test_binary_logistic_probe():
     x, y = blobs(classes=2)
-    model, _ = fit_probe("logistic", x, y)
+    model, _ = fit_probe(probe_recipe(kind="logistic"), x, y)
     s = scores(model, x, 2)
     assert s.shape == (300, 2) and (s.argmax(1) == y).mean() > 0.95
 
@@ -161,16 +158,14 @@ def test_dunn_index_against_brute_force_and_silhouette_is_sklearns():
         for b in x[y == d]
     )
     assert dunn_index(x, y) == pytest.approx(inter / intra)
-    assert representation_metrics(x, y)["silhouette"] == pytest.approx(silhouette_score(x, y))
+    assert representation_metrics(x, y, 0)["silhouette"] == pytest.approx(silhouette_score(x, y))
     with pytest.raises(ValueError, match="unknown probe 'tree'"):
-        fit_probe("tree", x, y)
+        fit_probe({**probe_recipe(kind="svm"), "kind": "tree"}, x, y)
 
 
 def test_layer_outputs_are_pooled_and_unknown_layers_fail():
-    from cvrepro.ssl import layer_output
-
     net = build_model(
-        {"arch": "resnet18", "width": 4, "in_channels": 3, "num_classes": 5, "image_size": 32}
+        {**MODEL, "arch": "resnet18", "width": 4, "in_channels": 3, "num_classes": 5, "image_size": 32}
     ).eval()
     x = torch.randn(2, 3, 32, 32)
     assert layer_output(net, x, "layer3").shape == (2, 16)
@@ -186,6 +181,7 @@ def test_imagenet_features_match_torchvision(tmp_path, monkeypatch):
     from torchvision.models import resnet18
 
     from cvrepro.datasets.splits import write_info, write_split
+    from cvrepro.precision import set_precision
     from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_weights
 
     reference = resnet18().eval()
@@ -198,14 +194,16 @@ def test_imagenet_features_match_torchvision(tmp_path, monkeypatch):
     write_split(tmp_path / "data", "test", images, np.array([0, 1, 0]))
     write_info(tmp_path / "data", "toy", ["a", "b"], {"test": 3}, {})
     np.save(tmp_path / "index.npy", np.arange(3))
-    features = extract_script.main(
+    set_precision("fp32")  # torchvision's reference runs in float32
+    extracted = extract_script.main(
         tmp_path / "data",
         "test",
         tmp_path / "index.npy",
         tmp_path / "f.npz",
+        model_path=None,
         imagenet_arch="resnet18",
-        device="cpu",
-        precision="fp32",  # torchvision's reference runs in float32
+        layer="penultimate",
+        device=torch.device("cpu"),
     )
     x = torch.nn.functional.interpolate(
         torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255,
@@ -221,5 +219,5 @@ def test_imagenet_features_match_torchvision(tmp_path, monkeypatch):
         reference(x)
         handle.remove()
         expected = torch.flatten(pooled[0], 1)
-    assert features.shape == (3, 512)
-    assert np.allclose(features, expected.numpy(), atol=1e-4)
+    assert extracted.shape == (3, 512)
+    assert np.allclose(extracted, expected.numpy(), atol=1e-4)

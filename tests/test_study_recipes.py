@@ -19,8 +19,12 @@ from torchvision import models as tv_models
 
 from conftest import REPO
 from cvrepro.config import load_config, num_classes
+from cvrepro.config.recipes import pretraining_params, run_params
+from cvrepro.data import SubsetFiles
 from cvrepro.datasets.splits import write_info, write_split
 from cvrepro.pretrained import imagenet_weights
+
+CPU = torch.device("cpu")
 
 pytestmark = pytest.mark.workflow
 
@@ -75,26 +79,44 @@ def imagenet_cache(tmp_path_factory):
 
 
 def one_epoch(spec: dict, batch_size: int, n: int, smallest: int = 1) -> dict:
-    """The recipe for one epoch; batches no larger than the fake set (SimCLR needs 2 images)."""
-    return {**spec, "epochs": 1, "batch_size": max(smallest, min(batch_size, n))}
+    """The recipe for one epoch; batches no larger than the fake set (SimCLR needs 2 images). The
+    schedule keeps its length in epochs (t_max), so a warm-up stays shorter than its period."""
+    schedule = {**spec["schedule"], "t_max": spec["schedule"]["t_max"] or spec["epochs"]}
+    return {**spec, "epochs": 1, "batch_size": max(smallest, min(batch_size, n)), "schedule": schedule}
 
 
 def run_pretraining(study, name: str, out) -> None:
-    spec = dict(study.pretrain[name])
-    data, index = fake_split(out, study, spec.pop("data"))
-    spec.pop("probe_data")
-    n = len(np.load(index))
+    """The pretraining as its rule passes it (cvrepro.config.recipes), for one epoch."""
+    spec = pretraining_params(study, name)
+    data, index = fake_split(out, study, study.pretrain[name]["data"])
     out.mkdir(parents=True, exist_ok=True)
     pretrain_script.main(
-        data_dir=data,
-        data_index=index,
-        data_split="train",
-        probe_split=None,
+        one_epoch(spec, spec["batch_size"], len(np.load(index)), smallest=2),
+        data=SubsetFiles(data, "train", index),
+        probe=None,
         out_model=out / f"{name}.pt",
         out_history=out / f"{name}.csv",
         out_metrics=out / f"{name}.json",
-        device="cpu",
-        **one_epoch(spec, spec["batch_size"], n, smallest=2),
+        resume=None,
+        device=CPU,
+    )
+
+
+def train_run(study, name: str, data, index, out, init_checkpoint=None, val: bool = False) -> dict:
+    """The run as its rule passes it (cvrepro.config.recipes), for one epoch."""
+    spec = run_params(study, name)
+    subset = SubsetFiles(data, "train", index)
+    return train_script.main(
+        one_epoch(spec, spec["batch_size"], len(np.load(index))),
+        train=subset,
+        val=subset if val else None,
+        init_checkpoint=init_checkpoint,
+        out_model=out / f"{name}.pt",
+        out_history=out / f"{name}.csv",
+        out_metrics=out / f"{name}.json",
+        out_grad_flow=out / f"{name}-grad_flow.csv",
+        resume=None,
+        device=CPU,
     )
 
 
@@ -106,40 +128,16 @@ def test_run_recipe_trains_one_epoch(tmp_path, monkeypatch, imagenet_cache, stud
     monkeypatch.setenv("TORCH_HOME", str(imagenet_cache))
     monkeypatch.setenv("CVREPRO_TRUST_WEIGHTS_CACHE", "test: random weights under torchvision's file names")
     study = STUDIES[study_name]
-    spec = {key: value for key, value in study.runs[run].items() if key not in ("train", "val", "test")}
+    init = study.runs[run]["init"]
     data, index = fake_split(tmp_path, study, study.runs[run]["train"])
     init_checkpoint = None
-    if spec["init"] in study.pretrain:
-        run_pretraining(study, spec["init"], tmp_path / "pretrain")
-        init_checkpoint = tmp_path / "pretrain" / f"{spec['init']}.pt"
-    elif spec["init"] in study.runs:
-        source = {k: v for k, v in study.runs[spec["init"]].items() if k not in ("train", "val", "test")}
-        train_script.main(
-            train_data=data,
-            train_index=index,
-            train_split="train",
-            out_model=tmp_path / "source.pt",
-            out_history=tmp_path / "source.csv",
-            out_metrics=tmp_path / "source.json",
-            device="cpu",
-            **one_epoch(source, source["batch_size"], len(np.load(index))),
-        )
-        init_checkpoint = tmp_path / "source.pt"
-    metrics = train_script.main(
-        train_data=data,
-        train_index=index,
-        train_split="train",
-        val_data=data,
-        val_index=index,
-        val_split="train",
-        init_checkpoint=init_checkpoint,
-        out_model=tmp_path / "model.pt",
-        out_history=tmp_path / "history.csv",
-        out_metrics=tmp_path / "metrics.json",
-        out_grad_flow=tmp_path / "grad_flow.csv",
-        device="cpu",
-        **one_epoch(spec, spec["batch_size"], len(np.load(index))),
-    )
+    if init in study.pretrain:
+        run_pretraining(study, init, tmp_path / "pretrain")
+        init_checkpoint = tmp_path / "pretrain" / f"{init}.pt"
+    elif init in study.runs:
+        train_run(study, init, data, index, tmp_path)
+        init_checkpoint = tmp_path / f"{init}.pt"
+    metrics = train_run(study, run, data, index, tmp_path, init_checkpoint, val=True)
     assert metrics["epochs"] == 1 and np.isfinite(metrics["train_loss"])
     assert 0 < metrics["trained_params"] <= metrics["total_params"]
 

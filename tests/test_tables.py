@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cvrepro.report import automatic_caveats, index_markdown, reported_vs_ours, study_report
+from cvrepro.caveats import automatic_caveats
+from cvrepro.study_report import index_markdown, reported_vs_ours, study_report
 from cvrepro.tables import provenance_line, run_table, sweep_table, to_markdown
 
 SPEC = {

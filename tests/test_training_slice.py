@@ -7,15 +7,20 @@ import torch
 
 from cvrepro.augment import augment_batch, random_crop
 from cvrepro.checkpoint import init_from_checkpoint, load_model, save_checkpoint
+from cvrepro.config.recipes import run_recipe
 from cvrepro.data import TensorSet, channel_stats
-from cvrepro.models import ResNet, build_model
-from cvrepro.training import fit, make_scheduler
+from cvrepro.engine import fit
+from cvrepro.methods import supervised
+from cvrepro.models import build_model
+from cvrepro.resnet import ResNet
+
+MODEL = run_recipe()["model"]
 
 
 def test_resnet18_imagenet_stem_matches_torchvision_state_dict():
     from torchvision.models import resnet18
 
-    ours = ResNet("resnet18", num_classes=1000, width=64, stem="imagenet")
+    ours = ResNet(arch="resnet18", num_classes=1000, in_channels=3, width=64, stem="imagenet")
     reference = resnet18()
     ours.load_state_dict(reference.state_dict(), strict=True)
     x = torch.randn(2, 3, 64, 64)
@@ -23,7 +28,7 @@ def test_resnet18_imagenet_stem_matches_torchvision_state_dict():
 
 
 def test_width_and_cifar_stem_shapes():
-    net = build_model({"arch": "resnet18", "stem": "cifar", "width": 8, "in_channels": 1, "num_classes": 7})
+    net = build_model({**MODEL, "width": 8, "in_channels": 1, "num_classes": 7, "image_size": 28})
     assert net(torch.randn(3, 1, 28, 28)).shape == (3, 7)
     assert net.features(torch.randn(3, 1, 28, 28)).shape == (3, 64)
 
@@ -47,17 +52,6 @@ def test_augmentation_is_seeded_and_unknown_names_fail():
         augment_batch(x, "rotate", torch.Generator())
 
 
-def test_cosine_schedule_reaches_zero_at_t_max():
-    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    sched = make_scheduler(opt, {"name": "cosine", "t_max": 2}, epochs=4, steps_per_epoch=5)
-    lrs = []
-    for _ in range(20):
-        lrs.append(opt.param_groups[0]["lr"])
-        opt.step()
-        sched.step()
-    assert lrs[0] == 1.0 and abs(lrs[5] - 0.5) < 1e-9 and lrs[10] < 1e-12
-
-
 def separable_set(n: int = 256, seed: int = 0) -> TensorSet:
     """Two classes that differ in brightness: learnable in a few steps."""
     g = torch.Generator().manual_seed(seed)
@@ -70,24 +64,16 @@ def train_tiny(seed: int = 0):
     torch.manual_seed(seed)
     data = separable_set()
     mean, std = channel_stats(data.images)
-    net = build_model({"arch": "resnet18", "stem": "cifar", "width": 4, "in_channels": 1, "num_classes": 2})
-    hp = {
-        "epochs": 3,
-        "batch_size": 32,
-        "eval_batch_size": 128,
-        "augment": "flip",
-        "seed": seed,
-        "optimizer": {
-            "name": "sgd",
-            "lr": 0.05,
-            "momentum": 0.9,
-            "nesterov": False,
-            "weight_decay": 0.0,
-            "betas": [0.9, 0.999],
-        },
-        "schedule": {"name": "cosine", "t_max": None},
-    }
-    history = fit(net, data, data, hp, mean=mean, std=std, log=lambda s: None).history
+    net = build_model({**MODEL, "width": 4, "in_channels": 1, "num_classes": 2, "image_size": 12})
+    hp = run_recipe(
+        epochs=3,
+        batch_size=32,
+        eval_batch_size=128,
+        augment="flip",
+        seed=seed,
+        optimizer={"name": "sgd", "lr": 0.05, "weight_decay": 0.0},
+    )
+    history = fit(net, data, hp, supervised(net, hp, mean, std, 2, data), log=lambda s: None).history
     return net, history
 
 
@@ -102,9 +88,9 @@ def test_fit_learns_and_is_deterministic_on_cpu():
 
 def test_checkpoint_round_trip_weights_only_and_head_replacement(tmp_path):
     net, _ = train_tiny(0)
-    arch = {"arch": "resnet18", "stem": "cifar", "width": 4, "in_channels": 1, "num_classes": 2}
+    arch = {**MODEL, "width": 4, "in_channels": 1, "num_classes": 2, "image_size": 12}
     save_checkpoint(
-        tmp_path / "m.pt", net, arch=arch, hparams={"lr": 0.1}, normalization={"mean": [0.5], "std": [0.2]}
+        tmp_path / "m.pt", net, arch=arch, recipe={"lr": 0.1}, normalization={"mean": [0.5], "std": [0.2]}
     )
     loaded, checkpoint = load_model(tmp_path / "m.pt")  # torch.load(weights_only=True) inside
     x = torch.randn(4, 1, 12, 12)

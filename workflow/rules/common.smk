@@ -3,6 +3,7 @@
 # figure and table kinds in cvrepro/figure_kinds.py / table_kinds.py: plain Python that tests
 # import too. All checks run at load time, so a bad config stops Snakemake before any job.
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
@@ -13,6 +14,7 @@ from cvrepro.config import ConfigError, load_config, shift_conditions
 from cvrepro.config import recipes
 from cvrepro.datasets.registry import DATASETS
 from cvrepro.figure_kinds import FIGURE_KINDS, figure_runs
+from cvrepro.fingerprint import fingerprint as script_fingerprint
 from cvrepro.names import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS
 from cvrepro.table_kinds import TABLE_KINDS, table_rows
 
@@ -279,13 +281,10 @@ def get_index_studies(wildcards):
 
 
 # --- code fingerprints ---------------------------------------------------------------------------
-# Every rule that runs a script passes `code=code_fingerprint("<its script>")` as a param: the
-# script, the cvrepro modules it imports (transitively) and pinned package versions. Snakemake's
+# Each script-running rule has the param `code=code_fingerprint("<its script>")`, made of its script,
+# the cvrepro modules that imports (transitively) and the pinned package versions. Snakemake's
 # params trigger then reruns exactly the jobs whose code changed, and their descendants;
 # comments, docstrings and reformatting change nothing (see cvrepro/fingerprint.py).
-from functools import lru_cache
-
-from cvrepro.fingerprint import fingerprint as script_fingerprint
 
 
 @lru_cache(maxsize=None)

@@ -1,7 +1,5 @@
 """Pretrain an encoder with SimCLR or a triplet loss (rule `pretrain`)."""
 
-from __future__ import annotations
-
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +29,7 @@ def main(
     resume: Path | None,
     device: torch.device,
     log: Callable[[str], None] = print,
+    code: dict | None = None,
 ) -> dict:
     """`pretraining`: the study's validated pretraining (defaults filled), without subset names."""
     torch.manual_seed(pretraining["seed"])
@@ -48,10 +47,14 @@ def main(
     projector = None
     if pretraining["method"] == "simclr":
         projector = ProjectionHead(encoder.num_features, projection["hidden"], projection["dim"])
-    net = PretrainNet(encoder, projector).to(device, memory_format=memory_format(device, images.images.shape[-1]))
+    net = PretrainNet(encoder, projector).to(
+        device, memory_format=memory_format(device, images.images.shape[-1])
+    )
     log(f"{pretraining['method']} pretraining of {arch['arch']} on {len(images)} images ({device})")
     method = pretraining_method(net, pretraining, mean, std, probe_set)
-    resume_file = ResumeFile(resume, training_identity(pretraining, data.index)) if resume is not None else None
+    resume_file = (
+        ResumeFile(resume, training_identity(pretraining, data.index)) if resume is not None else None
+    )
     history = fit(net, images, pretraining, method, resume=resume_file, log=log).history
     last = history[-1]
     metrics = {
@@ -64,7 +67,7 @@ def main(
         "train_images": len(images),
         "trained_params": count_parameters(net, trainable_only=True),
         "recipe": pretraining,
-        "provenance": provenance(pretraining, device, pretraining["seed"]),
+        "provenance": provenance(pretraining, device, pretraining["seed"], code=code),
     }
     # The encoder alone, loadable by `init: <name>` and by feature extraction (its fc is unused).
     save_checkpoint(
@@ -100,4 +103,5 @@ if __name__ == "__main__":
             resume=Path(params.resume),
             device=ctx.device,
             log=ctx.log,
+            code=params.code,
         )

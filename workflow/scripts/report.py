@@ -7,7 +7,7 @@ import pandas as pd
 
 from cvrepro.logs import log_to
 from cvrepro.provenance import git_commit
-from cvrepro.report import index_markdown, study_report
+from cvrepro.study_report import index_markdown, study_report
 
 
 def main(

@@ -1,7 +1,5 @@
 """Train one run (rule `train`): model.pt, history.csv, metrics.json and grad_flow.csv."""
 
-from __future__ import annotations
-
 import json
 import time
 from collections.abc import Callable
@@ -91,6 +89,7 @@ def main(
     resume: Path | None,
     device: torch.device,
     log: Callable[[str], None] = print,
+    code: dict | None = None,
 ) -> dict:
     """`run`: the study's validated run (schema defaults filled), without its subset names."""
     torch.manual_seed(run["seed"])
@@ -101,8 +100,10 @@ def main(
     size = eval_resize(run["augment"])
     net = net.to(device, memory_format=memory_format(device, size or train_set.images.shape[-1]))
     trained = count_parameters(net, trainable_only=True)
-    log(f"{arch['arch']} on {device}: {len(train_set)} training images; frozen {frozen or 'nothing'}; "
-        f"{trained} of {count_parameters(net)} parameters train")
+    log(
+        f"{arch['arch']} on {device}: {len(train_set)} training images; frozen {frozen or 'nothing'}; "
+        f"{trained} of {count_parameters(net)} parameters train"
+    )
     method = supervised(net, run, mean, std, len(train_set.classes), val_set)
     identity = training_identity(run, train.index, init_checkpoint)
     start = time.perf_counter()
@@ -112,7 +113,7 @@ def main(
         run,
         method,
         stopping=run["early_stopping"],
-        grad_flow=run["grad_flow"],
+        watch_grads=run["grad_flow"],
         resume=ResumeFile(resume, identity) if resume is not None else None,
         log=log,
     )
@@ -129,7 +130,7 @@ def main(
         "frozen": frozen,
     }
     metrics = run_metrics(run, net, train_set, result, finals)
-    metrics["provenance"] = provenance(run, device, run["seed"])
+    metrics["provenance"] = provenance(run, device, run["seed"], code=code)
     save_checkpoint(
         out_model,
         net,
@@ -141,10 +142,14 @@ def main(
         provenance=metrics["provenance"],
     )
     pd.DataFrame(result.history).to_csv(out_history, index=False)
-    pd.DataFrame(result.grad_flow, columns=["epoch", "layer", "mean_abs_grad"]).to_csv(out_grad_flow, index=False)
+    pd.DataFrame(result.grad_flow, columns=["epoch", "layer", "mean_abs_grad"]).to_csv(
+        out_grad_flow, index=False
+    )
     Path(out_metrics).write_text(json.dumps(metrics, indent=2) + "\n")
     clear_state(ResumeFile(resume, identity) if resume is not None else None)
-    log(f"done: train_acc {metrics['train_acc']:.4f}  val_acc {metrics['val_acc']}  {metrics['train_time_s']:.1f}s")
+    log(
+        f"done: train_acc {metrics['train_acc']:.4f}  val_acc {metrics['val_acc']}  {metrics['train_time_s']:.1f}s"
+    )
     return metrics
 
 
@@ -167,4 +172,5 @@ if __name__ == "__main__":
             resume=Path(params.resume),
             device=ctx.device,
             log=ctx.log,
+            code=params.code,
         )

@@ -251,7 +251,7 @@ def generator(name: str, severity: int, seed: int) -> np.random.Generator:
     return np.random.default_rng([seed, severity, sorted(CORRUPTIONS).index(name)])
 
 
-def corrupt(images: np.ndarray, name: str, severity: int, seed: int = 0) -> np.ndarray:
+def corrupt(images: np.ndarray, name: str, severity: int, seed: int) -> np.ndarray:
     """A corrupted copy of uint8 images (N, H, W, C); the same (name, severity, seed) gives the same
     output, whatever the chunking, since each chunk continues the same random stream."""
     if name not in CORRUPTIONS:

@@ -118,7 +118,9 @@ def _track_best(result: FitResult, row: dict, stopping: dict, model: nn.Module, 
         result.best, result.best_epoch = row[metric], row["epoch"]
         result.best_weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     elif row["epoch"] - result.best_epoch >= patience:
-        log(f"early stop: {metric} has not improved for {patience} epochs (best {result.best:.4f} at epoch {result.best_epoch})")
+        log(
+            f"early stop: {metric} has not improved for {patience} epochs (best {result.best:.4f} at epoch {result.best_epoch})"
+        )
         result.stopped_early = True
 
 
@@ -140,12 +142,14 @@ def fit(
     method: Method,
     *,
     stopping: dict | None = None,
-    grad_flow: bool = False,
+    watch_grads: bool = False,
     resume: ResumeFile | None = None,
     log: Callable[[str], None] = print,
 ) -> FitResult:
     """Train `model` on `data` with `method` as the recipe says (its keys epochs, batch_size,
-    optimizer, schedule and seed); resumable from `resume` after any epoch."""
+    optimizer, schedule and seed); stop early as `stopping` says (a run's early_stopping);
+    record mean |gradient| per weight when `watch_grads` (a run's grad_flow); resumable from
+    `resume` after any epoch."""
     device = data.images.device
     prepare_device(device)
     epochs, batch_size = recipe["epochs"], recipe["batch_size"]
@@ -156,7 +160,7 @@ def fit(
         log("the last batch of one image is left out of every epoch (BatchNorm needs two)")
     optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], recipe["optimizer"])
     scheduler = make_scheduler(optimizer, recipe["schedule"], epochs, steps)
-    watched = watched_parameters(model) if grad_flow else []
+    watched = watched_parameters(model) if watch_grads else []
     result, first_epoch = FitResult(), 1
     state = load_state(resume)
     if state is not None:
@@ -170,7 +174,9 @@ def fit(
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        scores, grads = train_one_epoch(model, data, method, optimizer, scheduler, generator, batch_size, watched)
+        scores, grads = train_one_epoch(
+            model, data, method, optimizer, scheduler, generator, batch_size, watched
+        )
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
@@ -185,7 +191,10 @@ def fit(
         if stopping is not None:
             _track_best(result, row, stopping, model, log)
         if resume is not None:
-            extra = {"result": vars(result), "method_state": method.state.state_dict() if method.state else None}
+            extra = {
+                "result": vars(result),
+                "method_state": method.state.state_dict() if method.state else None,
+            }
             save_state(resume, training_state(epoch, model, optimizer, scheduler, generator, **extra))
         if result.stopped_early:
             break

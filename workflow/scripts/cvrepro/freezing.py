@@ -7,7 +7,7 @@ from torch import nn
 HEAD = "fc"
 
 
-def freeze(model: nn.Module, children: int = 0, stages: list[str] | tuple = ()) -> list[str]:
+def freeze(model: nn.Module, children: int, stages: list[str] | tuple) -> list[str]:
     """Freeze the first `children` top-level children and/or the children named in `stages`.
 
     The classifier `fc` always trains: a frozen network is adapted to a new task through a new

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-HEADS = ("linear", "dropout_linear", "mlp")
+from cvrepro.names import HEADS
 
 
 def make_head(kind: str, in_features: int, num_classes: int, dropout: float, hidden: int) -> nn.Module:

@@ -65,15 +65,15 @@ def extract_features(
     std: list[float],
     size: int | None,
     layer: str,
-    batch_size: int = 512,
+    chunk: int = 512,
 ) -> np.ndarray:
     """Features (float32, N x D) of every image at `layer`, in eval mode."""
     encoder.eval()
     device = data.images.device
     prepare_device(device)
     out = []
-    for start in range(0, len(data), batch_size):
-        x = eval_batch(data.images[start : start + batch_size], mean, std, size)
+    for start in range(0, len(data), chunk):
+        x = eval_batch(data.images[start : start + chunk], mean, std, size)
         with autocast(device):
             out.append(layer_output(encoder, model_input(x), layer).float())
     # Kept on the device until the end: a copy to the host per batch would wait for each batch.

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # torch is imported only by jobs that run a model: the others
 
 @dataclass(frozen=True)
 class Job:
-    device: "torch.device | None"  # None for jobs that run no model (tables, figures, probes)
+    device: torch.device | None  # None for jobs that run no model (tables, figures, probes)
     log: Callable[[str], None]  # one progress line: to the job's log and the console
 
 

@@ -132,7 +132,9 @@ def triplet(model: PretrainNet, recipe: dict, mean: list[float], std: list[float
         x = augmented(images, augment, mean, std, generator)
         with autocast(images.device):
             embeddings = forward(model_input(x)).float()
-        loss = triplet_margin_loss(embeddings, labels, spec["margin"], spec["distance"], spec["mining"], generator)
+        loss = triplet_margin_loss(
+            embeddings, labels, spec["margin"], spec["distance"], spec["mining"], generator
+        )
         return loss, {"loss": loss.detach()}
 
     def summarize(sums: dict[str, float], images: int, steps: int) -> dict[str, float]:

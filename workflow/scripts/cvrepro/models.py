@@ -33,7 +33,9 @@ def build_model(spec: dict) -> nn.Module:
         raise ValueError(f"unknown arch {arch!r}; choose from {list(ARCHS)}")
     head = spec["head"]
     if head["kind"] != "linear":
-        model.fc = make_head(head["kind"], model.num_features, spec["num_classes"], head["dropout"], head["hidden"])
+        model.fc = make_head(
+            head["kind"], model.num_features, spec["num_classes"], head["dropout"], head["hidden"]
+        )
     return model
 
 

@@ -52,9 +52,9 @@ def tsne(
     labels: np.ndarray,
     classes: list[str],
     out_png: Path,
-    title: str = "",
-    count: int = 2000,
-    seed: int = 0,
+    title: str,
+    count: int,
+    seed: int,
 ) -> None:
     """scikit-learn's t-SNE of (a seeded sample of) the features, coloured by class."""
     from sklearn.manifold import TSNE
@@ -139,8 +139,8 @@ def bn_sweep(results: dict[str, pd.DataFrame], out_png: Path, title: str = "") -
     plt.close(fig)
 
 
-def _panels(n: int, width: float = 5.0, height: float = 4.5):
-    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False)
+def _panels(n: int, panel_width: float = 5.0, height: float = 4.5):
+    fig, axes = plt.subplots(1, n, figsize=(panel_width * n, height), squeeze=False)
     return fig, axes[0]
 
 
@@ -217,9 +217,9 @@ def class_samples(
     labels: np.ndarray,
     classes: list[str],
     out_png: Path,
-    count: int = 8,
-    title: str = "",
-    seed: int = 0,
+    count: int,
+    title: str,
+    seed: int,
 ) -> None:
     """`count` images of every class, one row per class; images are uint8 (N, H, W, C)."""
     rng = np.random.default_rng(seed)

@@ -62,10 +62,10 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {precision_name(device)})"
 
 
-def code_provenance(code: dict | None, key: str = "code") -> dict:
+def code_provenance(code: dict | None, field: str = "code") -> dict:
     """{key: fingerprint} of the code a job ran (the rule's `code` param, cvrepro/fingerprint.py),
     or {} when there is none: a script's main() called directly, as tests do."""
-    return {key: code} if code else {}
+    return {field: code} if code else {}
 
 
 def provenance(spec: dict, device: torch.device, seed: int | None = None, code: dict | None = None) -> dict:

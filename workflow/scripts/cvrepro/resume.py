@@ -63,7 +63,9 @@ def load_state(resume: ResumeFile | None) -> dict | None:
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
         bad = path.with_name(path.name + ".bad")
         os.replace(path, bad)
-        print(f"warning: {path}: unreadable resume state ({type(error).__name__}); moved to {bad}, starting over")
+        print(
+            f"warning: {path}: unreadable resume state ({type(error).__name__}); moved to {bad}, starting over"
+        )
         return None
     if not isinstance(state, dict) or state.get("identity") != resume.identity:
         found = state.get("identity") if isinstance(state, dict) else None

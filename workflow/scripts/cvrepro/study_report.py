@@ -57,10 +57,10 @@ def jobs_markdown(jobs: dict[str, dict]) -> str:
         epochs = metrics.get("epochs")
         rate = images * epochs / seconds if seconds and images and epochs else None
         lines.append(
-            f"| {name} | {kind} | {prov.get('device', '?')} | {prov.get('host', '?')} | {epochs} | {images} | "
+            f"| {name} | {kind} | {prov.get('device') or '?'} | {prov.get('host') or '?'} | {epochs} | {images} | "
             f"{seconds:.1f} | {rate:.0f} |"
             if seconds is not None and rate is not None
-            else f"| {name} | {kind} | {prov.get('device', '?')} | {prov.get('host', '?')} | {epochs} | {images} | – | – |"
+            else f"| {name} | {kind} | {prov.get('device') or '?'} | {prov.get('host') or '?'} | {epochs} | {images} | – | – |"
         )
     total = sum(m.get("train_time_s") or 0 for _, m in jobs.values())
     return "\n".join(lines) + f"\n\nTotal training time: {total:.0f} s ({total / 60:.1f} min).\n"

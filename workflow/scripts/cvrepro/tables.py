@@ -78,7 +78,9 @@ def run_table(
 ) -> pd.DataFrame:
     """Rows are runs, then pretrainings, then probes, in the spec's order."""
     values = {run: run_values(train_metrics.get(run, {}), test_metrics.get(run, {})) for run in spec["runs"]}
-    values.update({name: pretrain_values((pretrain_metrics or {}).get(name, {})) for name in spec["pretrain"]})
+    values.update(
+        {name: pretrain_values((pretrain_metrics or {}).get(name, {})) for name in spec["pretrain"]}
+    )
     values.update({name: probe_values((probe_metrics or {}).get(name, {})) for name in spec["probes"]})
     return with_reported(values, spec["columns"], spec["reported"])
 
@@ -134,8 +136,8 @@ def provenance_line(metrics: list[dict], evaluations: list[dict] = ()) -> str:
     """Which commits, config hashes and devices made the rows of a table, and a warning when the
     rows (or their `evaluations`, checked for code only) were made by different code."""
     seen = [m.get("provenance", {}) for m in metrics if m]
-    commits = sorted({p.get("git_commit", "unknown") for p in seen})
-    devices = sorted({p.get("device", "unknown") for p in seen})
+    commits = sorted({p.get("git_commit") or "unknown" for p in seen})
+    devices = sorted({p.get("device") or "unknown" for p in seen})
     hashes = ", ".join(p.get("config_hash", "?") for p in seen)
     warning = code_warning([*metrics, *evaluations])
     line = f"Made by commit {', '.join(commits)} on {'; '.join(devices)}; config hashes: {hashes}."
@@ -185,4 +187,6 @@ def build_runs(spec: dict, inputs: dict[str, list[Path]]) -> tuple[pd.DataFrame,
 def build_sweep(spec: dict, inputs: dict[str, list[Path]]) -> tuple[pd.DataFrame, str]:
     """A sweep table from its sweep CSVs; the runs' training metrics say who made it."""
     frames = {run: pd.read_csv(path) for run, path in zip(spec["runs"], inputs["sweeps"], strict=True)}
-    return sweep_table(spec, frames), provenance_line(list(read_metrics(spec["runs"], inputs["train"]).values()))
+    return sweep_table(spec, frames), provenance_line(
+        list(read_metrics(spec["runs"], inputs["train"]).values())
+    )

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cvrepro.config.schema import ConfigError
-from cvrepro.study import Study
 from cvrepro.datasets.readers import CIFAR_C_CORRUPTIONS
 from cvrepro.datasets.registry import DATASETS
 from cvrepro.names import CORRUPTIONS
+from cvrepro.study import Study
 
 
 def num_classes(subset: dict) -> int:
@@ -18,7 +18,9 @@ def num_classes(subset: dict) -> int:
 
 def check_subset_ref(study: Study, key: str, ref: str | None) -> None:
     if ref is not None and ref not in study.subsets:
-        raise ConfigError(f"{study.source}: {key}: no subset named {ref!r}; defined: {', '.join(study.subsets)}")
+        raise ConfigError(
+            f"{study.source}: {key}: no subset named {ref!r}; defined: {', '.join(study.subsets)}"
+        )
 
 
 def topological_order(edges: dict[str, Iterable[str | None]], where: str, what: str) -> list[str]:
@@ -69,18 +71,24 @@ def _check_subset(study: Study, name: str, subset: dict) -> None:
     key = f"{study.source}: subsets.{name}"
     dataset = DATASETS.get(subset["dataset"])
     if dataset is None:
-        raise ConfigError(f"{key}.dataset: unknown dataset {subset['dataset']!r}; known: {', '.join(sorted(DATASETS))}")
+        raise ConfigError(
+            f"{key}.dataset: unknown dataset {subset['dataset']!r}; known: {', '.join(sorted(DATASETS))}"
+        )
     if subset["split"] not in dataset.splits:
         raise ConfigError(
             f"{key}.split: {dataset.name} has no split {subset['split']!r}; it has {', '.join(dataset.splits)}"
         )
     if subset["classes"] is not None and subset["classes"] > dataset.num_classes:
-        raise ConfigError(f"{key}.classes: {subset['classes']} > the {dataset.num_classes} classes of {dataset.name}")
+        raise ConfigError(
+            f"{key}.classes: {subset['classes']} > the {dataset.num_classes} classes of {dataset.name}"
+        )
     for ref_key, ref in [("within", subset["within"])] + [("exclude", r) for r in subset["exclude"]]:
         if ref is None:
             continue
         if ref not in study.subsets:
-            raise ConfigError(f"{key}.{ref_key}: no subset named {ref!r}; defined: {', '.join(study.subsets)}")
+            raise ConfigError(
+                f"{key}.{ref_key}: no subset named {ref!r}; defined: {', '.join(study.subsets)}"
+            )
         other = study.subsets[ref]
         if (other["dataset"], other["split"]) != (subset["dataset"], subset["split"]):
             raise ConfigError(
@@ -104,7 +112,11 @@ def _check_sizes(study: Study, order: list[str]) -> None:
         limit = n - n_excluded if subset["within"] is None else n
         size = subset["size"]
         if size is not None and size > limit:
-            source = f"{dataset.name}/{subset['split']}" if subset["within"] is None else f"subset {subset['within']!r}"
+            source = (
+                f"{dataset.name}/{subset['split']}"
+                if subset["within"] is None
+                else f"subset {subset['within']!r}"
+            )
             raise ConfigError(
                 f"{study.source}: subsets.{name}.size: {size} images requested but {source} has only {limit} "
                 f"available{' after exclusions' if n_excluded else ''}"
@@ -166,4 +178,6 @@ def check_bn_sweeps(study: Study) -> None:
                 raise ConfigError(f"{key}.runs: no run named {run!r}; defined: {', '.join(study.runs)}")
             source = study.shift_sets[sweep["shift_set"]]["subset"]
             if not subsets_disjoint(study.subsets, study.runs[run]["train"], source):
-                raise ConfigError(f"{key}.shift_set: its subset {source!r} may overlap the training subset of {run!r}")
+                raise ConfigError(
+                    f"{key}.shift_set: its subset {source!r} may overlap the training subset of {run!r}"
+                )

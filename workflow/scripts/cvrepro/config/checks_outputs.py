@@ -6,9 +6,9 @@ from __future__ import annotations
 from cvrepro.config.checks_data import check_subset_ref, num_classes, subsets_disjoint
 from cvrepro.config.checks_training import check_augment
 from cvrepro.config.schema import ConfigError
-from cvrepro.study import Study
 from cvrepro.figure_kinds import FIGURE_KINDS
 from cvrepro.names import PIXELS
+from cvrepro.study import Study
 from cvrepro.table_kinds import TABLE_KINDS, sweep_column
 
 SECTION_ROWS = {"runs": "run", "pretrain": "pretraining", "probes": "probe"}
@@ -30,12 +30,20 @@ def check_figures(study: Study) -> None:
                 raise ConfigError(f"{key}.runs: no run named {run!r}; defined: {', '.join(allowed)}")
         _check_needs(key, figure, kind.needs)
         if kind.max_runs is not None and len(figure["runs"]) > kind.max_runs:
-            raise ConfigError(f"{key}.runs: {figure['kind']} draws {kind.max_runs} run, got {len(figure['runs'])}")
+            raise ConfigError(
+                f"{key}.runs: {figure['kind']} draws {kind.max_runs} run, got {len(figure['runs'])}"
+            )
         check_subset_ref(study, f"figures.{name}.subset", figure["subset"])
         if figure["sweep"] is not None and figure["sweep"] not in study.bn_sweeps:
             raise ConfigError(f"{key}.sweep: no BN sweep named {figure['sweep']!r}")
-        if figure["features"] is not None and figure["features"] not in {PIXELS, *study.runs, *study.pretrain}:
-            raise ConfigError(f"{key}.features: expected 'pixels' or a run or pretraining, got {figure['features']!r}")
+        if figure["features"] is not None and figure["features"] not in {
+            PIXELS,
+            *study.runs,
+            *study.pretrain,
+        }:
+            raise ConfigError(
+                f"{key}.features: expected 'pixels' or a run or pretraining, got {figure['features']!r}"
+            )
         check_augment(key, figure["augment"])
 
 
@@ -59,7 +67,9 @@ def check_tables(study: Study) -> None:
             _check_table_test(study, name, table)
         rows = table["runs"] + table["pretrain"] + table["probes"]
         if not rows:
-            raise ConfigError(f"{study.source}: tables.{name}: needs at least one of `runs`, `pretrain`, `probes`")
+            raise ConfigError(
+                f"{study.source}: tables.{name}: needs at least one of `runs`, `pretrain`, `probes`"
+            )
         _check_reported(study, name, table, rows, table["columns"])
 
 
@@ -71,7 +81,9 @@ def _check_table_test(study: Study, name: str, table: dict) -> None:
         if not subsets_disjoint(study.subsets, train, table["test"]):
             raise ConfigError(f"{key}: subset {table['test']!r} may overlap the training subset of {run!r}")
         if num_classes(study.subsets[table["test"]]) != num_classes(study.subsets[train]):
-            raise ConfigError(f"{key}: subset {table['test']!r} has other classes than run {run!r} was trained on")
+            raise ConfigError(
+                f"{key}: subset {table['test']!r} has other classes than run {run!r} was trained on"
+            )
 
 
 def _check_sweep_table(study: Study, name: str, table: dict) -> None:
@@ -94,7 +106,9 @@ def _check_sweep_table(study: Study, name: str, table: dict) -> None:
 def _check_reported(study: Study, name: str, table: dict, rows: list[str], columns: list[str]) -> None:
     for row, values in table["reported"].items():
         if str(row) not in rows:
-            raise ConfigError(f"{study.source}: tables.{name}.reported.{row}: not a row of this table ({', '.join(rows)})")
+            raise ConfigError(
+                f"{study.source}: tables.{name}.reported.{row}: not a row of this table ({', '.join(rows)})"
+            )
         for column in values:
             if column not in columns:
                 raise ConfigError(

@@ -7,8 +7,8 @@ from cvrepro import class_maps
 from cvrepro.augment_presets import resolve as resolve_augment
 from cvrepro.config.checks_data import check_subset_ref, num_classes, subsets_disjoint, topological_order
 from cvrepro.config.schema import ConfigError
-from cvrepro.study import Study
 from cvrepro.names import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS, RESNETS
+from cvrepro.study import Study
 
 
 def check_augment(where: str, spec: str | dict) -> None:
@@ -49,13 +49,17 @@ def _check_run_subsets(study: Study, key: str, run: dict) -> None:
 
 def _check_init(study: Study, key: str, run: dict) -> None:
     model, init = run["model"], run["init"]
-    if init == "imagenet" and not (model["arch"] in RESNETS and model["stem"] == "imagenet" and model["width"] in (None, 64)):
+    if init == "imagenet" and not (
+        model["arch"] in RESNETS and model["stem"] == "imagenet" and model["width"] in (None, 64)
+    ):
         raise ConfigError(
             f"{key}.init: imagenet weights need a ResNet with stem: imagenet and width 64 (or null), "
             f"got {model['arch']} stem {model['stem']} width {model['width']}"
         )
     if init not in INIT_KEYWORDS and init not in study.runs and init not in study.pretrain:
-        raise ConfigError(f"{key}.init: expected 'scratch', 'imagenet' or a run or pretraining of this study, got {init!r}")
+        raise ConfigError(
+            f"{key}.init: expected 'scratch', 'imagenet' or a run or pretraining of this study, got {init!r}"
+        )
 
 
 def check_runs(study: Study) -> None:
@@ -79,11 +83,15 @@ def check_pretrain(study: Study) -> None:
     for name, spec in study.pretrain.items():
         key = f"pretrain.{name}"
         if name in study.runs:
-            raise ConfigError(f"{study.source}: {key}: a run has the same name; runs and pretrainings share names")
+            raise ConfigError(
+                f"{study.source}: {key}: a run has the same name; runs and pretrainings share names"
+            )
         check_subset_ref(study, f"{key}.data", spec["data"])
         check_subset_ref(study, f"{key}.probe_data", spec["probe_data"])
         if spec["method"] == "triplet" and study.subsets[spec["data"]]["split"] == "unlabeled":
-            raise ConfigError(f"{study.source}: {key}.data: triplet pretraining needs labels; {spec['data']!r} is unlabelled")
+            raise ConfigError(
+                f"{study.source}: {key}.data: triplet pretraining needs labels; {spec['data']!r} is unlabelled"
+            )
         check_augment(f"{study.source}: {key}", spec["augment"])
         check_schedule(f"{study.source}: {key}", spec["schedule"], spec["epochs"])
 
@@ -109,15 +117,21 @@ def check_probes(study: Study) -> None:
         if probe["class_map"] is not None:
             raise ConfigError(f"{key}.class_map: only used by kind zero_shot")
         if not subsets_disjoint(study.subsets, probe["train"], probe["test"]):
-            raise ConfigError(f"{key}.test: subset {probe['test']!r} may overlap the training subset {probe['train']!r}")
+            raise ConfigError(
+                f"{key}.test: subset {probe['test']!r} may overlap the training subset {probe['train']!r}"
+            )
         if probe["kind"] == "logistic" and num_classes(study.subsets[probe["train"]]) != 2:
-            raise ConfigError(f"{key}.kind: logistic is binary but {probe['train']!r} has more than 2 classes")
+            raise ConfigError(
+                f"{key}.kind: logistic is binary but {probe['train']!r} has more than 2 classes"
+            )
 
 
 def _check_zero_shot(study: Study, name: str, probe: dict) -> None:
     key = f"{study.source}: probes.{name}"
     if probe["class_map"] is None:
-        raise ConfigError(f"{key}.class_map: required for kind zero_shot; available: {', '.join(class_maps.available())}")
+        raise ConfigError(
+            f"{key}.class_map: required for kind zero_shot; available: {', '.join(class_maps.available())}"
+        )
     try:
         class_map = class_maps.load_class_map(probe["class_map"])
     except ValueError as error:

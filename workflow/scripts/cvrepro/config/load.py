@@ -12,9 +12,9 @@ import yaml
 
 from cvrepro.config.checks import check_study
 from cvrepro.config.schema import ConfigError, load_schema, short, validate
-from cvrepro.study import Study
 from cvrepro.datasets.registry import DATASETS
 from cvrepro.names import INIT_KEYWORDS
+from cvrepro.study import Study
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SECTIONS = ("subsets", "runs", "pretrain", "probes", "shift_sets", "bn_sweeps", "tables", "figures")
@@ -73,7 +73,9 @@ def _study_definitions(inline: dict, study_dir: Path) -> dict[str, tuple[str, di
 def _check_dataset_settings(settings: dict) -> None:
     for name, entry in settings.items():
         if name not in DATASETS:
-            raise ConfigError(f"config: datasets.{name}: unknown dataset; known: {', '.join(sorted(DATASETS))}")
+            raise ConfigError(
+                f"config: datasets.{name}: unknown dataset; known: {', '.join(sorted(DATASETS))}"
+            )
         allowed = DATASETS[name].options
         for key in entry["options"]:
             if key not in allowed:
@@ -98,7 +100,9 @@ def merged_run(run: dict, defaults: dict, presets: dict, key: str) -> dict:
     merged = defaults
     for preset in [names] if isinstance(names, str) else names:
         if preset not in presets:
-            raise ConfigError(f"{key}.preset: no preset named {preset!r}; defined: {', '.join(presets) or 'none'}")
+            raise ConfigError(
+                f"{key}.preset: no preset named {preset!r}; defined: {', '.join(presets) or 'none'}"
+            )
         merged = deep_merge(merged, presets[preset])
     return deep_merge(merged, run)
 
@@ -112,7 +116,9 @@ def resolve_study(name: str, raw: dict, source: str) -> Study:
     presets = raw.get("presets") or {}
     if isinstance(raw.get("runs"), dict) and isinstance(defaults, dict) and isinstance(presets, dict):
         raw["runs"] = {
-            run: merged_run(spec, defaults, presets, f"{source}: runs.{run}") if isinstance(spec, dict) else spec
+            run: merged_run(spec, defaults, presets, f"{source}: runs.{run}")
+            if isinstance(spec, dict)
+            else spec
             for run, spec in raw["runs"].items()
         }
     spec = validate(raw, load_schema("study.schema.yaml"), source)
@@ -123,6 +129,8 @@ def resolve_study(name: str, raw: dict, source: str) -> Study:
     for section in ("runs", "pretrain"):
         for item in spec[section]:
             if item in INIT_KEYWORDS:
-                raise ConfigError(f"{source}: {section}.{item}: {item!r} is reserved (an `init` keyword); rename it")
+                raise ConfigError(
+                    f"{source}: {section}.{item}: {item!r} is reserved (an `init` keyword); rename it"
+                )
     check_study(study)
     return study

@@ -6,8 +6,8 @@ The `*_params` functions are what the rules pass as params (a change reruns the 
 from __future__ import annotations
 
 from cvrepro.config.schema import definition, validate
-from cvrepro.study import Study
 from cvrepro.datasets.registry import DATASETS
+from cvrepro.study import Study
 
 # Keys that name subsets or features rather than set how a job computes.
 RUN_SUBSETS = ("train", "val", "test")
@@ -64,9 +64,10 @@ def probe_recipe(**keys) -> dict:
 
 def dataset_options(config: dict, dataset: str) -> dict:
     """The dataset's preparation options: registry defaults overridden by the config."""
-    return {**DATASETS[dataset].options, **config["datasets"].get(dataset, {}).get("options", {})}
+    settings = config["datasets"].get(dataset)  # filled by the schema when the config names it
+    return {**DATASETS[dataset].options, **(settings["options"] if settings else {})}
 
 
 def dataset_source_dirs(config: dict, dataset: str) -> list[str]:
-    source = config["datasets"].get(dataset, {}).get("source_dir")
-    return [source] if source else []
+    settings = config["datasets"].get(dataset)
+    return [settings["source_dir"]] if settings and settings["source_dir"] else []

@@ -1,0 +1,93 @@
+"""One place for every default: the schemas. No library function gives a schema key a default of
+its own, neither as a keyword default nor as `spec.get(key, default)`, so a default changed in
+the schema reaches every path; and the figure and table kinds are the schema's enums."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+from cvrepro.figure_kinds import FIGURE_KINDS
+from cvrepro.table_kinds import TABLE_KINDS
+
+LIBRARY = REPO / "workflow" / "scripts" / "cvrepro"
+SCHEMAS = REPO / "workflow" / "schemas"
+
+
+def property_names(node) -> set[str]:
+    """Every property name anywhere in a schema."""
+    names = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                names |= set(value)
+            names |= property_names(value)
+    elif isinstance(node, list):
+        for item in node:
+            names |= property_names(item)
+    return names
+
+
+SCHEMA_KEYS = set().union(*(property_names(yaml.safe_load(p.read_text())) for p in SCHEMAS.glob("*.yaml")))
+
+
+def defaults_in(path: Path) -> list[str]:
+    """`file:line: what` for each keyword default of a parameter named like a schema key, and each
+    `.get("<schema key>", default)`. None and empty literals ("", (), [], {}) mean "not given"."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = node.args
+            positional = args.posonlyargs + args.args
+            pairs = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults, strict=True))
+            pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None]
+            for arg, default in pairs:
+                empty = isinstance(default, ast.Constant) and default.value in (None, "")
+                empty = empty or (isinstance(default, ast.Tuple | ast.List) and not default.elts)
+                empty = empty or (isinstance(default, ast.Dict) and not default.keys)
+                if arg.arg in SCHEMA_KEYS and not empty:
+                    found.append(f"{path.name}:{node.lineno}: {node.name}({arg.arg}={ast.unparse(default)})")
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and len(node.args) == 2
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value in SCHEMA_KEYS
+        ):
+            found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_the_scan_finds_a_planted_default(tmp_path):
+    planted = tmp_path / "planted.py"
+    planted.write_text('def f(spec, lr=0.01, seed=None, exclude=()):\n    return spec.get("momentum", 0.9)\n')
+    assert defaults_in(planted) == ["planted.py:1: f(lr=0.01)", "planted.py:2: spec.get('momentum', 0.9)"]
+
+
+@pytest.mark.parametrize("path", sorted(LIBRARY.rglob("*.py")), ids=lambda p: str(p.relative_to(LIBRARY)))
+def test_no_library_module_sets_a_default_for_a_schema_key(path):
+    assert defaults_in(path) == []
+
+
+def enum_of(definition: str, key: str) -> list[str]:
+    schema = yaml.safe_load((SCHEMAS / "study.schema.yaml").read_text())
+    return schema["definitions"][definition]["properties"][key]["enum"]
+
+
+def test_schema_enums_equal_the_kind_registries():
+    assert enum_of("figure", "kind") == list(FIGURE_KINDS)
+    assert enum_of("table", "kind") == list(TABLE_KINDS)
+
+
+def test_every_kind_has_its_function():
+    from cvrepro import figure_draw, tables
+
+    for kind in FIGURE_KINDS:
+        assert callable(getattr(figure_draw, f"draw_{kind}")), kind
+    for kind in TABLE_KINDS:
+        assert callable(getattr(tables, f"build_{kind}")), kind
