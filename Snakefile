@@ -5,6 +5,21 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
+# Snakemake reads config.yaml itself, as YAML that may build Python objects or run a YTE
+# template's code; read it first as plain data, so a Python tag, a template or a duplicate key
+# stops here with one line instead of a message about tabs (cvrepro/config/yamlfile.py).
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+from cvrepro.config.yamlfile import ConfigError, check_config_file
+
+try:
+    for _path in ["config.yaml", *workflow.overwrite_configfiles]:
+        check_config_file(_path)
+except ConfigError as error:
+    sys.exit(f"Config error: {error}")
+
 
 configfile: "config.yaml"
 

@@ -11,15 +11,21 @@ rule download:
         "resources/downloads/{dataset}/{filename}",
     log:
         "resources/logs/download/{dataset}/{filename}.log",
-    # No code=code_fingerprint(...): the output is the original file, checksum-verified, the
-    # same bytes whatever code fetched it; a reader edit must not re-download gigabytes.
-    params:
-        search_dirs=get_source_dirs,
     retries: 2
-    conda:
-        "../../envs/cvrepro.yaml"
-    script:
-        "../scripts/download.py"
+    # No params at all, so nothing here can make a finished study stale: the output is the
+    # original file, checksum-verified, the same bytes whatever code fetched it and wherever it
+    # was found. Snakemake reruns a job whose params changed, so `datasets.<name>.source_dir` is
+    # not a param: this local rule's run block reads it from the loaded config when it runs (a
+    # run block runs in Snakemake's own Python, which already imports cvrepro to load the
+    # config, so it has no conda env; its text is not a rerun trigger, see profiles/default).
+    run:
+        from cvrepro.datasets.download import fetch
+        from cvrepro.logs import log_to
+
+        with log_to(log[0]):
+            dest = Path(output[0])
+            fetch(DATASETS[wildcards.dataset], dest.name, dest, get_source_dirs(wildcards))
+            print(f"{wildcards.dataset}: {dest}")
 
 
 rule prepare:

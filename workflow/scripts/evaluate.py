@@ -1,6 +1,5 @@
 """Evaluate a trained run on one subset (rule `evaluate`)."""
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +8,7 @@ import torch
 from cvrepro.checkpoint import load_model
 from cvrepro.data import load_subset
 from cvrepro.inference import predict
+from cvrepro.jsonio import write_json
 from cvrepro.metrics import classification_metrics, expected_calibration_error, one_vs_rest_roc
 from cvrepro.provenance import code_provenance, device_name
 
@@ -43,7 +43,7 @@ def main(
         "eval_device": device_name(dev),
         **code_provenance(code, "eval_code"),
     }
-    Path(out_metrics).write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json(out_metrics, metrics)  # NaN is an error, not invalid JSON
     np.savez_compressed(
         out_predictions, y_true=y_true, y_pred=probs.argmax(1), probs=probs.astype(np.float32)
     )

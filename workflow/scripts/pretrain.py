@@ -1,6 +1,5 @@
 """Pretrain an encoder with SimCLR or a triplet loss (rule `pretrain`)."""
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from cvrepro.data import SubsetFiles, channel_stats
 from cvrepro.device import memory_format
 from cvrepro.engine import fit
 from cvrepro.heads import ProjectionHead
+from cvrepro.jsonio import write_json
 from cvrepro.methods import PretrainNet, pretraining_method
 from cvrepro.models import build_model, count_parameters
 from cvrepro.provenance import provenance
@@ -81,7 +81,7 @@ def main(
         provenance=metrics["provenance"],
     )
     pd.DataFrame(history).to_csv(out_history, index=False)
-    Path(out_metrics).write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json(out_metrics, metrics)  # NaN is an error, not invalid JSON
     clear_state(resume_file)
     return metrics
 

@@ -1,12 +1,12 @@
 """Fit and score one probe on extracted features, or map a classifier's scores (rule `probe`)."""
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from cvrepro.class_maps import load_class_map, map_scores
+from cvrepro.jsonio import write_json
 from cvrepro.metrics import classification_metrics, one_vs_rest_roc
 from cvrepro.probes import fit_probe, representation_metrics, scores
 from cvrepro.provenance import provenance
@@ -66,7 +66,7 @@ def main(
     )
     # scikit-learn runs on the CPU
     metrics["provenance"] = provenance(probe, torch.device("cpu"), seed, code=code)
-    Path(out_metrics).write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json(out_metrics, metrics)  # NaN is an error, not invalid JSON
     np.savez_compressed(out_predictions, y_true=test["labels"], y_pred=np.argmax(test_scores, 1))
     log(
         f"{kind}: train {metrics['train_acc']}  test {metrics['test_acc']:.4f}  fit {info['fit_time_s']:.1f}s"

@@ -1,6 +1,5 @@
 """Train one run (rule `train`): model.pt, history.csv, metrics.json and grad_flow.csv."""
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from cvrepro.device import memory_format
 from cvrepro.engine import FitResult, fit
 from cvrepro.freezing import freeze
 from cvrepro.inference import evaluate
+from cvrepro.jsonio import write_json
 from cvrepro.methods import supervised
 from cvrepro.models import build_model, count_parameters
 from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
@@ -145,7 +145,7 @@ def main(
     pd.DataFrame(result.grad_flow, columns=["epoch", "layer", "mean_abs_grad"]).to_csv(
         out_grad_flow, index=False
     )
-    Path(out_metrics).write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json(out_metrics, metrics)  # NaN is an error, not invalid JSON
     clear_state(ResumeFile(resume, identity) if resume is not None else None)
     log(
         f"done: train_acc {metrics['train_acc']:.4f}  val_acc {metrics['val_acc']}  {metrics['train_time_s']:.1f}s"

@@ -11,9 +11,23 @@ from torch import nn
 from cvrepro.models import build_model
 
 
+def check_finite(state_dict: dict[str, torch.Tensor], where: Path) -> None:
+    """Every floating tensor finite: a NaN weight (from a diverged step the loss check missed, or an
+    infinite learning rate) fails the job that made it instead of the jobs that read it."""
+    for name, tensor in state_dict.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise ValueError(
+                f"{where}: tensor {name!r} has {bad} non-finite value(s) (NaN or inf); not saved"
+            )
+
+
 def save_checkpoint(path: Path, model: nn.Module, **fields) -> None:
-    """Write atomically: a killed job never leaves a truncated checkpoint behind."""
-    payload = {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **fields}
+    """Write atomically: a killed job never leaves a truncated checkpoint behind; non-finite
+    weights are an error, not a checkpoint."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    check_finite(state, path)
+    payload = {"state_dict": state, **fields}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")

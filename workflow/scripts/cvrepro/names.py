@@ -28,3 +28,25 @@ PIXELS = "pixels"
 IMAGENET_SOURCES = tuple(f"imagenet_{arch}" for arch in RESNETS)
 # `init` values that are not a run or pretraining of the study.
 INIT_KEYWORDS = ("scratch", "imagenet")
+# The top-level children of each architecture, in order (what `freeze.stages` names and a probe's
+# or figure's `layer` starts with); tests/test_config_strict.py checks them against build_model.
+_RESNET_CHILDREN = (
+    "conv1",
+    "bn1",
+    "relu",
+    "maxpool",
+    "layer1",
+    "layer2",
+    "layer3",
+    "layer4",
+    "avgpool",
+    "fc",
+)
+CHILDREN = {
+    **{arch: _RESNET_CHILDREN for arch in RESNETS},
+    "convnet4": ("encoder", "dense", "fc"),
+    "convbn_encoder": ("encoder", "embed", "fc"),
+    "small_cnn": ("conv1", "bn1", "conv2", "bn2", "conv3", "bn3", "pool", "linear1", "linear2", "fc"),
+}
+# Residual blocks in layer1..layer4: `layer4.1` exists in a resnet18, `layer4.2` does not.
+RESNET_BLOCKS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3), "resnet50": (3, 4, 6, 3)}

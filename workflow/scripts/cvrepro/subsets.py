@@ -28,6 +28,11 @@ def draw_subset(
         pool = np.setdiff1d(pool, np.asarray(other, dtype=np.int64), assume_unique=False)
     if classes is not None:
         pool = pool[labels[pool] < classes]
+    if not len(pool):  # an empty subset would surface as a division by zero in training
+        raise ValueError(
+            "no images to draw from: the split (or `within`) minus `exclude`"
+            f"{' restricted to the first ' + str(classes) + ' classes' if classes is not None else ''} is empty"
+        )
     if size is None:
         return np.sort(pool).astype(np.int64)
     if size > len(pool):

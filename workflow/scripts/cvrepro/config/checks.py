@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cvrepro.config.checks_data import check_bn_sweeps, check_shift_sets, check_subsets
+from cvrepro.config.checks_names import check_names
 from cvrepro.config.checks_outputs import check_figures, check_tables
 from cvrepro.config.checks_training import check_pretrain, check_probes, check_runs
 from cvrepro.study import Study
@@ -18,3 +19,4 @@ def check_study(study: Study) -> None:
     check_bn_sweeps(study)
     check_figures(study)
     check_tables(study)
+    check_names(study)  # layers, stages, classes, seeds: after the references they use

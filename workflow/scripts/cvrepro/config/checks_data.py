@@ -97,8 +97,19 @@ def _check_subset(study: Study, name: str, subset: dict) -> None:
             )
 
 
+def _overlaps_pool(subsets: dict, ref: str, within: str | None) -> bool:
+    """Whether excluded subset `ref` can take images from the pool (the split, or `within`)."""
+    return within is None or ref == within or not subsets_disjoint(subsets, ref, within)
+
+
 def _check_sizes(study: Study, order: list[str]) -> None:
-    """Each subset's size against what its split, `within` and `exclude` leave, in dependency order."""
+    """Each subset's size against what its split, `within` and `exclude` leave, in dependency order.
+
+    The pool is the split (or `within`) minus every excluded subset, so the images certainly
+    available are its size minus the sizes of the excluded subsets that may lie in it (one
+    drawn from outside `within` takes nothing from it). An empty pool is an error here, not a
+    division by zero inside a job.
+    """
     subsets, available = study.subsets, {}
     for name in order:
         subset = subsets[name]
@@ -106,22 +117,22 @@ def _check_sizes(study: Study, order: list[str]) -> None:
         n = dataset.splits[subset["split"]]
         if subset["classes"] is not None and dataset.balanced:
             n = n * subset["classes"] // dataset.num_classes
-        if subset["within"] is not None:
-            n = min(n, available[subset["within"]])
-        n_excluded = sum(available[ref] for ref in subset["exclude"] if ref != subset["within"])
-        limit = n - n_excluded if subset["within"] is None else n
+        within = subset["within"]
+        if within is not None:
+            n = min(n, available[within])
+        n_excluded = sum(available[ref] for ref in subset["exclude"] if _overlaps_pool(subsets, ref, within))
+        limit = max(n - n_excluded, 0)
         size = subset["size"]
+        source = f"{dataset.name}/{subset['split']}" if within is None else f"subset {within!r}"
+        after = " after exclusions" if n_excluded else ""
         if size is not None and size > limit:
-            source = (
-                f"{dataset.name}/{subset['split']}"
-                if subset["within"] is None
-                else f"subset {subset['within']!r}"
-            )
             raise ConfigError(
-                f"{study.source}: subsets.{name}.size: {size} images requested but {source} has only {limit} "
-                f"available{' after exclusions' if n_excluded else ''}"
+                f"{study.source}: subsets.{name}.size: {size} images requested but {source} has only "
+                f"{limit} available{after}"
             )
-        available[name] = size if size is not None else max(limit, 0)
+        if size is None and limit == 0:
+            raise ConfigError(f"{study.source}: subsets.{name}: no images left in {source}{after}")
+        available[name] = size if size is not None else limit
 
 
 def check_subsets(study: Study) -> None:

@@ -8,15 +8,16 @@ import copy
 import re
 from pathlib import Path
 
-import yaml
-
 from cvrepro.config.checks import check_study
-from cvrepro.config.schema import ConfigError, load_schema, short, validate
+from cvrepro.config.schema import ConfigError, load_schema, validate
+from cvrepro.config.yamlfile import read_yaml
 from cvrepro.datasets.registry import DATASETS
 from cvrepro.names import INIT_KEYWORDS
 from cvrepro.study import Study
 
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Names become file and directory names: no separators, no leading dot or dash, no newline
+# (matched whole, with fullmatch), and short enough for any file system's 255-byte limit.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 SECTIONS = ("subsets", "runs", "pretrain", "probes", "shift_sets", "bn_sweeps", "tables", "figures")
 
 
@@ -46,28 +47,36 @@ def load_config(config: dict, study_dir: Path) -> tuple[dict, dict[str, Study]]:
                 f"config: studies: no study named {name!r}; defined: {', '.join(sorted(definitions)) or 'none'}"
             )
         source, raw = definitions[name]
-        studies[name] = resolve_study(name, raw, source)
+        check_name(name, source, "study name")
+        studies[name] = resolve_study(name, _read_study(raw) if isinstance(raw, Path) else raw, source)
     return config, studies
 
 
-def _study_definitions(inline: dict, study_dir: Path) -> dict[str, tuple[str, dict]]:
-    definitions: dict[str, tuple[str, dict]] = {
+def _study_definitions(inline: dict, study_dir: Path) -> dict[str, tuple[str, dict | Path]]:
+    """Study name -> (where it is defined, its spec or the file that holds it).
+
+    A file is read only when its study is selected (`studies: all` selects every file), so a
+    broken or half-written study file names itself when it is used and blocks no other study.
+    Hidden files (.#name.yaml: an editor's lock, often a dangling link) are not studies.
+    """
+    definitions: dict[str, tuple[str, dict | Path]] = {
         name: ("config: inline_studies." + name, spec) for name, spec in inline.items()
     }
     for path in sorted(study_dir.glob("*.yaml")) if study_dir.is_dir() else []:
         name = path.stem
+        if name.startswith("."):
+            continue
         if name in definitions:
             raise ConfigError(f"{path}: study {name!r} is also defined in config inline_studies; rename one")
-        try:
-            spec = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{path}: not valid YAML: {short(str(error))}") from None
-        if not isinstance(spec, dict):
-            raise ConfigError(f"{path}: expected a mapping (a study), got {type(spec).__name__}")
-        definitions[name] = (str(path), spec)
-    for name, (source, _) in definitions.items():
-        check_name(name, source, "study name")
+        definitions[name] = (str(path), path)
     return definitions
+
+
+def _read_study(path: Path) -> dict:
+    spec = read_yaml(path)
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{path}: expected a mapping (a study), got {type(spec).__name__}")
+    return spec
 
 
 def _check_dataset_settings(settings: dict) -> None:
@@ -75,6 +84,12 @@ def _check_dataset_settings(settings: dict) -> None:
         if name not in DATASETS:
             raise ConfigError(
                 f"config: datasets.{name}: unknown dataset; known: {', '.join(sorted(DATASETS))}"
+            )
+        source_dir = entry["source_dir"]
+        if source_dir is not None and not Path(source_dir).is_dir():
+            raise ConfigError(
+                f"config: datasets.{name}.source_dir: {source_dir!r} is not a directory "
+                f"(relative paths start at the working directory, {Path.cwd()})"
             )
         allowed = DATASETS[name].options
         for key in entry["options"]:
@@ -86,10 +101,10 @@ def _check_dataset_settings(settings: dict) -> None:
 
 
 def check_name(name: str, source: str, key: str) -> None:
-    if not SAFE_NAME.match(name):
+    if not SAFE_NAME.fullmatch(name):
         raise ConfigError(
-            f"{source}: {key}: {name!r} is not a safe file name "
-            "(letters, digits, '_', '-', '.', starting with a letter or digit)"
+            f"{source}: {key}: {name[:120]!r} is not a safe file name "
+            "(1 to 100 letters, digits, '_', '-', '.', starting with a letter or digit)"
         )
 
 

@@ -4,18 +4,26 @@ property's default, and the one-line error every configuration problem becomes."
 from __future__ import annotations
 
 import copy
+import math
 from functools import cache
 from pathlib import Path
 
 import yaml
 from jsonschema import Draft7Validator, validators
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import ValidationError, best_match
 
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas"
+# Values in one file or study, counting a shared (aliased) part each time it is used: the real
+# studies have about 1,000, and an alias bomb expands past any limit while it still parses small.
+MAX_VALUES = 100_000
 
 
 class ConfigError(ValueError):
-    """A problem in the configuration; the message is a single line."""
+    """A problem in the configuration; the message is a single line of bounded length, whatever
+    value it quotes (a 100,000-character name in a reference is cut, not printed)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(short(message, 600))
 
 
 def _with_defaults(validator_class):
@@ -32,7 +40,16 @@ def _with_defaults(validator_class):
     return validators.extend(validator_class, {"properties": set_defaults})
 
 
-DefaultingValidator = _with_defaults(Draft7Validator)
+def _is_integer(checker, instance) -> bool:
+    """An int, not a bool and not a float such as 2.0 (JSON Schema's own `integer` allows 2.0,
+    which then fails as a batch size or a range() bound inside a job)."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+DefaultingValidator = validators.extend(
+    _with_defaults(Draft7Validator),
+    type_checker=Draft7Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
 
 
 @cache
@@ -46,13 +63,64 @@ def short(message: str, limit: int = 200) -> str:
     return message if len(message) <= limit else message[: limit - 3] + "..."
 
 
+def _dotted(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def check_plain(instance, where: str) -> None:
+    """Before any schema sees it: only finite numbers, no value that contains itself, and at most
+    MAX_VALUES values with shared parts counted where used (jsonschema walks, and its messages
+    quote, the expanded value). Shared parts are measured once, so a bomb costs little here."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def measure(value, path: tuple) -> int:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where}: {_dotted(path)}: {value} is not a finite number")
+        if not isinstance(value, (dict, list)):
+            return 1
+        ident = id(value)
+        if ident in active:
+            raise ConfigError(f"{where}: {_dotted(path)}: the value contains itself (a recursive alias)")
+        if ident not in sizes:
+            active.add(ident)
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            sizes[ident] = 1 + sum(measure(item, (*path, key)) for key, item in items)
+            active.discard(ident)
+        if sizes[ident] > MAX_VALUES:
+            raise ConfigError(
+                f"{where}: {_dotted(path)}: more than {MAX_VALUES:,} values once aliases are expanded "
+                "(an alias bomb?)"
+            )
+        return sizes[ident]
+
+    measure(instance, ())
+
+
+def _message(error: ValidationError) -> str:
+    """The schema's own wording (`x-error`) where it has one; else jsonschema's, unless that
+    quotes a long value: then the rule that failed and the kind of value, without the value."""
+    current = error
+    while current is not None:
+        if isinstance(current.schema, dict) and "x-error" in current.schema:
+            return f"{current.schema['x-error']}, got {short(repr(current.instance), 80)}"
+        current = current.parent
+    instance = error.instance
+    long_value = isinstance(instance, str) and len(instance) > 100
+    if not long_value and not (isinstance(instance, (dict, list)) and len(error.message) > 200):
+        return short(error.message)
+    size = f" of {len(instance)} characters" if long_value else f" of {len(instance)} items"
+    rule = short(f"{error.validator}: {error.validator_value!r}", 100)
+    return f"a {type(instance).__name__}{size} fails {rule}"
+
+
 def validate(instance, schema: dict, where: str):
     """Validate a copy of `instance`, fill defaults, and return it; raise a one-line ConfigError."""
+    check_plain(instance, where)
     instance = copy.deepcopy(instance)
     error = best_match(DefaultingValidator(schema).iter_errors(instance))
     if error is not None:
-        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ConfigError(f"{where}: {key}: {short(error.message)}")
+        raise ConfigError(f"{where}: {_dotted(error.absolute_path)}: {_message(error)}")
     return instance
 
 
