@@ -163,8 +163,9 @@ def get_probe_inputs(wildcards):
     study = study_of(wildcards)
     probe = study.probes[wildcards.probe]
     inputs = {"test": paths.features_file(study, probe["features"], probe["layer"], probe["test"])}
-    if probe["train"] is not None:  # zero_shot fits nothing
-        inputs["train"] = paths.features_file(study, probe["features"], probe["layer"], probe["train"])
+    for role in ("train", "val"):  # zero_shot fits nothing; val: minibatch_gd's validation set
+        if probe[role] is not None:
+            inputs[role] = paths.features_file(study, probe["features"], probe["layer"], probe[role])
     return inputs
 
 

@@ -29,6 +29,7 @@ rule probe:
     output:
         metrics="results/{study}/probes/{probe}/metrics.json",
         predictions="results/{study}/probes/{probe}/predictions.npz",
+        history="results/{study}/probes/{probe}/history.csv",
     log:
         "results/{study}/logs/probe/{probe}.log",
     params:

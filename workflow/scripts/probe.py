@@ -3,10 +3,12 @@
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from cvrepro.class_maps import load_class_map, map_scores
 from cvrepro.jsonio import write_json
+from cvrepro.linear_gd import HISTORY_COLUMNS, fit_minibatch_gd
 from cvrepro.metrics import classification_metrics, one_vs_rest_roc
 from cvrepro.probes import fit_probe, representation_metrics, scores
 from cvrepro.provenance import provenance
@@ -15,9 +17,23 @@ from cvrepro.provenance import provenance
 NEVER = -1e9
 
 
-def fitted_scores(train: dict, test: dict, classes: list[str], probe: dict) -> tuple[np.ndarray, dict]:
-    """Fit a probe on the training features; scores of the test features over every class."""
-    model, seconds = fit_probe(probe, train["features"], train["labels"])
+def fit(probe: dict, train: dict, val: dict | None, log) -> tuple[object, float, list[dict], dict]:
+    """The fitted probe, its fit time, its per-iteration history and what its solver reports."""
+    if probe["solver"] != "minibatch_gd":
+        model, seconds = fit_probe(probe, train["features"], train["labels"])
+        return model, seconds, [], {}
+    pair = (val["features"], val["labels"]) if val is not None else None
+    model, history, summary = fit_minibatch_gd(probe, train["features"], train["labels"], pair, log)
+    seconds = summary.pop("gd_time_s")
+    return model, seconds, history, summary
+
+
+def fitted_scores(
+    train: dict, test: dict, classes: list[str], probe: dict, val: dict | None = None, log=print
+) -> tuple[np.ndarray, dict, list[dict]]:
+    """Fit a probe on the training features; scores of the test features over every class,
+    the metrics of the fit, and its history (minibatch_gd; [] otherwise)."""
+    model, seconds, history, summary = fit(probe, train, val, log)
     present = np.unique(train["labels"])
     test_scores = np.full((len(test["labels"]), len(classes)), NEVER)
     test_scores[:, present] = scores(model, test["features"], len(classes))
@@ -25,8 +41,9 @@ def fitted_scores(train: dict, test: dict, classes: list[str], probe: dict) -> t
         "train_acc": float(model.score(train["features"], train["labels"])),
         "fit_time_s": seconds,
         "train_images": int(len(train["labels"])),
+        **summary,
     }
-    return test_scores, info
+    return test_scores, info, history
 
 
 def main(
@@ -36,10 +53,13 @@ def main(
     test_features: Path,
     out_metrics: Path,
     out_predictions: Path,
+    out_history: Path | None = None,
+    val_features: Path | None = None,
     code: dict | None = None,
     log=print,
 ) -> dict:
-    """`probe`: the study's validated probe (defaults filled), without its feature/subset names."""
+    """`probe`: the study's validated probe (defaults filled), without its feature/subset names.
+    out_history: the per-iteration history of solver minibatch_gd (header only otherwise)."""
     kind, class_map, seed = probe["kind"], probe["class_map"], probe["seed"]
     test = np.load(test_features)
     classes = [str(c) for c in test["classes"]]
@@ -51,8 +71,10 @@ def main(
         classes = mapping.classes
         test_scores = np.maximum(map_scores(test["features"], mapping), NEVER)
         info = {"train_acc": None, "fit_time_s": 0.0, "train_images": 0, "class_map": class_map}
+        history = []
     else:
-        test_scores, info = fitted_scores(np.load(train_features), test, classes, probe)
+        val = np.load(val_features) if val_features is not None else None
+        test_scores, info, history = fitted_scores(np.load(train_features), test, classes, probe, val, log)
     metrics = classification_metrics(test["labels"], test_scores, classes)
     metrics.update(
         {
@@ -68,6 +90,8 @@ def main(
     metrics["provenance"] = provenance(probe, torch.device("cpu"), seed, code=code)
     write_json(out_metrics, metrics)  # NaN is an error, not invalid JSON
     np.savez_compressed(out_predictions, y_true=test["labels"], y_pred=np.argmax(test_scores, 1))
+    if out_history is not None:
+        pd.DataFrame(history, columns=list(HISTORY_COLUMNS)).to_csv(out_history, index=False)
     log(
         f"{kind}: train {metrics['train_acc']}  test {metrics['test_acc']:.4f}  fit {info['fit_time_s']:.1f}s"
     )
@@ -85,6 +109,8 @@ if __name__ == "__main__":
             test_features=Path(inputs.test),
             out_metrics=Path(snakemake.output.metrics),
             out_predictions=Path(snakemake.output.predictions),
+            out_history=Path(snakemake.output.history),
+            val_features=Path(inputs.val) if "val" in inputs.keys() else None,
             code=snakemake.params.code,
             log=ctx.log,
         )

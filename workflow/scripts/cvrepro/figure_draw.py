@@ -45,6 +45,10 @@ def draw_class_accuracy(spec: dict, inputs: list[Path], out_png: Path) -> None:
     plots.class_accuracy_bars(_read_metrics(spec, inputs), out_png, spec["caption"])
 
 
+def draw_probe_curves(spec: dict, inputs: list[Path], out_png: Path) -> None:
+    plots.probe_curves(_read_csvs(spec, inputs), out_png, spec["caption"])
+
+
 def draw_grad_flow(spec: dict, inputs: list[Path], out_png: Path) -> None:
     plots.gradient_flow(_read_csvs(spec, inputs), out_png, spec["caption"])
 

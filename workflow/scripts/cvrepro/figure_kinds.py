@@ -27,6 +27,10 @@ def _histories(study: Study, figure: dict) -> list[str]:
     return [paths.history_file(study, name) for name in figure["runs"]]
 
 
+def _probe_histories(study: Study, figure: dict) -> list[str]:
+    return [paths.probe_history_file(study, name) for name in figure["runs"]]
+
+
 def _test_metrics(study: Study, figure: dict) -> list[str]:
     return [paths.test_metrics_file(study, name) for name in figure["runs"]]
 
@@ -66,6 +70,7 @@ FIGURE_KINDS: dict[str, FigureKind] = {
     "grad_flow": FigureKind(("runs",), _grad_flows),
     "samples": FigureKind(("subset",), _subset),
     "activations": FigureKind(("runs", "subset", "layers"), _model_and_subset, max_runs=1),
+    "probe_curves": FigureKind(("runs",), _probe_histories, rows=("probes",)),
 }
 
 

@@ -26,6 +26,11 @@ def job_metrics_file(study: Study, name: str) -> str:
     return f"{job_dir(study, name)}/metrics.json"
 
 
+def probe_history_file(study: Study, probe: str) -> str:
+    """Per-iteration history of a probe fitted by minibatch_gd (header only for other solvers)."""
+    return f"results/{study.name}/probes/{probe}/history.csv"
+
+
 def grad_flow_file(study: Study, run: str) -> str:
     return f"results/{study.name}/runs/{run}/grad_flow.csv"
 

@@ -196,6 +196,28 @@ def class_accuracy_bars(metrics: dict[str, dict], out_png: Path, title: str = ""
     _save(fig, out_png, title)
 
 
+def probe_curves(histories: dict[str, pd.DataFrame], out_png: Path, title: str = "") -> None:
+    """Loss (left) and accuracy (right) per iteration of probes fitted by minibatch_gd: solid =
+    the iteration's training batch, dashed = the validation set (S7's Figures 1-2)."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    for i, (probe, history) in enumerate(histories.items()):
+        color, label = f"C{i % 10}", f"{probe} ({len(history)} iterations)"
+        steps = history["iteration"]
+        ax_loss.plot(steps, history["train_loss"], color=color, linewidth=0.8, label=f"{label} batch")
+        ax_acc.plot(
+            steps, history["train_acc"], color=color, linewidth=0.5, alpha=0.6, label=f"{probe} batch"
+        )
+        if history["val_acc"].notna().any():
+            ax_loss.plot(steps, history["val_loss"], color=color, linestyle="--", label=f"{probe} val")
+            ax_acc.plot(steps, history["val_acc"], color=color, linestyle="--", label=f"{probe} val")
+    ax_loss.set(xlabel="iteration", ylabel="cross-entropy (+ L2 on the batch)", title="loss")
+    ax_acc.set(xlabel="iteration", ylabel="accuracy", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    _save(fig, out_png, title)
+
+
 def gradient_flow(flows: dict[str, pd.DataFrame], out_png: Path, title: str = "") -> None:
     """Mean |gradient| per layer in the last recorded epoch (S5's gradient-flow plot), log scale."""
     fig, ax = plt.subplots(figsize=(10, 4))

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 from sklearn.decomposition import PCA
-from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import silhouette_score
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.neighbors import KNeighborsClassifier
@@ -21,21 +21,9 @@ def make_probe(probe: dict):
     """The probe's scikit-learn pipeline (standardisation first: features of different scales
     otherwise dominate the L2 penalty); `probe` is the study's validated probe dict."""
     kind, C, max_iter, seed = probe["kind"], probe["C"], probe["max_iter"], probe["seed"]
-    patience = probe["patience"]
     if kind == "svm":
         model = OneVsRestClassifier(LinearSVC(C=C, max_iter=max_iter, random_state=seed))
-    elif kind == "softmax" and patience is not None:
-        # S7's rule: stop when the last `patience` validation scores did not improve.
-        model = SGDClassifier(
-            loss="log_loss",
-            alpha=1.0 / C,
-            max_iter=max_iter,
-            early_stopping=True,
-            n_iter_no_change=patience,
-            validation_fraction=0.1,
-            random_state=seed,
-        )
-    elif kind in ("softmax", "logistic"):
+    elif kind in ("softmax", "logistic"):  # solver lbfgs; minibatch_gd is cvrepro.linear_gd
         model = LogisticRegression(C=C, max_iter=max_iter)
     elif kind == "knn":
         model = KNeighborsClassifier(n_neighbors=probe["k"])

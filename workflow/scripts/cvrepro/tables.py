@@ -44,6 +44,8 @@ def probe_values(metrics: dict) -> dict:
         "test_top5": metrics.get("top5_accuracy"),
         "train_time_s": metrics.get("fit_time_s"),
         "train_images": metrics.get("train_images"),
+        "val_acc": metrics.get("val_acc"),  # minibatch_gd with a val subset: the last iteration's
+        "iterations": metrics.get("iterations"),  # minibatch_gd: iterations run (early stopping)
         "silhouette": metrics.get("silhouette"),
         "dunn": metrics.get("dunn"),
     }

@@ -45,6 +45,18 @@ def check_figures(study: Study) -> None:
                 f"{key}.features: expected 'pixels' or a run or pretraining, got {figure['features']!r}"
             )
         check_augment(key, figure["augment"])
+        if figure["kind"] == "probe_curves":
+            _check_probe_curves(study, key, figure)
+
+
+def _check_probe_curves(study: Study, key: str, figure: dict) -> None:
+    """Only probes fitted by minibatch_gd record a history to draw."""
+    for name in figure["runs"]:
+        if study.probes[name]["solver"] != "minibatch_gd":
+            raise ConfigError(
+                f"{key}.runs: probe {name!r} has solver {study.probes[name]['solver']}; "
+                "probe_curves draws probes fitted by solver minibatch_gd"
+            )
 
 
 def check_tables(study: Study) -> None:

@@ -107,8 +107,9 @@ def check_probes(study: Study) -> None:
             )
         if probe["features"] == PIXELS and probe["layer"] != "penultimate":
             raise ConfigError(f"{key}.layer: raw pixels have no layers")
-        for role in ("train", "test"):
+        for role in ("train", "test", "val"):
             check_subset_ref(study, f"probes.{name}.{role}", probe[role])
+        _check_probe_solver(study, name, probe)
         if probe["kind"] == "zero_shot":
             _check_zero_shot(study, name, probe)
             continue
@@ -124,6 +125,33 @@ def check_probes(study: Study) -> None:
             raise ConfigError(
                 f"{key}.kind: logistic is binary but {probe['train']!r} has more than 2 classes"
             )
+
+
+def _check_probe_solver(study: Study, name: str, probe: dict) -> None:
+    """solver minibatch_gd is softmax/logistic only; `val` and `patience` belong to it, and the
+    validation subset must be apart from the training and test subsets."""
+    key = f"{study.source}: probes.{name}"
+    gd = probe["solver"] == "minibatch_gd"
+    if gd and probe["kind"] not in ("softmax", "logistic"):
+        raise ConfigError(f"{key}.solver: minibatch_gd fits softmax or logistic, not {probe['kind']}")
+    if probe["val"] is not None and not gd:
+        raise ConfigError(f"{key}.val: only used by solver minibatch_gd")
+    if probe["patience"] is not None and (not gd or probe["val"] is None):
+        raise ConfigError(f"{key}.patience: early stopping needs solver minibatch_gd and a `val` subset")
+    if probe["val"] is None:
+        return
+    for role in ("train", "test"):
+        if probe[role] is not None and not subsets_disjoint(study.subsets, probe[role], probe["val"]):
+            raise ConfigError(
+                f"{key}.val: subset {probe['val']!r} may overlap the {role} subset {probe[role]!r}; "
+                "add it to `exclude` of one of them"
+            )
+    if probe["train"] is not None and num_classes(study.subsets[probe["val"]]) != num_classes(
+        study.subsets[probe["train"]]
+    ):
+        raise ConfigError(
+            f"{key}.val: subset {probe['val']!r} has other classes than the training subset {probe['train']!r}"
+        )
 
 
 def _check_zero_shot(study: Study, name: str, probe: dict) -> None:

@@ -12,7 +12,7 @@ from cvrepro.study import Study
 # Keys that name subsets or features rather than set how a job computes.
 RUN_SUBSETS = ("train", "val", "test")
 PRETRAINING_SUBSETS = ("data", "probe_data")
-PROBE_SOURCES = ("features", "layer", "train", "test")
+PROBE_SOURCES = ("features", "layer", "train", "test", "val")
 
 
 def _without(spec: dict, keys: tuple[str, ...]) -> dict:
