@@ -42,7 +42,7 @@ def draw_roc(spec: dict, inputs: list[Path], out_png: Path) -> None:
 
 
 def draw_class_accuracy(spec: dict, inputs: list[Path], out_png: Path) -> None:
-    plots.class_accuracy_bars(_read_metrics(spec, inputs), out_png, spec["caption"])
+    plots.class_accuracy_bars(_read_metrics(spec, inputs), out_png, spec["caption"], spec["metric"])
 
 
 def draw_probe_curves(spec: dict, inputs: list[Path], out_png: Path) -> None:

@@ -182,18 +182,20 @@ def roc_curves(metrics: dict[str, dict], out_png: Path, title: str = "") -> None
     _save(fig, out_png, title)
 
 
-def class_accuracy_bars(metrics: dict[str, dict], out_png: Path, title: str = "") -> None:
-    """Per-class accuracy, one group of bars per class, one bar per run."""
-    classes = next(iter(metrics.values()))["classes"]
+def class_accuracy_bars(metrics: dict[str, dict], out_png: Path, title: str, metric: str) -> None:
+    """Per-class `metric` (recall = per-class accuracy, precision or f1), one group of bars per
+    class, one bar per run. Classes are every run's in first-seen order (a zero-shot probe adds
+    `other`); a run without a class has no bar there."""
+    classes = list(dict.fromkeys(c for m in metrics.values() for c in m["classes"]))
     fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(classes) * len(metrics)), 4))
     width = 0.8 / len(metrics)
     for i, (run, m) in enumerate(metrics.items()):
-        values = [m["per_class"][c]["accuracy"] for c in classes]
+        values = [m["per_class"][c][metric] if c in m["per_class"] else np.nan for c in classes]
         ax.bar(np.arange(len(classes)) + i * width, values, width, label=run)
     ax.set_xticks(np.arange(len(classes)) + 0.4 - width / 2, classes, rotation=45, ha="right", fontsize=8)
-    ax.set(ylabel="accuracy", ylim=(0, 1))
+    ax.set(ylabel=f"per-class {metric}", ylim=(0, 1))
     ax.legend(fontsize=8)
-    _save(fig, out_png, title)
+    _save(fig, out_png, f"{title} [{metric}]" if title else f"per-class {metric}")
 
 
 def probe_curves(histories: dict[str, pd.DataFrame], out_png: Path, title: str = "") -> None:

@@ -39,9 +39,19 @@ def _sweep_rows(study: Study, table: dict) -> dict[str, list[str]]:
     }
 
 
+def _per_class_rows(study: Study, table: dict) -> dict[str, list[str]]:
+    """The source's test metrics (a run's on the table's `test` if set) and the metrics of the
+    job that made it (a run's training; a probe's own)."""
+    return {
+        "test": [paths.test_metrics_file(study, table["source"], table["test"])],
+        "made_by": [paths.job_metrics_file(study, table["source"])],
+    }
+
+
 TABLE_KINDS: dict[str, TableKind] = {
     "runs": TableKind((), _run_rows),
     "sweep": TableKind(("sweep",), _sweep_rows),
+    "per_class": TableKind(("source",), _per_class_rows),
 }
 
 

@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from cvrepro.per_class import COLUMNS as PER_CLASS_COLUMNS
+from cvrepro.per_class import per_class_values, reported_by_row
 from cvrepro.table_kinds import sweep_column
 
 ACCURACY_COLUMNS = {"train_acc", "val_acc", "test_acc", "test_top5", "best_val_acc", "contrastive_acc"}
+ACCURACY_COLUMNS |= {"precision", "recall", "f1"}  # per_class tables: fractions shown in percent
 
 
 def run_values(train: dict, test: dict) -> dict:
@@ -192,3 +195,14 @@ def build_sweep(spec: dict, inputs: dict[str, list[Path]]) -> tuple[pd.DataFrame
     return sweep_table(spec, frames), provenance_line(
         list(read_metrics(spec["runs"], inputs["train"]).values())
     )
+
+
+def build_per_class(spec: dict, inputs: dict[str, list[Path]]) -> tuple[pd.DataFrame, str]:
+    """Precision, recall, F1 and support per class of one run or probe, then the summary rows
+    (cvrepro.per_class), with the report's values beside them."""
+    metrics = json.loads(Path(inputs["test"][0]).read_text())
+    reported = reported_by_row(spec["reported"], metrics["classes"], f"table of {spec['source']}")
+    frame = with_reported(per_class_values(metrics), list(PER_CLASS_COLUMNS), reported)
+    frame.index.name = "class"
+    made_by = json.loads(Path(inputs["made_by"][0]).read_text())
+    return frame, provenance_line([made_by], [metrics])

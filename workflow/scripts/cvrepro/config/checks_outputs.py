@@ -8,6 +8,7 @@ from cvrepro.config.checks_training import check_augment
 from cvrepro.config.schema import ConfigError
 from cvrepro.figure_kinds import FIGURE_KINDS
 from cvrepro.names import PIXELS
+from cvrepro.per_class import COLUMNS as PER_CLASS_COLUMNS
 from cvrepro.study import Study
 from cvrepro.table_kinds import TABLE_KINDS, sweep_column
 
@@ -65,6 +66,11 @@ def check_tables(study: Study) -> None:
         if table["kind"] == "sweep":
             _check_sweep_table(study, name, table)
             continue
+        if table["kind"] == "per_class":
+            _check_per_class_table(study, name, table)
+            continue
+        if table["source"] is not None:
+            raise ConfigError(f"{study.source}: tables.{name}.source: only used by kind per_class")
         if table["sweep"] is not None:
             raise ConfigError(f"{study.source}: tables.{name}.sweep: only used by kind sweep")
         for section, row_kind in SECTION_ROWS.items():
@@ -83,6 +89,40 @@ def check_tables(study: Study) -> None:
                 f"{study.source}: tables.{name}: needs at least one of `runs`, `pretrain`, `probes`"
             )
         _check_reported(study, name, table, rows, table["columns"])
+
+
+def _check_per_class_table(study: Study, name: str, table: dict) -> None:
+    """One run or probe; its test subset's classes are the rows."""
+    key, source = f"{study.source}: tables.{name}", table["source"]
+    if source not in study.runs and source not in study.probes:
+        raise ConfigError(
+            f"{key}.source: no run or probe named {source!r}; "
+            f"defined: {', '.join([*study.runs, *study.probes]) or 'none'}"
+        )
+    for section in SECTION_ROWS:
+        if table[section]:
+            raise ConfigError(
+                f"{key}.{section}: not used by kind per_class (its rows are `source`'s classes)"
+            )
+    if table["sweep"] is not None:
+        raise ConfigError(f"{key}.sweep: only used by kind sweep")
+    if table["test"] is not None:
+        if source not in study.runs:
+            raise ConfigError(f"{key}.test: a probe is scored on its own test subset only")
+        _check_table_test(study, name, {**table, "runs": [source]})
+    spec = study.runs[source] if source in study.runs else study.probes[source]
+    test = table["test"] or spec["test"]
+    classes = num_classes(study.subsets[test])
+    for row, values in table["reported"].items():
+        if str(row).isdigit() and int(row) >= classes:
+            raise ConfigError(
+                f"{key}.reported.{row}: class index not below the {classes} classes of {test!r}"
+            )
+        for column in values:
+            if column not in PER_CLASS_COLUMNS:
+                raise ConfigError(
+                    f"{key}.reported.{row}.{column}: not a column of a per_class table ({', '.join(PER_CLASS_COLUMNS)})"
+                )
 
 
 def _check_table_test(study: Study, name: str, table: dict) -> None:
