@@ -40,6 +40,15 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 
 
+onstart:
+    # One line before the first job: what will run, on what (cvrepro/console.py).
+    print(console.run_summary([(job.rule.name, job.resources.get("gpu", 0)) for job in workflow.dag.needrun_jobs()], CONFIG["device"], CONFIG["precision"]), file=sys.stderr)
+
+
+onsuccess:
+    print(console.done_line(list(STUDIES)), file=sys.stderr)
+
+
 rule all:
     input:
         all_targets(),

@@ -19,7 +19,7 @@ import why
 
 from conftest import REPO, needs_fashion_mnist, planned_jobs, run_snakemake, tiny_config
 from cvrepro.fingerprint import changed_parts, clear_caches, fingerprint
-from cvrepro.tables import code_warning
+from cvrepro.table_markdown import code_warning
 
 RUFF = Path(sys.executable).parent / "ruff"
 SCRIPTS = REPO / "workflow" / "scripts"

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from scipy import stats
 
 from cvrepro.caveats import automatic_caveats
+from cvrepro.stats import t_interval, wilson
 from cvrepro.study_report import index_markdown, reported_vs_ours, study_report
-from cvrepro.tables import provenance_line, run_table, sweep_table, to_markdown
+from cvrepro.table_markdown import provenance_line, to_markdown
+from cvrepro.table_stats import comparisons
+from cvrepro.tables import pretrain_values, probe_values, run_table, run_values, sweep_table
 
 SPEC = {
     "runs": ["t1", "t2"],
@@ -18,45 +22,105 @@ SPEC = {
 }
 
 
-def test_run_table_puts_reported_and_difference_beside_ours():
+def rows(t1: list[tuple[float, float]], t2=(), svm=None, simclr=None) -> dict[str, list[dict]]:
+    """Row -> replicates' values as the table builder makes them from metrics.json files."""
+    values = {
+        "t1": [
+            run_values(
+                {"train_acc": a, "train_images": 200, "train_time_s": 12.0}, {"accuracy": b, "n": 1000}
+            )
+            for a, b in t1
+        ],
+        "t2": [run_values({"train_acc": a}, {"accuracy": b, "n": 1000}) for a, b in t2] or [{}],
+        "simclr": [pretrain_values(simclr or {})],
+        "svm": [probe_values(svm or {})],
+    }
+    return values
+
+
+def test_run_table_puts_reported_difference_and_verdict_beside_ours():
     frame = run_table(
         SPEC,
-        {"t1": {"train_acc": 0.9, "train_time_s": 12.0}, "t2": {"train_acc": 0.95}},
-        {"t1": {"accuracy": 0.25}, "t2": {"accuracy": 0.39}},
-        {"svm": {"train_acc": 1.0, "test_acc": 0.80, "fit_time_s": 0.5}},
-        {"simclr": {"contrastive_acc": 0.99, "train_time_s": 30.0}},
+        rows(
+            [(0.9, 0.25)],
+            [(0.95, 0.39)],
+            {"train_acc": 1.0, "test_acc": 0.80, "n": 1000, "fit_time_s": 0.5},
+            {"contrastive_acc": 0.99, "train_time_s": 30.0},
+        ),
+        {},
     )
     assert list(frame.index) == ["t1", "t2", "simclr", "svm"]
+    stats = ["_sd", "_n", "_lo", "_hi"]
     assert list(frame.columns) == [
-        "train_acc",
-        "test_acc",
-        "test_acc_reported",
-        "test_acc_diff",
-        "contrastive_acc",
+        "train_acc", *[f"train_acc{s}" for s in stats],
+        "test_acc", *[f"test_acc{s}" for s in stats], "test_acc_reported", "test_acc_diff", "test_acc_verdict",
+        "contrastive_acc", *[f"contrastive_acc{s}" for s in stats],
         "train_time_s",
-    ]
+    ]  # fmt: skip
     assert frame.loc["t1", "test_acc_diff"] == pytest.approx(0.25 - 0.2446)
-    assert frame.loc["svm", "test_acc_diff"] == pytest.approx(0.80 - 0.8365)
+    # One replicate: a Wilson interval from the 1,000 test images; 24.46% lies inside it.
+    assert (frame.loc["t1", "test_acc_lo"], frame.loc["t1", "test_acc_hi"]) == pytest.approx(
+        wilson(0.25, 1000)
+    )
+    assert frame.loc["t1", "test_acc_verdict"] == "within"
+    assert frame.loc["svm", "test_acc_verdict"] == f"ours lower by {100 * (0.8365 - 0.80):.2f} pp"
     assert pd.isna(frame.loc["t2", "test_acc_reported"]) and frame.loc["svm", "train_time_s"] == 0.5
-    assert frame.loc["simclr", "contrastive_acc"] == 0.99 and pd.isna(frame.loc["simclr", "test_acc"])
+    assert frame.loc["simclr", "contrastive_acc"] == 0.99 and pd.isna(
+        frame.loc["simclr", "contrastive_acc_lo"]
+    )
+
+
+def test_replicates_give_mean_sd_n_and_a_t_interval():
+    frame = run_table(SPEC, rows([(0.9, 0.20), (0.9, 0.26), (0.9, 0.23)]), {})
+    expected = t_interval([0.20, 0.26, 0.23])
+    assert frame.loc["t1", "test_acc"] == pytest.approx(0.23) and frame.loc["t1", "test_acc_n"] == 3
+    assert frame.loc["t1", "test_acc_sd"] == pytest.approx(0.03)
+    assert (frame.loc["t1", "test_acc_lo"], frame.loc["t1", "test_acc_hi"]) == pytest.approx(
+        (expected.lo, expected.hi)
+    )
+    assert frame.loc["t1", "test_acc_verdict"] == "within"
+    assert "| t1 | 90.0 ± 0.0% (n=3) | 23.0 ± 3.0% (n=3) | 24.46% | +1.46" not in to_markdown(frame)
+    assert "23.0 ± 3.0% (n=3)" in to_markdown(frame)
 
 
 def test_missing_runs_give_empty_cells_not_errors():
-    frame = run_table(SPEC, {}, {}, {}, {})
+    frame = run_table(SPEC, {"t1": [{}], "t2": [{}], "simclr": [{}], "svm": [{}]}, {})
     assert frame.loc["t1", "test_acc_reported"] == 0.2446
     assert pd.isna(frame.loc["t1", "test_acc"]) and pd.isna(frame.loc["t1", "test_acc_diff"])
-    markdown = to_markdown(frame, "caption")
-    assert "| t1 | – | – | 24.46% | – |" in markdown
+    assert "| t1 | – | – | 24.46% | – | not computed |" in to_markdown(frame, "caption")
 
 
 def test_markdown_formats_accuracies_differences_and_provenance():
-    frame = run_table(SPEC, {"t1": {"train_acc": 0.5}}, {"t1": {"accuracy": 0.2}}, {}, {})
+    frame = run_table(SPEC, rows([(0.5, 0.2)]), {})
     markdown = to_markdown(
         frame, "T1", provenance_line([{"provenance": {"git_commit": "abc", "device": "cpu"}}])
     )
     assert markdown.startswith("**T1**")
-    assert "| t1 | 50.00% | 20.00% | 24.46% | -4.46 pp |" in markdown
+    assert (
+        "| t1 | 50.00% [43.14, 56.86%] | 20.00% [17.64, 22.59%] | 24.46% | -4.46 pp | ours lower by 4.46 pp |"
+        in markdown
+    )
     assert markdown.rstrip().endswith("Made by commit abc on cpu; config hashes: ?.")
+
+
+def test_grid_points_get_their_values_as_columns():
+    frame = run_table({**SPEC, "runs": ["g.lr_0.1", "g.lr_0.01"], "pretrain": [], "probes": []},
+                      {"g.lr_0.1": [{"test_acc": 0.5}], "g.lr_0.01": [{"test_acc": 0.6}]},
+                      {"g.lr_0.1": {"optimizer.lr": 0.1}, "g.lr_0.01": {"optimizer.lr": 0.01}})  # fmt: skip
+    assert list(frame.columns[:2]) == ["lr", "train_acc"] and list(frame["lr"]) == ["0.1", "0.01"]
+
+
+def test_paired_comparison_over_seed_indices():
+    both = rows([(0.9, 0.20), (0.9, 0.26), (0.9, 0.23)], [(0.9, 0.30), (0.9, 0.37), (0.9, 0.32)])
+    found = comparisons(both, [["t2", "t1"]], ["train_acc", "test_acc", "train_time_s"])
+    test = found[found["column"] == "test_acc"].iloc[0]
+    expected = t_interval([0.10, 0.11, 0.09])
+    assert (test["diff"], test["lo"], test["hi"]) == pytest.approx((0.10, expected.lo, expected.hi))
+    assert test["verdict"] == "real" and test["p"] == pytest.approx(
+        stats.ttest_rel([0.30, 0.37, 0.32], [0.20, 0.26, 0.23]).pvalue
+    )
+    assert found[found["column"] == "train_acc"].iloc[0]["verdict"] == "inconclusive at n = 3"  # 0 difference
+    assert "train_time_s" not in set(found["column"])  # times are not scores
 
 
 def sweep_rows(run_offset: float) -> pd.DataFrame:
@@ -70,6 +134,7 @@ def sweep_rows(run_offset: float) -> pd.DataFrame:
                         {
                             "corruption": corruption,
                             "severity": severity,
+                            "images": 1000,
                             "mode": mode,
                             "batch_size": batch_size,
                             "order": order,
@@ -81,25 +146,30 @@ def sweep_rows(run_offset: float) -> pd.DataFrame:
 
 def test_sweep_table_means_corrupted_conditions_per_batch_size_mode_and_run():
     spec = {"modes": ["eval", "train"], "order": "shuffled", "reported": {4: {"train:t1": 0.0669}}}
-    frame = sweep_table(spec, {"t1": sweep_rows(0.0), "t2": sweep_rows(0.2)})
+    frame = sweep_table(spec, {"t1": [sweep_rows(0.0)], "t2": [sweep_rows(0.2), sweep_rows(0.21)]})
     assert list(frame.index) == ["4", "32"] and frame.index.name == "batch_size"
-    assert list(frame.columns) == [
+    shown = [c for c in frame.columns if not c.endswith(("_sd", "_n", "_lo", "_hi"))]
+    assert shown == [
         "eval:t1",
         "eval:t2",
         "train:t1",
         "train:t1_reported",
         "train:t1_diff",
+        "train:t1_verdict",
         "train:t2",
     ]
     # severities 1 and 5 only (clean excluded), shuffled order only: 0.1 + 0.004 + 0.03
     assert frame.loc["4", "eval:t1"] == pytest.approx(0.134)
-    assert frame.loc["32", "train:t2"] == pytest.approx(0.3 + 0.2 + 0.032 + 0.03)
+    assert (
+        frame.loc["32", "train:t2"] == pytest.approx(0.3 + 0.205 + 0.032 + 0.03)
+        and frame.loc["32", "train:t2_n"] == 2
+    )
     assert frame.loc["4", "train:t1_diff"] == pytest.approx(0.3 + 0.004 + 0.03 - 0.0669)
-    assert "| 4 | 13.40% |" in to_markdown(frame)
+    assert "| 4 | 13.40% [11.43, 15.65%] |" in to_markdown(frame)
 
 
 def test_report_assembles_tables_comparison_figures_jobs_and_caveats():
-    frame = run_table(SPEC, {"t1": {"train_acc": 0.5}}, {"t1": {"accuracy": 0.2}}, {}, {})
+    frame = run_table(SPEC, rows([(0.5, 0.2)]), {})
     comparison = reported_vs_ours({"t": frame})
     assert comparison[["row", "column"]].values.tolist() == [["t1", "test_acc"], ["svm", "test_acc"]]
     assert comparison.loc[0, "diff"] == pytest.approx(0.2 - 0.2446) and pd.isna(comparison.loc[1, "ours"])
@@ -110,11 +180,27 @@ def test_report_assembles_tables_comparison_figures_jobs_and_caveats():
         ),
         "simclr": ("pretraining", {"train_time_s": None}),
     }
+    fidelity = [
+        {"what": "optimizer", "report": "Adam 1e-3", "ours": "adam lr 0.001", "status": "same", "why": ""}
+    ]
+    none = comparisons({}, [], [])
     text = study_report(
-        "s1", "What S1 does.", {"t": (to_markdown(frame), frame)}, {"curves": "Loss"}, jobs, ["c1"], "abc"
+        "s1",
+        "What S1 does.",
+        {"t": (to_markdown(frame), frame, none)},
+        {"curves": "Loss"},
+        jobs,
+        ["c1"],
+        "abc",
+        fidelity,
     )
     assert text.index("## Tables") < text.index("## Reported vs ours") < text.index("## Figures")
-    assert "| t | t1 | test_acc | 24.46% | 20.00% | -4.46 pp |" in text
+    assert "**0 of 2 reported numbers lie within our 95% interval.**" in text
+    assert (
+        "| t | t1 | test_acc | 24.46% | 20.00% | [17.64%, 22.59%] | -4.46 pp | ours lower by 4.46 pp |"
+        in text
+    )
+    assert "| optimizer | Adam 1e-3 | adam lr 0.001 | same |  |" in text and "1 items as the report" in text
     assert "![Loss](figures/curves.png)" in text
     assert "| t1 | run | H100 | ? | 2 | 500 | 60.0 | 17 |" in text and "| simclr | pretraining |" in text
     assert "Total training time: 60 s" in text and "- c1" in text and text.rstrip().endswith("commit abc.")

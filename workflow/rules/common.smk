@@ -8,15 +8,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
-from cvrepro import paths
+from cvrepro import console, paths
 from cvrepro.caveats import automatic_caveats
 from cvrepro.config import ConfigError, load_config, shift_conditions
 from cvrepro.config import recipes
 from cvrepro.datasets.registry import DATASETS
-from cvrepro.figure_kinds import FIGURE_KINDS, figure_runs
+from cvrepro.figure_kinds import FIGURE_KINDS, figure_groups
 from cvrepro.fingerprint import fingerprint as script_fingerprint
 from cvrepro.names import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS
-from cvrepro.table_kinds import TABLE_KINDS, table_rows
+from cvrepro.rst import escape as rst_escape
+from cvrepro.table_kinds import TABLE_KINDS, table_groups
 
 try:
     CONFIG, STUDIES = load_config(config, Path(workflow.basedir) / "studies")
@@ -52,7 +53,7 @@ def all_targets():
         targets += [paths.table_file(study, table, suffix) for table in study.tables for suffix in ("csv", "md")]
         targets += [paths.figure_file(study, figure) for figure in study.figures]
         for sweep, spec in study.bn_sweeps.items():
-            targets += [paths.sweep_file(study, sweep, run) for run in spec["runs"]]
+            targets += [paths.sweep_file(study, sweep, job) for run in spec["runs"] for job in study.jobs(run)]
         targets.append(f"results/{study.name}/REPORT.md")
     return targets + ["results/REPORT.md"]
 
@@ -124,6 +125,9 @@ def get_pretrain_inputs(wildcards):
     if spec["probe_data"] is not None:
         probe = paths.subset_files(study, spec["probe_data"])
         inputs.update({"probe_data": probe["data"], "probe_index": probe["index"]})
+    if spec["probe_val"] is not None:  # the online probe's validation subset
+        val = paths.subset_files(study, spec["probe_val"])
+        inputs.update({"probe_val_data": val["data"], "probe_val_index": val["index"]})
     return inputs
 
 
@@ -218,9 +222,12 @@ def get_table_inputs(wildcards):
 
 
 def get_table_spec(wildcards):
+    """The table with its rows resolved: `groups` (row -> its jobs) and grid points' values."""
     study = study_of(wildcards)
     table = study.tables[wildcards.table]
-    return {**table, "runs": table_rows(study, table)} if table["kind"] == "sweep" else table
+    groups = table_groups(study, table)
+    rows = [row for section in (groups.values() if isinstance(groups, dict) else [groups]) for row, _ in section]
+    return {**table, "groups": groups, "grid": {row: study.grid_values(row) for row in rows if study.grid_values(row)}}
 
 
 def get_figure_inputs(wildcards):
@@ -233,7 +240,7 @@ def get_figure_spec(wildcards):
     study = study_of(wildcards)
     figure = study.figures[wildcards.figure]
     split = study.subsets[figure["subset"]]["split"] if figure["subset"] else None
-    return {**figure, "split": split, "runs": figure_runs(study, figure)}
+    return {**figure, "split": split, "groups": [[row, jobs] for row, jobs in figure_groups(study, figure)]}
 
 
 # --- the final report --------------------------------------------------------------------------
@@ -250,6 +257,7 @@ def get_report_inputs(wildcards):
     return {
         "md": [paths.table_file(study, name, "md") for name in study.tables],
         "csv": [paths.table_file(study, name, "csv") for name in study.tables],
+        "compare": [paths.table_file(study, name, "compare.csv") for name in study.tables],
         "figures": [paths.figure_file(study, name) for name in study.figures],
         "metrics": job_metrics_files(study.name),
     }
@@ -273,7 +281,7 @@ def get_index_studies(wildcards):
     return {
         name: {
             "description": study.spec["description"],
-            "runs": len(study.runs) + len(study.pretrain),
+            "runs": len(study.runs) + len(study.pretrain),  # jobs: grid points and replicates each count
             "tables": len(study.tables),
             "figures": len(study.figures),
         }

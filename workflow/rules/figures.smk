@@ -17,6 +17,7 @@ rule figure:
     params:
         code=code_fingerprint("../scripts/plot.py"),
         spec=get_figure_spec,
+        caption=lambda wildcards: rst_escape(study_of(wildcards).figures[wildcards.figure]["caption"]),
     conda:
         "../../envs/cvrepro.yaml"
     script:

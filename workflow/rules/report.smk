@@ -22,6 +22,7 @@ rule report:
         figures=lambda wildcards: {name: f["caption"] for name, f in STUDIES[wildcards.study].figures.items()},
         jobs=get_report_jobs,
         caveats=get_report_caveats,
+        fidelity=lambda wildcards: study_of(wildcards).spec["fidelity"],
     conda:
         "../../envs/cvrepro.yaml"
     script:

@@ -19,11 +19,13 @@ rule table:
             labels={"table": "{table}"},
         ),
         md="results/{study}/tables/{table}.md",
+        compare="results/{study}/tables/{table}.compare.csv",
     log:
         "results/{study}/logs/table/{table}.log",
     params:
         code=code_fingerprint("../scripts/table.py"),
         spec=get_table_spec,
+        caption=lambda wildcards: rst_escape(study_of(wildcards).tables[wildcards.table]["caption"]),
     conda:
         "../../envs/cvrepro.yaml"
     script:

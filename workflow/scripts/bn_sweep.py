@@ -33,7 +33,7 @@ def main(
         tensors = TensorSet(images, torch.from_numpy(data["labels"]).to(dev), info["classes"])
         corruption, severity = ("clean", 0) if condition == "clean" else condition.rsplit("-", 1)
         for row in bn_sweep(model, tensors, norm["mean"], norm["std"], sweep):
-            rows.append({"corruption": corruption, "severity": int(severity), **row})
+            rows.append({"corruption": corruption, "severity": int(severity), "images": len(tensors), **row})
         log(
             f"{condition}: "
             + ", ".join(f"{r['mode']}@{r['batch_size']}={r['accuracy']:.3f}" for r in rows[-3:])

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from cvrepro.class_maps import load_class_map, map_scores
 from cvrepro.jsonio import write_json
@@ -86,8 +85,7 @@ def main(
             **representation_metrics(test["features"], test["labels"], seed),
         }
     )
-    # scikit-learn runs on the CPU
-    metrics["provenance"] = provenance(probe, torch.device("cpu"), seed, code=code)
+    metrics["provenance"] = provenance(probe, "cpu (scikit-learn)", seed, code=code)
     write_json(out_metrics, metrics)  # NaN is an error, not invalid JSON
     np.savez_compressed(out_predictions, y_true=test["labels"], y_pred=np.argmax(test_scores, 1))
     if out_history is not None:

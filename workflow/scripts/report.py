@@ -13,18 +13,21 @@ from cvrepro.study_report import index_markdown, study_report
 def main(
     study: str,
     description: str,
-    tables: dict[str, tuple[Path, Path]],
+    tables: dict[str, tuple[Path, Path, Path]],
     figures: dict[str, str],
     jobs: dict[str, tuple[str, Path]],
     caveats: list[str],
     out: Path,
+    fidelity: list[dict] = (),
 ) -> str:
-    """tables: name -> (markdown, csv); figures: name -> caption; jobs: name -> (kind, metrics.json)."""
+    """tables: name -> (markdown, csv, comparisons csv); figures: name -> caption; jobs: name ->
+    (kind, metrics.json); fidelity: the study's fidelity items."""
     loaded = {
-        name: (Path(md).read_text(), pd.read_csv(csv, index_col=0)) for name, (md, csv) in tables.items()
+        name: (Path(md).read_text(), pd.read_csv(csv, index_col=0), pd.read_csv(compare))
+        for name, (md, csv, compare) in tables.items()
     }
     job_metrics = {name: (kind, json.loads(Path(path).read_text())) for name, (kind, path) in jobs.items()}
-    text = study_report(study, description, loaded, figures, job_metrics, caveats, git_commit())
+    text = study_report(study, description, loaded, figures, job_metrics, caveats, git_commit(), fidelity)
     Path(out).write_text(text)
     return text
 
@@ -50,13 +53,18 @@ if __name__ == "__main__":
                 study=snakemake.wildcards.study,
                 description=params.description,
                 tables={
-                    name: (Path(md), Path(csv))
-                    for name, md, csv in zip(
-                        params.tables, snakemake.input.md, snakemake.input.csv, strict=True
+                    name: (Path(md), Path(csv), Path(compare))
+                    for name, md, csv, compare in zip(
+                        params.tables,
+                        snakemake.input.md,
+                        snakemake.input.csv,
+                        snakemake.input.compare,
+                        strict=True,
                     )
                 },
                 figures=params.figures,
                 jobs={name: (kind, Path(path)) for name, (kind, path) in params.jobs.items()},
                 caveats=params.caveats,
                 out=Path(snakemake.output[0]),
+                fidelity=params.fidelity,
             )

@@ -1,4 +1,5 @@
-"""Build one results table (rule `table`): CSV and Markdown from the same data frame."""
+"""Build one results table (rule `table`): CSV and Markdown from the same data frame, and the
+table's paired comparisons (`compare`) as a second CSV."""
 
 from pathlib import Path
 
@@ -6,18 +7,27 @@ import pandas as pd
 
 from cvrepro import tables
 from cvrepro.table_kinds import TABLE_KINDS
+from cvrepro.table_markdown import comparisons_markdown, to_markdown
+from cvrepro.table_stats import comparisons as no_comparisons
 
 
-def main(spec: dict, inputs: dict[str, list[Path]], out_csv: Path, out_md: Path, log=print) -> pd.DataFrame:
-    """`spec`: the study's table (for a sweep table, `runs` = the sweep's runs); `inputs`: the
-    files of each role its kind reads (cvrepro.table_kinds)."""
+def main(
+    spec: dict, inputs: dict[str, list[Path]], out_csv: Path, out_md: Path, out_compare: Path, log=print
+) -> pd.DataFrame:
+    """`spec`: the study's table with its rows' `groups` (row -> jobs) and `grid` values resolved
+    by the rule; `inputs`: the files of each role its kind reads (cvrepro.table_kinds)."""
     if spec["kind"] not in TABLE_KINDS:
         raise ValueError(f"unknown table kind {spec['kind']!r}; choose from {list(TABLE_KINDS)}")
-    frame, made_by = getattr(tables, f"build_{spec['kind']}")(spec, inputs)
-    frame.to_csv(out_csv)
-    Path(out_md).write_text(tables.to_markdown(frame, spec["caption"], made_by))
-    log(frame.to_string())
-    return frame
+    built = getattr(tables, f"build_{spec['kind']}")(spec, inputs)
+    compared = built.comparisons if built.comparisons is not None else no_comparisons({}, [], [])
+    built.frame.to_csv(out_csv)
+    compared.to_csv(out_compare, index=False)
+    markdown = to_markdown(built.frame, spec["caption"], built.footer)
+    if not compared.empty:
+        markdown += "\n" + comparisons_markdown(compared)
+    Path(out_md).write_text(markdown)
+    log(built.frame.to_string())
+    return built.frame
 
 
 if __name__ == "__main__":
@@ -29,4 +39,5 @@ if __name__ == "__main__":
             inputs={role: [Path(p) for p in snakemake.input[role]] for role in snakemake.input.keys()},
             out_csv=Path(snakemake.output.csv),
             out_md=Path(snakemake.output.md),
+            out_compare=Path(snakemake.output.compare),
         )

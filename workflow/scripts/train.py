@@ -128,6 +128,7 @@ def main(
         "val_loss": final_val["loss"] if final_val else None,
         "wall_time_s": wall,
         "frozen": frozen,
+        "val_images": len(val_set) if val_set is not None else None,
     }
     metrics = run_metrics(run, net, train_set, result, finals)
     metrics["provenance"] = provenance(run, device, run["seed"], code=code)
@@ -142,7 +143,7 @@ def main(
         provenance=metrics["provenance"],
     )
     pd.DataFrame(result.history).to_csv(out_history, index=False)
-    pd.DataFrame(result.grad_flow, columns=["epoch", "layer", "mean_abs_grad"]).to_csv(
+    pd.DataFrame(result.grad_flow, columns=["epoch", "layer", "mean_abs_grad", "max_abs_grad"]).to_csv(
         out_grad_flow, index=False
     )
     write_json(out_metrics, metrics)  # NaN is an error, not invalid JSON

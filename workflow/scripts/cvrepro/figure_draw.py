@@ -13,12 +13,25 @@ import pandas as pd
 from cvrepro import plots
 
 
-def _read_csvs(spec: dict, inputs: list[Path]) -> dict[str, pd.DataFrame]:
-    return {run: pd.read_csv(path) for run, path in zip(spec["runs"], inputs, strict=True)}
+def _by_row(spec: dict, inputs: list[Path], read) -> dict[str, list]:
+    """Each row's replicates, read with `read`; `inputs` hold every row's jobs in spec["groups"] order."""
+    files, grouped = iter(inputs), {}
+    for row, jobs in spec["groups"]:
+        grouped[row] = [read(next(files)) for _ in jobs]
+    return grouped
 
 
-def _read_metrics(spec: dict, inputs: list[Path]) -> dict[str, dict]:
-    return {run: json.loads(Path(path).read_text()) for run, path in zip(spec["runs"], inputs, strict=True)}
+def _read_csvs(spec: dict, inputs: list[Path]) -> dict[str, list[pd.DataFrame]]:
+    return _by_row(spec, inputs, pd.read_csv)
+
+
+def _read_metrics(spec: dict, inputs: list[Path]) -> dict[str, list[dict]]:
+    return _by_row(spec, inputs, lambda path: json.loads(Path(path).read_text()))
+
+
+def _first(grouped: dict[str, list]) -> dict:
+    """Replicate 0 of each row (figures that draw one replicate per row)."""
+    return {row: replicates[0] for row, replicates in grouped.items()}
 
 
 def _load_images(spec: dict, inputs: list[Path]):
@@ -34,23 +47,23 @@ def draw_training_curves(spec: dict, inputs: list[Path], out_png: Path) -> None:
 
 
 def draw_confusion(spec: dict, inputs: list[Path], out_png: Path) -> None:
-    plots.confusion_heatmaps(_read_metrics(spec, inputs), out_png, spec["caption"])
+    plots.confusion_heatmaps(_first(_read_metrics(spec, inputs)), out_png, spec["caption"])
 
 
 def draw_roc(spec: dict, inputs: list[Path], out_png: Path) -> None:
-    plots.roc_curves(_read_metrics(spec, inputs), out_png, spec["caption"])
+    plots.roc_curves(_first(_read_metrics(spec, inputs)), out_png, spec["caption"])
 
 
 def draw_class_accuracy(spec: dict, inputs: list[Path], out_png: Path) -> None:
-    plots.class_accuracy_bars(_read_metrics(spec, inputs), out_png, spec["caption"], spec["metric"])
+    plots.class_accuracy_bars(_first(_read_metrics(spec, inputs)), out_png, spec["caption"], spec["metric"])
 
 
 def draw_probe_curves(spec: dict, inputs: list[Path], out_png: Path) -> None:
-    plots.probe_curves(_read_csvs(spec, inputs), out_png, spec["caption"])
+    plots.probe_curves(_first(_read_csvs(spec, inputs)), out_png, spec["caption"])
 
 
 def draw_grad_flow(spec: dict, inputs: list[Path], out_png: Path) -> None:
-    plots.gradient_flow(_read_csvs(spec, inputs), out_png, spec["caption"])
+    plots.gradient_flow(_first(_read_csvs(spec, inputs)), out_png, spec["caption"])
 
 
 def draw_bn_sweep(spec: dict, inputs: list[Path], out_png: Path) -> None:
@@ -107,3 +120,20 @@ def draw_activations(spec: dict, inputs: list[Path], out_png: Path) -> None:
     plots.activation_grid(
         data.images[picks].permute(0, 2, 3, 1).numpy(), maps, names, out_png, spec["caption"]
     )
+
+
+def shift_columns(shift_dir: Path, count: int, seed: int) -> tuple[dict[str, np.ndarray], list[str]]:
+    """`count` images of a shift set (a seeded pick, in index order): {"clean": images, condition:
+    the same images corrupted, ...} in the set's order, and their class names."""
+    info = json.loads((shift_dir / "info.json").read_text())
+    clean = np.load(shift_dir / "clean.npz")
+    pick = np.sort(np.random.default_rng(seed).permutation(len(clean["labels"]))[:count])
+    columns = {"clean": clean["images"][pick]}
+    for condition in info["conditions"]:
+        columns[condition] = np.load(shift_dir / f"{condition}.npz")["images"][pick]
+    return columns, [str(info["classes"][label]) for label in clean["labels"][pick]]
+
+
+def draw_shift_samples(spec: dict, inputs: list[Path], out_png: Path) -> None:
+    columns, names = shift_columns(Path(inputs[0]), spec["count"], spec["seed"])
+    plots.shift_samples(columns, names, out_png, spec["caption"])

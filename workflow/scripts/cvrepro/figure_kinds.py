@@ -23,16 +23,27 @@ class FigureKind:
     max_runs: int | None = None
 
 
+def figure_groups(study: Study, figure: dict) -> list[tuple[str, list[str]]]:
+    """(row, its jobs) for every row the figure draws: each run, pretraining or probe it lists
+    (a grid run: each point), or each run of its BN sweep, with all replicates of that row."""
+    names = study.bn_sweeps[figure["sweep"]]["runs"] if figure["sweep"] else figure["runs"]
+    return [(row, study.replicas(row)) for name in names for row in study.rows(name)]
+
+
+def _jobs(study: Study, figure: dict) -> list[str]:
+    return [job for _, jobs in figure_groups(study, figure) for job in jobs]
+
+
 def _histories(study: Study, figure: dict) -> list[str]:
-    return [paths.history_file(study, name) for name in figure["runs"]]
+    return [paths.history_file(study, job) for job in _jobs(study, figure)]
 
 
 def _probe_histories(study: Study, figure: dict) -> list[str]:
-    return [paths.probe_history_file(study, name) for name in figure["runs"]]
+    return [paths.probe_history_file(study, job) for job in _jobs(study, figure)]
 
 
 def _test_metrics(study: Study, figure: dict) -> list[str]:
-    return [paths.test_metrics_file(study, name) for name in figure["runs"]]
+    return [paths.test_metrics_file(study, job) for job in _jobs(study, figure)]
 
 
 def _subset(study: Study, figure: dict) -> list[str]:
@@ -41,16 +52,21 @@ def _subset(study: Study, figure: dict) -> list[str]:
 
 
 def _model_and_subset(study: Study, figure: dict) -> list[str]:
-    return [paths.model_file(study, figure["runs"][0]), *_subset(study, figure)]
+    """Replicate 0's model (the first job of the one row)."""
+    return [paths.model_file(study, _jobs(study, figure)[0]), *_subset(study, figure)]
 
 
 def _grad_flows(study: Study, figure: dict) -> list[str]:
-    return [paths.grad_flow_file(study, run) for run in figure["runs"]]
+    return [paths.grad_flow_file(study, job) for job in _jobs(study, figure)]
 
 
 def _sweeps(study: Study, figure: dict) -> list[str]:
-    sweep = figure["sweep"]
-    return [paths.sweep_file(study, sweep, run) for run in study.bn_sweeps[sweep]["runs"]]
+    return [paths.sweep_file(study, figure["sweep"], job) for job in _jobs(study, figure)]
+
+
+def _shift_set(study: Study, figure: dict) -> list[str]:
+    """The shift set's directory: clean.npz, one <corruption>-<severity>.npz per condition, info.json."""
+    return [paths.shift_dir(study, figure["shift_set"])]
 
 
 def _features(study: Study, figure: dict) -> list[str]:
@@ -71,9 +87,5 @@ FIGURE_KINDS: dict[str, FigureKind] = {
     "samples": FigureKind(("subset",), _subset),
     "activations": FigureKind(("runs", "subset", "layers"), _model_and_subset, max_runs=1),
     "probe_curves": FigureKind(("runs",), _probe_histories, rows=("probes",)),
+    "shift_samples": FigureKind(("shift_set",), _shift_set, rows=()),
 }
-
-
-def figure_runs(study: Study, figure: dict) -> list[str]:
-    """The runs a figure draws: its sweep's runs for bn_sweep, else its `runs`."""
-    return study.bn_sweeps[figure["sweep"]]["runs"] if figure["sweep"] else figure["runs"]

@@ -13,27 +13,54 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
-def training_curves(histories: dict[str, pd.DataFrame], out_png: Path, title: str = "") -> None:
-    """Loss (left) and accuracy (right) per epoch; solid = train, dashed = validation."""
+def _mean_line(
+    ax, curves: list[pd.Series], color: str, style: str, label: str, marker: str | None = None
+) -> None:
+    """The mean of replicate curves (indexed alike), with a +-1 sd band when there are several."""
+    table = pd.concat(curves, axis=1)
+    mean = table.mean(axis=1)
+    n = table.shape[1]
+    ax.plot(
+        mean.index,
+        mean.values,
+        linestyle=style,
+        color=color,
+        marker=marker,
+        label=label + (f" (n={n})" if n > 1 else ""),
+    )
+    if n > 1:
+        sd = table.std(axis=1, ddof=1)
+        ax.fill_between(
+            mean.index, (mean - sd).values, (mean + sd).values, color=color, alpha=0.15, linewidth=0
+        )
+
+
+def _column(histories: list[pd.DataFrame], column: str) -> list[pd.Series] | None:
+    """The column of every replicate's history indexed by epoch, or None when absent or empty."""
+    if not all(column in h and h[column].notna().any() for h in histories):
+        return None
+    return [h.set_index("epoch")[column] for h in histories]
+
+
+def training_curves(histories: dict[str, list[pd.DataFrame]], out_png: Path, title: str) -> None:
+    """Loss (left) and accuracy (right) per epoch, mean over replicates with +-1 sd bands; solid =
+    train, dashed = validation (pretrainings: their objective's accuracy and probe, dotted)."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-    for i, (run, history) in enumerate(histories.items()):
+    for i, (run, replicates) in enumerate(histories.items()):
         color = f"C{i % 10}"
-        ax_loss.plot(history["epoch"], history["train_loss"], color=color, label=f"{run} train")
-        # Pretrainings report their own objective's accuracy (contrastive) and an online probe.
-        for column, style, label in (("train_acc", "-", "train"), ("contrastive_acc", "-", "contrastive")):
-            if column in history and history[column].notna().any():
-                ax_acc.plot(
-                    history["epoch"], history[column], color=color, linestyle=style, label=f"{run} {label}"
-                )
-        if "probe_acc" in history and history["probe_acc"].notna().any():
-            ax_acc.plot(
-                history["epoch"], history["probe_acc"], color=color, linestyle=":", label=f"{run} probe"
-            )
-        if "val_acc" in history and history["val_acc"].notna().any():
-            ax_loss.plot(
-                history["epoch"], history["val_loss"], color=color, linestyle="--", label=f"{run} val"
-            )
-            ax_acc.plot(history["epoch"], history["val_acc"], color=color, linestyle="--", label=f"{run} val")
+        _mean_line(ax_loss, _column(replicates, "train_loss"), color, "-", f"{run} train")
+        for column, style, label in (
+            ("train_acc", "-", "train"),
+            ("contrastive_acc", "-", "contrastive"),
+            ("probe_acc", ":", "probe"),
+            ("probe_train_acc", "-.", "probe train"),  # probe: online (S6)
+            ("probe_val_acc", ":", "probe val"),
+            ("val_acc", "--", "val"),
+        ):
+            if (curves := _column(replicates, column)) is not None:
+                _mean_line(ax_acc, curves, color, style, f"{run} {label}")
+        if (curves := _column(replicates, "val_loss")) is not None:
+            _mean_line(ax_loss, curves, color, "--", f"{run} val")
     ax_loss.set(xlabel="epoch", ylabel="training objective", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     for ax in (ax_loss, ax_acc):
@@ -101,31 +128,28 @@ def image_pairs(
     plt.close(fig)
 
 
-def bn_sweep(results: dict[str, pd.DataFrame], out_png: Path, title: str = "") -> None:
+def bn_sweep(results: dict[str, list[pd.DataFrame]], out_png: Path, title: str) -> None:
     """Left: accuracy on the corrupted sets (mean over conditions, shuffled order) against test
-    batch size, one line per run and BN mode. Right: eval-mode accuracy against severity."""
+    batch size, one line per run and BN mode. Right: eval-mode accuracy against severity. Mean
+    over each run's replicates, with +-1 sd bands."""
     fig, (ax_bs, ax_sev) = plt.subplots(1, 2, figsize=(11, 4))
     styles = {"eval": "-", "train": "--", "adapt": ":"}
-    for i, (run, frame) in enumerate(results.items()):
-        shifted = frame[(frame["severity"] > 0) & (frame["order"] == "shuffled")]
-        for mode, rows in shifted.groupby("mode"):
-            curve = rows.groupby("batch_size")["accuracy"].mean()
-            ax_bs.plot(
-                curve.index,
-                curve.values,
-                styles.get(mode, "-"),
-                color=f"C{i}",
-                marker="o",
-                label=f"{run} {mode}",
-            )
-        evals = frame[(frame["mode"] == "eval") & (frame["order"] == "shuffled")]
-        largest = evals[evals["batch_size"] == evals["batch_size"].max()]
-        by_severity = largest.groupby("severity")["accuracy"].mean()
-        ax_sev.plot(by_severity.index, by_severity.values, color=f"C{i}", marker="o", label=run)
+    for i, (run, frames) in enumerate(results.items()):
+        shuffled = [frame[frame["order"] == "shuffled"] for frame in frames]
+        for mode in shuffled[0]["mode"].unique():
+            curves = [
+                f[(f["mode"] == mode) & (f["severity"] > 0)].groupby("batch_size")["accuracy"].mean()
+                for f in shuffled
+            ]
+            _mean_line(ax_bs, curves, f"C{i}", styles.get(mode, "-"), f"{run} {mode}", marker="o")
+        largest = [f[(f["mode"] == "eval") & (f["batch_size"] == f["batch_size"].max())] for f in shuffled]
+        _mean_line(
+            ax_sev, [f.groupby("severity")["accuracy"].mean() for f in largest], f"C{i}", "-", run, marker="o"
+        )
     ax_bs.set(
         xscale="log", xlabel="test batch size", ylabel="accuracy (corrupted, mean)", title="BatchNorm mode"
     )
-    sizes = sorted({int(b) for frame in results.values() for b in frame["batch_size"]})
+    sizes = sorted({int(b) for frames in results.values() for b in frames[0]["batch_size"]})
     ax_bs.set_xticks(sizes, [str(b) for b in sizes])
     ax_bs.minorticks_off()
     ax_sev.set(xlabel="severity (0 = clean)", ylabel="accuracy (eval mode)", title="corruption severity")
@@ -221,18 +245,45 @@ def probe_curves(histories: dict[str, pd.DataFrame], out_png: Path, title: str =
 
 
 def gradient_flow(flows: dict[str, pd.DataFrame], out_png: Path, title: str = "") -> None:
-    """Mean |gradient| per layer in the last recorded epoch (S5's gradient-flow plot), log scale."""
-    fig, ax = plt.subplots(figsize=(10, 4))
-    for run, frame in flows.items():
+    """S5's gradient-flow plot (the usual plot_grad_flow recipe), one panel per run: for each
+    weight in the last recorded epoch, a bar of its max |gradient| (light) over a bar of its mean
+    |gradient| (dark), on a log scale so that small early-layer gradients stay visible."""
+    runs = list(flows.items())
+    fig, axes = plt.subplots(len(runs), 1, figsize=(10, 3.2 * len(runs)), squeeze=False)
+    for ax, (run, frame) in zip(axes[:, 0], runs, strict=True):
+        ax.set_title(run, fontsize=9)
         if frame.empty:
+            ax.text(0.5, 0.5, "no gradients recorded", ha="center", va="center", transform=ax.transAxes)
             continue
         last = frame[frame["epoch"] == frame["epoch"].max()]
-        ax.plot(range(len(last)), last["mean_abs_grad"], marker="o", markersize=3, label=run)
-        layers = list(last["layer"])
-    if flows and any(not f.empty for f in flows.values()):
-        ax.set_xticks(range(len(layers)), layers, rotation=90, fontsize=6)
-    ax.set(yscale="log", ylabel="mean |gradient|")
-    ax.legend(fontsize=8)
+        x = np.arange(len(last))
+        if "max_abs_grad" in last:
+            ax.bar(x, last["max_abs_grad"], color="c", alpha=0.6, label="max |gradient|")
+        ax.bar(x, last["mean_abs_grad"], color="b", alpha=0.8, label="mean |gradient|")
+        ax.set_xticks(x, list(last["layer"]), rotation=90, fontsize=6)
+        ax.set(yscale="log", ylabel="|gradient|", xlim=(-0.5, len(last) - 0.5))
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize=7, loc="upper right")
+    _save(fig, out_png, title)
+
+
+def shift_samples(columns: dict[str, np.ndarray], names: list[str], out_png: Path, title: str = "") -> None:
+    """One row per image, one column per condition (clean first); images are uint8 (N, H, W, C)."""
+    rows = len(names)
+    fig, axes = plt.subplots(
+        rows, len(columns), figsize=(0.9 * len(columns), 0.95 * rows + 0.6), squeeze=False
+    )
+    for col, (condition, images) in enumerate(columns.items()):
+        axes[0, col].set_title(condition.replace("_", " ").replace("-", "\n"), fontsize=6)
+        for row in range(rows):
+            ax = axes[row, col]
+            ax.set_axis_off()
+            image = images[row]
+            ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
+    for row, name in enumerate(names):
+        axes[row, 0].text(
+            -0.1, 0.5, name, transform=axes[row, 0].transAxes, ha="right", va="center", fontsize=6
+        )
     _save(fig, out_png, title)
 
 

@@ -8,10 +8,10 @@ import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from cvrepro.precision import precision_name
+if TYPE_CHECKING:  # jobs that run no model (probes, tables) never import torch
+    import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "snakemake")
@@ -23,23 +23,17 @@ def config_hash(spec: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, check=True, timeout=10
+    ).stdout.strip()
+
+
 def git_commit() -> str:
     """The commit of the workflow's checkout, with '-dirty' when tracked files changed."""
     try:
-        commit = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
+        commit = _git("rev-parse", "--short=12", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return commit + ("-dirty" if dirty else "")
@@ -57,6 +51,10 @@ def versions() -> dict[str, str]:
 
 def device_name(device: torch.device) -> str:
     """The device and the precision its forward passes ran in, e.g. 'NVIDIA H100 (bf16 autocast)'."""
+    import torch
+
+    from cvrepro.precision import precision_name
+
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} ({precision_name(device)})"
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {precision_name(device)})"
@@ -68,12 +66,15 @@ def code_provenance(code: dict | None, field: str = "code") -> dict:
     return {field: code} if code else {}
 
 
-def provenance(spec: dict, device: torch.device, seed: int | None = None, code: dict | None = None) -> dict:
+def provenance(
+    spec: dict, device: torch.device | str, seed: int | None = None, code: dict | None = None
+) -> dict:
+    """Where a result came from; `device` is a torch device or, for jobs without one, a label."""
     return {
         "config_hash": config_hash(spec),
         "git_commit": git_commit(),
         "versions": versions(),
-        "device": device_name(device),
+        "device": device if isinstance(device, str) else device_name(device),
         "host": platform.node(),
         "seed": seed,
         **code_provenance(code),

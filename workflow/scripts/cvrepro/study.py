@@ -10,7 +10,7 @@ from typing import Any
 class Study:
     name: str
     source: str  # where it was defined, for error messages and the report
-    spec: dict[str, Any]  # validated, defaults filled, run_defaults merged
+    spec: dict[str, Any]  # validated, defaults filled, run_defaults merged, grids and repeats expanded
 
     @property
     def subsets(self) -> dict[str, dict]:
@@ -43,6 +43,29 @@ class Study:
     @property
     def figures(self) -> dict[str, dict]:
         return self.spec["figures"]
+
+    def rows(self, name: str) -> list[str]:
+        """The rows a name written in the study stands for: a grid run's points, else itself."""
+        for section in ("runs", "pretrain", "probes"):
+            if name in self.spec["rows"][section]:
+                return self.spec["rows"][section][name]
+        raise KeyError(name)
+
+    def replicas(self, row: str) -> list[str]:
+        """The jobs of a row: its replicates (seed + k), replicate 0 first."""
+        return self.spec["replicates"][row]
+
+    def jobs(self, name: str) -> list[str]:
+        """Every job a name written in the study stands for (grid points x replicates)."""
+        return [job for row in self.rows(name) for job in self.replicas(row)]
+
+    def written(self, section: str) -> dict[str, list[str]]:
+        """Names as written in the study (runs, pretrain or probes) -> their rows."""
+        return self.spec["rows"][section]
+
+    def grid_values(self, row: str) -> dict:
+        """{key: value} of a grid point, {} for other rows."""
+        return self.spec["grid_values"].get(row, {})
 
     def job_kind(self, name: str) -> str:
         """'pretrain' for a pretraining of this study, 'runs' for a run (their results' folders)."""

@@ -20,19 +20,38 @@ class TableKind:
     inputs: Callable[[Study, dict], dict[str, list[str]]]  # role -> files, in the order of the rows
 
 
+def _groups(study: Study, names: list[str]) -> list[list]:
+    """[row, its jobs] for every row the names stand for (grid points; replicates)."""
+    return [[row, study.replicas(row)] for name in names for row in study.rows(name)]
+
+
+def table_groups(study: Study, table: dict) -> dict[str, list[list]] | list[list]:
+    """A run table's rows by section (runs, pretrain, probes), or a sweep table's runs, each
+    [row, its jobs]: what the table's files are, in order, and how they group into rows."""
+    if table["kind"] == "sweep":
+        return _groups(study, study.bn_sweeps[table["sweep"]]["runs"])
+    return {section: _groups(study, table[section]) for section in ("runs", "pretrain", "probes")}
+
+
+def _jobs(groups: list[list]) -> list[str]:
+    return [job for _, jobs in groups for job in jobs]
+
+
 def _run_rows(study: Study, table: dict) -> dict[str, list[str]]:
-    """Runs (training metrics + test evaluation), then pretrainings, then probes."""
+    """Runs (training metrics + test evaluation), then pretrainings, then probes; every job."""
+    groups = table_groups(study, table)
+    runs = _jobs(groups["runs"])
     return {
-        "train": [paths.job_metrics_file(study, run) for run in table["runs"]],
-        "test": [paths.test_metrics_file(study, run, table["test"]) for run in table["runs"]],
-        "pretrain": [paths.job_metrics_file(study, name) for name in table["pretrain"]],
-        "probes": [paths.job_metrics_file(study, probe) for probe in table["probes"]],
+        "train": [paths.job_metrics_file(study, run) for run in runs],
+        "test": [paths.test_metrics_file(study, run, table["test"]) for run in runs],
+        "pretrain": [paths.job_metrics_file(study, name) for name in _jobs(groups["pretrain"])],
+        "probes": [paths.job_metrics_file(study, probe) for probe in _jobs(groups["probes"])],
     }
 
 
 def _sweep_rows(study: Study, table: dict) -> dict[str, list[str]]:
-    """The BN sweep's CSV of each of its runs, and those runs' training metrics (provenance)."""
-    runs = study.bn_sweeps[table["sweep"]]["runs"]
+    """The BN sweep's CSV of each job of its runs, and their training metrics (provenance)."""
+    runs = _jobs(table_groups(study, table))
     return {
         "sweeps": [paths.sweep_file(study, table["sweep"], run) for run in runs],
         "train": [paths.job_metrics_file(study, run) for run in runs],
@@ -40,11 +59,12 @@ def _sweep_rows(study: Study, table: dict) -> dict[str, list[str]]:
 
 
 def _per_class_rows(study: Study, table: dict) -> dict[str, list[str]]:
-    """The source's test metrics (a run's on the table's `test` if set) and the metrics of the
-    job that made it (a run's training; a probe's own)."""
+    """The source's test metrics (replicate 0; a run's on the table's `test` if set) and the
+    metrics of the job that made it (a run's training; a probe's own)."""
+    job = study.jobs(table["source"])[0]
     return {
-        "test": [paths.test_metrics_file(study, table["source"], table["test"])],
-        "made_by": [paths.job_metrics_file(study, table["source"])],
+        "test": [paths.test_metrics_file(study, job, table["test"])],
+        "made_by": [paths.job_metrics_file(study, job)],
     }
 
 
@@ -53,13 +73,6 @@ TABLE_KINDS: dict[str, TableKind] = {
     "sweep": TableKind(("sweep",), _sweep_rows),
     "per_class": TableKind(("source",), _per_class_rows),
 }
-
-
-def table_rows(study: Study, table: dict) -> list[str]:
-    """The names of a table's rows' sources: runs, pretrainings, probes (or the sweep's runs)."""
-    if table["kind"] == "sweep":
-        return study.bn_sweeps[table["sweep"]]["runs"]
-    return table["runs"] + table["pretrain"] + table["probes"]
 
 
 def sweep_column(mode: str, run: str) -> str:

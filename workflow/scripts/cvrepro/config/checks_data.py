@@ -185,10 +185,12 @@ def check_bn_sweeps(study: Study) -> None:
         if sweep["shift_set"] not in study.shift_sets:
             raise ConfigError(f"{key}.shift_set: no shift set named {sweep['shift_set']!r}")
         for run in sweep["runs"]:
-            if run not in study.runs:
-                raise ConfigError(f"{key}.runs: no run named {run!r}; defined: {', '.join(study.runs)}")
+            if run not in study.written("runs"):
+                raise ConfigError(
+                    f"{key}.runs: no run named {run!r}; defined: {', '.join(study.written('runs'))}"
+                )
             source = study.shift_sets[sweep["shift_set"]]["subset"]
-            if not subsets_disjoint(study.subsets, study.runs[run]["train"], source):
+            if not subsets_disjoint(study.subsets, study.runs[study.jobs(run)[0]]["train"], source):
                 raise ConfigError(
                     f"{key}.shift_set: its subset {source!r} may overlap the training subset of {run!r}"
                 )

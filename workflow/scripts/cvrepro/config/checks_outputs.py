@@ -25,7 +25,7 @@ def check_figures(study: Study) -> None:
     for name, figure in study.figures.items():
         key = f"{study.source}: figures.{name}"
         kind = FIGURE_KINDS[figure["kind"]]
-        allowed = {n: None for section in kind.rows for n in getattr(study, section)}
+        allowed = {n: None for section in kind.rows for n in study.written(section)}
         for run in figure["runs"]:
             if run not in allowed:
                 raise ConfigError(f"{key}.runs: no run named {run!r}; defined: {', '.join(allowed)}")
@@ -37,6 +37,11 @@ def check_figures(study: Study) -> None:
         check_subset_ref(study, f"figures.{name}.subset", figure["subset"])
         if figure["sweep"] is not None and figure["sweep"] not in study.bn_sweeps:
             raise ConfigError(f"{key}.sweep: no BN sweep named {figure['sweep']!r}")
+        if figure["shift_set"] is not None and figure["shift_set"] not in study.shift_sets:
+            raise ConfigError(
+                f"{key}.shift_set: no shift set named {figure['shift_set']!r}; "
+                f"defined: {', '.join(study.shift_sets) or 'none'}"
+            )
         if figure["features"] is not None and figure["features"] not in {
             PIXELS,
             *study.runs,
@@ -53,11 +58,12 @@ def check_figures(study: Study) -> None:
 def _check_probe_curves(study: Study, key: str, figure: dict) -> None:
     """Only probes fitted by minibatch_gd record a history to draw."""
     for name in figure["runs"]:
-        if study.probes[name]["solver"] != "minibatch_gd":
-            raise ConfigError(
-                f"{key}.runs: probe {name!r} has solver {study.probes[name]['solver']}; "
-                "probe_curves draws probes fitted by solver minibatch_gd"
-            )
+        for job in study.jobs(name):
+            if study.probes[job]["solver"] != "minibatch_gd":
+                raise ConfigError(
+                    f"{key}.runs: probe {name!r} has solver {study.probes[job]['solver']}; "
+                    "probe_curves draws probes fitted by solver minibatch_gd"
+                )
 
 
 def check_tables(study: Study) -> None:
@@ -74,7 +80,7 @@ def check_tables(study: Study) -> None:
         if table["sweep"] is not None:
             raise ConfigError(f"{study.source}: tables.{name}.sweep: only used by kind sweep")
         for section, row_kind in SECTION_ROWS.items():
-            defined = getattr(study, section)
+            defined = study.written(section)
             for row in table[section]:
                 if row not in defined:
                     raise ConfigError(
@@ -83,21 +89,26 @@ def check_tables(study: Study) -> None:
                     )
         if table["test"] is not None:
             _check_table_test(study, name, table)
-        rows = table["runs"] + table["pretrain"] + table["probes"]
+        rows = [row for section in SECTION_ROWS for written in table[section] for row in study.rows(written)]
         if not rows:
             raise ConfigError(
                 f"{study.source}: tables.{name}: needs at least one of `runs`, `pretrain`, `probes`"
             )
         _check_reported(study, name, table, rows, table["columns"])
+        _check_compare(study, name, table, rows)
 
 
 def _check_per_class_table(study: Study, name: str, table: dict) -> None:
-    """One run or probe; its test subset's classes are the rows."""
+    """One run or probe (one row of it: not a grid); its test subset's classes are the rows."""
     key, source = f"{study.source}: tables.{name}", table["source"]
-    if source not in study.runs and source not in study.probes:
+    runs, probes = study.written("runs"), study.written("probes")
+    if source not in runs and source not in probes:
         raise ConfigError(
-            f"{key}.source: no run or probe named {source!r}; "
-            f"defined: {', '.join([*study.runs, *study.probes]) or 'none'}"
+            f"{key}.source: no run or probe named {source!r}; defined: {', '.join([*runs, *probes]) or 'none'}"
+        )
+    if len(study.rows(source)) != 1:
+        raise ConfigError(
+            f"{key}.source: {source!r} is a grid of {len(study.rows(source))} runs; name one point"
         )
     for section in SECTION_ROWS:
         if table[section]:
@@ -107,11 +118,11 @@ def _check_per_class_table(study: Study, name: str, table: dict) -> None:
     if table["sweep"] is not None:
         raise ConfigError(f"{key}.sweep: only used by kind sweep")
     if table["test"] is not None:
-        if source not in study.runs:
+        if source not in runs:
             raise ConfigError(f"{key}.test: a probe is scored on its own test subset only")
         _check_table_test(study, name, {**table, "runs": [source]})
-    spec = study.runs[source] if source in study.runs else study.probes[source]
-    test = table["test"] or spec["test"]
+    job = study.jobs(source)[0]
+    test = table["test"] or (study.runs[job]["test"] if source in runs else study.probes[job]["test"])
     classes = num_classes(study.subsets[test])
     for row, values in table["reported"].items():
         if str(row).isdigit() and int(row) >= classes:
@@ -125,10 +136,25 @@ def _check_per_class_table(study: Study, name: str, table: dict) -> None:
                 )
 
 
+def _check_compare(study: Study, name: str, table: dict, rows: list[str]) -> None:
+    """Each compared pair names two rows of the table with the same number of replicates."""
+    for a, b in table["compare"]:
+        for row in (a, b):
+            if row not in rows:
+                raise ConfigError(
+                    f"{study.source}: tables.{name}.compare: {row!r} is not a row of this table ({', '.join(rows)})"
+                )
+        if len(study.replicas(a)) != len(study.replicas(b)):
+            raise ConfigError(
+                f"{study.source}: tables.{name}.compare: {a!r} has {len(study.replicas(a))} replicates and "
+                f"{b!r} {len(study.replicas(b))}; a paired comparison needs the same `repeats`"
+            )
+
+
 def _check_table_test(study: Study, name: str, table: dict) -> None:
     key = f"{study.source}: tables.{name}.test"
     check_subset_ref(study, f"tables.{name}.test", table["test"])
-    for run in table["runs"]:
+    for run in [job for written in table["runs"] for job in study.jobs(written)]:
         train = study.runs[run]["train"]
         if not subsets_disjoint(study.subsets, train, table["test"]):
             raise ConfigError(f"{key}: subset {table['test']!r} may overlap the training subset of {run!r}")

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from cvrepro.config.checks import check_study
+from cvrepro.config.expand import expand_study
 from cvrepro.config.schema import ConfigError, load_schema, validate
 from cvrepro.config.yamlfile import read_yaml
 from cvrepro.datasets.registry import DATASETS
@@ -136,7 +137,7 @@ def resolve_study(name: str, raw: dict, source: str) -> Study:
             else spec
             for run, spec in raw["runs"].items()
         }
-    spec = validate(raw, load_schema("study.schema.yaml"), source)
+    spec = expand_study(validate(raw, load_schema("study.schema.yaml"), source), source)
     study = Study(name=name, source=source, spec=spec)
     for section in SECTIONS:
         for item in spec[section]:

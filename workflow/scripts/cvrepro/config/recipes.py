@@ -11,7 +11,7 @@ from cvrepro.study import Study
 
 # Keys that name subsets or features rather than set how a job computes.
 RUN_SUBSETS = ("train", "val", "test")
-PRETRAINING_SUBSETS = ("data", "probe_data")
+PRETRAINING_SUBSETS = ("data", "probe_data", "probe_val")
 PROBE_SOURCES = ("features", "layer", "train", "test", "val")
 
 
