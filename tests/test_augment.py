@@ -67,3 +67,60 @@ def test_unknown_presets_and_parameters_fail():
         augment_batch(batch(), "mixup", torch.Generator())
     with pytest.raises(ValueError, match="augmentation 'flip' has no parameter 'rotation'"):
         resolve({"name": "flip", "rotation": 3})
+
+
+def test_hue_rotation_matches_torchvision_adjust_hue_image_by_image():
+    from torchvision.transforms.v2.functional import adjust_hue as tv_adjust_hue
+
+    from cvrepro.augment import adjust_hue
+
+    x = batch(8, size=12)
+    x[0] = 0.5  # grey: hue and saturation 0
+    x[1, :, :6] = torch.tensor([1.0, 0.0, 0.0])[:, None, None]  # pure red, exact maxima and ties
+    x[1, 1, 6:] = x[1, 0, 6:]  # red == green ties
+    factors = torch.tensor([0.3, -0.5, 0.5, 0.0, 0.1, -0.25, 0.49, -0.01])
+    ours = adjust_hue(x, factors)
+    for image, factor, mine in zip(x, factors.tolist(), ours, strict=True):
+        reference = tv_adjust_hue(image, factor)
+        # the same operations in the same order: equal to the last bit
+        assert torch.equal(mine, reference), (factor, (mine - reference).abs().max())
+
+
+def test_hue_jitter_draws_per_image_factors_and_keeps_brightness_order():
+    from cvrepro.augment import rgb_to_hsv
+
+    x = batch(64)
+    spec = {
+        "name": "s6_supervised",
+        "scale": None,
+        "flip_p": 0.0,
+        "jitter": 0.0,
+        "jitter_p": 1.0,
+        "hue": 0.5,
+        "noise_std": 0.0,
+    }
+    out = augment_batch(x, spec, torch.Generator().manual_seed(0))
+    h_in, s_in, v_in = rgb_to_hsv(x)
+    h_out, s_out, v_out = rgb_to_hsv(out)
+    # Only the hue moves (value and saturation kept), by one factor per image, different across images.
+    assert torch.allclose(v_in, v_out, atol=1e-5) and torch.allclose(s_in, s_out, atol=1e-4)
+    shift = ((h_out - h_in) % 1.0).flatten(1)
+    circular = torch.minimum(shift, 1 - shift)
+    per_image = shift[:, 0]
+    assert (
+        torch.minimum((shift - per_image[:, None]) % 1.0, 1 - (shift - per_image[:, None]) % 1.0) < 1e-3
+    ).all()
+    assert circular.max() > 0.2 and len({round(v, 3) for v in per_image.tolist()}) > 30
+
+
+def test_hue_draws_its_factors_only_when_set_and_grey_images_ignore_it():
+    x = batch(16)
+    off = {"name": "s6_supervised", "hue": 0.0}
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    augment_batch(x, off, g1)
+    augment_batch(x, {**off, "hue": 0.2}, g2)
+    assert not torch.equal(torch.rand(4, generator=g1), torch.rand(4, generator=g2))
+    grey = batch(16, channels=1)
+    one = augment_batch(grey, off, torch.Generator().manual_seed(5))
+    two = augment_batch(grey, {**off, "hue": 0.2}, torch.Generator().manual_seed(5))
+    assert torch.equal(one, two)

@@ -168,6 +168,8 @@ def test_simclr_pretraining_and_feature_extraction_on_cuda():
         "batch_size": 128,
         "optimizer": {**SGD, "name": "adam", "lr": 2e-3},
         "temperature": 0.5,
+        "loss": "nt_xent",
+        "probe": "refit",
         "seed": 0,
         "schedule": SCHEDULE,
         "augment": {"name": "simclr", "grayscale_p": 0.0, "scale": [0.3, 1.0]},

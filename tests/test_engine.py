@@ -70,12 +70,28 @@ def test_freeze_first_children_counts_and_keeps_frozen_bn_in_eval():
         p.numel() for m in (net.conv1, net.bn1, net.layer1, net.layer2) for p in m.parameters()
     )
     assert trainable == expected
-    set_train_mode(net)
+    set_train_mode(net, "eval")
     assert not net.bn1.training and not net.layer2[0].bn1.training and net.layer3[0].bn1.training
     # Running statistics of frozen BN do not move during a training step.
     before = net.bn1.running_mean.clone()
     net(torch.randn(4, 3, 32, 32)).sum().backward()
     assert torch.equal(before, net.bn1.running_mean)
+
+
+@pytest.mark.parametrize("bn", ["eval", "train"])
+def test_frozen_bn_running_statistics_move_only_with_freeze_bn_train(bn):
+    """freeze.bn through the engine: one epoch of a run whose first children are frozen."""
+    hp = {**HP, "epochs": 1, "freeze": {"children": 2, "stages": [], "bn": bn}}
+    torch.manual_seed(0)
+    net = build_model(ARCH)
+    assert freeze(net, 2, []) == ["conv1", "bn1"]
+    before = net.bn1.running_mean.clone(), net.bn1.weight.clone()
+    data = toy_set(64)
+    mean, std = channel_stats(data.images)
+    fit(net, data, hp, supervised(net, hp, mean, std, 2, None), log=lambda s: None)
+    assert torch.equal(before[1], net.bn1.weight)  # frozen either way
+    assert torch.equal(before[0], net.bn1.running_mean) == (bn == "eval")
+    assert net.bn1.training == (bn == "train") and net.layer1[0].bn1.training
 
 
 def test_freeze_all_ten_children_still_trains_the_head_and_bad_names_fail():
@@ -136,6 +152,42 @@ def test_grad_flow_is_recorded_per_layer_and_epoch():
     assert "conv1.weight" in layers and "fc.weight" in layers
     assert len(result.grad_flow) == 2 * len(layers)
     assert all(row["mean_abs_grad"] > 0 for row in result.grad_flow)
+    assert "bn1.weight" in layers  # BatchNorm scales too, as S5's plots show
+    assert all(row["max_abs_grad"] >= row["mean_abs_grad"] for row in result.grad_flow)
+
+
+def test_grad_flow_mean_and_max_equal_a_per_step_recomputation():
+    """The device-side sums against plain per-step bookkeeping on the same training."""
+    from cvrepro.engine import watched_parameters
+
+    hp = {**HP, "epochs": 1, "augment": "none", "grad_flow": True}
+    _, result = run_fit(hp)
+    torch.manual_seed(0)
+    data = toy_set()
+    mean, std = channel_stats(data.images)
+    net = build_model(ARCH)
+    method = supervised(net, hp, mean, std, 2, None)
+    seen: dict[str, list[torch.Tensor]] = {}
+    original = method.step
+
+    def step(images, labels, generator):
+        # the engine zeroes gradients before backward, so the previous step's are complete here
+        for name, p in watched_parameters(net):
+            if p.grad is not None:
+                seen.setdefault(name, []).append(p.grad.detach().abs().clone())
+        return original(images, labels, generator)
+
+    method.step = step
+    optimizer_steps = fit(net, data, hp, method, watch_grads=True, log=lambda s: None)
+    for name, p in watched_parameters(net):  # the last step's gradients
+        seen.setdefault(name, []).append(p.grad.detach().abs().clone())
+    rows = {row["layer"]: row for row in optimizer_steps.grad_flow}
+    assert rows == {row["layer"]: row for row in result.grad_flow}
+    for name, grads in seen.items():
+        assert rows[name]["mean_abs_grad"] == pytest.approx(
+            float(torch.stack([g.mean() for g in grads]).mean()), rel=1e-5
+        )
+        assert rows[name]["max_abs_grad"] == float(max(g.max() for g in grads))
 
 
 def test_nan_loss_stops_with_a_clear_error():

@@ -8,7 +8,15 @@ import math
 import pytest
 import torch
 
-from cvrepro.losses import CenterLoss, combined_loss, contrastive_accuracy, nt_xent_loss, triplet_margin_loss
+from cvrepro.losses import (
+    CenterLoss,
+    combined_loss,
+    contrastive_accuracy,
+    cross_view_accuracy,
+    cross_view_loss,
+    nt_xent_loss,
+    triplet_margin_loss,
+)
 
 
 def distance(a: torch.Tensor, b: torch.Tensor, kind: str) -> float:
@@ -86,6 +94,45 @@ def test_contrastive_accuracy_counts_positive_pairs():
     z = torch.eye(4)
     assert float(contrastive_accuracy(z, z.clone())) == 1.0
     assert float(contrastive_accuracy(z, z[[1, 0, 2, 3]])) == 0.5
+
+
+def reference_cross_view(z1: torch.Tensor, z2: torch.Tensor, t: float) -> tuple[float, float]:
+    """S6's Keras code as loops: similarities = l2n(p1) @ l2n(p2)^T / t; sparse categorical
+    cross-entropy of labels 0..N-1 against [similarities; similarities^T] (mean of the 2N terms);
+    accuracy = argmax of each of those 2N rows equal to its label."""
+    a = [v / v.norm() for v in z1]
+    b = [v / v.norm() for v in z2]
+    n = len(a)
+    sim = [[float(a[i] @ b[j]) / t for j in range(n)] for i in range(n)]
+    rows = sim + [[sim[i][j] for i in range(n)] for j in range(n)]  # then the columns
+    total, correct = 0.0, 0
+    for r, logits in enumerate(rows):
+        label = r % n
+        total += -math.log(math.exp(logits[label]) / sum(math.exp(v) for v in logits))
+        correct += max(range(n), key=lambda k: logits[k]) == label
+    return total / (2 * n), correct / (2 * n)
+
+
+@pytest.mark.parametrize("n", [2, 5, 12])
+@pytest.mark.parametrize("temperature", [0.1, 0.5, 1.0])
+def test_cross_view_loss_and_accuracy_match_the_reports_code(n, temperature):
+    g = torch.Generator().manual_seed(100 + n)
+    z1, z2 = torch.randn(n, 8, generator=g), torch.randn(n, 8, generator=g)
+    loss, accuracy = reference_cross_view(z1, z2, temperature)
+    assert float(cross_view_loss(z1, z2, temperature)) == pytest.approx(loss, rel=1e-5)
+    assert float(cross_view_accuracy(z1, z2)) == pytest.approx(accuracy)
+    # It is not NT-Xent: no same-view negatives.
+    assert float(cross_view_loss(z1, z2, temperature)) != pytest.approx(
+        float(nt_xent_loss(z1, z2, temperature))
+    )
+
+
+def test_cross_view_accuracy_scores_rows_and_columns_separately():
+    z1 = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    z2 = torch.tensor([[0.8, 0.6], [1.0, 0.0]])
+    # similarities [[0.8, 1.0], [0.6, 0.0]]: both rows miss; column 0 hits, column 1 misses
+    assert float(cross_view_accuracy(z1, z2)) == 0.25
+    assert float(cross_view_accuracy(z1, z1.clone())) == 1.0
 
 
 def test_center_loss_value_and_centre_update_rate():

@@ -31,13 +31,68 @@ def test_report_widths_give_the_reports_sizes():
     convs = 3 * 128 * 9 + 128 + 3 * (128 * 128 * 9 + 128)
     assert count_parameters(s6) == convs + (128 * 128 + 128) + (128 * 10 + 10)
     # S7: the first linear layer has 128*8*8 = 8192 inputs at 32 px and a 4096-d embedding.
-    s7 = ConvBNEncoder(in_channels=3, num_classes=10, width=64, image_size=32)
+    s7 = ConvBNEncoder(in_channels=3, num_classes=10, width=64, image_size=32, embedding_dim=None)
     assert s7.embed[0].in_features == 8192 and s7.num_features == 4096
     assert 33_000_000 < count_parameters(s7) < 34_000_000  # dominated by the 8192x4096 layer
     # S5: named layers as in the report's gradient-flow plot.
     s5 = SmallCNN(in_channels=3, num_classes=2, width=32, image_size=64)
     names = {name.split(".")[0] for name, _ in s5.named_parameters()}
     assert {"conv1", "bn1", "conv2", "bn2", "conv3", "linear1", "linear2", "fc"} <= names
+
+
+def test_s7_embedding_is_the_second_linear_layers_output():
+    spec = {
+        **MODEL,
+        "arch": "convbn_encoder",
+        "width": 8,
+        "in_channels": 3,
+        "num_classes": 10,
+        "image_size": 32,
+    }
+    assert MODEL["embedding_dim"] is None  # the schema's default: today's 4,096-d embedding
+    torch.manual_seed(0)
+    net = build_model({**spec, "embedding_dim": 16}).eval()
+    second = net.embed[-1]
+    assert isinstance(second, torch.nn.Linear) and (second.in_features, second.out_features) == (4096, 16)
+    x = torch.randn(3, 3, 32, 32)
+    first = net.embed[:-1](net.encoder(x))  # FC 4096, ReLU, dropout
+    assert first.shape == (3, 4096)
+    assert torch.equal(net.features(x), second(first)) and net.num_features == 16
+    assert net.fc.in_features == 16 and net(x).shape == (3, 10)
+    # No second layer without embedding_dim; the features are the 4,096-d ReLU output.
+    plain = build_model({**spec, "embedding_dim": None})
+    assert plain.num_features == 4096 and len(plain.embed) == 3
+
+
+def test_embedding_dim_is_only_for_convbn_encoder():
+    import copy
+
+    from conftest import TINY_STUDY
+    from cvrepro.config import ConfigError, resolve_study
+
+    study = copy.deepcopy(TINY_STUDY)
+    study["runs"]["a"]["model"] = {"arch": "convnet4", "embedding_dim": 16}
+    with pytest.raises(
+        ConfigError, match="runs.a.model.embedding_dim: only convbn_encoder has it, not convnet4"
+    ):
+        resolve_study("tiny", study, "studies/tiny.yaml")
+
+
+def test_convnet4_gradients_under_cpu_bf16_autocast_match_fp32():
+    """S6's last conv sees a 1x1 map at 96 px; stride 2 there gave garbage weight gradients
+    under CPU bf16 autocast, so it runs at stride 1 (the same function)."""
+    torch.manual_seed(0)
+    net = ConvNet4(in_channels=3, num_classes=10, width=32, image_size=96)
+    assert net.encoder[9].stride == (1, 1) and net.encoder[0].stride == (2, 2)
+    x = torch.randn(8, 3, 96, 96)
+    exact = torch.autograd.grad(net(x).sum(), net.encoder[9].weight)[0]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = net(x)
+    half = torch.autograd.grad(out.float().sum(), net.encoder[9].weight)[0]
+    off_centre = half.clone()
+    off_centre[:, :, 1, 1] = 0
+    assert torch.isfinite(half).all() and off_centre.abs().max() == 0
+    assert torch.allclose(half, exact, atol=0.05 * exact.abs().max().item())
 
 
 def test_default_width_is_the_architectures_own():

@@ -90,10 +90,18 @@ def run_pretraining(study, name: str, out) -> None:
     spec = pretraining_params(study, name)
     data, index = fake_split(out, study, study.pretrain[name]["data"])
     out.mkdir(parents=True, exist_ok=True)
+    labelled = {}  # the online probe trains alongside: its labelled sets are the job's inputs too
+    if spec["probe"] == "online":
+        for role in ("probe_data", "probe_val"):
+            if study.pretrain[name][role] is not None:
+                (out / role).mkdir(exist_ok=True)
+                files, role_index = fake_split(out / role, study, study.pretrain[name][role], 1)
+                labelled[role] = SubsetFiles(files, "train", role_index)
     pretrain_script.main(
         one_epoch(spec, spec["batch_size"], len(np.load(index)), smallest=2),
         data=SubsetFiles(data, "train", index),
-        probe=None,
+        probe=labelled.get("probe_data"),
+        probe_val=labelled.get("probe_val"),
         out_model=out / f"{name}.pt",
         out_history=out / f"{name}.csv",
         out_metrics=out / f"{name}.json",

@@ -16,6 +16,7 @@ from cvrepro.methods import PretrainNet, pretraining_method
 from cvrepro.models import build_model, count_parameters
 from cvrepro.provenance import provenance
 from cvrepro.resume import ResumeFile, clear_state, training_identity
+from cvrepro.schedules import steps_per_epoch
 
 
 def main(
@@ -23,6 +24,7 @@ def main(
     *,
     data: SubsetFiles,
     probe: SubsetFiles | None,
+    probe_val: SubsetFiles | None,
     out_model: Path,
     out_history: Path,
     out_metrics: Path,
@@ -35,6 +37,7 @@ def main(
     torch.manual_seed(pretraining["seed"])
     images = data.load(device)
     probe_set = probe.load(device) if probe is not None else None
+    probe_val_set = probe_val.load(device) if probe_val is not None else None
     mean, std = channel_stats(images.images)
     arch = {
         **pretraining["model"],
@@ -51,7 +54,8 @@ def main(
         device, memory_format=memory_format(device, images.images.shape[-1])
     )
     log(f"{pretraining['method']} pretraining of {arch['arch']} on {len(images)} images ({device})")
-    method = pretraining_method(net, pretraining, mean, std, probe_set)
+    steps = steps_per_epoch(len(images), pretraining["batch_size"])
+    method = pretraining_method(net, pretraining, mean, std, probe_set, probe_val=probe_val_set, steps=steps)
     resume_file = (
         ResumeFile(resume, training_identity(pretraining, data.index)) if resume is not None else None
     )
@@ -69,6 +73,8 @@ def main(
         "recipe": pretraining,
         "provenance": provenance(pretraining, device, pretraining["seed"], code=code),
     }
+    # probe: online (S6's probe trained alongside): its last epoch's running train and val accuracy
+    metrics.update({key: last[key] for key in ("probe_train_acc", "probe_val_acc") if key in last})
     # The encoder alone, loadable by `init: <name>` and by feature extraction (its fc is unused).
     save_checkpoint(
         out_model,
@@ -96,6 +102,11 @@ if __name__ == "__main__":
             data=SubsetFiles(Path(inputs.data), params.splits["data"], Path(inputs.index)),
             probe=SubsetFiles(Path(inputs.probe_data), params.splits["probe_data"], Path(inputs.probe_index))
             if "probe_data" in inputs.keys()
+            else None,
+            probe_val=SubsetFiles(
+                Path(inputs.probe_val_data), params.splits["probe_val"], Path(inputs.probe_val_index)
+            )
+            if "probe_val_data" in inputs.keys()
             else None,
             out_model=Path(snakemake.output.model),
             out_history=Path(snakemake.output.history),

@@ -92,9 +92,49 @@ def _gray(x: torch.Tensor) -> torch.Tensor:
     return (x * weights).sum(1, keepdim=True)
 
 
-def color_jitter(x: torch.Tensor, strength: float, p: float, generator: torch.Generator) -> torch.Tensor:
-    """Brightness, contrast and saturation factors in [1 - s, 1 + s] per image (hue is left out:
-    it needs an HSV round trip and SimCLR's ablations show little from it at this strength)."""
+def rgb_to_hsv(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(N, 3, H, W) RGB in [0, 1] -> hue in [0, 1), saturation, value, each (N, H, W): the
+    formulas and operation order of torchvision's v2 _rgb_to_hsv (after Pillow's)."""
+    r, g, b = x.unbind(1)
+    maxc, minc = x.amax(1), x.amin(1)
+    equal = maxc == minc  # grey pixels: hue and saturation 0, and no division by 0
+    ones = torch.ones_like(maxc)
+    s = (maxc - minc) / torch.where(equal, ones, maxc)
+    spread = torch.where(equal, ones, maxc - minc)
+    rc, gc, bc = (maxc - r) / spread, (maxc - g) / spread, (maxc - b) / spread
+    h = torch.where(maxc == r, bc - gc, torch.where(maxc == g, 2.0 + rc - bc, 4.0 + gc - rc))
+    return (h * (1.0 / 6.0) + 1.0).fmod(1.0), s, maxc
+
+
+# For each hue sector i, which of (v, p, q, t) is red, green and blue (torchvision's table).
+_HSV_SECTORS = torch.tensor([[0, 2, 1, 1, 3, 0], [3, 0, 0, 2, 1, 1], [1, 1, 3, 0, 0, 2]])
+
+
+def hsv_to_rgb(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """The inverse of rgb_to_hsv, as torchvision's v2 _hsv_to_rgb: (N, H, W) x 3 -> (N, 3, H, W)."""
+    h6 = h * 6
+    sector = torch.floor(h6)
+    f = h6 - sector
+    q = ((1.0 - s * f) * v).clamp(0.0, 1.0)
+    t = ((s * f + (1.0 - s)) * v).clamp(0.0, 1.0)
+    p = ((1.0 - s) * v).clamp(0.0, 1.0)
+    select = _HSV_SECTORS.to(h.device)[:, sector.long().remainder(6)].moveaxis(0, 1)  # (N, 3, H, W)
+    return torch.stack((v, p, q, t), 1).gather(1, select)
+
+
+def adjust_hue(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """Rotate each RGB image's hue by its factor (fractions of a turn, in [-0.5, 0.5]) through
+    HSV, as torchvision.transforms.v2.functional.adjust_hue does one image at a time."""
+    h, s, v = rgb_to_hsv(x)
+    return hsv_to_rgb((h + factor[:, None, None]).remainder(1.0), s, v)
+
+
+def color_jitter(
+    x: torch.Tensor, strength: float, p: float, hue: float, generator: torch.Generator
+) -> torch.Tensor:
+    """Brightness, contrast and saturation factors in [1 - s, 1 + s] per image, then (hue > 0,
+    RGB only) a hue rotation by a per-image factor in [-hue, hue] (torchvision's ColorJitter
+    hue). hue 0 draws nothing, so recipes without hue keep their random stream."""
     n = x.shape[0]
     apply = _chance(n, p, x, generator)[:, None, None, None]
     b, c, s = (_uniform(n, 1 - strength, 1 + strength, x, generator)[:, None, None, None] for _ in range(3))
@@ -104,6 +144,8 @@ def color_jitter(x: torch.Tensor, strength: float, p: float, generator: torch.Ge
     if x.shape[1] == 3:
         gray = _gray(y)
         y = (y - gray) * s + gray
+    if hue and x.shape[1] == 3:
+        y = adjust_hue(y.clamp(0, 1), _uniform(n, -hue, hue, x, generator))
     return torch.where(apply, y.clamp(0, 1), x)
 
 
@@ -152,8 +194,8 @@ def augment_batch(x: torch.Tensor, spec: str | dict, generator: torch.Generator)
         x = random_flip(x, generator, params["flip_p"])
     if params["rotation"]:
         x = random_rotation(x, params["rotation"], generator)
-    if params["jitter"]:
-        x = color_jitter(x, params["jitter"], params["jitter_p"], generator)
+    if params["jitter"] or params["hue"]:
+        x = color_jitter(x, params["jitter"], params["jitter_p"], params["hue"], generator)
     if params["grayscale_p"]:
         x = random_grayscale(x, params["grayscale_p"], generator)
     if params["blur_p"]:

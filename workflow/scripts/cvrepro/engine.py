@@ -19,7 +19,7 @@ from torch import nn
 
 from cvrepro.data import TensorSet
 from cvrepro.device import prepare_device
-from cvrepro.freezing import set_train_mode
+from cvrepro.freezing import frozen_bn_mode, set_train_mode
 from cvrepro.resume import ResumeFile, load_state, restore_training, save_state, training_state
 from cvrepro.schedules import batch_starts, make_optimizer, make_scheduler
 
@@ -69,9 +69,12 @@ def train_one_epoch(
     generator: torch.Generator,
     batch_size: int,
     watched: list[tuple[str, nn.Parameter]],
-) -> tuple[dict[str, float], dict[str, float]]:
-    """One pass in a seeded random order. Returns (scores, mean |grad| per watched weight)."""
-    set_train_mode(model)
+    frozen_bn: str,
+) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+    """One pass in a seeded random order. Returns (scores, per watched weight: the mean over
+    steps of its mean |grad| and the largest |grad| of any step); frozen BatchNorm layers in
+    `frozen_bn` mode (cvrepro.freezing.set_train_mode)."""
+    set_train_mode(model, frozen_bn)
     if method.state is not None:
         method.state.train()
     device = data.images.device
@@ -79,6 +82,7 @@ def train_one_epoch(
     starts = batch_starts(len(data), batch_size)
     sums: Sums = {}
     grad_sums = torch.zeros(len(watched), device=device)
+    grad_max = torch.zeros(len(watched), device=device)
     images, last_lr = 0, None
     for start in starts:
         batch = order[start : start + batch_size]
@@ -87,22 +91,29 @@ def train_one_epoch(
         loss.backward()
         if watched:
             grad_sums += torch.stack([p.grad.abs().mean() for _, p in watched])
+            grad_max = torch.maximum(grad_max, torch.stack([p.grad.abs().amax() for _, p in watched]))
         last_lr = optimizer.param_groups[0]["lr"]
         optimizer.step()
         scheduler.step()
         for key, value in parts.items():
             sums[key] = sums[key] + value if key in sums else value
         images += len(batch)
-    # The epoch's one wait on the device: every sum in one transfer (float64 holds counts exactly).
-    keys = list(sums)
-    values = torch.stack([sums[k].double() for k in keys]).tolist() if keys else []
+    # The epoch's one wait on the device: every sum and gradient statistic in one transfer
+    # (float64 holds counts exactly and float32 values unchanged).
+    keys, w = list(sums), len(watched)
+    flat = torch.cat([*(sums[k].double().reshape(1) for k in keys), grad_sums.double(), grad_max.double()])
+    flat = flat.tolist()
+    values, grad_means, grad_maxes = flat[: len(keys)], flat[len(keys) : len(keys) + w], flat[len(keys) + w :]
     scores = method.summarize(dict(zip(keys, values, strict=True)), images, len(starts))
     if not math.isfinite(scores["train_loss"]):
         raise FloatingPointError(
             f"training loss became {scores['train_loss']}; lower the learning rate or check the data"
         )
     scores["last_lr"] = last_lr  # the learning rate of the epoch's last step
-    grads = {name: value / len(starts) for (name, _), value in zip(watched, grad_sums.tolist(), strict=True)}
+    grads = {
+        name: (mean / len(starts), largest)
+        for (name, _), mean, largest in zip(watched, grad_means, grad_maxes, strict=True)
+    }
     return scores, grads
 
 
@@ -148,7 +159,7 @@ def fit(
 ) -> FitResult:
     """Train `model` on `data` with `method` as the recipe says (its keys epochs, batch_size,
     optimizer, schedule and seed); stop early as `stopping` says (a run's early_stopping);
-    record mean |gradient| per weight when `watch_grads` (a run's grad_flow); resumable from
+    record mean and max |gradient| per weight when `watch_grads` (a run's grad_flow); resumable from
     `resume` after any epoch."""
     device = data.images.device
     prepare_device(device)
@@ -175,7 +186,7 @@ def fit(
             torch.cuda.synchronize()
         start = time.perf_counter()
         scores, grads = train_one_epoch(
-            model, data, method, optimizer, scheduler, generator, batch_size, watched
+            model, data, method, optimizer, scheduler, generator, batch_size, watched, frozen_bn_mode(recipe)
         )
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -185,7 +196,10 @@ def fit(
         row.update(method.after_epoch())
         row["steps"] = steps
         result.history.append(row)
-        result.grad_flow += [{"epoch": epoch, "layer": n, "mean_abs_grad": v} for n, v in grads.items()]
+        result.grad_flow += [
+            {"epoch": epoch, "layer": n, "mean_abs_grad": mean, "max_abs_grad": largest}
+            for n, (mean, largest) in grads.items()
+        ]
         elapsed = (time.perf_counter() - started) / (epoch - first_epoch + 1)
         log(_epoch_line(row, epochs, elapsed * (epochs - epoch)))
         if stopping is not None:

@@ -28,13 +28,26 @@ def freeze(model: nn.Module, children: int, stages: list[str] | tuple) -> list[s
     return frozen
 
 
-def set_train_mode(model: nn.Module) -> nn.Module:
-    """model.train(), except BatchNorm layers whose parameters are all frozen stay in eval mode.
+def frozen_bn_mode(recipe: dict) -> str:
+    """A run's `freeze.bn`. A pretraining freezes nothing, so there `train` (plain model.train())
+    and `eval` do the same."""
+    return recipe["freeze"]["bn"] if "freeze" in recipe else "train"
 
-    A frozen BN layer in train mode would still update its running statistics and normalise
-    with batch statistics, so the "frozen" features would drift.
+
+def set_train_mode(model: nn.Module, frozen_bn: str) -> nn.Module:
+    """model.train(); with `frozen_bn` "eval", BatchNorm layers whose parameters are all frozen
+    go back to eval mode.
+
+    eval (our default): a frozen BN layer in train mode would still update its running
+    statistics and normalise with batch statistics, so the "frozen" features would drift.
+    train: what a PyTorch script that only sets requires_grad=False and calls model.train() does
+    (S2's report): frozen BN layers normalise with batch statistics and update running stats.
     """
+    if frozen_bn not in ("eval", "train"):
+        raise ValueError(f"freeze.bn: expected 'eval' or 'train', got {frozen_bn!r}")
     model.train()
+    if frozen_bn == "train":
+        return model
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             parameters = list(module.parameters())

@@ -99,6 +99,35 @@ def contrastive_accuracy(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
     return (sim.argmax(1) == targets).float().mean()
 
 
+def cross_view_logits(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
+    """The N x N cosine similarities of view 1 (rows) to view 2 (columns), over the temperature."""
+    return F.normalize(z1, dim=1) @ F.normalize(z2, dim=1).T / temperature
+
+
+def cross_view_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
+    """S6's contrastive loss (the Keras SimCLR example's): cross-entropy with labels 0..N-1 over
+    the rows and over the columns of the N x N view-1 vs view-2 logits, the mean of the 2N
+    terms. Unlike NT-Xent there are no same-view negatives: each view competes only with the
+    other view's N - 1 images."""
+    logits = cross_view_logits(z1, z2, temperature)
+    targets = torch.arange(len(z1), device=z1.device)
+    return F.cross_entropy(torch.cat([logits, logits.T]), torch.cat([targets, targets]))
+
+
+def cross_view_accuracy(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """Fraction of the 2N rows and columns of the view-1 vs view-2 similarity matrix whose
+    largest entry is on the diagonal (the report's 'CONTRASTIVE ACCURACY')."""
+    sim = F.normalize(z1, dim=1) @ F.normalize(z2, dim=1).T
+    targets = torch.arange(len(z1), device=z1.device)
+    return torch.cat([sim.argmax(1) == targets, sim.argmax(0) == targets]).float().mean()
+
+
+CONTRASTIVE = {
+    "nt_xent": (nt_xent_loss, contrastive_accuracy),
+    "cross_view": (cross_view_loss, cross_view_accuracy),
+}
+
+
 class CenterLoss(nn.Module):
     """Center loss (Wen et al., 2016): 0.5 * mean ||x_i - c_{y_i}||^2.
 

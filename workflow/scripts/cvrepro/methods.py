@@ -16,7 +16,8 @@ from cvrepro.data import TensorSet, standardize
 from cvrepro.device import model_input
 from cvrepro.engine import Method
 from cvrepro.inference import evaluate, extract_features
-from cvrepro.losses import CenterLoss, combined_loss, contrastive_accuracy, nt_xent_loss, triplet_margin_loss
+from cvrepro.losses import CONTRASTIVE, CenterLoss, combined_loss, triplet_margin_loss
+from cvrepro.online_probe import online_probe, probe_scores
 from cvrepro.precision import autocast
 from cvrepro.probes import linear_probe_accuracy
 
@@ -95,12 +96,28 @@ def projected(model: PretrainNet) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 def simclr(
-    model: PretrainNet, recipe: dict, mean: list[float], std: list[float], probe: TensorSet | None
+    model: PretrainNet,
+    recipe: dict,
+    mean: list[float],
+    std: list[float],
+    probe: TensorSet | None,
+    *,
+    probe_val: TensorSet | None = None,
+    steps: int | None = None,
 ) -> Method:
-    """NT-Xent between two augmented views of each image (labels unused); after every epoch a
-    linear probe refitted on frozen features of `probe` when given."""
+    """The contrastive loss `recipe["loss"]` (NT-Xent or S6's cross-view loss) between two
+    augmented views of each image (labels unused), its accuracy on the same similarities, and
+    the linear probe on `probe` as `recipe["probe"]` says: refit after every epoch, or online
+    (trained alongside, one step per contrastive step of the `steps` per epoch; scored on
+    `probe_val` after every epoch)."""
     forward = maybe_compile(projected(model), compile_setting())
     augment, temperature = recipe["augment"], recipe["temperature"]
+    loss_fn, accuracy_fn = CONTRASTIVE[recipe["loss"]]
+    online = None
+    if recipe["probe"] == "online":
+        if probe is None or steps is None:
+            raise ValueError("probe: online needs the labelled probe_data and the steps per epoch")
+        online = online_probe(model.encoder, probe, probe_val, steps, recipe, mean, std)
 
     def step(images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator):
         v1 = augmented(images, augment, mean, std, generator)
@@ -108,19 +125,25 @@ def simclr(
         with autocast(images.device):
             z = forward(model_input(torch.cat([v1, v2]))).float()
         z1, z2 = z.chunk(2)
-        loss = nt_xent_loss(z1, z2, temperature)
-        return loss, {"loss": loss.detach(), "acc": contrastive_accuracy(z1.detach(), z2.detach())}
+        loss = loss_fn(z1, z2, temperature)
+        sums = {"loss": loss.detach(), "acc": accuracy_fn(z1.detach(), z2.detach())}
+        if online is not None:
+            sums.update(online[1](generator))
+        return loss, sums
 
     def summarize(sums: dict[str, float], images: int, steps: int) -> dict[str, float]:
-        return {"train_loss": sums["loss"] / steps, "contrastive_acc": sums["acc"] / steps}
+        scores = {"train_loss": sums["loss"] / steps, "contrastive_acc": sums["acc"] / steps}
+        return {**scores, **probe_scores(sums)} if online is not None else scores
 
     def probe_accuracy() -> dict[str, float]:
+        if online is not None:
+            return online[2]()
         if probe is None:
             return {}
         features = extract_features(model.encoder, probe, mean, std, None, "penultimate")
         return {"probe_acc": linear_probe_accuracy(features, probe.labels.cpu().numpy(), recipe["seed"])}
 
-    return Method(step, summarize, probe_accuracy, views=2)
+    return Method(step, summarize, probe_accuracy, online[0] if online is not None else None, views=2)
 
 
 def triplet(model: PretrainNet, recipe: dict, mean: list[float], std: list[float]) -> Method:
@@ -144,10 +167,18 @@ def triplet(model: PretrainNet, recipe: dict, mean: list[float], std: list[float
 
 
 def pretraining_method(
-    model: PretrainNet, recipe: dict, mean: list[float], std: list[float], probe: TensorSet | None
+    model: PretrainNet,
+    recipe: dict,
+    mean: list[float],
+    std: list[float],
+    probe: TensorSet | None,
+    *,
+    probe_val: TensorSet | None = None,
+    steps: int | None = None,
 ) -> Method:
+    """The Method of `recipe["method"]`; `probe_val` and `steps` serve simclr's online probe."""
     if recipe["method"] == "simclr":
-        return simclr(model, recipe, mean, std, probe)
+        return simclr(model, recipe, mean, std, probe, probe_val=probe_val, steps=steps)
     if recipe["method"] == "triplet":
         return triplet(model, recipe, mean, std)
     raise ValueError(f"unknown pretraining method {recipe['method']!r}; choose from ['simclr', 'triplet']")

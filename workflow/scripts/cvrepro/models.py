@@ -12,7 +12,7 @@ from cvrepro.small_nets import DEFAULT_WIDTH, NETS
 
 def build_model(spec: dict) -> nn.Module:
     """A network from its spec: the run's `model` keys (arch, stem, width: None for the arch's
-    own, head: {kind, dropout, hidden}) plus in_channels, num_classes and image_size."""
+    own, embedding_dim, head: {kind, dropout, hidden}) plus in_channels, num_classes and image_size."""
     arch, width = spec["arch"], spec["width"]
     if arch in RESNETS:
         model = ResNet(
@@ -23,11 +23,14 @@ def build_model(spec: dict) -> nn.Module:
             stem=spec["stem"],
         )
     elif arch in NETS:
+        # S7's second linear layer (the embedding's size) exists only in convbn_encoder.
+        extra = {"embedding_dim": spec["embedding_dim"]} if arch == "convbn_encoder" else {}
         model = NETS[arch](
             in_channels=spec["in_channels"],
             num_classes=spec["num_classes"],
             width=width or DEFAULT_WIDTH[arch],
             image_size=spec["image_size"],
+            **extra,
         )
     else:
         raise ValueError(f"unknown arch {arch!r}; choose from {list(ARCHS)}")

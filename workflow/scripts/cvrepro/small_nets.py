@@ -30,8 +30,12 @@ class ConvNet4(nn.Module):
         layers: list[nn.Module] = []
         side, channels = image_size, in_channels
         for i in range(4):
-            layers += [nn.Conv2d(channels, width, 3, stride=2, padding=1), nn.ReLU(inplace=True)]
-            side, channels = _out_side(side, 2), width
+            # On a 1x1 map (the fourth conv at 96 px) stride 1 computes exactly what stride 2 does
+            # (one output, the centre tap); it is used because CPU bf16 autocast returns garbage
+            # weight gradients for stride 2 on a 1x1 input (torch 2.x oneDNN).
+            stride = 1 if side == 1 else 2
+            layers += [nn.Conv2d(channels, width, 3, stride=stride, padding=1), nn.ReLU(inplace=True)]
+            side, channels = _out_side(side, stride), width
             if i < 3 and side >= 2:
                 layers.append(nn.MaxPool2d(2, 2))
                 side //= 2
@@ -57,7 +61,9 @@ def _conv_bn(in_channels: int, out_channels: int) -> list[nn.Module]:
 
 class ConvBNEncoder(nn.Module):
     """S7 (seed 004): conv 64, 64, 128, 128 (3x3, padding 1, BN, ReLU) with a 2x2 max-pool after
-    the second and the fourth, then FC 4096 + ReLU + dropout 0.1: the 4096-d embedding.
+    the second and the fourth, then FC 4096 + ReLU + dropout 0.1: the 4096-d embedding; with
+    `embedding_dim` z, a second linear layer 4096 -> z (no activation) whose output is the
+    embedding, as in the report ("Second Linear layer: 4096 input features, output features").
 
     The report's first linear layer has "12888" (OCR of 128*8*8 = 8192) inputs at 32 px,
     which is what two pools give.
@@ -70,6 +76,7 @@ class ConvBNEncoder(nn.Module):
         num_classes: int,
         width: int,
         image_size: int,
+        embedding_dim: int | None,
         embedding: int = 4096,
         embedding_dropout: float = 0.1,
     ) -> None:
@@ -85,11 +92,16 @@ class ConvBNEncoder(nn.Module):
             nn.Flatten(),
         )
         side = image_size // 4
-        self.embed = nn.Sequential(
-            nn.Linear(2 * w * side * side, embedding), nn.ReLU(inplace=True), nn.Dropout(embedding_dropout)
-        )
-        self.num_features = embedding
-        self.fc = nn.Linear(embedding, num_classes)
+        layers = [
+            nn.Linear(2 * w * side * side, embedding),
+            nn.ReLU(inplace=True),
+            nn.Dropout(embedding_dropout),
+        ]
+        if embedding_dim is not None:
+            layers.append(nn.Linear(embedding, embedding_dim))
+        self.embed = nn.Sequential(*layers)
+        self.num_features = embedding if embedding_dim is None else embedding_dim
+        self.fc = nn.Linear(self.num_features, num_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.embed(self.encoder(x))

@@ -18,6 +18,11 @@ def check_augment(where: str, spec: str | dict) -> None:
         raise ConfigError(f"{where}.augment: {error}") from None
 
 
+def check_model(where: str, model: dict) -> None:
+    if model["embedding_dim"] is not None and model["arch"] != "convbn_encoder":
+        raise ConfigError(f"{where}.model.embedding_dim: only convbn_encoder has it, not {model['arch']}")
+
+
 def check_schedule(where: str, spec: dict, epochs: int) -> None:
     if spec["name"] == "cosine" and spec["warmup_epochs"] >= (spec["t_max"] or epochs):
         raise ConfigError(
@@ -67,6 +72,7 @@ def check_runs(study: Study) -> None:
         key = f"{study.source}: runs.{name}"
         _check_run_subsets(study, key, run)
         _check_init(study, key, run)
+        check_model(key, run["model"])
         check_augment(key, run["augment"])
         check_schedule(key, run["schedule"], run["epochs"])
         stopping = run["early_stopping"]
@@ -92,8 +98,34 @@ def check_pretrain(study: Study) -> None:
             raise ConfigError(
                 f"{study.source}: {key}.data: triplet pretraining needs labels; {spec['data']!r} is unlabelled"
             )
+        check_model(f"{study.source}: {key}", spec["model"])
         check_augment(f"{study.source}: {key}", spec["augment"])
         check_schedule(f"{study.source}: {key}", spec["schedule"], spec["epochs"])
+        _check_online_probe(study, key, spec)
+
+
+def _check_online_probe(study: Study, key: str, spec: dict) -> None:
+    """`probe: online` needs labelled probe_data (simclr); probe_val is its validation subset."""
+    check_subset_ref(study, f"{key}.probe_val", spec["probe_val"])
+    try:
+        resolve_augment(spec["probe_augment"])
+    except ValueError as error:
+        raise ConfigError(f"{study.source}: {key}.probe_augment: {error}") from None
+    if spec["probe"] == "online" and (spec["method"] != "simclr" or spec["probe_data"] is None):
+        raise ConfigError(f"{study.source}: {key}.probe: online needs method simclr and a probe_data subset")
+    if spec["probe_val"] is not None and spec["probe"] != "online":
+        raise ConfigError(f"{study.source}: {key}.probe_val: only used by probe: online")
+    for role in ("probe_data", "probe_val"):
+        if spec[role] is not None and study.subsets[spec[role]]["split"] == "unlabeled":
+            raise ConfigError(
+                f"{study.source}: {key}.{role}: the probe needs labels; {spec[role]!r} is unlabelled"
+            )
+    if spec["probe_val"] is not None and not subsets_disjoint(
+        study.subsets, spec["probe_data"], spec["probe_val"]
+    ):
+        raise ConfigError(
+            f"{study.source}: {key}.probe_val: subset {spec['probe_val']!r} may overlap probe_data {spec['probe_data']!r}"
+        )
 
 
 def check_probes(study: Study) -> None:

@@ -1,0 +1,88 @@
+"""Figures added for the reports' own: S1's shifted images (shift_samples) and S5's per-run
+gradient-flow panels; drawn from files laid out as the rules write them."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from conftest import TINY_STUDY
+from cvrepro import figure_draw, plots
+from cvrepro.config import ConfigError, resolve_study
+from cvrepro.figure_kinds import FIGURE_KINDS
+from cvrepro.study import Study
+
+
+def shift_dir(root, n: int = 10):
+    """A shift set as scripts/shift.py writes it: clean.npz, <condition>.npz, info.json."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8)
+    labels = np.arange(n) % 3
+    np.savez(root / "clean.npz", images=images, labels=labels)
+    conditions = ["contrast-1", "gaussian_noise-5"]
+    for k, condition in enumerate(conditions):
+        np.savez(root / f"{condition}.npz", images=(images // (k + 2)).astype(np.uint8), labels=labels)
+    (root / "info.json").write_text(
+        json.dumps({"conditions": conditions, "classes": ["a", "b", "c"], "n": n})
+    )
+    return images, labels
+
+
+def test_shift_samples_pairs_the_same_images_clean_and_corrupted(tmp_path):
+    images, labels = shift_dir(tmp_path)
+    columns, names = figure_draw.shift_columns(tmp_path, 4, seed=3)
+    assert list(columns) == ["clean", "contrast-1", "gaussian_noise-5"]
+    pick = np.sort(np.random.default_rng(3).permutation(10)[:4])
+    assert np.array_equal(columns["clean"], images[pick])
+    assert np.array_equal(columns["gaussian_noise-5"], images[pick] // 3)
+    assert names == [["a", "b", "c"][label] for label in labels[pick]]
+    out = tmp_path / "figure.png"
+    spec = {"kind": "shift_samples", "shift_set": "c", "count": 4, "seed": 3, "caption": "Figure 1 (b)"}
+    figure_draw.draw_shift_samples(spec, [tmp_path], out)
+    width, height = Image.open(out).size
+    assert (width, height) == (3 * 108, 528)  # three 0.9-inch columns of four rows at 120 dpi
+
+
+def test_shift_samples_reads_the_shift_sets_directory_and_is_checked():
+    study: Study = resolve_study("tiny", copy.deepcopy(TINY_STUDY), "x")
+    figure = {"shift_set": "c", "runs": []}
+    assert FIGURE_KINDS["shift_samples"].inputs(study, figure) == ["results/tiny/shifted/c"]
+    for changes, message in (
+        ({"kind": "shift_samples", "count": 3}, "figures.s.shift_set: required for kind shift_samples"),
+        (
+            {"kind": "shift_samples", "shift_set": "zzz"},
+            "figures.s.shift_set: no shift set named 'zzz'; defined: c",
+        ),
+        ({"kind": "shift_samples", "shift_set": "c", "runs": ["a"]}, "figures.s.runs: no run named 'a'"),
+    ):
+        spec = copy.deepcopy(TINY_STUDY)
+        spec["figures"]["s"] = changes
+        with pytest.raises(ConfigError, match=message):
+            resolve_study("tiny", spec, "studies/tiny.yaml")
+
+
+def test_gradient_flow_draws_one_panel_per_run_with_mean_and_max(tmp_path):
+    def flow(scale: float) -> pd.DataFrame:
+        layers = ["conv1.weight", "bn1.weight", "fc.weight"]
+        return pd.DataFrame(
+            [
+                {
+                    "epoch": e,
+                    "layer": layer,
+                    "mean_abs_grad": scale * (i + 1),
+                    "max_abs_grad": 10 * scale * (i + 1),
+                }
+                for e in (1, 2)
+                for i, layer in enumerate(layers)
+            ]
+        )
+
+    one, three = tmp_path / "one.png", tmp_path / "three.png"
+    plots.gradient_flow({"a": flow(1e-3)}, one, "")
+    plots.gradient_flow({"a": flow(1e-3), "b": flow(1e-2), "c": pd.DataFrame()}, three, "")
+    assert Image.open(three).size[1] > 2.5 * Image.open(one).size[1]  # a panel per run
