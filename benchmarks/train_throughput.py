@@ -188,7 +188,7 @@ def engine_throughput(
         method = supervised(model, recipe, mean, std, 10, None)
 
     def epoch() -> None:
-        train_one_epoch(model, train, method, optimizer, scheduler, generator, batch_size, [])
+        train_one_epoch(model, train, method, optimizer, scheduler, generator, batch_size, [], "eval")
 
     warm_up = timed(epoch, device)
     seconds = timed(lambda: [epoch() for _ in range(epochs)], device)

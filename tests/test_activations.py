@@ -7,12 +7,13 @@ import pytest
 import torch
 
 from cvrepro.activations import activation_maps, first_of_each_class
+from cvrepro.config.recipes import run_recipe
 from cvrepro.models import build_model
 
 
 def test_maps_have_each_layers_resolution_and_are_channel_means():
     model = build_model(
-        {"arch": "resnet18", "width": 4, "num_classes": 10, "in_channels": 3, "image_size": 32}
+        {**run_recipe(model={"width": 4})["model"], "num_classes": 10, "in_channels": 3, "image_size": 32}
     )
     x = torch.randn(2, 3, 32, 32)
     maps = activation_maps(model, x, ["layer1", "layer4"])

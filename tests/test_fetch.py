@@ -183,13 +183,12 @@ def test_registry_is_complete():
         get_dataset("imagenet")
 
 
-def test_download_script_main_copies_from_the_debian_dir(tmp_path):
-    import download as download_script
-
+def test_fetch_copies_fashion_mnist_from_the_debian_dir(tmp_path):
+    """The download rule's call: no source_dir, Debian's directory found by the registry."""
     from conftest import FMNIST_DIR
 
     if not (FMNIST_DIR / "t10k-labels-idx1-ubyte.gz").exists():
         pytest.skip("Fashion-MNIST Debian package not installed")
     dest = tmp_path / "t10k-labels-idx1-ubyte.gz"
-    assert download_script.main("fashion_mnist", dest, []) == dest
+    assert fetch(get_dataset("fashion_mnist"), dest.name, dest, []) == dest
     assert Path(dest).stat().st_size == (FMNIST_DIR / "t10k-labels-idx1-ubyte.gz").stat().st_size

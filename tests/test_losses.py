@@ -196,7 +196,7 @@ def test_nt_xent_gradient_steps_reduce_it():
 
 def test_no_valid_triplet_gives_a_zero_that_keeps_the_graph():
     x = torch.randn(4, 3, requires_grad=True)
-    loss = triplet_margin_loss(x, torch.zeros(4, dtype=torch.long))
+    loss = triplet_margin_loss(x, torch.zeros(4, dtype=torch.long), 1.0, "euclidean", "batch_all")
     loss.backward()
     assert loss.item() == 0.0 and x.grad is not None
 
@@ -207,4 +207,4 @@ def test_unknown_names_list_the_choices():
             torch.zeros(2, 2), torch.zeros(2, 2), torch.zeros(2, dtype=torch.long), {"name": "focal"}
         )
     with pytest.raises(ValueError, match="unknown mining 'hardest'"):
-        triplet_margin_loss(torch.randn(4, 2), torch.tensor([0, 0, 1, 1]), mining="hardest")
+        triplet_margin_loss(torch.randn(4, 2), torch.tensor([0, 0, 1, 1]), 1.0, "euclidean", "hardest")

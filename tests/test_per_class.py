@@ -17,7 +17,7 @@ from conftest import TINY_STUDY
 from cvrepro.config import ConfigError, resolve_study
 from cvrepro.metrics import classification_metrics
 from cvrepro.per_class import per_class_values, reported_by_row
-from cvrepro.tables import to_markdown
+from cvrepro.table_markdown import shown_columns, to_markdown
 
 # S3's fine-tuned network (seeds/002, Question 1 b II): rows = actual, columns = predicted.
 STL10 = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
@@ -115,9 +115,11 @@ def test_table_script_builds_a_per_class_table_with_the_reports_values(tmp_path)
         {"test": [test], "made_by": [made_by]},
         tmp_path / "t.csv",
         tmp_path / "t.md",
+        tmp_path / "compare.csv",
         log=lambda *_: None,
     )
-    assert list(frame.columns) == [
+    shown = shown_columns(frame)
+    assert [c for c in shown if not c.endswith("_verdict")] == [
         "precision",
         "precision_reported",
         "precision_diff",
@@ -128,8 +130,9 @@ def test_table_script_builds_a_per_class_table_with_the_reports_values(tmp_path)
     assert frame.index.name == "class" and len(frame) == 13
     assert frame["precision_diff"].iloc[:10].between(0, 1e-4).all()  # the report truncates
     markdown = (tmp_path / "t.md").read_text()
-    assert "| cat | 87.32% | 87.32% | +0.00 pp | 85.25% | 86.27% | 800 |" in markdown
-    assert markdown.count("| 800 |") == 10 and "| accuracy | – | – | – | – | 91.55% | 8000 |" in markdown
+    # precision's interval is over the 781 images predicted as cat, recall's over its 800
+    assert "| cat | 87.32% [84.81, 89.48%] | 87.32% | +0.00 pp | within | 85.25% [" in markdown
+    assert markdown.count("| 800 |") == 10 and "| accuracy | – | – | – | – | – | 91.55% | 8000 |" in markdown
     assert "Made by commit abc on cpu" in markdown
 
 

@@ -159,11 +159,11 @@ def test_console_shows_what_runs_progress_lines_and_where_the_report_is(finished
 def test_adding_replicates_keeps_what_ran_and_only_adds_jobs(finished):
     workdir, _ = finished
     study = copy.deepcopy(STUDY)
-    study["runs"]["a"]["repeats"] = 4
+    study["runs"]["a"]["repeats"] = study["runs"]["b"]["repeats"] = 4  # compared rows need the same n
     result = run_snakemake(workdir, config(study), "-n", "--cores", "2")
     assert result.returncode == 0, result.stderr
-    assert planned_wildcards(result, "train") == ["study=rep, run=a.r3"]
-    assert planned_jobs(result)["evaluate"] == 1
+    assert planned_wildcards(result, "train") == ["study=rep, run=a.r3", "study=rep, run=b.r3"]
+    assert planned_jobs(result)["evaluate"] == 2 and planned_jobs(result)["bn_sweep"] == 1
 
 
 @pytest.mark.parametrize(

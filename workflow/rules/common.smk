@@ -78,6 +78,17 @@ def get_source_dirs(wildcards):
     return recipes.dataset_source_dirs(CONFIG, wildcards.dataset)
 
 
+def fetch_original(dataset, dest, log):
+    """The download rule's work: a verified local copy (datasets.<name>.source_dir, Debian's
+    directories) or a checksum-verified download, written atomically to `dest`."""
+    from cvrepro.datasets.download import fetch
+    from cvrepro.logs import log_to
+
+    with log_to(log):
+        fetch(DATASETS[dataset], dest.name, dest, recipes.dataset_source_dirs(CONFIG, dataset))
+        print(f"{dataset}: {dest}")
+
+
 # --- subsets ---------------------------------------------------------------------------------
 
 
@@ -105,7 +116,7 @@ def get_train_inputs(wildcards):
             files = paths.subset_files(study, run[role])
             inputs[f"{role}_data"], inputs[f"{role}_index"] = files["data"], files["index"]
     if run["init"] not in INIT_KEYWORDS:
-        inputs["init"] = paths.model_file(study, run["init"])
+        inputs["init"] = paths.job_file(study, run["init"], "model.pt")
     return inputs
 
 
@@ -141,7 +152,7 @@ def get_pretraining_splits(wildcards):
 
 def get_eval_inputs(wildcards):
     study = study_of(wildcards)
-    return {"model": paths.model_file(study, wildcards.run), **paths.subset_files(study, wildcards.subset)}
+    return {"model": paths.job_file(study, wildcards.run, "model.pt"), **paths.subset_files(study, wildcards.subset)}
 
 
 def get_eval_split(wildcards):
@@ -155,7 +166,7 @@ def get_extract_inputs(wildcards):
     study = study_of(wildcards)
     inputs = paths.subset_files(study, wildcards.subset)
     if wildcards.source != PIXELS and wildcards.source not in IMAGENET_SOURCES:
-        inputs["model"] = paths.model_file(study, wildcards.source)
+        inputs["model"] = paths.job_file(study, wildcards.source, "model.pt")
     return inputs
 
 
@@ -249,7 +260,7 @@ def get_figure_spec(wildcards):
 def job_metrics_files(name):
     """metrics.json of every training run and pretraining of a study (their time and hardware)."""
     study = STUDIES[name]
-    return [paths.job_metrics_file(study, job) for job in [*study.runs, *study.pretrain]]
+    return [paths.job_file(study, job, "metrics.json") for job in [*study.runs, *study.pretrain]]
 
 
 def get_report_inputs(wildcards):
@@ -267,7 +278,7 @@ def get_report_jobs(wildcards):
     """job -> (run | pretraining, its metrics.json)."""
     study = study_of(wildcards)
     return {
-        name: ("pretraining" if name in study.pretrain else "run", paths.job_metrics_file(study, name))
+        name: ("pretraining" if name in study.pretrain else "run", paths.job_file(study, name, "metrics.json"))
         for name in [*study.runs, *study.pretrain]
     }
 

@@ -19,13 +19,7 @@ rule download:
     # run block runs in Snakemake's own Python, which already imports cvrepro to load the
     # config, so it has no conda env; its text is not a rerun trigger, see profiles/default).
     run:
-        from cvrepro.datasets.download import fetch
-        from cvrepro.logs import log_to
-
-        with log_to(log[0]):
-            dest = Path(output[0])
-            fetch(DATASETS[wildcards.dataset], dest.name, dest, get_source_dirs(wildcards))
-            print(f"{wildcards.dataset}: {dest}")
+        fetch_original(wildcards.dataset, Path(output[0]), log[0])
 
 
 rule prepare:

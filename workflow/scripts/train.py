@@ -148,9 +148,8 @@ def main(
     )
     write_json(out_metrics, metrics)  # NaN is an error, not invalid JSON
     clear_state(ResumeFile(resume, identity) if resume is not None else None)
-    log(
-        f"done: train_acc {metrics['train_acc']:.4f}  val_acc {metrics['val_acc']}  {metrics['train_time_s']:.1f}s"
-    )
+    val = f"  val_acc {metrics['val_acc']:.4f}" if metrics["val_acc"] is not None else ""
+    log(f"done: train_acc {metrics['train_acc']:.4f}{val}  {metrics['train_time_s']:.1f}s training")
     return metrics
 
 

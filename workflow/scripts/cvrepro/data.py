@@ -12,17 +12,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cvrepro.datasets.splits import load_split
+from cvrepro.datasets.splits import Split, load_split
 
 
-@dataclass
-class TensorSet:
-    images: torch.Tensor  # uint8 (N, C, H, W)
-    labels: torch.Tensor  # int64 (N,)
-    classes: list[str]
-
-    def __len__(self) -> int:
-        return len(self.labels)
+@dataclass(frozen=True)
+class TensorSet(Split):
+    """A split's images as torch tensors on the training device: uint8 (N, C, H, W) images,
+    int64 (N,) labels, and the class names."""
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,8 @@ def _jobs(study: Study, figure: dict) -> list[str]:
 
 
 def _histories(study: Study, figure: dict) -> list[str]:
-    return [paths.history_file(study, job) for job in _jobs(study, figure)]
-
-
-def _probe_histories(study: Study, figure: dict) -> list[str]:
-    return [paths.probe_history_file(study, job) for job in _jobs(study, figure)]
+    """history.csv of each job: per epoch (runs, pretrainings) or per iteration (probes)."""
+    return [paths.job_file(study, job, "history.csv") for job in _jobs(study, figure)]
 
 
 def _test_metrics(study: Study, figure: dict) -> list[str]:
@@ -53,11 +50,11 @@ def _subset(study: Study, figure: dict) -> list[str]:
 
 def _model_and_subset(study: Study, figure: dict) -> list[str]:
     """Replicate 0's model (the first job of the one row)."""
-    return [paths.model_file(study, _jobs(study, figure)[0]), *_subset(study, figure)]
+    return [paths.job_file(study, _jobs(study, figure)[0], "model.pt"), *_subset(study, figure)]
 
 
 def _grad_flows(study: Study, figure: dict) -> list[str]:
-    return [paths.grad_flow_file(study, job) for job in _jobs(study, figure)]
+    return [paths.job_file(study, job, "grad_flow.csv") for job in _jobs(study, figure)]
 
 
 def _sweeps(study: Study, figure: dict) -> list[str]:
@@ -86,6 +83,6 @@ FIGURE_KINDS: dict[str, FigureKind] = {
     "grad_flow": FigureKind(("runs",), _grad_flows),
     "samples": FigureKind(("subset",), _subset),
     "activations": FigureKind(("runs", "subset", "layers"), _model_and_subset, max_runs=1),
-    "probe_curves": FigureKind(("runs",), _probe_histories, rows=("probes",)),
+    "probe_curves": FigureKind(("runs",), _histories, rows=("probes",)),
     "shift_samples": FigureKind(("shift_set",), _shift_set, rows=()),
 }

@@ -7,32 +7,15 @@ from cvrepro.study import Study
 
 
 def job_dir(study: Study, name: str) -> str:
-    """Where a run or a pretraining writes model.pt, history.csv, metrics.json."""
-    return f"results/{study.name}/{study.job_kind(name)}/{name}"
+    """Where a run, pretraining or probe job writes its files."""
+    section = "probes" if name in study.probes else study.job_kind(name)
+    return f"results/{study.name}/{section}/{name}"
 
 
-def model_file(study: Study, name: str) -> str:
-    return f"{job_dir(study, name)}/model.pt"
-
-
-def history_file(study: Study, name: str) -> str:
-    return f"{job_dir(study, name)}/history.csv"
-
-
-def job_metrics_file(study: Study, name: str) -> str:
-    """metrics.json of a run or pretraining (its training), or of a probe."""
-    if name in study.probes:
-        return f"results/{study.name}/probes/{name}/metrics.json"
-    return f"{job_dir(study, name)}/metrics.json"
-
-
-def probe_history_file(study: Study, probe: str) -> str:
-    """Per-iteration history of a probe fitted by minibatch_gd (header only for other solvers)."""
-    return f"results/{study.name}/probes/{probe}/history.csv"
-
-
-def grad_flow_file(study: Study, run: str) -> str:
-    return f"results/{study.name}/runs/{run}/grad_flow.csv"
+def job_file(study: Study, name: str, filename: str) -> str:
+    """A file of a run, pretraining or probe job: model.pt, history.csv (a probe's: its
+    iterations), metrics.json (a run's: its training), grad_flow.csv (runs)."""
+    return f"{job_dir(study, name)}/{filename}"
 
 
 def subset_index(study: Study, subset: str) -> str:
@@ -51,7 +34,7 @@ def subset_files(study: Study, subset: str) -> dict[str, str]:
 def test_metrics_file(study: Study, name: str, subset: str | None = None) -> str:
     """Test-set metrics of a run (its evaluation on `subset`, default its own test) or of a probe."""
     if name in study.probes:
-        return f"results/{study.name}/probes/{name}/metrics.json"
+        return job_file(study, name, "metrics.json")
     return f"results/{study.name}/evals/{name}/{subset or study.runs[name]['test']}/metrics.json"
 
 

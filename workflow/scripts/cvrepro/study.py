@@ -12,37 +12,16 @@ class Study:
     source: str  # where it was defined, for error messages and the report
     spec: dict[str, Any]  # validated, defaults filled, run_defaults merged, grids and repeats expanded
 
-    @property
-    def subsets(self) -> dict[str, dict]:
-        return self.spec["subsets"]
-
-    @property
-    def runs(self) -> dict[str, dict]:
-        return self.spec["runs"]
-
-    @property
-    def pretrain(self) -> dict[str, dict]:
-        return self.spec["pretrain"]
-
-    @property
-    def probes(self) -> dict[str, dict]:
-        return self.spec["probes"]
-
-    @property
-    def shift_sets(self) -> dict[str, dict]:
-        return self.spec["shift_sets"]
-
-    @property
-    def bn_sweeps(self) -> dict[str, dict]:
-        return self.spec["bn_sweeps"]
-
-    @property
-    def tables(self) -> dict[str, dict]:
-        return self.spec["tables"]
-
-    @property
-    def figures(self) -> dict[str, dict]:
-        return self.spec["figures"]
+    # The study's sections, each name -> its validated (and, for runs, pretrain and probes,
+    # expanded) entries: study.runs is study.spec["runs"].
+    subsets = property(lambda self: self.spec["subsets"])
+    runs = property(lambda self: self.spec["runs"])
+    pretrain = property(lambda self: self.spec["pretrain"])
+    probes = property(lambda self: self.spec["probes"])
+    shift_sets = property(lambda self: self.spec["shift_sets"])
+    bn_sweeps = property(lambda self: self.spec["bn_sweeps"])
+    tables = property(lambda self: self.spec["tables"])
+    figures = property(lambda self: self.spec["figures"])
 
     def rows(self, name: str) -> list[str]:
         """The rows a name written in the study stands for: a grid run's points, else itself."""

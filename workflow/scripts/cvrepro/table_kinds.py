@@ -42,10 +42,10 @@ def _run_rows(study: Study, table: dict) -> dict[str, list[str]]:
     groups = table_groups(study, table)
     runs = _jobs(groups["runs"])
     return {
-        "train": [paths.job_metrics_file(study, run) for run in runs],
+        "train": [paths.job_file(study, run, "metrics.json") for run in runs],
         "test": [paths.test_metrics_file(study, run, table["test"]) for run in runs],
-        "pretrain": [paths.job_metrics_file(study, name) for name in _jobs(groups["pretrain"])],
-        "probes": [paths.job_metrics_file(study, probe) for probe in _jobs(groups["probes"])],
+        "pretrain": [paths.job_file(study, name, "metrics.json") for name in _jobs(groups["pretrain"])],
+        "probes": [paths.job_file(study, probe, "metrics.json") for probe in _jobs(groups["probes"])],
     }
 
 
@@ -54,7 +54,7 @@ def _sweep_rows(study: Study, table: dict) -> dict[str, list[str]]:
     runs = _jobs(table_groups(study, table))
     return {
         "sweeps": [paths.sweep_file(study, table["sweep"], run) for run in runs],
-        "train": [paths.job_metrics_file(study, run) for run in runs],
+        "train": [paths.job_file(study, run, "metrics.json") for run in runs],
     }
 
 
@@ -64,7 +64,7 @@ def _per_class_rows(study: Study, table: dict) -> dict[str, list[str]]:
     job = study.jobs(table["source"])[0]
     return {
         "test": [paths.test_metrics_file(study, job, table["test"])],
-        "made_by": [paths.job_metrics_file(study, job)],
+        "made_by": [paths.job_file(study, job, "metrics.json")],
     }
 
 

@@ -9,6 +9,8 @@ import pandas as pd
 
 from cvrepro.table_stats import STAT_SUFFIXES, is_accuracy, is_score
 
+COUNTS = {"epochs", "train_images", "trained_params", "total_params", "iterations", "support", "best_epoch"}
+
 
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
@@ -24,6 +26,8 @@ def format_value(column: str, value) -> str:
     if is_accuracy(base):
         sign = "+" if column.endswith("_diff") and value > 0 else ""
         return f"{sign}{100 * value:.2f}" + (" pp" if column.endswith("_diff") else "%")
+    if isinstance(value, float) and base in COUNTS and value.is_integer():
+        return str(int(value))  # a count averaged over replicates that agree
     if isinstance(value, float):
         return f"{value:.1f}" if abs(value) >= 0.1 or value == 0 else f"{value:.3f}"
     return str(value)
