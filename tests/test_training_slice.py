@@ -17,11 +17,22 @@ from cvrepro.resnet import ResNet
 MODEL = run_recipe()["model"]
 
 
-def test_resnet18_imagenet_stem_matches_torchvision_state_dict():
-    from torchvision.models import resnet18
+@pytest.mark.parametrize("arch", ["resnet18", "resnet50"])
+def test_resnet_with_imagenet_stem_is_torchvisions_resnet(arch):
+    """Our blocks are torchvision's: the same state dict keys and shapes, the same outputs, and
+    the same initial weights from the same seed (modules created and initialised in its order)."""
+    import torchvision.models
 
-    ours = ResNet(arch="resnet18", num_classes=1000, in_channels=3, width=64, stem="imagenet")
-    reference = resnet18()
+    torch.manual_seed(0)
+    ours = ResNet(arch=arch, num_classes=1000, in_channels=3, width=64, stem="imagenet")
+    torch.manual_seed(0)
+    reference = getattr(torchvision.models, arch)()
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
+        (k, v.shape) for k, v in reference.state_dict().items()
+    ]
+    for (name, mine), theirs in zip(ours.state_dict().items(), reference.state_dict().values(), strict=True):
+        assert torch.equal(mine, theirs), name
+    reference.layer4[0].conv2.weight.data.normal_()  # a different network: outputs must follow the weights
     ours.load_state_dict(reference.state_dict(), strict=True)
     x = torch.randn(2, 3, 64, 64)
     assert torch.allclose(ours.eval()(x), reference.eval()(x), atol=1e-5)

@@ -14,8 +14,9 @@ adaptation"):
 
 A test batch of b images is a group of b consecutive images in the visiting order. Rather than
 b-image forward passes, every BN layer here normalises each group of a large batch with that
-group's own statistics (`GroupedBatchNorm`), which gives the same numbers as one forward per test
-batch in a fraction of the time. Eval mode does not depend on the batch, so it is computed once.
+group's own statistics (the groups become channels of one native batch_norm call), which gives
+the same numbers as one forward per test batch in a fraction of the time. Forward passes run in
+the job's precision (bf16 autocast where the hardware has it; BatchNorm itself in float32). Eval mode does not depend on the batch, so it is computed once.
 The model passed in is never modified: the passes run on a copy.
 """
 
@@ -28,6 +29,8 @@ import torch
 from torch import nn
 
 from cvrepro.data import TensorSet, eval_batch
+from cvrepro.device import model_input
+from cvrepro.precision import autocast
 
 MODES = ("eval", "train", "adapt")
 CHUNK_IMAGES = 2048  # images per forward pass (rounded down to whole groups): bounded memory
@@ -37,26 +40,50 @@ def _bn_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
+def _as_rows(x: torch.Tensor, g: int) -> tuple[torch.Tensor, tuple]:
+    """x as (groups, values per channel, channels) without copying when its channels are the
+    innermost dimension (BatchNorm1d input, or channels_last images), and how to undo that."""
+    if x.ndim == 2:
+        return x.view(g, -1, x.shape[1]), ("2d", x.shape)
+    if x.is_contiguous(memory_format=torch.channels_last):
+        n, c, h, w = x.shape
+        return x.permute(0, 2, 3, 1).reshape(g, -1, c), ("nhwc", (n, h, w, c))
+    n, c = x.shape[:2]  # channels first: one copy into channels-last rows
+    return x.reshape(n, c, -1).transpose(1, 2).reshape(g, -1, c), ("nchw", x.shape)
+
+
+def _from_rows(rows: torch.Tensor, how: tuple) -> torch.Tensor:
+    layout, shape = how
+    if layout == "2d":
+        return rows.reshape(shape)
+    if layout == "nhwc":
+        return rows.reshape(shape).permute(0, 3, 1, 2)
+    n, c = shape[:2]
+    return rows.reshape(n, -1, c).transpose(1, 2).reshape(shape)
+
+
 def _grouped_forward(layer: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> torch.Tensor:
-    """BatchNorm of each group of `layer.group` consecutive images with its own statistics
-    (`adapt`: mixed with the running ones by `layer.source_weight`, or taken from `layer.recorded`)."""
-    group = layer.group
-    xs = x.reshape(x.shape[0] // group, group, *x.shape[1:])
-    dims = (1, *range(3, xs.ndim))  # over the group's images and positions, per channel
-    shape = (xs.shape[0], 1, xs.shape[2]) + (1,) * (xs.ndim - 3)
+    """BatchNorm of each group of `layer.group` consecutive images with its own statistics (train
+    mode: biased variance); with `layer.record`, those statistics are kept as PyTorch's train mode
+    would update running ones (mean, unbiased variance); in adapt's second pass, each group is
+    normalised with N/(N+n) source + n/(N+n) its recorded statistics."""
+    g = x.shape[0] // layer.group
+    rows, how = _as_rows(x, g)
+    rows = rows.float()
     if layer.recorded is None:
-        mean, var = xs.mean(dim=dims), xs.var(dim=dims, unbiased=False)
+        var, mean = torch.var_mean(rows, dim=1, correction=0)  # (groups, channels)
         if layer.record:
-            count = xs.numel() / (xs.shape[0] * xs.shape[2])
-            layer.recorded = (mean, var * count / max(count - 1, 1))  # unbiased, as running_var is updated
-    else:  # adapt's second pass: N/(N+n) source + n/(N+n) batch
+            count = rows.shape[1]
+            layer.recorded = (mean, var * count / max(count - 1, 1))
+    else:
         w = layer.source_weight
         mean = w * layer.running_mean + (1 - w) * layer.recorded[0]
         var = w * layer.running_var + (1 - w) * layer.recorded[1]
-    y = (xs - mean.reshape(shape)) / torch.sqrt(var.reshape(shape) + layer.eps)
+    scale = torch.rsqrt(var + layer.eps)
     if layer.affine:
-        y = y * layer.weight.reshape(shape[1:]) + layer.bias.reshape(shape[1:])
-    return y.reshape(x.shape)
+        scale = scale * layer.weight
+    shift = (layer.bias if layer.affine else 0) - mean * scale
+    return _from_rows(torch.addcmul(shift[:, None, :], rows, scale[:, None, :]), how)
 
 
 def _grouped_copy(model: nn.Module) -> tuple[nn.Module, list[nn.modules.batchnorm._BatchNorm]]:
@@ -69,58 +96,80 @@ def _grouped_copy(model: nn.Module) -> tuple[nn.Module, list[nn.modules.batchnor
 
 
 @torch.no_grad()
-def grouped_logits(model: nn.Module, x: torch.Tensor, mode: str, group: int, prior: float) -> torch.Tensor:
-    """The model's outputs on x with BatchNorm in `mode` ("train" or "adapt"), one test batch per
-    `group` consecutive images (len(x) a multiple of `group`); `model` is left as it was."""
+def grouped_logits(
+    model: nn.Module, x: torch.Tensor, modes: list[str], group: int, prior: float
+) -> dict[str, torch.Tensor]:
+    """The model's outputs on x with BatchNorm in each of `modes` ("train", "adapt"), one test
+    batch per `group` consecutive images (len(x) a multiple of `group`). Adapt's first pass is
+    train mode's pass, so both cost two passes. `model` is left as it was."""
     net, layers = _grouped_copy(model)
     for layer in layers:
-        layer.group, layer.recorded, layer.record = group, None, mode == "adapt"
+        layer.group, layer.recorded, layer.record = group, None, "adapt" in modes
         layer.source_weight = prior / (prior + group)
-    if mode == "adapt":
-        net(x)  # records each layer's batch statistics from a train-mode pass
-        for layer in layers:
-            layer.record = False
-    return net(x)
+    x = model_input(x)
+    outputs = {}
+    with autocast(x.device):
+        outputs["train"] = net(x).float()  # each group's own statistics (recorded for adapt)
+        if "adapt" in modes:
+            for layer in layers:
+                layer.record = False
+            outputs["adapt"] = net(x).float()
+    return {mode: outputs[mode] for mode in modes}
+
+
+def _pieces(order: torch.Tensor, batch_size: int) -> list[tuple[torch.Tensor, int]]:
+    """The visiting order in chunks of whole test batches (bounded memory), then the last,
+    smaller batch; a last batch of one image has no batch statistics and is left out."""
+    whole = len(order) - len(order) % batch_size
+    chunk = max(batch_size, CHUNK_IMAGES // batch_size * batch_size)
+    pieces = [(order[s : min(s + chunk, whole)], batch_size) for s in range(0, whole, chunk)]
+    if len(order) - whole > 1:
+        pieces.append((order[whole:], len(order) - whole))
+    return pieces
 
 
 @torch.no_grad()
-def accuracy_with_bn_mode(
+def accuracies(
     model: nn.Module,
     data: TensorSet,
-    mode: str,
+    modes: list[str],
     batch_size: int,
     mean: list[float],
     std: list[float],
     order: torch.Tensor,
     prior: float,
-) -> float:
-    """Top-1 accuracy on `data` with BatchNorm in `mode`, test batches of `batch_size` images
-    taken in `order`. A last batch of a single image has no batch statistics and is left out
-    in train and adapt modes (PyTorch would raise)."""
-    if mode not in MODES:
-        raise ValueError(f"unknown BN mode {mode!r}; choose from {list(MODES)}")
-    if mode == "eval":
+) -> dict[str, float]:
+    """Top-1 accuracy on `data` with BatchNorm in each of `modes`, test batches of `batch_size`
+    images taken in `order`."""
+    unknown = [mode for mode in modes if mode not in MODES]
+    if unknown:
+        raise ValueError(f"unknown BN mode {unknown[0]!r}; choose from {list(MODES)}")
+    found = {}
+    if "eval" in modes:
         net = copy.deepcopy(model).eval()
-        logits = torch.cat([net(eval_batch(data.images[i], mean, std)) for i in order.split(CHUNK_IMAGES)])
-        return int((logits.argmax(1) == data.labels[order]).sum()) / max(len(order), 1)
-    whole = len(order) - len(order) % batch_size
-    chunk = max(batch_size, CHUNK_IMAGES // batch_size * batch_size)
-    correct = counted = 0
-    pieces = [(order[s : min(s + chunk, whole)], batch_size) for s in range(0, whole, chunk)]
-    if len(order) - whole > 1:  # the last, smaller batch
-        pieces.append((order[whole:], len(order) - whole))
-    for index, group in pieces:
-        x = eval_batch(data.images[index], mean, std)
-        correct += int((grouped_logits(model, x, mode, group, prior).argmax(1) == data.labels[index]).sum())
-        counted += len(index)
-    return correct / max(counted, 1)
+        with autocast(data.images.device):
+            logits = [
+                net(model_input(eval_batch(data.images[i], mean, std))) for i in order.split(CHUNK_IMAGES)
+            ]
+        found["eval"] = int((torch.cat(logits).argmax(1) == data.labels[order]).sum()) / max(len(order), 1)
+    batch_modes = [mode for mode in modes if mode != "eval"]
+    if batch_modes:
+        correct, counted = dict.fromkeys(batch_modes, 0), 0
+        for index, group in _pieces(order, batch_size):
+            x = eval_batch(data.images[index], mean, std)
+            for mode, logits in grouped_logits(model, x, batch_modes, group, prior).items():
+                correct[mode] += int((logits.argmax(1) == data.labels[index]).sum())
+            counted += len(index)
+        found.update({mode: correct[mode] / max(counted, 1) for mode in batch_modes})
+    return {mode: found[mode] for mode in modes}
 
 
 def bn_sweep(
     model: nn.Module, data: TensorSet, mean: list[float], std: list[float], sweep: dict
 ) -> list[dict]:
     """Accuracy for every (mode, batch size, order) of the study's `sweep` (its keys batch_sizes,
-    modes, orders, prior, seed); `class_sorted` order makes batches of one class."""
+    modes, orders, prior, seed); `class_sorted` order makes batches of one class. Eval mode
+    normalises each image alone, so it is computed once per order: the batch size cannot matter."""
     generator = torch.Generator().manual_seed(sweep["seed"])
     order_index = {
         "shuffled": torch.randperm(len(data), generator=generator).to(data.images.device),
@@ -128,15 +177,15 @@ def bn_sweep(
     }
     rows = []
     for order in sweep["orders"]:
+        by_size = {}
+        for k, batch_size in enumerate(sweep["batch_sizes"]):
+            modes = [m for m in sweep["modes"] if m != "eval" or k == 0]
+            by_size[batch_size] = accuracies(
+                model, data, modes, batch_size, mean, std, order_index[order], sweep["prior"]
+            )
+        eval_acc = by_size[sweep["batch_sizes"][0]].get("eval")
         for mode in sweep["modes"]:
-            eval_acc = None
             for batch_size in sweep["batch_sizes"]:
-                if mode == "eval" and eval_acc is not None:
-                    acc = eval_acc  # eval mode normalises each image alone: the batch size cannot matter
-                else:
-                    acc = accuracy_with_bn_mode(
-                        model, data, mode, batch_size, mean, std, order_index[order], sweep["prior"]
-                    )
-                    eval_acc = acc if mode == "eval" else None
+                acc = eval_acc if mode == "eval" else by_size[batch_size][mode]
                 rows.append({"mode": mode, "batch_size": batch_size, "order": order, "accuracy": acc})
     return rows

@@ -19,7 +19,6 @@ from cvrepro.inference import evaluate, extract_features
 from cvrepro.losses import CONTRASTIVE, CenterLoss, combined_loss, triplet_margin_loss
 from cvrepro.online_probe import online_probe, probe_scores
 from cvrepro.precision import autocast
-from cvrepro.probes import linear_probe_accuracy
 
 
 class PretrainNet(nn.Module):
@@ -140,6 +139,8 @@ def simclr(
             return online[2]()
         if probe is None:
             return {}
+        from cvrepro.probes import linear_probe_accuracy  # scikit-learn, only where there is a probe
+
         features = extract_features(model.encoder, probe, mean, std, None, "penultimate")
         return {"probe_acc": linear_probe_accuracy(features, probe.labels.cpu().numpy(), recipe["seed"])}
 

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import torch
 import torch.hub
-from torchvision.models import get_model_weights
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
@@ -29,6 +28,8 @@ TRUST_CACHE = "CVREPRO_TRUST_WEIGHTS_CACHE"
 
 def imagenet_weights(arch: str):
     """The torchvision weights enum entry used for `init: imagenet` (the current DEFAULT)."""
+    from torchvision.models import get_model_weights  # 1.5 s: only for jobs that use the weights
+
     try:
         return get_model_weights(arch).DEFAULT
     except ValueError as error:
