@@ -7,9 +7,11 @@ SNAKEMAKE := $(VENV)/bin/snakemake
 FMNIST    := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 # Extra snakemake arguments, e.g. `make run ARGS="--config studies=all -n"`.
 ARGS      ?=
-# GPU jobs allowed at once: the number of GPUs nvidia-smi lists (1 without one: a CPU machine
-# runs the `gpu` jobs one at a time on the CPU). Each GPU job claims its own GPU (docs/cluster.md).
-GPUS      ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); [ "$${n:-0}" -gt 0 ] && echo $$n || echo 1)
+# GPU jobs allowed at once (`--resources gpu=N`): the number of GPUs nvidia-smi lists; each GPU job
+# claims its own GPU (docs/cluster.md). Without a GPU the model jobs run on the CPU and the `gpu`
+# resource would only make them wait for each other: N is then the core count, and --cores alone
+# decides how many run at once.
+GPUS      ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); [ "$${n:-0}" -gt 0 ] && echo $$n || nproc)
 
 .PHONY: setup venv data run test lint dry-run why clean bench compare
 
