@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 CLASS_MAP_DIR = Path(__file__).resolve().parents[2] / "resources" / "class_maps"
@@ -52,10 +51,12 @@ def load_class_map(name: str, directory: Path = CLASS_MAP_DIR) -> ClassMap:
     return ClassMap(name, list(spec["classes"]), spec.get("other", "other"), source_to_target, source_names)
 
 
-def map_scores(source_scores: np.ndarray, class_map: ClassMap) -> np.ndarray:
+def map_scores(source_scores, class_map: ClassMap):
     """Scores over the target classes + other: each target class gets the best score of its source
     classes, `other` the best of the rest. Its argmax is the mapped top-1 prediction of the source
     classifier (the report's rule: predict among all 1000 classes, then map)."""
+    import numpy as np  # only the probe job that maps scores needs it; config checks read maps
+
     source_scores = np.asarray(source_scores, dtype=np.float64)
     groups = np.full(source_scores.shape[1], len(class_map.target_classes))
     for source, target in class_map.source_to_target.items():

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cvrepro.config.schema import ConfigError
-from cvrepro.datasets.readers import CIFAR_C_CORRUPTIONS
-from cvrepro.datasets.registry import DATASETS
+from cvrepro.datasets.registry import CIFAR_C_CORRUPTIONS, DATASETS
 from cvrepro.names import CORRUPTIONS
 from cvrepro.study import Study
 

@@ -10,7 +10,7 @@ here; the job checks the rest with an error listing what exists.
 from __future__ import annotations
 
 from cvrepro.config.schema import ConfigError
-from cvrepro.datasets.readers import CIFAR10_CLASSES, FASHION_MNIST_CLASSES
+from cvrepro.datasets.registry import CIFAR10_CLASSES, FASHION_MNIST_CLASSES
 from cvrepro.names import CHILDREN, IMAGENET_SOURCES, RESNET_BLOCKS
 from cvrepro.study import Study
 

@@ -54,7 +54,13 @@ DefaultingValidator = validators.extend(
 
 @cache
 def load_schema(name: str) -> dict:
-    return yaml.safe_load((SCHEMA_DIR / name).read_text())
+    """One of our schemas; libyaml's safe loader where PyYAML has it (10x faster than the Python
+    one, on every DAG build)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)((SCHEMA_DIR / name).read_text())
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def short(message: str, limit: int = 200) -> str:

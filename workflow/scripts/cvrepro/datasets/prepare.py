@@ -44,7 +44,7 @@ def prepare_dataset(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        extra = spec.prepare(files, tmp, **{**spec.options, **options})
+        extra = spec.reader()(files, tmp, **{**spec.options, **options})
         splits = {
             split: int(len(np.load(tmp / split / "labels.npy", mmap_mode="r")))
             for split in spec.splits

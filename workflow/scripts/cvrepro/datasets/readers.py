@@ -20,22 +20,8 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from cvrepro.datasets.cifar_pickle import load_cifar_batch
+from cvrepro.datasets.registry import CIFAR10_CLASSES, CIFAR_C_CORRUPTIONS, FASHION_MNIST_CLASSES
 from cvrepro.datasets.splits import UNLABELLED, write_split, write_split_chunks
-
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-FASHION_MNIST_CLASSES = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-]
-
 
 # --- IDX (Fashion-MNIST) -----------------------------------------------------------------------
 
@@ -202,28 +188,6 @@ def prepare_cifar10_1(files: dict[str, Path], out_dir: Path) -> dict:
 
 # --- CIFAR-10-C / CIFAR-100-C (Hendrycks & Dietterich, 2019) -----------------------------------
 
-# Every corruption file of the published archives: the 15 benchmark corruptions and 4 extra ones.
-CIFAR_C_CORRUPTIONS = (
-    "gaussian_noise",
-    "shot_noise",
-    "impulse_noise",
-    "defocus_blur",
-    "glass_blur",
-    "motion_blur",
-    "zoom_blur",
-    "snow",
-    "frost",
-    "fog",
-    "brightness",
-    "contrast",
-    "elastic_transform",
-    "pixelate",
-    "jpeg_compression",
-    "speckle_noise",
-    "gaussian_blur",
-    "spatter",
-    "saturate",
-)
 CIFAR_C_SEVERITIES = 5
 
 

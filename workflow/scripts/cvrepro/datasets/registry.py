@@ -10,8 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cvrepro.datasets import readers
-
 
 @dataclass(frozen=True)
 class RemoteFile:
@@ -23,6 +21,46 @@ class RemoteFile:
     content_md5: str | None = None
 
 
+# Class names the readers write and the config checks read (activation figures name classes).
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+FASHION_MNIST_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
+
+
+# Every corruption file of the published archives: the 15 benchmark corruptions and 4 extra ones.
+CIFAR_C_CORRUPTIONS = (
+    "gaussian_noise",
+    "shot_noise",
+    "impulse_noise",
+    "defocus_blur",
+    "glass_blur",
+    "motion_blur",
+    "zoom_blur",
+    "snow",
+    "frost",
+    "fog",
+    "brightness",
+    "contrast",
+    "elastic_transform",
+    "pixelate",
+    "jpeg_compression",
+    "speckle_noise",
+    "gaussian_blur",
+    "spatter",
+    "saturate",
+)
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str
@@ -30,11 +68,20 @@ class DatasetSpec:
     splits: dict[str, int]  # split -> number of images in the real dataset
     num_classes: int
     balanced: bool  # every class has splits[s] / num_classes images in every split
-    prepare: Callable[..., dict]  # prepare(files: {filename: Path}, out_dir, **options) -> {"classes": [...]}
+    # prepare(files: {filename: Path}, out_dir, **options) -> {"classes": [...]}: a reader, or the
+    # name of one in cvrepro.datasets.readers (imported only by the prepare job: numpy, PIL)
+    prepare: str | Callable[..., dict]
     homepage: str
     notes: str = ""
     options: dict[str, Any] = field(default_factory=dict)  # preparation options and defaults
     local_dirs: tuple[str, ...] = ()  # searched for the files before downloading
+
+    def reader(self) -> Callable[..., dict]:
+        if callable(self.prepare):
+            return self.prepare
+        from cvrepro.datasets import readers
+
+        return getattr(readers, self.prepare)
 
 
 FASHION_MNIST_MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
@@ -74,7 +121,7 @@ DATASETS: dict[str, DatasetSpec] = {
             splits={"train": 60000, "test": 10000},
             num_classes=10,
             balanced=True,
-            prepare=readers.prepare_fashion_mnist,
+            prepare="prepare_fashion_mnist",
             homepage="https://github.com/zalandoresearch/fashion-mnist",
             notes="28x28 grey; Debian's dataset-fashion-mnist package installs the same four files.",
             local_dirs=("/usr/share/datasets/fashion-mnist",),
@@ -91,7 +138,7 @@ DATASETS: dict[str, DatasetSpec] = {
             splits={"train": 50000, "test": 10000},
             num_classes=10,
             balanced=True,
-            prepare=readers.prepare_cifar10,
+            prepare="prepare_cifar10",
             homepage="https://www.cs.toronto.edu/~kriz/cifar.html",
         ),
         DatasetSpec(
@@ -106,7 +153,7 @@ DATASETS: dict[str, DatasetSpec] = {
             splits={"train": 50000, "test": 10000},
             num_classes=100,
             balanced=True,
-            prepare=readers.prepare_cifar100,
+            prepare="prepare_cifar100",
             homepage="https://www.cs.toronto.edu/~kriz/cifar.html",
             notes="Fine labels (100 classes).",
         ),
@@ -122,7 +169,7 @@ DATASETS: dict[str, DatasetSpec] = {
             splits={"train": 5000, "test": 8000, "unlabeled": 100000},
             num_classes=10,
             balanced=True,
-            prepare=readers.prepare_stl10,
+            prepare="prepare_stl10",
             homepage="https://cs.stanford.edu/~acoates/stl10/",
             notes="96x96; images come from ImageNet, so ImageNet-pretrained results on it are optimistic.",
         ),
@@ -140,7 +187,7 @@ DATASETS: dict[str, DatasetSpec] = {
             splits={"train": 100000, "test": 10000},
             num_classes=200,
             balanced=True,
-            prepare=readers.prepare_tiny_imagenet,
+            prepare="prepare_tiny_imagenet",
             homepage="http://cs231n.stanford.edu/",
             notes="64x64; `test` is the labelled val set; classes in sorted-wnid order (torchvision ImageFolder's).",
         ),
@@ -156,7 +203,7 @@ DATASETS: dict[str, DatasetSpec] = {
             splits={"test": 2000},
             num_classes=10,
             balanced=True,
-            prepare=readers.prepare_cifar10_1,
+            prepare="prepare_cifar10_1",
             homepage="https://github.com/modestyachts/CIFAR-10.1",
             notes="A natural distribution shift of CIFAR-10's test set (v6).",
         ),
@@ -165,7 +212,7 @@ DATASETS: dict[str, DatasetSpec] = {
                 name=f"{clean}_c",
                 # Zenodo records of Hendrycks & Dietterich (2019); md5 as Zenodo lists it.
                 files=(RemoteFile(archive, f"https://zenodo.org/records/{record}/files/{archive}", md5),),
-                splits={corruption: 5 * 10000 for corruption in readers.CIFAR_C_CORRUPTIONS},
+                splits={corruption: 5 * 10000 for corruption in CIFAR_C_CORRUPTIONS},
                 num_classes=classes,
                 balanced=True,
                 prepare=prepare,
@@ -183,7 +230,7 @@ DATASETS: dict[str, DatasetSpec] = {
                     2535967,
                     "56bf5dcef84df0e2308c6dcbcbbd8499",
                     10,
-                    readers.prepare_cifar10_c,
+                    "prepare_cifar10_c",
                 ),
                 (
                     "cifar100",
@@ -191,7 +238,7 @@ DATASETS: dict[str, DatasetSpec] = {
                     3555552,
                     "11f0ed0f1191edbf9fa23466ae6021d3",
                     100,
-                    readers.prepare_cifar100_c,
+                    "prepare_cifar100_c",
                 ),
             )
         ),
@@ -202,7 +249,7 @@ DATASETS: dict[str, DatasetSpec] = {
             splits={"train": 25000},
             num_classes=2,
             balanced=True,
-            prepare=readers.prepare_dogs_vs_cats,
+            prepare="prepare_dogs_vs_cats",
             homepage="https://www.kaggle.com/c/dogs-vs-cats/data",
             notes="Kaggle login needed: download train.zip by hand and set datasets.dogs_vs_cats.source_dir.",
             options={"image_size": 64},
@@ -224,7 +271,7 @@ DATASETS: dict[str, DatasetSpec] = {
             splits={"train": 3680, "test": 3669},
             num_classes=2,
             balanced=False,
-            prepare=readers.prepare_oxford_pets,
+            prepare="prepare_oxford_pets",
             homepage="https://www.robots.ox.ac.uk/~vgg/data/pets/",
             notes="Oxford-IIIT Pet reduced to cat vs dog (the SPECIES column): a public stand-in for Dogs vs Cats.",
             options={"image_size": 64},
