@@ -40,6 +40,7 @@ STUDY = {
     "figures": {
         "curves": {"kind": "training_curves", "runs": ["a", "g"]},
         "bn": {"kind": "bn_sweep", "sweep": "bn"},
+        "grid": {"kind": "grid_scores", "runs": ["g"]},
     },
 }
 
@@ -136,6 +137,12 @@ def test_planted_number_inside_the_interval_is_within(finished, tmp_path):
     rebuilt = pd.read_csv(workdir / "results/rep/tables/t.csv", index_col="run")
     assert rebuilt.loc["a", "test_acc_verdict"] == "within"
     assert planned_jobs(run_snakemake(workdir, config(study), "-n", "--cores", "2")) == {}
+
+
+def test_figures_of_replicates_and_grid_points(finished):
+    workdir, _ = finished
+    for figure in ("curves", "bn", "grid"):
+        assert (workdir / f"results/rep/figures/{figure}.png").read_bytes()[:4] == b"\x89PNG", figure
 
 
 def test_sweep_table_over_replicates(finished):

@@ -19,7 +19,12 @@ EXPECTED = {
     ),
     "stl10_transfer": ({"stl10"}, {"finetune_frozen6"}, set(), False),
     "tinyimagenet_losses": ({"tiny_imagenet"}, {"ce", "ce_triplet", "ce_center"}, set(), False),
-    "dogs_cats_optimizers": ({"oxford_pets"}, {"sgd_bs1", "sgd_momentum", "adam_bs16"}, set(), False),
+    "dogs_cats_optimizers": (
+        {"oxford_pets"},
+        {"sgd_bs1", "sgd_momentum", "adam_batch.batch_size_16"},
+        set(),
+        False,
+    ),
     "stl10_simclr": ({"stl10"}, {"supervised"}, {"simclr_unlabeled"}, False),
     "cifar10_linear_and_triplet": (
         {"cifar10"},

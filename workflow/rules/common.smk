@@ -251,7 +251,9 @@ def get_figure_spec(wildcards):
     study = study_of(wildcards)
     figure = study.figures[wildcards.figure]
     split = study.subsets[figure["subset"]]["split"] if figure["subset"] else None
-    return {**figure, "split": split, "groups": [[row, jobs] for row, jobs in figure_groups(study, figure)]}
+    groups = [[row, jobs] for row, jobs in figure_groups(study, figure)]
+    grid = {row: study.grid_values(row) for row, _ in groups if study.grid_values(row)}
+    return {**figure, "split": split, "groups": groups, "grid": grid}
 
 
 # --- the final report --------------------------------------------------------------------------

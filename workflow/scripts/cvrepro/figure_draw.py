@@ -137,3 +137,28 @@ def shift_columns(shift_dir: Path, count: int, seed: int) -> tuple[dict[str, np.
 def draw_shift_samples(spec: dict, inputs: list[Path], out_png: Path) -> None:
     columns, names = shift_columns(Path(inputs[0]), spec["count"], spec["seed"])
     plots.shift_samples(columns, names, out_png, spec["caption"])
+
+
+def draw_grid_scores(spec: dict, inputs: list[Path], out_png: Path) -> None:
+    """Train, validation and test accuracy of each point of a grid run against its grid value
+    (S2's dropout graph), mean with sd error bars over each point's replicates."""
+    half = len(inputs) // 2
+    train = _by_row(spec, inputs[:half], lambda path: json.loads(Path(path).read_text()))
+    test = _by_row(spec, inputs[half:], lambda path: json.loads(Path(path).read_text()))
+    keys = list(spec["grid"][spec["groups"][0][0]])
+    scores = {
+        row: {
+            "train_acc": [m["train_acc"] for m in train[row]],
+            "val_acc": [m["val_acc"] for m in train[row] if m.get("val_acc") is not None],
+            "test_acc": [m["accuracy"] for m in test[row]],
+        }
+        for row in train
+    }
+    if len(keys) == 1:  # the value itself on the x axis
+        points = [(spec["grid"][row][keys[0]], scores[row]) for row in train]
+    else:  # one labelled position per point
+        points = [
+            (", ".join(f"{k.rsplit('.', 1)[-1]}={spec['grid'][row][k]}" for k in keys), scores[row])
+            for row in train
+        ]
+    plots.grid_scores(points, ", ".join(keys), out_png, spec["caption"])

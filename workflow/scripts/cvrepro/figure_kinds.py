@@ -70,6 +70,14 @@ def _features(study: Study, figure: dict) -> list[str]:
     return [paths.features_file(study, figure["features"], "penultimate", figure["subset"])]
 
 
+def _run_and_test_metrics(study: Study, figure: dict) -> list[str]:
+    """Every job's training metrics, then every job's test metrics (a grid's points' scores)."""
+    jobs = _jobs(study, figure)
+    return [paths.job_file(study, job, "metrics.json") for job in jobs] + [
+        paths.test_metrics_file(study, job) for job in jobs
+    ]
+
+
 METRICS = ("runs", "probes")  # test-set metrics: runs (their evaluation) and probes both have them
 
 FIGURE_KINDS: dict[str, FigureKind] = {
@@ -85,4 +93,5 @@ FIGURE_KINDS: dict[str, FigureKind] = {
     "activations": FigureKind(("runs", "subset", "layers"), _model_and_subset, max_runs=1),
     "probe_curves": FigureKind(("runs",), _histories, rows=("probes",)),
     "shift_samples": FigureKind(("shift_set",), _shift_set, rows=()),
+    "grid_scores": FigureKind(("runs",), _run_and_test_metrics, max_runs=1),
 }

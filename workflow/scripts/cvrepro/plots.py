@@ -336,3 +336,35 @@ def activation_grid(
         for ax in axes[row]:
             ax.set_axis_off()
     _save(fig, out_png, title)
+
+
+def grid_scores(
+    points: list[tuple[object, dict[str, list[float]]]], key: str, out_png: Path, title: str
+) -> None:
+    """Scores against a grid value: one line per score, mean with sd error bars over replicates."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    labels = [", ".join(map(str, x)) if isinstance(x, list) else str(x) for x, _ in points]
+    numeric = all(isinstance(x, int | float) and not isinstance(x, bool) for x, _ in points)
+    xs = [x for x, _ in points] if numeric else list(range(len(points)))
+    for i, score in enumerate(("train_acc", "val_acc", "test_acc")):
+        values = [s[score] for _, s in points]
+        if not all(values):
+            continue
+        means = [float(np.mean(v)) for v in values]
+        errors = [float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for v in values]
+        n = min(len(v) for v in values)
+        ax.errorbar(
+            xs,
+            means,
+            yerr=errors,
+            marker="o",
+            capsize=3,
+            color=f"C{i}",
+            label=score.replace("_acc", "") + (f" (n={n})" if n > 1 else ""),
+        )
+    if not numeric:
+        ax.set_xticks(xs, labels)
+    ax.set(xlabel=key, ylabel="accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, out_png, title)

@@ -24,10 +24,13 @@ class Study:
     figures = property(lambda self: self.spec["figures"])
 
     def rows(self, name: str) -> list[str]:
-        """The rows a name written in the study stands for: a grid run's points, else itself."""
+        """The rows a name stands for: a grid run's points, else itself (a run, pretraining or
+        probe as written, or one grid point)."""
         for section in ("runs", "pretrain", "probes"):
             if name in self.spec["rows"][section]:
                 return self.spec["rows"][section][name]
+        if name in self.spec["replicates"]:
+            return [name]
         raise KeyError(name)
 
     def replicas(self, row: str) -> list[str]:
@@ -41,6 +44,12 @@ class Study:
     def written(self, section: str) -> dict[str, list[str]]:
         """Names as written in the study (runs, pretrain or probes) -> their rows."""
         return self.spec["rows"][section]
+
+    def names(self, section: str) -> list[str]:
+        """What a table, figure or sweep may name in a section: each entry as written and, for a
+        grid run, each of its points."""
+        written = self.written(section)
+        return [*written, *(row for rows in written.values() for row in rows if row not in written)]
 
     def grid_values(self, row: str) -> dict:
         """{key: value} of a grid point, {} for other rows."""

@@ -184,9 +184,9 @@ def check_bn_sweeps(study: Study) -> None:
         if sweep["shift_set"] not in study.shift_sets:
             raise ConfigError(f"{key}.shift_set: no shift set named {sweep['shift_set']!r}")
         for run in sweep["runs"]:
-            if run not in study.written("runs"):
+            if run not in study.names("runs"):
                 raise ConfigError(
-                    f"{key}.runs: no run named {run!r}; defined: {', '.join(study.written('runs'))}"
+                    f"{key}.runs: no run named {run!r}; defined: {', '.join(study.names('runs'))}"
                 )
             source = study.shift_sets[sweep["shift_set"]]["subset"]
             if not subsets_disjoint(study.subsets, study.runs[study.jobs(run)[0]]["train"], source):

@@ -25,7 +25,7 @@ def check_figures(study: Study) -> None:
     for name, figure in study.figures.items():
         key = f"{study.source}: figures.{name}"
         kind = FIGURE_KINDS[figure["kind"]]
-        allowed = {n: None for section in kind.rows for n in study.written(section)}
+        allowed = {n: None for section in kind.rows for n in study.names(section)}
         for run in figure["runs"]:
             if run not in allowed:
                 raise ConfigError(f"{key}.runs: no run named {run!r}; defined: {', '.join(allowed)}")
@@ -33,6 +33,12 @@ def check_figures(study: Study) -> None:
         if kind.max_runs is not None and len(figure["runs"]) > kind.max_runs:
             raise ConfigError(
                 f"{key}.runs: {figure['kind']} draws {kind.max_runs} run, got {len(figure['runs'])}"
+            )
+        if figure["kind"] == "grid_scores" and not all(
+            study.grid_values(r) for n in figure["runs"] for r in study.rows(n)
+        ):
+            raise ConfigError(
+                f"{key}.runs: grid_scores draws a grid run (one with `grid:`), got {figure['runs']}"
             )
         check_subset_ref(study, f"figures.{name}.subset", figure["subset"])
         if figure["sweep"] is not None and figure["sweep"] not in study.bn_sweeps:
@@ -80,7 +86,7 @@ def check_tables(study: Study) -> None:
         if table["sweep"] is not None:
             raise ConfigError(f"{study.source}: tables.{name}.sweep: only used by kind sweep")
         for section, row_kind in SECTION_ROWS.items():
-            defined = study.written(section)
+            defined = study.names(section)
             for row in table[section]:
                 if row not in defined:
                     raise ConfigError(
