@@ -107,7 +107,8 @@ TINY_STUDY = {
         "confusion": {"kind": "confusion", "runs": ["b", "c", "svm_ssl"]},
         "roc": {"kind": "roc", "runs": ["b"]},
         "classes": {"kind": "class_accuracy", "runs": ["b", "c"]},
-        "grads": {"kind": "grad_flow", "runs": ["b"]},
+        # A caption with reStructuredText's substitution marks: the HTML report must show it as written.
+        "grads": {"kind": "grad_flow", "runs": ["b"], "caption": "Mean |gradient| per layer, *last* epoch_"},
         "samples": {"kind": "samples", "subset": "small", "count": 3},
         "acts": {
             "kind": "activations",

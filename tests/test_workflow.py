@@ -104,8 +104,9 @@ def test_report_md_sweep_table_and_index(finished):
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it as root)")
-def test_snakemake_html_report_renders_in_headless_chromium(finished):
+@pytest.fixture(scope="module")
+def html_report(finished):
+    """`snakemake --report` of the finished tiny study: (the HTML file, what Snakemake printed)."""
     html = finished / "report.html"
     made = subprocess.run(
         [
@@ -124,6 +125,22 @@ def test_snakemake_html_report_renders_in_headless_chromium(finished):
         timeout=300,
     )
     assert made.returncode == 0, made.stderr[-3000:]
+    return html, made.stdout + made.stderr
+
+
+def test_html_report_has_no_docutils_messages_and_shows_captions_as_written(html_report):
+    """docutils reports markup errors as `(ERROR/3) ...` and renders them into the page; a
+    caption's `|gradient|` once became an undefined substitution."""
+    html, printed = html_report
+    assert not re.findall(r"\((?:INFO|WARNING|ERROR|SEVERE)/\d\)", printed), printed[-3000:]
+    raw = html.read_text()
+    assert "System Message" not in raw and "Undefined substitution" not in raw
+    assert "Mean |gradient| per layer, *last* epoch_" in raw
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it as root)")
+def test_snakemake_html_report_renders_in_headless_chromium(html_report):
+    html, _ = html_report
     raw = html.read_text()
     for item in ["tables/t.csv", "tables/bn.csv", "figures/acts.png", "figures/curves.png"]:
         assert item in raw, item  # report() on every table and figure

@@ -363,7 +363,7 @@ def grid_scores(
             label=score.replace("_acc", "") + (f" (n={n})" if n > 1 else ""),
         )
     if not numeric:
-        ax.set_xticks(xs, labels)
+        ax.set_xticks(xs, [label.replace(", ", "\n") for label in labels], fontsize=8)
     ax.set(xlabel=key, ylabel="accuracy")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
