@@ -93,21 +93,15 @@ def main(
 
 
 if __name__ == "__main__":
-    from cvrepro.job import job
+    from cvrepro.job import job, subset_input
 
-    inputs, params = snakemake.input, snakemake.params
+    params = snakemake.params
     with job(snakemake) as ctx:
         main(
             params.pretraining,
-            data=SubsetFiles(Path(inputs.data), params.splits["data"], Path(inputs.index)),
-            probe=SubsetFiles(Path(inputs.probe_data), params.splits["probe_data"], Path(inputs.probe_index))
-            if "probe_data" in inputs.keys()
-            else None,
-            probe_val=SubsetFiles(
-                Path(inputs.probe_val_data), params.splits["probe_val"], Path(inputs.probe_val_index)
-            )
-            if "probe_val_data" in inputs.keys()
-            else None,
+            data=subset_input(snakemake, "data", prefix=""),
+            probe=subset_input(snakemake, "probe_data", prefix="probe"),
+            probe_val=subset_input(snakemake, "probe_val", prefix="probe_val"),
             out_model=Path(snakemake.output.model),
             out_history=Path(snakemake.output.history),
             out_metrics=Path(snakemake.output.metrics),

@@ -154,16 +154,14 @@ def main(
 
 
 if __name__ == "__main__":
-    from cvrepro.job import job
+    from cvrepro.job import job, subset_input
 
     inputs, params = snakemake.input, snakemake.params
     with job(snakemake) as ctx:
         main(
             params.run,
-            train=SubsetFiles(Path(inputs.train_data), params.splits["train"], Path(inputs.train_index)),
-            val=SubsetFiles(Path(inputs.val_data), params.splits["val"], Path(inputs.val_index))
-            if "val_data" in inputs.keys()
-            else None,
+            train=subset_input(snakemake, "train", prefix="train"),
+            val=subset_input(snakemake, "val", prefix="val"),
             init_checkpoint=Path(inputs.init) if "init" in inputs.keys() else None,
             out_model=Path(snakemake.output.model),
             out_history=Path(snakemake.output.history),

@@ -15,12 +15,15 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cvrepro.logs import log_to
 
 if TYPE_CHECKING:  # torch is imported only by jobs that run a model: the others start faster
     import torch
+
+    from cvrepro.data import SubsetFiles
 
 
 @dataclass(frozen=True)
@@ -67,3 +70,17 @@ def job(snakemake) -> Iterator[Job]:
         with gpu_slot(gpus):
             params = snakemake.params
             yield Job(job_device(params.device, params.precision, snakemake.threads), log)
+
+
+def subset_input(snakemake, split: str, prefix: str) -> SubsetFiles | None:
+    """The subset a rule passes as inputs `<prefix>_data` and `<prefix>_index` (`data` and
+    `index` when `prefix` is empty) with `params.splits[split]`; None when the rule has none."""
+    from cvrepro.data import SubsetFiles
+
+    data, index = (f"{prefix}_data", f"{prefix}_index") if prefix else ("data", "index")
+    if data not in snakemake.input.keys():
+        return None
+    inputs = snakemake.input
+    return SubsetFiles(
+        Path(getattr(inputs, data)), snakemake.params.splits[split], Path(getattr(inputs, index))
+    )
