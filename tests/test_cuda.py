@@ -140,9 +140,7 @@ def test_train_on_cuda_and_evaluate_the_checkpoint_on_the_cpu(tmp_path):
     )
     metrics = evaluate_script.main(
         tmp_path / "model.pt",
-        tmp_path / "data",
-        "train",
-        tmp_path / "test.npy",
+        SubsetFiles(tmp_path / "data", "train", tmp_path / "test.npy"),
         tmp_path / "eval.json",
         tmp_path / "predictions.npz",
         device=torch.device("cpu"),

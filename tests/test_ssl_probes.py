@@ -9,7 +9,7 @@ from sklearn.metrics import accuracy_score, f1_score, silhouette_score
 
 from conftest import FMNIST_DIR, needs_fashion_mnist
 from cvrepro.config.recipes import pretraining_recipe, probe_recipe, run_recipe
-from cvrepro.data import TensorSet, channel_stats, load_subset
+from cvrepro.data import SubsetFiles, TensorSet, channel_stats, load_subset
 from cvrepro.engine import fit
 from cvrepro.heads import ProjectionHead
 from cvrepro.inference import extract_features, layer_output
@@ -196,9 +196,7 @@ def test_imagenet_features_match_torchvision(tmp_path, monkeypatch):
     np.save(tmp_path / "index.npy", np.arange(3))
     set_precision("fp32")  # torchvision's reference runs in float32
     extracted = extract_script.main(
-        tmp_path / "data",
-        "test",
-        tmp_path / "index.npy",
+        SubsetFiles(tmp_path / "data", "test", tmp_path / "index.npy"),
         tmp_path / "f.npz",
         model_path=None,
         imagenet_arch="resnet18",

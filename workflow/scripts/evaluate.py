@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from cvrepro.checkpoint import load_model
-from cvrepro.data import load_subset
+from cvrepro.data import SubsetFiles
 from cvrepro.inference import predict
 from cvrepro.jsonio import write_json
 from cvrepro.metrics import classification_metrics, expected_calibration_error, one_vs_rest_roc
@@ -15,9 +15,7 @@ from cvrepro.provenance import code_provenance, device_name
 
 def main(
     model_path: Path,
-    data_dir: Path,
-    split: str,
-    index_path: Path | None,
+    subset: SubsetFiles,
     out_metrics: Path,
     out_predictions: Path,
     device: torch.device,
@@ -28,7 +26,7 @@ def main(
     dev = device
     model, checkpoint = load_model(model_path)
     model = model.to(dev)
-    data = load_subset(data_dir, split, index_path, dev)
+    data = subset.load(dev)
     norm = checkpoint["normalization"]
     logits = predict(model, data, batch_size, norm["mean"], norm["std"], norm["size"])
     probs = torch.softmax(logits, 1).cpu().numpy()
@@ -47,19 +45,17 @@ def main(
     np.savez_compressed(
         out_predictions, y_true=y_true, y_pred=probs.argmax(1), probs=probs.astype(np.float32)
     )
-    log(f"{split}: accuracy {metrics['accuracy']:.4f} on {metrics['n']} images")
+    log(f"{subset.split}: accuracy {metrics['accuracy']:.4f} on {metrics['n']} images")
     return metrics
 
 
 if __name__ == "__main__":
-    from cvrepro.job import job
+    from cvrepro.job import job, subset_input
 
     with job(snakemake) as ctx:
         main(
             model_path=Path(snakemake.input.model),
-            data_dir=Path(snakemake.input.data),
-            split=snakemake.params.split,
-            index_path=Path(snakemake.input.index),
+            subset=subset_input(snakemake, ""),
             out_metrics=Path(snakemake.output.metrics),
             out_predictions=Path(snakemake.output.predictions),
             device=ctx.device,

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from cvrepro.checkpoint import load_model
-from cvrepro.data import load_subset
+from cvrepro.data import SubsetFiles
 from cvrepro.device import memory_format
 from cvrepro.inference import extract_features
 from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
@@ -23,9 +23,7 @@ def imagenet_model(arch: str, in_channels: int) -> ResNet:
 
 
 def main(
-    data_dir: Path,
-    split: str,
-    index: Path,
+    subset: SubsetFiles,
     out: Path,
     model_path: Path | None,
     imagenet_arch: str | None,
@@ -35,7 +33,7 @@ def main(
 ) -> np.ndarray:
     """Features of a trained model, of an ImageNet model, or raw pixels in [0, 1] (neither given)."""
     dev = device
-    data = load_subset(data_dir, split, index, dev)
+    data = subset.load(dev)
     channels = data.images.shape[1]
     if imagenet_arch is not None:
         model = imagenet_model(imagenet_arch, channels).to(
@@ -58,18 +56,18 @@ def main(
         labels=data.labels.cpu().numpy(),
         classes=np.array(data.classes),
     )
-    log(f"{features.shape} features of {split} from {model_path or imagenet_arch or 'pixels'} ({layer})")
+    log(
+        f"{features.shape} features of {subset.split} from {model_path or imagenet_arch or 'pixels'} ({layer})"
+    )
     return features
 
 
 if __name__ == "__main__":
-    from cvrepro.job import job
+    from cvrepro.job import job, subset_input
 
     with job(snakemake) as ctx:
         main(
-            data_dir=Path(snakemake.input.data),
-            split=snakemake.params.split,
-            index=Path(snakemake.input.index),
+            subset=subset_input(snakemake, ""),
             out=Path(snakemake.output[0]),
             model_path=Path(snakemake.input.model) if "model" in snakemake.input.keys() else None,
             imagenet_arch=snakemake.params.imagenet_arch,

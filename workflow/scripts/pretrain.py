@@ -99,9 +99,9 @@ if __name__ == "__main__":
     with job(snakemake) as ctx:
         main(
             params.pretraining,
-            data=subset_input(snakemake, "data", prefix=""),
-            probe=subset_input(snakemake, "probe_data", prefix="probe"),
-            probe_val=subset_input(snakemake, "probe_val", prefix="probe_val"),
+            data=subset_input(snakemake, "", "data"),
+            probe=subset_input(snakemake, "probe", "probe_data"),
+            probe_val=subset_input(snakemake, "probe_val", "probe_val"),
             out_model=Path(snakemake.output.model),
             out_history=Path(snakemake.output.history),
             out_metrics=Path(snakemake.output.metrics),

@@ -160,8 +160,8 @@ if __name__ == "__main__":
     with job(snakemake) as ctx:
         main(
             params.run,
-            train=subset_input(snakemake, "train", prefix="train"),
-            val=subset_input(snakemake, "val", prefix="val"),
+            train=subset_input(snakemake, "train", "train"),
+            val=subset_input(snakemake, "val", "val"),
             init_checkpoint=Path(inputs.init) if "init" in inputs.keys() else None,
             out_model=Path(snakemake.output.model),
             out_history=Path(snakemake.output.history),

@@ -72,15 +72,15 @@ def job(snakemake) -> Iterator[Job]:
             yield Job(job_device(params.device, params.precision, snakemake.threads), log)
 
 
-def subset_input(snakemake, split: str, prefix: str) -> SubsetFiles | None:
+def subset_input(snakemake, prefix: str, split_key: str | None = None) -> SubsetFiles | None:
     """The subset a rule passes as inputs `<prefix>_data` and `<prefix>_index` (`data` and
-    `index` when `prefix` is empty) with `params.splits[split]`; None when the rule has none."""
+    `index` when `prefix` is empty), of the split `params.splits[split_key]` (`params.split`
+    when no key is given); None when the rule has no such input."""
     from cvrepro.data import SubsetFiles
 
     data, index = (f"{prefix}_data", f"{prefix}_index") if prefix else ("data", "index")
     if data not in snakemake.input.keys():
         return None
-    inputs = snakemake.input
-    return SubsetFiles(
-        Path(getattr(inputs, data)), snakemake.params.splits[split], Path(getattr(inputs, index))
-    )
+    params = snakemake.params
+    split = params.split if split_key is None else params.splits[split_key]
+    return SubsetFiles(Path(getattr(snakemake.input, data)), split, Path(getattr(snakemake.input, index)))

@@ -168,18 +168,12 @@ def triplet(model: PretrainNet, recipe: dict, mean: list[float], std: list[float
 
 
 def pretraining_method(
-    model: PretrainNet,
-    recipe: dict,
-    mean: list[float],
-    std: list[float],
-    probe: TensorSet | None,
-    *,
-    probe_val: TensorSet | None = None,
-    steps: int | None = None,
+    model: PretrainNet, recipe: dict, mean: list[float], std: list[float], probe: TensorSet | None, **online
 ) -> Method:
-    """The Method of `recipe["method"]`; `probe_val` and `steps` serve simclr's online probe."""
+    """The Method of `recipe["method"]`; `probe` and `online` (simclr's probe_val and steps) go
+    to simclr, whose signature says what they are."""
     if recipe["method"] == "simclr":
-        return simclr(model, recipe, mean, std, probe, probe_val=probe_val, steps=steps)
+        return simclr(model, recipe, mean, std, probe, **online)
     if recipe["method"] == "triplet":
         return triplet(model, recipe, mean, std)
     raise ValueError(f"unknown pretraining method {recipe['method']!r}; choose from ['simclr', 'triplet']")

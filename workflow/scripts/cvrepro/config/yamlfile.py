@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode
 
-from cvrepro.config.schema import MAX_VALUES, ConfigError, short
+from cvrepro.config.schema import ConfigError, check_plain, short
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 YAML_TAG_PREFIX = "tag:yaml.org,2002:"
@@ -45,26 +45,6 @@ class StrictLoader(yaml.SafeLoader):
                 )
             first_line[key] = line
         return super().construct_mapping(node, deep=deep)
-
-
-def _expanded_size(node: Node, sizes: dict[int, int], active: set[int]) -> int:
-    """Nodes once every alias is expanded; a shared node is measured once (cheap for a bomb)."""
-    if isinstance(node, SequenceNode):
-        children = node.value
-    elif isinstance(node, MappingNode):
-        children = [part for pair in node.value for part in pair]
-    else:
-        return 1
-    ident = id(node)
-    if ident in active:
-        raise ConfigError(f"line {node.start_mark.line + 1}: a value contains itself (a recursive alias)")
-    if ident not in sizes:
-        active.add(ident)
-        sizes[ident] = 1 + sum(_expanded_size(child, sizes, active) for child in children)
-        active.discard(ident)
-    if sizes[ident] > MAX_VALUES:
-        raise ConfigError(f"more than {MAX_VALUES:,} values once aliases are expanded (an alias bomb?)")
-    return sizes[ident]
 
 
 def _read_text(path: Path) -> str:
@@ -101,8 +81,9 @@ def read_yaml(path: Path) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        _expanded_size(node, {}, set())
-        return loader.construct_document(node)
+        # Aliases construct as shared objects, so a bomb costs little until something walks it:
+        # check_plain measures shared parts once, before anything can.
+        data = loader.construct_document(node)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
     except ConstructorError as error:
@@ -115,6 +96,8 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: nested too deeply to be a configuration") from None
     finally:
         loader.dispose()
+    check_plain(data, str(path))
+    return data
 
 
 def check_config_file(path: Path) -> None:
