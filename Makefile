@@ -13,7 +13,7 @@ ARGS      ?=
 # decides how many run at once.
 GPUS      ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); [ "$${n:-0}" -gt 0 ] && echo $$n || nproc)
 
-.PHONY: setup venv data run test lint dry-run why clean bench compare
+.PHONY: setup setup-slurm venv data run test lint dry-run why clean bench compare
 
 setup: venv data
 
@@ -24,6 +24,14 @@ $(VENV)/.installed: requirements.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	touch $@
+
+# The Slurm executor plugin, for profiles/slurm and tests/test_slurm.py (requirements-slurm.txt says
+# why it is separate).
+setup-slurm: $(VENV)/.installed-slurm
+
+$(VENV)/.installed-slurm: requirements-slurm.txt constraints.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-slurm.txt -c constraints.txt
 	touch $@
 
 # Fashion-MNIST from Debian's package when we can install it (root + apt); otherwise the
@@ -42,7 +50,7 @@ data:
 run: setup
 	$(SNAKEMAKE) --cores all --resources gpu=$(GPUS) $(ARGS)
 
-test: setup
+test: setup setup-slurm
 	$(PY) -m pytest $(ARGS)
 
 lint: venv

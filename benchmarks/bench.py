@@ -217,6 +217,8 @@ def gpu_count() -> int:
 
 def workflow_rows(with_default_study: bool) -> list[Row]:
     rows = []
+    # Snakemake imports every installed executor plugin on each call; the Slurm one adds ~0.3 s.
+    plugins = bench_workflow.slurm_plugin_note()
     for studies, what in ((None, "default config (config.yaml)"), ("all", "--config studies=all")):
         seconds, jobs = bench_workflow.dag_build(studies)
         rows.append(
@@ -224,12 +226,12 @@ def workflow_rows(with_default_study: bool) -> list[Row]:
                 "DAG build",
                 what,
                 f"{jobs} jobs planned",
-                "snakemake -n, best of 3 in a fresh working directory",
+                f"snakemake -n, best of 3 in a fresh working directory; {plugins}",
                 seconds,
                 "s",
             )
         )
-        print(f"  DAG build, {what}: {seconds:.2f} s, {jobs} jobs", flush=True)
+        print(f"  DAG build, {what}: {seconds:.2f} s, {jobs} jobs ({plugins})", flush=True)
     if with_default_study:
         gpus = max(gpu_count(), 0) or os.cpu_count()  # as `make run`: the core count without a GPU
         seconds, jobs = bench_workflow.default_study(gpus)

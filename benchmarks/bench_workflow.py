@@ -4,6 +4,7 @@ checkout and nothing touches the repository's own results/ or .snakemake/."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -29,6 +30,13 @@ def snakemake(workdir: Path, *args: str, timeout: float) -> tuple[float, int, st
         raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{output[-3000:]}")
     totals = re.findall(r"^total\s+(\d+)\s*$", output, flags=re.MULTILINE)
     return seconds, int(totals[-1]) if totals else 0, output
+
+
+def slurm_plugin_note() -> str:
+    """Whether this venv has the Slurm executor plugin (`make setup-slurm`), which every snakemake
+    call imports when installed."""
+    installed = importlib.util.find_spec("snakemake_executor_plugin_slurm") is not None
+    return "Slurm executor plugin installed" if installed else "no Slurm executor plugin"
 
 
 def dag_build(studies: str | None = None, timeout: float = 300, repeats: int = 3) -> tuple[float, int]:

@@ -9,6 +9,7 @@ mariadb-server; see docs/cluster.md.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import shutil
@@ -27,6 +28,8 @@ GPUS = 1
 
 def missing_requirements() -> str | None:
     """Why a cluster cannot start here, or None."""
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        return "no snakemake-executor-plugin-slurm in this environment: make setup-slurm"
     if os.geteuid() != 0:
         return "the test Slurm cluster needs root (slurmd starts jobs as their user)"
     found = {name: shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin") for name in DAEMONS}
