@@ -144,17 +144,25 @@ def test_write_json_refuses_nan_and_writes_strict_json(tmp_path):
     assert json.loads(path.read_text(), parse_constant=no_constants) == {"acc": 0.5, "history": [1.0, 2]}
 
 
-@pytest.mark.parametrize("script", ["train.py", "pretrain.py", "evaluate.py", "probe.py"])
+@pytest.mark.parametrize("script", ["cvrepro/model_files.py", "evaluate.py", "probe.py"])
 def test_metrics_json_is_written_through_write_json(script):
-    """Every call that writes out_metrics is write_json (json.dumps would write a bare NaN)."""
+    """Every call that writes metrics.json is write_json (json.dumps would write a bare NaN);
+    train.py and pretrain.py write theirs through model_files.py."""
     tree = ast.parse((REPO / "workflow" / "scripts" / script).read_text())
     writers = [
         ast.unparse(node.func)
         for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and any("out_metrics" in ast.unparse(arg) for arg in node.args)
+        if isinstance(node, ast.Call) and any(re.search(r"out[._]metrics", ast.unparse(a)) for a in node.args)
     ]
     assert writers and set(writers) == {"write_json"}, writers
     assert "json.dumps" not in ast.unparse(tree)
+
+
+@pytest.mark.parametrize("script", ["train.py", "pretrain.py"])
+def test_training_scripts_write_their_files_through_model_files(script):
+    source = (REPO / "workflow" / "scripts" / script).read_text()
+    assert "save_model_files(out," in source
+    assert not re.search(r"json\.dump|write_json|save_checkpoint|torch\.save", source)
 
 
 # --- 2. source_dir -------------------------------------------------------------------------------------

@@ -20,7 +20,9 @@ from cvrepro.datasets.splits import write_info, write_split
 from cvrepro.engine import fit
 from cvrepro.heads import ProjectionHead
 from cvrepro.inference import extract_features, predict
+from cvrepro.job import Job
 from cvrepro.methods import PretrainNet, simclr, supervised
+from cvrepro.model_files import ModelFiles
 from cvrepro.models import build_model
 from cvrepro.precision import set_precision
 
@@ -130,13 +132,14 @@ def test_train_on_cuda_and_evaluate_the_checkpoint_on_the_cpu(tmp_path):
         {**HP, "grad_flow": False},
         train=SubsetFiles(tmp_path / "data", "train", tmp_path / "train.npy"),
         val=None,
-        init_checkpoint=None,
-        out_model=tmp_path / "model.pt",
-        out_history=tmp_path / "history.csv",
-        out_metrics=tmp_path / "metrics.json",
-        out_grad_flow=tmp_path / "grad_flow.csv",
-        resume=None,
-        device=CUDA,
+        init=None,
+        out=ModelFiles(
+            tmp_path / "model.pt",
+            tmp_path / "history.csv",
+            tmp_path / "metrics.json",
+            grad_flow=tmp_path / "grad_flow.csv",
+        ),
+        ctx=Job(CUDA),
     )
     metrics = evaluate_script.main(
         tmp_path / "model.pt",

@@ -22,6 +22,8 @@ from cvrepro.config import load_config, num_classes
 from cvrepro.config.recipes import pretraining_params, run_params
 from cvrepro.data import SubsetFiles
 from cvrepro.datasets.splits import write_info, write_split
+from cvrepro.job import Job
+from cvrepro.model_files import ModelFiles
 from cvrepro.pretrained import imagenet_weights
 
 CPU = torch.device("cpu")
@@ -102,11 +104,8 @@ def run_pretraining(study, name: str, out) -> None:
         data=SubsetFiles(data, "train", index),
         probe=labelled.get("probe_data"),
         probe_val=labelled.get("probe_val"),
-        out_model=out / f"{name}.pt",
-        out_history=out / f"{name}.csv",
-        out_metrics=out / f"{name}.json",
-        resume=None,
-        device=CPU,
+        out=ModelFiles(out / f"{name}.pt", out / f"{name}.csv", out / f"{name}.json"),
+        ctx=Job(CPU),
     )
 
 
@@ -118,13 +117,14 @@ def train_run(study, name: str, data, index, out, init_checkpoint=None, val: boo
         one_epoch(spec, spec["batch_size"], len(np.load(index))),
         train=subset,
         val=subset if val else None,
-        init_checkpoint=init_checkpoint,
-        out_model=out / f"{name}.pt",
-        out_history=out / f"{name}.csv",
-        out_metrics=out / f"{name}.json",
-        out_grad_flow=out / f"{name}-grad_flow.csv",
-        resume=None,
-        device=CPU,
+        init=init_checkpoint,
+        out=ModelFiles(
+            out / f"{name}.pt",
+            out / f"{name}.csv",
+            out / f"{name}.json",
+            grad_flow=out / f"{name}-grad_flow.csv",
+        ),
+        ctx=Job(CPU),
     )
 
 

@@ -8,7 +8,7 @@ from scipy import stats
 
 from cvrepro.caveats import automatic_caveats
 from cvrepro.stats import t_interval, wilson
-from cvrepro.study_report import index_markdown, reported_vs_ours, study_report
+from cvrepro.study_report import StudyText, index_markdown, reported_vs_ours, study_report
 from cvrepro.table_markdown import provenance_line, to_markdown
 from cvrepro.table_stats import comparisons
 from cvrepro.tables import pretrain_values, probe_values, run_table, run_values, sweep_table
@@ -184,16 +184,8 @@ def test_report_assembles_tables_comparison_figures_jobs_and_caveats():
         {"what": "optimizer", "report": "Adam 1e-3", "ours": "adam lr 0.001", "status": "same", "why": ""}
     ]
     none = comparisons({}, [], [])
-    text = study_report(
-        "s1",
-        "What S1 does.",
-        {"t": (to_markdown(frame), frame, none)},
-        {"curves": "Loss"},
-        jobs,
-        ["c1"],
-        "abc",
-        fidelity,
-    )
+    study = StudyText("s1", "What S1 does.", {"curves": "Loss"}, ["c1"], fidelity)
+    text = study_report(study, {"t": (to_markdown(frame), frame, none)}, jobs, "abc")
     assert text.index("## Tables") < text.index("## Reported vs ours") < text.index("## Figures")
     assert "**0 of 2 reported numbers lie within our 95% interval.**" in text
     assert (

@@ -1,21 +1,16 @@
 """Pretrain an encoder with SimCLR or a triplet loss (rule `pretrain`)."""
 
-from collections.abc import Callable
-from pathlib import Path
-
-import pandas as pd
 import torch
 
-from cvrepro.checkpoint import save_checkpoint
 from cvrepro.data import SubsetFiles, channel_stats
 from cvrepro.device import memory_format
 from cvrepro.engine import fit
 from cvrepro.heads import ProjectionHead
-from cvrepro.jsonio import write_json
+from cvrepro.job import Job
 from cvrepro.methods import PretrainNet, pretraining_method
+from cvrepro.model_files import ModelFiles, save_model_files
 from cvrepro.models import build_model, count_parameters
 from cvrepro.provenance import provenance
-from cvrepro.resume import ResumeFile, clear_state, training_identity
 from cvrepro.schedules import steps_per_epoch
 
 
@@ -25,16 +20,12 @@ def main(
     data: SubsetFiles,
     probe: SubsetFiles | None,
     probe_val: SubsetFiles | None,
-    out_model: Path,
-    out_history: Path,
-    out_metrics: Path,
-    resume: Path | None,
-    device: torch.device,
-    log: Callable[[str], None] = print,
-    code: dict | None = None,
+    out: ModelFiles,
+    ctx: Job,
 ) -> dict:
     """`pretraining`: the study's validated pretraining (defaults filled), without subset names."""
     torch.manual_seed(pretraining["seed"])
+    device, log = ctx.device, ctx.log
     images = data.load(device)
     probe_set = probe.load(device) if probe is not None else None
     probe_val_set = probe_val.load(device) if probe_val is not None else None
@@ -56,10 +47,8 @@ def main(
     log(f"{pretraining['method']} pretraining of {arch['arch']} on {len(images)} images ({device})")
     steps = steps_per_epoch(len(images), pretraining["batch_size"])
     method = pretraining_method(net, pretraining, mean, std, probe_set, probe_val=probe_val_set, steps=steps)
-    resume_file = (
-        ResumeFile(resume, training_identity(pretraining, data.index)) if resume is not None else None
-    )
-    history = fit(net, images, pretraining, method, resume=resume_file, log=log).history
+    resume = out.resume_file(pretraining, data.index)
+    history = fit(net, images, pretraining, method, resume=resume, log=log).history
     last = history[-1]
     metrics = {
         "method": pretraining["method"],
@@ -71,29 +60,18 @@ def main(
         "train_images": len(images),
         "trained_params": count_parameters(net, trainable_only=True),
         "recipe": pretraining,
-        "provenance": provenance(pretraining, device, pretraining["seed"], code=code),
+        "provenance": provenance(pretraining, device, pretraining["seed"], code=ctx.code),
     }
     # probe: online (S6's probe trained alongside): its last epoch's running train and val accuracy
     metrics.update({key: last[key] for key in ("probe_train_acc", "probe_val_acc") if key in last})
     # The encoder alone, loadable by `init: <name>` and by feature extraction (its fc is unused).
-    save_checkpoint(
-        out_model,
-        net.encoder,
-        arch=arch,
-        recipe=pretraining,
-        normalization={"mean": mean, "std": std, "size": None},
-        classes=images.classes,
-        seed=pretraining["seed"],
-        provenance=metrics["provenance"],
-    )
-    pd.DataFrame(history).to_csv(out_history, index=False)
-    write_json(out_metrics, metrics)  # NaN is an error, not invalid JSON
-    clear_state(resume_file)
+    normalization = {"mean": mean, "std": std, "size": None}
+    save_model_files(out, net.encoder, arch, normalization, images.classes, history, metrics)
     return metrics
 
 
 if __name__ == "__main__":
-    from cvrepro.job import job, subset_input
+    from cvrepro.job import job, model_files, subset_input
 
     params = snakemake.params
     with job(snakemake) as ctx:
@@ -102,11 +80,6 @@ if __name__ == "__main__":
             data=subset_input(snakemake, "", "data"),
             probe=subset_input(snakemake, "probe", "probe_data"),
             probe_val=subset_input(snakemake, "probe_val", "probe_val"),
-            out_model=Path(snakemake.output.model),
-            out_history=Path(snakemake.output.history),
-            out_metrics=Path(snakemake.output.metrics),
-            resume=Path(params.resume),
-            device=ctx.device,
-            log=ctx.log,
-            code=params.code,
+            out=model_files(snakemake),
+            ctx=ctx,
         )

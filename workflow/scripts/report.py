@@ -7,27 +7,19 @@ import pandas as pd
 
 from cvrepro.logs import log_to
 from cvrepro.provenance import git_commit
-from cvrepro.study_report import index_markdown, study_report
+from cvrepro.study_report import StudyText, index_markdown, study_report
 
 
 def main(
-    study: str,
-    description: str,
-    tables: dict[str, tuple[Path, Path, Path]],
-    figures: dict[str, str],
-    jobs: dict[str, tuple[str, Path]],
-    caveats: list[str],
-    out: Path,
-    fidelity: list[dict] = (),
+    study: StudyText, tables: dict[str, tuple[Path, Path, Path]], jobs: dict[str, tuple[str, Path]], out: Path
 ) -> str:
-    """tables: name -> (markdown, csv, comparisons csv); figures: name -> caption; jobs: name ->
-    (kind, metrics.json); fidelity: the study's fidelity items."""
+    """tables: name -> (markdown, csv, comparisons csv); jobs: name -> (kind, metrics.json)."""
     loaded = {
         name: (Path(md).read_text(), pd.read_csv(csv, index_col=0), pd.read_csv(compare))
         for name, (md, csv, compare) in tables.items()
     }
     job_metrics = {name: (kind, json.loads(Path(path).read_text())) for name, (kind, path) in jobs.items()}
-    text = study_report(study, description, loaded, figures, job_metrics, caveats, git_commit(), fidelity)
+    text = study_report(study, loaded, job_metrics, git_commit())
     Path(out).write_text(text)
     return text
 
@@ -50,8 +42,13 @@ if __name__ == "__main__":
             index(params.studies, metrics, Path(snakemake.output[0]))
         else:
             main(
-                study=snakemake.wildcards.study,
-                description=params.description,
+                StudyText(
+                    snakemake.wildcards.study,
+                    params.description,
+                    params.figures,
+                    params.caveats,
+                    params.fidelity,
+                ),
                 tables={
                     name: (Path(md), Path(csv), Path(compare))
                     for name, md, csv, compare in zip(
@@ -62,9 +59,6 @@ if __name__ == "__main__":
                         strict=True,
                     )
                 },
-                figures=params.figures,
                 jobs={name: (kind, Path(path)) for name, (kind, path) in params.jobs.items()},
-                caveats=params.caveats,
                 out=Path(snakemake.output[0]),
-                fidelity=params.fidelity,
             )

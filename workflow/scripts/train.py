@@ -9,18 +9,18 @@ import torch
 from torch import nn
 
 from cvrepro.augment_presets import eval_resize
-from cvrepro.checkpoint import init_from_checkpoint, load_checkpoint, save_checkpoint
+from cvrepro.checkpoint import init_from_checkpoint, load_checkpoint
 from cvrepro.data import SubsetFiles, TensorSet, channel_stats
 from cvrepro.device import memory_format
 from cvrepro.engine import FitResult, fit
 from cvrepro.freezing import freeze
 from cvrepro.inference import evaluate
-from cvrepro.jsonio import write_json
+from cvrepro.job import Job
 from cvrepro.methods import supervised
+from cvrepro.model_files import ModelFiles, save_model_files
 from cvrepro.models import build_model, count_parameters
 from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
 from cvrepro.provenance import provenance
-from cvrepro.resume import ResumeFile, clear_state, training_identity
 
 
 def input_normalization(run: dict, train: TensorSet) -> tuple[list[float], list[float]]:
@@ -77,26 +77,16 @@ def run_metrics(run: dict, net: nn.Module, train: TensorSet, result: FitResult, 
 
 
 def main(
-    run: dict,
-    *,
-    train: SubsetFiles,
-    val: SubsetFiles | None,
-    init_checkpoint: Path | None,
-    out_model: Path,
-    out_history: Path,
-    out_metrics: Path,
-    out_grad_flow: Path,
-    resume: Path | None,
-    device: torch.device,
-    log: Callable[[str], None] = print,
-    code: dict | None = None,
+    run: dict, *, train: SubsetFiles, val: SubsetFiles | None, init: Path | None, out: ModelFiles, ctx: Job
 ) -> dict:
-    """`run`: the study's validated run (schema defaults filled), without its subset names."""
+    """`run`: the study's validated run (schema defaults filled), without its subset names; `init`:
+    the checkpoint it starts from (`init: <name>`), if any."""
+    device, log = ctx.device, ctx.log
     torch.manual_seed(run["seed"])
     train_set = train.load(device)
     val_set = val.load(device) if val is not None else None
     mean, std = input_normalization(run, train_set)
-    net, arch, frozen = build_network(run, train_set, init_checkpoint, log)
+    net, arch, frozen = build_network(run, train_set, init, log)
     size = eval_resize(run["augment"])
     net = net.to(device, memory_format=memory_format(device, size or train_set.images.shape[-1]))
     trained = count_parameters(net, trainable_only=True)
@@ -105,7 +95,6 @@ def main(
         f"{trained} of {count_parameters(net)} parameters train"
     )
     method = supervised(net, run, mean, std, len(train_set.classes), val_set)
-    identity = training_identity(run, train.index, init_checkpoint)
     start = time.perf_counter()
     result = fit(
         net,
@@ -114,7 +103,7 @@ def main(
         method,
         stopping=run["early_stopping"],
         watch_grads=run["grad_flow"],
-        resume=ResumeFile(resume, identity) if resume is not None else None,
+        resume=out.resume_file(run, train.index, init),
         log=log,
     )
     wall = time.perf_counter() - start
@@ -131,30 +120,19 @@ def main(
         "val_images": len(val_set) if val_set is not None else None,
     }
     metrics = run_metrics(run, net, train_set, result, finals)
-    metrics["provenance"] = provenance(run, device, run["seed"], code=code)
-    save_checkpoint(
-        out_model,
-        net,
-        arch=arch,
-        recipe=run,
-        normalization={"mean": mean, "std": std, "size": size},
-        classes=train_set.classes,
-        seed=run["seed"],
-        provenance=metrics["provenance"],
-    )
-    pd.DataFrame(result.history).to_csv(out_history, index=False)
+    metrics["provenance"] = provenance(run, device, run["seed"], code=ctx.code)
     pd.DataFrame(result.grad_flow, columns=["epoch", "layer", "mean_abs_grad", "max_abs_grad"]).to_csv(
-        out_grad_flow, index=False
+        out.grad_flow, index=False
     )
-    write_json(out_metrics, metrics)  # NaN is an error, not invalid JSON
-    clear_state(ResumeFile(resume, identity) if resume is not None else None)
+    normalization = {"mean": mean, "std": std, "size": size}
+    save_model_files(out, net, arch, normalization, train_set.classes, result.history, metrics)
     val = f"  val_acc {metrics['val_acc']:.4f}" if metrics["val_acc"] is not None else ""
     log(f"done: train_acc {metrics['train_acc']:.4f}{val}  {metrics['train_time_s']:.1f}s training")
     return metrics
 
 
 if __name__ == "__main__":
-    from cvrepro.job import job, subset_input
+    from cvrepro.job import job, model_files, subset_input
 
     inputs, params = snakemake.input, snakemake.params
     with job(snakemake) as ctx:
@@ -162,13 +140,7 @@ if __name__ == "__main__":
             params.run,
             train=subset_input(snakemake, "train", "train"),
             val=subset_input(snakemake, "val", "val"),
-            init_checkpoint=Path(inputs.init) if "init" in inputs.keys() else None,
-            out_model=Path(snakemake.output.model),
-            out_history=Path(snakemake.output.history),
-            out_metrics=Path(snakemake.output.metrics),
-            out_grad_flow=Path(snakemake.output.grad_flow),
-            resume=Path(params.resume),
-            device=ctx.device,
-            log=ctx.log,
-            code=params.code,
+            init=Path(inputs.init) if "init" in inputs.keys() else None,
+            out=model_files(snakemake),
+            ctx=ctx,
         )

@@ -3,9 +3,9 @@ and progress lines that reach the console as well as the log.
 
     if __name__ == "__main__":
         with job(snakemake) as ctx:
-            main(..., device=ctx.device, log=ctx.log)
+            main(..., ctx=ctx)
 
-`main` itself knows nothing of Snakemake, so tests call it directly with a device and `print`.
+`main` itself knows nothing of Snakemake, so tests call it directly with `Job(torch.device("cpu"))`.
 """
 
 from __future__ import annotations
@@ -24,12 +24,16 @@ if TYPE_CHECKING:  # torch is imported only by jobs that run a model: the others
     import torch
 
     from cvrepro.data import SubsetFiles
+    from cvrepro.model_files import ModelFiles
 
 
 @dataclass(frozen=True)
 class Job:
-    device: torch.device | None  # None for jobs that run no model (tables, figures, probes)
-    log: Callable[[str], None]  # one progress line: to the job's log and the console
+    """What a script's `main` takes from the job that runs it."""
+
+    device: torch.device | None = None  # None for jobs that run no model (tables, figures, probes)
+    log: Callable[[str], None] = print  # one progress line: to the job's log and the console
+    code: dict | None = None  # the rule's code fingerprint, for metrics.json's provenance
 
 
 def job_name(rule: str, wildcards: dict[str, str]) -> str:
@@ -60,8 +64,9 @@ def job(snakemake) -> Iterator[Job]:
     with log_to(snakemake.log[0]):
         log = console_logger(prefix)
         gpus = snakemake.resources.get("gpu", 0)
+        code = snakemake.params.code if "code" in snakemake.params.keys() else None
         if "device" not in snakemake.params.keys():
-            yield Job(None, log)
+            yield Job(None, log, code)
             return
         from cvrepro.device import job_device
         from cvrepro.gpu_slots import gpu_slot
@@ -69,7 +74,7 @@ def job(snakemake) -> Iterator[Job]:
         # The slot is claimed inside the log so the log records which GPU the job used.
         with gpu_slot(gpus):
             params = snakemake.params
-            yield Job(job_device(params.device, params.precision, snakemake.threads), log)
+            yield Job(job_device(params.device, params.precision, snakemake.threads), log, code)
 
 
 def subset_input(snakemake, prefix: str, split_key: str | None = None) -> SubsetFiles | None:
@@ -84,3 +89,14 @@ def subset_input(snakemake, prefix: str, split_key: str | None = None) -> Subset
     params = snakemake.params
     split = params.split if split_key is None else params.splits[split_key]
     return SubsetFiles(Path(getattr(snakemake.input, data)), split, Path(getattr(snakemake.input, index)))
+
+
+def model_files(snakemake) -> ModelFiles:
+    """The outputs `model`, `history`, `metrics` (and `grad_flow`) and `params.resume` of a rule
+    that trains."""
+    from cvrepro.model_files import ModelFiles
+
+    out = snakemake.output
+    grad_flow = Path(out.grad_flow) if "grad_flow" in out.keys() else None
+    resume = Path(snakemake.params.resume)
+    return ModelFiles(Path(out.model), Path(out.history), Path(out.metrics), resume, grad_flow)

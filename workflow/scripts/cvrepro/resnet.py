@@ -1,9 +1,10 @@
 """torchvision's ResNet with a width knob and a choice of stem (ImageNet weights load strictly).
 
 The two blocks are torchvision's (torchvision/models/resnet.py, groups 1, no dilation), written
-here with the same modules in the same order, so state dicts, initialisation draws and outputs are
-torchvision's (tests/test_training_slice.py loads torchvision's resnet18/50 and compares). Importing
-torchvision.models costs about 1.5 s, all of torchvision, in every job that builds a model.
+here with the same modules in the same order (the parameterless ReLU aside), so state dicts,
+initialisation draws and outputs are torchvision's (tests/test_training_slice.py loads
+torchvision's resnet18/50 and compares). Importing torchvision.models costs about 1.5 s, all of
+torchvision, in every job that builds a model.
 """
 
 from __future__ import annotations
@@ -20,31 +21,42 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
 
 
-class BasicBlock(nn.Module):
-    """Two 3x3 convolutions with a shortcut (ResNet-18/34)."""
+class ResidualBlock(nn.Module):
+    """conv-BN pairs named conv1/bn1, conv2/bn2, ... with a ReLU after each but the last, and the
+    shortcut (identity or `downsample`) added before the final ReLU: torchvision's two blocks."""
+
+    def __init__(self, convs: list[nn.Conv2d], downsample: nn.Module | None, stride: int) -> None:
+        super().__init__()
+        for i, conv in enumerate(convs, start=1):
+            self.add_module(f"conv{i}", conv)
+            self.add_module(f"bn{i}", nn.BatchNorm2d(conv.out_channels))
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.stride = stride
+        self.pairs = [(f"conv{i}", f"bn{i}") for i in range(1, len(convs) + 1)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x
+        for k, (conv, bn) in enumerate(self.pairs, start=1):
+            out = getattr(self, bn)(getattr(self, conv)(out))
+            if k < len(self.pairs):
+                out = self.relu(out)
+        out += x if self.downsample is None else self.downsample(x)
+        return self.relu(out)
+
+
+class BasicBlock(ResidualBlock):
+    """Two 3x3 convolutions (ResNet-18/34)."""
 
     expansion = 1
 
     def __init__(
         self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
     ) -> None:
-        super().__init__()
-        self.conv1 = conv3x3(inplanes, planes, stride)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = conv3x3(planes, planes)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.downsample = downsample
-        self.stride = stride
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        out += x if self.downsample is None else self.downsample(x)
-        return self.relu(out)
+        super().__init__([conv3x3(inplanes, planes, stride), conv3x3(planes, planes)], downsample, stride)
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(ResidualBlock):
     """1x1, 3x3 (stride here, as torchvision's v1.5), 1x1 with 4x expansion (ResNet-50)."""
 
     expansion = 4
@@ -52,23 +64,8 @@ class Bottleneck(nn.Module):
     def __init__(
         self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
     ) -> None:
-        super().__init__()
-        self.conv1 = conv1x1(inplanes, planes)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = conv3x3(planes, planes, stride)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.conv3 = conv1x1(planes, planes * self.expansion)
-        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
-        self.stride = stride
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        out += x if self.downsample is None else self.downsample(x)
-        return self.relu(out)
+        convs = [conv1x1(inplanes, planes), conv3x3(planes, planes, stride), conv1x1(planes, planes * 4)]
+        super().__init__(convs, downsample, stride)
 
 
 RESNETS = {

@@ -75,11 +75,6 @@ def load_state(resume: ResumeFile | None) -> dict | None:
     return state
 
 
-def clear_state(resume: ResumeFile | None) -> None:
-    if resume is not None:
-        Path(resume.path).unlink(missing_ok=True)
-
-
 def training_state(epoch: int, model, optimizer, scheduler, generator: torch.Generator, **extra) -> dict:
     """Everything needed to continue after `epoch` exactly as an uninterrupted run would."""
     return {

@@ -3,6 +3,8 @@ metrics the DAG made. Plain Markdown: readable on GitHub, in an editor, or as te
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from cvrepro.table_markdown import format_value
@@ -142,19 +144,24 @@ REPLICATES_NOTE = (
 )
 
 
+@dataclass(frozen=True)
+class StudyText:
+    """What a study's config says of itself, as its report shows it."""
+
+    name: str
+    description: str
+    captions: dict[str, str]  # figure name -> caption
+    caveats: list[str]
+    fidelity: list[dict]  # the config's fidelity items
+
+
 def study_report(
-    study: str,
-    description: str,
-    tables: dict[str, tuple[str, pd.DataFrame, pd.DataFrame]],
-    figures: dict[str, str],
-    jobs: dict[str, tuple[str, dict]],
-    caveats: list[str],
-    commit: str,
-    fidelity: list[dict] = (),
+    study: StudyText, tables: dict[str, tuple[str, pd.DataFrame, pd.DataFrame]], jobs: dict, commit: str
 ) -> str:
-    """REPORT.md of one study. tables: name -> (markdown, frame, comparisons); figures: name ->
-    caption; jobs: name -> (run | pretraining, metrics.json); fidelity: the study's items."""
-    parts = [f"# Study `{study}`\n", description.strip() + "\n" if description.strip() else ""]
+    """REPORT.md of one study. tables: name -> (markdown, frame, comparisons); jobs: name ->
+    (run | pretraining, its metrics.json)."""
+    description = study.description.strip()
+    parts = [f"# Study `{study.name}`\n", description + "\n" if description else ""]
     parts.append("## Tables\n")
     parts.append(REPLICATES_NOTE + "\n" if tables else "")
     for name, (markdown, _, _) in tables.items():
@@ -167,20 +174,20 @@ def study_report(
         "## Reported vs ours\n",
         comparison_markdown(reported_vs_ours({n: f for n, (_, f, _) in tables.items()})),
         "## How far this study follows its report\n",
-        fidelity_markdown(list(fidelity)),
+        fidelity_markdown(study.fidelity),
     ]
     parts.append("## Figures\n")
-    for name, caption in figures.items():
+    for name, caption in study.captions.items():
         parts += [
             f"### {name}\n",
             f"![{caption or name}](figures/{name}.png)\n",
             f"{caption}\n" if caption else "",
         ]
-    if not figures:
+    if not study.captions:
         parts.append("This study defines no figures.\n")
     parts += ["## Hardware and time\n", jobs_markdown(jobs) if jobs else "No training jobs.\n"]
     parts.append("## Caveats\n")
-    parts += [f"- {caveat}\n" for caveat in caveats] if caveats else ["None noted.\n"]
+    parts += [f"- {caveat}\n" for caveat in study.caveats] if study.caveats else ["None noted.\n"]
     parts.append(f"\nMade by cvrepro commit {commit}.\n")
     return "\n".join(part for part in parts if part)
 
