@@ -12,6 +12,7 @@ from torchvision.models import ResNet50_Weights
 from cvrepro.class_maps import available, load_class_map, map_scores
 from cvrepro.config import ConfigError, resolve_study
 from cvrepro.config.recipes import probe_recipe
+from cvrepro.job import Job
 
 STL10 = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
 
@@ -56,6 +57,7 @@ def test_zero_shot_probe_scores_mapped_predictions(tmp_path):
         test_features=path,
         out_metrics=tmp_path / "m.json",
         out_predictions=tmp_path / "p.npz",
+        ctx=Job(),
     )
     assert metrics["test_acc"] == pytest.approx(40 / 60)
     assert metrics["classes"][-1] == "other"

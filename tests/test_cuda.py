@@ -146,7 +146,7 @@ def test_train_on_cuda_and_evaluate_the_checkpoint_on_the_cpu(tmp_path):
         SubsetFiles(tmp_path / "data", "train", tmp_path / "test.npy"),
         tmp_path / "eval.json",
         tmp_path / "predictions.npz",
-        device=torch.device("cpu"),
+        ctx=Job(torch.device("cpu")),
     )
     assert metrics["accuracy"] > 0.9
     provenance = json.loads((tmp_path / "eval.json").read_text())["provenance"]

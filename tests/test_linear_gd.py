@@ -14,6 +14,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from cvrepro.config.recipes import probe_recipe
+from cvrepro.job import Job
 from cvrepro.linear_gd import EarlyStop, LinearModel, fit_minibatch_gd, objective_and_gradient
 
 
@@ -157,7 +158,7 @@ def test_probe_script_writes_history_and_the_stopping_iteration(tmp_path):
         out_metrics=tmp_path / "metrics.json",
         out_predictions=tmp_path / "predictions.npz",
         out_history=tmp_path / "history.csv",
-        log=lambda *_: None,
+        ctx=Job(log=lambda *_: None),
     )
     history = pd.read_csv(tmp_path / "history.csv")
     assert list(history.columns) == ["iteration", "train_loss", "train_acc", "val_loss", "val_acc"]
@@ -177,6 +178,6 @@ def test_probe_script_writes_an_empty_history_for_scikit_learn(tmp_path):
         out_metrics=tmp_path / "metrics.json",
         out_predictions=tmp_path / "predictions.npz",
         out_history=tmp_path / "history.csv",
-        log=lambda *_: None,
+        ctx=Job(log=lambda *_: None),
     )
     assert pd.read_csv(tmp_path / "history.csv").empty

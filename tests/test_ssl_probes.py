@@ -13,6 +13,7 @@ from cvrepro.data import SubsetFiles, TensorSet, channel_stats, load_subset
 from cvrepro.engine import fit
 from cvrepro.heads import ProjectionHead
 from cvrepro.inference import extract_features, layer_output
+from cvrepro.job import Job
 from cvrepro.methods import PretrainNet, pretraining_method
 from cvrepro.metrics import classification_metrics
 from cvrepro.models import build_model
@@ -201,7 +202,7 @@ def test_imagenet_features_match_torchvision(tmp_path, monkeypatch):
         model_path=None,
         imagenet_arch="resnet18",
         layer="penultimate",
-        device=torch.device("cpu"),
+        ctx=Job(torch.device("cpu")),
     )
     x = torch.nn.functional.interpolate(
         torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255,

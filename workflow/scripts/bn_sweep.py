@@ -10,6 +10,7 @@ import torch
 from cvrepro.bn_modes import bn_sweep
 from cvrepro.checkpoint import load_model
 from cvrepro.data import TensorSet
+from cvrepro.job import Job
 
 
 def main(
@@ -17,11 +18,10 @@ def main(
     shift_dir: Path,
     out_csv: Path,
     sweep: dict,
-    device: torch.device,
-    log=print,
+    ctx: Job,
 ) -> pd.DataFrame:
     """`sweep`: the study's validated BN sweep (batch_sizes, modes, orders, prior, seed)."""
-    dev = device
+    dev = ctx.device
     model, checkpoint = load_model(model_path)
     model = model.to(dev)
     norm = checkpoint["normalization"]
@@ -34,7 +34,7 @@ def main(
         corruption, severity = ("clean", 0) if condition == "clean" else condition.rsplit("-", 1)
         for row in bn_sweep(model, tensors, norm["mean"], norm["std"], sweep):
             rows.append({"corruption": corruption, "severity": int(severity), "images": len(tensors), **row})
-        log(
+        ctx.log(
             f"{condition}: "
             + ", ".join(f"{r['mode']}@{r['batch_size']}={r['accuracy']:.3f}" for r in rows[-3:])
         )
@@ -52,6 +52,5 @@ if __name__ == "__main__":
             shift_dir=Path(snakemake.input.shift),
             out_csv=Path(snakemake.output[0]),
             sweep=snakemake.params.spec,
-            device=ctx.device,
-            log=ctx.log,
+            ctx=ctx,
         )

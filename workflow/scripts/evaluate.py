@@ -8,6 +8,7 @@ import torch
 from cvrepro.checkpoint import load_model
 from cvrepro.data import SubsetFiles
 from cvrepro.inference import predict
+from cvrepro.job import Job
 from cvrepro.jsonio import write_json
 from cvrepro.metrics import classification_metrics, expected_calibration_error, one_vs_rest_roc
 from cvrepro.provenance import code_provenance, device_name
@@ -18,12 +19,10 @@ def main(
     subset: SubsetFiles,
     out_metrics: Path,
     out_predictions: Path,
-    device: torch.device,
-    log=print,
+    ctx: Job,
     batch_size: int = 1024,
-    code: dict | None = None,
 ) -> dict:
-    dev = device
+    dev = ctx.device
     model, checkpoint = load_model(model_path)
     model = model.to(dev)
     data = subset.load(dev)
@@ -39,13 +38,13 @@ def main(
     metrics["provenance"] = {
         **checkpoint["provenance"],
         "eval_device": device_name(dev),
-        **code_provenance(code, "eval_code"),
+        **code_provenance(ctx.code, "eval_code"),
     }
     write_json(out_metrics, metrics)  # NaN is an error, not invalid JSON
     np.savez_compressed(
         out_predictions, y_true=y_true, y_pred=probs.argmax(1), probs=probs.astype(np.float32)
     )
-    log(f"{subset.split}: accuracy {metrics['accuracy']:.4f} on {metrics['n']} images")
+    ctx.log(f"{subset.split}: accuracy {metrics['accuracy']:.4f} on {metrics['n']} images")
     return metrics
 
 
@@ -58,7 +57,5 @@ if __name__ == "__main__":
             subset=subset_input(snakemake, ""),
             out_metrics=Path(snakemake.output.metrics),
             out_predictions=Path(snakemake.output.predictions),
-            device=ctx.device,
-            log=ctx.log,
-            code=snakemake.params.code,
+            ctx=ctx,
         )

@@ -3,12 +3,12 @@
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from cvrepro.checkpoint import load_model
 from cvrepro.data import SubsetFiles
 from cvrepro.device import memory_format
 from cvrepro.inference import extract_features
+from cvrepro.job import Job
 from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
 from cvrepro.resnet import ResNet
 
@@ -28,11 +28,10 @@ def main(
     model_path: Path | None,
     imagenet_arch: str | None,
     layer: str,
-    device: torch.device,
-    log=print,
+    ctx: Job,
 ) -> np.ndarray:
     """Features of a trained model, of an ImageNet model, or raw pixels in [0, 1] (neither given)."""
-    dev = device
+    dev = ctx.device
     data = subset.load(dev)
     channels = data.images.shape[1]
     if imagenet_arch is not None:
@@ -56,7 +55,7 @@ def main(
         labels=data.labels.cpu().numpy(),
         classes=np.array(data.classes),
     )
-    log(
+    ctx.log(
         f"{features.shape} features of {subset.split} from {model_path or imagenet_arch or 'pixels'} ({layer})"
     )
     return features
@@ -72,6 +71,5 @@ if __name__ == "__main__":
             model_path=Path(snakemake.input.model) if "model" in snakemake.input.keys() else None,
             imagenet_arch=snakemake.params.imagenet_arch,
             layer=snakemake.wildcards.layer,
-            device=ctx.device,
-            log=ctx.log,
+            ctx=ctx,
         )

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from cvrepro.class_maps import load_class_map, map_scores
+from cvrepro.job import Job
 from cvrepro.jsonio import write_json
 from cvrepro.linear_gd import HISTORY_COLUMNS, fit_minibatch_gd
 from cvrepro.metrics import classification_metrics, one_vs_rest_roc
@@ -54,12 +55,11 @@ def main(
     out_predictions: Path,
     out_history: Path | None = None,
     val_features: Path | None = None,
-    code: dict | None = None,
-    log=print,
+    ctx: Job,
 ) -> dict:
     """`probe`: the study's validated probe (defaults filled), without its feature/subset names.
     out_history: the per-iteration history of solver minibatch_gd (header only otherwise)."""
-    kind, class_map, seed = probe["kind"], probe["class_map"], probe["seed"]
+    kind, class_map, seed, log = probe["kind"], probe["class_map"], probe["seed"], ctx.log
     test = np.load(test_features)
     classes = [str(c) for c in test["classes"]]
     if kind == "zero_shot":
@@ -85,7 +85,7 @@ def main(
             **representation_metrics(test["features"], test["labels"], seed),
         }
     )
-    metrics["provenance"] = provenance(probe, "cpu (scikit-learn)", seed, code=code)
+    metrics["provenance"] = provenance(probe, "cpu (scikit-learn)", seed, code=ctx.code)
     write_json(out_metrics, metrics)  # NaN is an error, not invalid JSON
     np.savez_compressed(out_predictions, y_true=test["labels"], y_pred=np.argmax(test_scores, 1))
     if out_history is not None:
@@ -109,6 +109,5 @@ if __name__ == "__main__":
             out_predictions=Path(snakemake.output.predictions),
             out_history=Path(snakemake.output.history),
             val_features=Path(inputs.val) if "val" in inputs.keys() else None,
-            code=snakemake.params.code,
-            log=ctx.log,
+            ctx=ctx,
         )
