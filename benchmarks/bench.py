@@ -215,7 +215,10 @@ def gpu_count() -> int:
     return sum(line.startswith("GPU ") for line in listed.stdout.splitlines())
 
 
-def workflow_rows(with_default_study: bool) -> list[Row]:
+def dag_rows() -> list[Row]:
+    """`snakemake -n` of the default config and of all studies. main() measures these first: right
+    after minutes of full load the 2-core build machine ran a dry run ~30% slower (1.62 s vs 1.26 s
+    before a 90 s matmul loop, 1.22 s after 30 s idle, measured 2026-11-29)."""
     rows = []
     # Snakemake imports every installed executor plugin on each call; the Slurm one adds ~0.3 s.
     plugins = bench_workflow.slurm_plugin_note()
@@ -232,22 +235,25 @@ def workflow_rows(with_default_study: bool) -> list[Row]:
             )
         )
         print(f"  DAG build, {what}: {seconds:.2f} s, {jobs} jobs ({plugins})", flush=True)
-    if with_default_study:
-        gpus = max(gpu_count(), 0) or os.cpu_count()  # as `make run`: the core count without a GPU
-        seconds, jobs = bench_workflow.default_study(gpus)
-        rows.append(
-            Row(
-                "default study",
-                "Fashion-MNIST (real), study `embedded`",
-                f"{jobs} jobs from nothing",
-                f"snakemake --cores all --resources gpu={gpus} (make run)",
-                seconds,
-                "s",
-                f"{seconds / 60:.1f} min",
-            )
-        )
-        print(f"  default study: {seconds:.0f} s, {jobs} jobs", flush=True)
     return rows
+
+
+def default_study_rows() -> list[Row]:
+    """The default study from nothing, as `make run` starts it."""
+    gpus = max(gpu_count(), 0) or os.cpu_count()  # as `make run`: the core count without a GPU
+    seconds, jobs = bench_workflow.default_study(gpus)
+    print(f"  default study: {seconds:.0f} s, {jobs} jobs", flush=True)
+    return [
+        Row(
+            "default study",
+            "Fashion-MNIST (real), study `embedded`",
+            f"{jobs} jobs from nothing",
+            f"snakemake --cores all --resources gpu={gpus} (make run)",
+            seconds,
+            "s",
+            f"{seconds / 60:.1f} min",
+        )
+    ]
 
 
 def accuracy_rows(plan: Plan, device: torch.device, epochs: int, quick: bool) -> list[Row]:
@@ -299,7 +305,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="torch.compile rows: auto (CUDA only), off, or a CVREPRO_COMPILE value (1, max-autotune, eager, ...)",
     )
     parser.add_argument("--with-default-study", action="store_true", help="also time `snakemake --cores all`")
-    parser.add_argument("--no-dag", action="store_true", help="skip the snakemake timings")
+    parser.add_argument("--no-dag", action="store_true", help="skip the DAG build timings")
     parser.add_argument(
         "--fmnist-accuracy",
         default="auto",
@@ -332,15 +338,20 @@ def main(argv: list[str] | None = None) -> list[Row]:
         f"SimCLR run in the workflow's default, {precision_name(device)} here",
     ]
     print("\n".join(header), flush=True)
+    dag = []
+    if not args.no_dag:
+        print("DAG build ...", flush=True)
+        dag = dag_rows()
     print("training ...", flush=True)
     rows = training_rows(plan, device, args.workers, compiled)
     print("feature extraction and SimCLR ...", flush=True)
     rows += ssl_rows(plan, device)
     print("probes ...", flush=True)
     rows += probe_rows(plan)
-    if not args.no_dag:
-        print("workflow ...", flush=True)
-        rows += workflow_rows(args.with_default_study)
+    rows += dag
+    if args.with_default_study:
+        print("default study ...", flush=True)
+        rows += default_study_rows()
     if args.fmnist_accuracy == "on" or (args.fmnist_accuracy == "auto" and device.type == "cuda"):
         print("full Fashion-MNIST training ...", flush=True)
         rows += accuracy_rows(plan, device, args.fmnist_epochs, args.quick)
