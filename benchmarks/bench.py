@@ -229,7 +229,7 @@ def dag_rows() -> list[Row]:
                 "DAG build",
                 what,
                 f"{jobs} jobs planned",
-                f"snakemake -n, best of 3 in a fresh working directory; {plugins}",
+                f"snakemake -n, best of 5 in a fresh working directory; {plugins}",
                 seconds,
                 "s",
             )

@@ -39,9 +39,10 @@ def slurm_plugin_note() -> str:
     return "Slurm executor plugin installed" if installed else "no Slurm executor plugin"
 
 
-def dag_build(studies: str | None = None, timeout: float = 300, repeats: int = 3) -> tuple[float, int]:
+def dag_build(studies: str | None = None, timeout: float = 300, repeats: int = 5) -> tuple[float, int]:
     """(seconds, jobs) of a dry run, the best of `repeats` in one fresh working directory (the
-    first also fills .snakemake/'s cache of parsed code, as a user's first dry run does);
+    first two also fill .snakemake/'s cache of parsed code, as a user's first dry runs do; on a
+    shared machine the best of the others is the code's cost, the rest is the neighbours');
     `studies` e.g. "all" goes to --config studies=..."""
     extra = ["--config", f"studies={studies}"] if studies else []
     with tempfile.TemporaryDirectory(prefix="cvrepro-dag-") as tmp:
