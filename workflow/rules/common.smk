@@ -309,6 +309,11 @@ def get_index_studies(wildcards):
 # comments, docstrings and reformatting change nothing (see cvrepro/fingerprint.py).
 
 
+# Snakemake makes .snakemake/ only after parsing; made now, the first DAG build already keeps the
+# parsed-code cache (cvrepro/fingerprint.py: CACHE_FILE) for the next.
+Path(".snakemake").mkdir(exist_ok=True)
+
+
 @lru_cache(maxsize=None)
 def code_fingerprint(script):
     """{"hash", "modules", "packages"} of a rule's script, given as in its `script:` directive."""
