@@ -41,7 +41,7 @@ def slurm_plugin_note() -> str:
 
 def dag_build(studies: str | None = None, timeout: float = 300, repeats: int = 5) -> tuple[float, int]:
     """(seconds, jobs) of a dry run, the best of `repeats` in one fresh working directory (the
-    first two also fill .snakemake/'s cache of parsed code, as a user's first dry runs do; on a
+    first also fills .snakemake/'s cache of parsed code, as a user's first dry run does; on a
     shared machine the best of the others is the code's cost, the rest is the neighbours');
     `studies` e.g. "all" goes to --config studies=..."""
     extra = ["--config", f"studies={studies}"] if studies else []
