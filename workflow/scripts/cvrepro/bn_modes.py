@@ -14,9 +14,10 @@ adaptation"):
 
 A test batch of b images is a group of b consecutive images in the visiting order. Rather than
 b-image forward passes, every BN layer here normalises each group of a large batch with that
-group's own statistics (the groups become channels of one native batch_norm call), which gives
-the same numbers as one forward per test batch in a fraction of the time. Forward passes run in
-the job's precision (bf16 autocast where the hardware has it; BatchNorm itself in float32). Eval mode does not depend on the batch, so it is computed once.
+group's own statistics (one var_mean per layer over a (groups, positions, channels) view of the
+batch), which gives the same numbers as one forward per test batch in a fraction of the time.
+Forward passes run in the job's precision (bf16 autocast where the hardware has it; BatchNorm
+itself in float32). Eval mode does not depend on the batch, so it is computed once.
 The model passed in is never modified: the passes run on a copy.
 """
 

@@ -143,8 +143,7 @@ def draw_grid_scores(spec: dict, inputs: list[Path], out_png: Path) -> None:
     """Train, validation and test accuracy of each point of a grid run against its grid value
     (S2's dropout graph), mean with sd error bars over each point's replicates."""
     half = len(inputs) // 2
-    train = _by_row(spec, inputs[:half], lambda path: json.loads(Path(path).read_text()))
-    test = _by_row(spec, inputs[half:], lambda path: json.loads(Path(path).read_text()))
+    train, test = _read_metrics(spec, inputs[:half]), _read_metrics(spec, inputs[half:])
     keys = list(spec["grid"][spec["groups"][0][0]])
     scores = {
         row: {

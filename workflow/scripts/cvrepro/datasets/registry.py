@@ -68,17 +68,15 @@ class DatasetSpec:
     splits: dict[str, int]  # split -> number of images in the real dataset
     num_classes: int
     balanced: bool  # every class has splits[s] / num_classes images in every split
-    # prepare(files: {filename: Path}, out_dir, **options) -> {"classes": [...]}: a reader, or the
-    # name of one in cvrepro.datasets.readers (imported only by the prepare job: numpy, PIL)
-    prepare: str | Callable[..., dict]
+    # The name of its reader in cvrepro.datasets.readers, prepare(files: {filename: Path}, out_dir,
+    # **options) -> {"classes": [...]}: by name, so only the prepare job imports numpy and PIL.
+    prepare: str
     homepage: str
     notes: str = ""
     options: dict[str, Any] = field(default_factory=dict)  # preparation options and defaults
     local_dirs: tuple[str, ...] = ()  # searched for the files before downloading
 
     def reader(self) -> Callable[..., dict]:
-        if callable(self.prepare):
-            return self.prepare
         from cvrepro.datasets import readers
 
         return getattr(readers, self.prepare)
