@@ -13,7 +13,14 @@ ARGS      ?=
 # decides how many run at once.
 GPUS      ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); [ "$${n:-0}" -gt 0 ] && echo $$n || nproc)
 
-.PHONY: setup setup-slurm venv data run test lint dry-run why clean bench compare
+# The seed studies (studies/*.yaml) as a --config list: what `make rehearse` rehearses by default.
+comma     := ,
+empty     :=
+space     := $(empty) $(empty)
+SEED_STUDIES := [$(subst $(space),$(comma),$(sort $(basename $(notdir $(wildcard studies/*.yaml)))))]
+STUDIES   ?= $(SEED_STUDIES)
+
+.PHONY: setup setup-slurm venv data run rehearse test lint dry-run why clean bench compare
 
 setup: venv data
 
@@ -50,6 +57,12 @@ data:
 run: setup
 	$(SNAKEMAKE) --cores all --resources gpu=$(GPUS) $(ARGS)
 
+# Before a long run (README): each study's real DAG on synthetic files in its datasets' real
+# formats, one epoch per training, in results-rehearsal/ and resources-rehearsal/ only. Needs no
+# download and no GPU. E.g. `make rehearse STUDIES='[cifar10_transfer]'`.
+rehearse: venv
+	$(SNAKEMAKE) --cores all --resources gpu=$(GPUS) --config rehearsal=true studies='$(STUDIES)' $(ARGS)
+
 test: setup setup-slurm
 	$(PY) -m pytest $(ARGS)
 
@@ -82,4 +95,4 @@ compare: venv
 	$(PY) workflow/scripts/compare_results.py "$(A)" "$(B)" --tol $(TOL) $(ARGS)
 
 clean:
-	rm -rf results .snakemake
+	rm -rf results .snakemake results-rehearsal resources-rehearsal

@@ -3,7 +3,7 @@
 # declares what `snakemake` builds by default. See README.md and workflow/schemas/.
 from snakemake.utils import min_version
 
-min_version("9.0")
+min_version("9.12")  # path variables (<results>, <resources>) in rules
 
 # Snakemake reads config.yaml itself, as YAML that may build Python objects or run a YTE
 # template's code; read it first as plain data, so a Python tag, a template or a duplicate key
@@ -42,11 +42,11 @@ include: "workflow/rules/report.smk"
 
 onstart:
     # One line before the first job: what will run, on what (cvrepro/console.py).
-    print(console.run_summary([(job.rule.name, job.resources.get("gpu", 0)) for job in workflow.dag.needrun_jobs()], CONFIG["device"], CONFIG["precision"]), file=sys.stderr)
+    print(console.run_summary([(job.rule.name, job.resources.get("gpu", 0)) for job in workflow.dag.needrun_jobs()], CONFIG["device"], CONFIG["precision"], CONFIG["rehearsal"]), file=sys.stderr)
 
 
 onsuccess:
-    print(console.done_line(list(STUDIES)), file=sys.stderr)
+    print(console.done_line(list(STUDIES), LAYOUT.results), file=sys.stderr)
 
 
 rule all:

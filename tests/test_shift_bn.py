@@ -185,3 +185,26 @@ def test_grouped_batchnorm_equals_torch_batchnorm_one_batch_at_a_time(mode):
     set_precision("auto")
     both = grouped_logits(net, x, ["train", "adapt"], batch, prior)  # adapt reuses train's pass
     torch.testing.assert_close(both[mode], grouped_logits(net, x, [mode], batch, prior)[mode])
+
+
+def test_batches_holding_every_image_reuse_one_pass_and_agree_with_direct_passes():
+    """Test batches of at least the whole set are one batch of every image, whatever the order:
+    the sweep computes that once; each cell still equals its own direct computation."""
+    torch.manual_seed(0)
+    net = TinyBNNet().eval()
+    data = two_class_images(24, 40, 2)
+    sweep = {
+        "batch_sizes": [8, 24, 64],
+        "modes": ["eval", "train", "adapt"],
+        "orders": ["shuffled", "class_sorted"],
+    }
+    rows = bn_sweep(net, data, [0.0], [1.0], {**sweep, "prior": 16.0, "seed": 0})
+    orders = {
+        "shuffled": torch.randperm(len(data), generator=torch.Generator().manual_seed(0)),
+        "class_sorted": torch.argsort(data.labels, stable=True),
+    }
+    for row in rows:
+        direct = accuracies(
+            net, data, [row["mode"]], row["batch_size"], [0.0], [1.0], orders[row["order"]], 16.0
+        )
+        assert row["accuracy"] == direct[row["mode"]], row

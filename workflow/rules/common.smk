@@ -17,6 +17,7 @@ from cvrepro.figure_kinds import FIGURE_KINDS, figure_groups
 from cvrepro.fingerprint import fingerprint as script_fingerprint
 from cvrepro.names import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS
 from cvrepro.rst import escape as rst_escape
+from cvrepro.study import REAL, REHEARSAL
 from cvrepro.table_kinds import TABLE_KINDS, table_groups
 
 try:
@@ -24,6 +25,21 @@ try:
 except ConfigError as error:
     # One line on stderr and a non-zero exit: nothing is scheduled.
     sys.exit(f"Config error: {error}")
+
+# Where this run writes: results/ and resources/, or a rehearsal's own results-rehearsal/ and
+# resources-rehearsal/ (README "Before a long run"). Every rule names them as <results> and
+# <resources>, Snakemake's path variables; paths.py builds the same paths from each Study.
+LAYOUT = REHEARSAL if CONFIG["rehearsal"] else REAL
+
+
+pathvars:
+    results=LAYOUT.results,
+    resources=LAYOUT.resources,
+
+
+# A rehearsal never downloads ImageNet weights: it writes random ones of the same architecture
+# here, in torchvision's format (cvrepro/pretrained.py). None: torchvision's real weights.
+IMAGENET_WEIGHTS = f"{LAYOUT.resources}/random_imagenet_weights" if CONFIG["rehearsal"] else None
 
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 
@@ -54,12 +70,18 @@ def all_targets():
         targets += [paths.figure_file(study, figure) for figure in study.figures]
         for sweep, spec in study.bn_sweeps.items():
             targets += [paths.sweep_file(study, sweep, job) for run in spec["runs"] for job in study.jobs(run)]
-        targets.append(f"results/{study.name}/REPORT.md")
-    return targets + ["results/REPORT.md"]
+        targets.append(f"{study.results}/REPORT.md")
+    return targets + [f"{LAYOUT.results}/REPORT.md"]
 
 
 def study_of(wildcards):
     return STUDIES[wildcards.study]
+
+
+def rehearsal_flag(study):
+    """{"rehearsal": True} for a rehearsal's tables and figures (they say so); nothing for a
+    real run, whose params then stay as they were."""
+    return {"rehearsal": True} if study.rehearsal_of is not None else {}
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -67,25 +89,25 @@ def study_of(wildcards):
 
 def get_dataset_files(wildcards):
     spec = DATASETS[wildcards.dataset]
-    return [f"resources/downloads/{wildcards.dataset}/{f.filename}" for f in spec.files]
+    return [f"{LAYOUT.resources}/downloads/{wildcards.dataset}/{f.filename}" for f in spec.files]
 
 
 def get_dataset_options(wildcards):
     return recipes.dataset_options(CONFIG, wildcards.dataset)
 
 
-def get_source_dirs(wildcards):
-    return recipes.dataset_source_dirs(CONFIG, wildcards.dataset)
-
-
 def fetch_original(dataset, dest, log):
     """The download rule's work: a verified local copy (datasets.<name>.source_dir, Debian's
-    directories) or a checksum-verified download, written atomically to `dest`."""
-    from cvrepro.datasets.download import fetch
+    directories) or a checksum-verified download, written atomically to `dest`; in a rehearsal,
+    the synthetic file in the same format (cvrepro/datasets/synthetic.py), verified the same way."""
+    from cvrepro.datasets.download import fetch, fetch_synthetic
     from cvrepro.logs import log_to
 
     with log_to(log):
-        fetch(DATASETS[dataset], dest.name, dest, recipes.dataset_source_dirs(CONFIG, dataset))
+        if CONFIG["rehearsal"]:
+            fetch_synthetic(dataset, dest.name, dest)
+        else:
+            fetch(DATASETS[dataset], dest.name, dest, recipes.dataset_source_dirs(CONFIG, dataset))
         print(f"{dataset}: {dest}")
 
 
@@ -96,7 +118,7 @@ def get_subset_inputs(wildcards):
     study = study_of(wildcards)
     spec = study.subsets[wildcards.subset]
     refs = ([spec["within"]] if spec["within"] else []) + spec["exclude"]
-    return {"data": paths.prepared_dir(spec["dataset"]), "refs": [paths.subset_index(study, ref) for ref in refs]}
+    return {"data": paths.prepared_dir(study, spec["dataset"]), "refs": [paths.subset_index(study, ref) for ref in refs]}
 
 
 def get_subset_params(wildcards):
@@ -123,6 +145,10 @@ def get_train_inputs(wildcards):
 def get_run_params(wildcards):
     """Everything that defines the run; a change here reruns it and what depends on it."""
     return recipes.run_params(study_of(wildcards), wildcards.run)
+
+
+def get_resume_file(wildcards):
+    return paths.resume_file(study_of(wildcards), wildcards.run)
 
 
 def get_run_splits(wildcards):
@@ -175,13 +201,7 @@ def get_imagenet_arch(wildcards):
 
 
 def get_probe_inputs(wildcards):
-    study = study_of(wildcards)
-    probe = study.probes[wildcards.probe]
-    inputs = {"test": paths.features_file(study, probe["features"], probe["layer"], probe["test"])}
-    for role in ("train", "val"):  # zero_shot fits nothing; val: minibatch_gd's validation set
-        if probe[role] is not None:
-            inputs[role] = paths.features_file(study, probe["features"], probe["layer"], probe[role])
-    return inputs
+    return paths.probe_inputs(study_of(wildcards), wildcards.probe)
 
 
 def get_probe_params(wildcards):
@@ -199,7 +219,7 @@ def get_shift_inputs(wildcards):
     shift_set = shift_set_of(wildcards)
     inputs = paths.subset_files(study_of(wildcards), shift_set["subset"])
     if shift_set["source"] != "generated":  # the published CIFAR-10-C / CIFAR-100-C files
-        inputs["published"] = paths.prepared_dir(shift_set["source"])
+        inputs["published"] = paths.prepared_dir(study_of(wildcards), shift_set["source"])
     return inputs
 
 
@@ -238,7 +258,8 @@ def get_table_spec(wildcards):
     table = study.tables[wildcards.table]
     groups = table_groups(study, table)
     rows = [row for section in (groups.values() if isinstance(groups, dict) else [groups]) for row, _ in section]
-    return {**table, "groups": groups, "grid": {row: study.grid_values(row) for row in rows if study.grid_values(row)}}
+    grid = {row: study.grid_values(row) for row in rows if study.grid_values(row)}
+    return {**table, "groups": groups, "grid": grid, **rehearsal_flag(study)}
 
 
 def get_figure_inputs(wildcards):
@@ -253,7 +274,7 @@ def get_figure_spec(wildcards):
     split = study.subsets[figure["subset"]]["split"] if figure["subset"] else None
     groups = [[row, jobs] for row, jobs in figure_groups(study, figure)]
     grid = {row: study.grid_values(row) for row, _ in groups if study.grid_values(row)}
-    return {**figure, "split": split, "groups": groups, "grid": grid}
+    return {**figure, "split": split, "groups": groups, "grid": grid, **rehearsal_flag(study)}
 
 
 # --- the final report --------------------------------------------------------------------------
@@ -288,6 +309,18 @@ def get_report_jobs(wildcards):
 def get_report_caveats(wildcards):
     spec = study_of(wildcards).spec
     return automatic_caveats(spec) + spec["caveats"]
+
+
+def get_rehearsal_plan(wildcards):
+    """A rehearsal's report estimates what the full run will cost (cvrepro/cost.py); None for a
+    real run."""
+    study = study_of(wildcards)
+    if study.rehearsal_of is None:
+        return None
+    from cvrepro.cost import work_plan
+    from cvrepro.datasets.synthetic import prepared_shape
+
+    return work_plan(study, {d: prepared_shape(d, recipes.dataset_options(CONFIG, d)) for d in DATASETS})
 
 
 def get_index_studies(wildcards):

@@ -8,9 +8,9 @@ localrules:
 
 rule download:
     output:
-        "resources/downloads/{dataset}/{filename}",
+        "<resources>/downloads/{dataset}/{filename}",
     log:
-        "resources/logs/download/{dataset}/{filename}.log",
+        "<resources>/logs/download/{dataset}/{filename}.log",
     retries: 2
     # No params at all, so nothing here can make a finished study stale: the output is the
     # original file, checksum-verified, the same bytes whatever code fetched it and wherever it
@@ -29,15 +29,16 @@ rule prepare:
     # after a download changed) and lose it if prepare then fails on a damaged file; flagged, it is
     # backed up and restored on failure. prepare_dataset itself replaces it only when complete.
     output:
-        update(directory("resources/prepared/{dataset}")),
+        update(directory("<resources>/prepared/{dataset}")),
     log:
-        "resources/logs/prepare/{dataset}.log",
+        "<resources>/logs/prepare/{dataset}.log",
     params:
         code=code_fingerprint("../scripts/prepare.py"),
-        download_dir="resources/downloads/{dataset}",
         options=get_dataset_options,
+        # A rehearsal's originals are synthetic: verified against their own checksums.
+        synthetic=CONFIG["rehearsal"],
     benchmark:
-        "resources/benchmarks/prepare/{dataset}.tsv"
+        "<resources>/benchmarks/prepare/{dataset}.tsv"
     conda:
         "../../envs/cvrepro.yaml"
     script:

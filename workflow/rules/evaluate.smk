@@ -6,12 +6,12 @@ rule evaluate:
     input:
         unpack(get_eval_inputs),
     output:
-        metrics="results/{study}/evals/{run}/{subset}/metrics.json",
-        predictions="results/{study}/evals/{run}/{subset}/predictions.npz",
+        metrics="<results>/{study}/evals/{run}/{subset}/metrics.json",
+        predictions="<results>/{study}/evals/{run}/{subset}/predictions.npz",
     log:
-        "results/{study}/logs/evaluate/{run}/{subset}.log",
+        "<results>/{study}/logs/evaluate/{run}/{subset}.log",
     benchmark:
-        "results/{study}/benchmarks/evaluate/{run}/{subset}.tsv"
+        "<results>/{study}/benchmarks/evaluate/{run}/{subset}.tsv"
     params:
         code=code_fingerprint("../scripts/evaluate.py"),
         split=get_eval_split,

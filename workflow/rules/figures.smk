@@ -6,14 +6,14 @@ rule figure:
         get_figure_inputs,
     output:
         png=report(
-            "results/{study}/figures/{figure}.png",
+            "<results>/{study}/figures/{figure}.png",
             caption="../report/figure.rst",
             category="{study}",
             subcategory="figures",
             labels={"figure": "{figure}"},
         ),
     log:
-        "results/{study}/logs/figure/{figure}.log",
+        "<results>/{study}/logs/figure/{figure}.log",
     params:
         code=code_fingerprint("../scripts/plot.py"),
         spec=get_figure_spec,

@@ -5,18 +5,18 @@ rule pretrain:
     input:
         unpack(get_pretrain_inputs),
     output:
-        model="results/{study}/pretrain/{run}/model.pt",
-        history="results/{study}/pretrain/{run}/history.csv",
-        metrics="results/{study}/pretrain/{run}/metrics.json",
+        model="<results>/{study}/pretrain/{run}/model.pt",
+        history="<results>/{study}/pretrain/{run}/history.csv",
+        metrics="<results>/{study}/pretrain/{run}/metrics.json",
     log:
-        "results/{study}/logs/pretrain/{run}.log",
+        "<results>/{study}/logs/pretrain/{run}.log",
     benchmark:
-        "results/{study}/benchmarks/pretrain/{run}.tsv"
+        "<results>/{study}/benchmarks/pretrain/{run}.tsv"
     params:
         code=code_fingerprint("../scripts/pretrain.py"),
         pretraining=get_pretraining_params,
         splits=get_pretraining_splits,
-        resume="results/{study}/resume/pretrain-{run}.pt",
+        resume=get_resume_file,
         device=CONFIG["device"],
         precision=CONFIG["precision"],
     threads: CONFIG["threads"]

@@ -5,13 +5,14 @@ rule extract:
     input:
         unpack(get_extract_inputs),
     output:
-        "results/{study}/features/{source}/{layer}/{subset}.npz",
+        "<results>/{study}/features/{source}/{layer}/{subset}.npz",
     log:
-        "results/{study}/logs/extract/{source}/{layer}/{subset}.log",
+        "<results>/{study}/logs/extract/{source}/{layer}/{subset}.log",
     params:
         code=code_fingerprint("../scripts/extract.py"),
         split=get_eval_split,
         imagenet_arch=get_imagenet_arch,
+        imagenet_weights=IMAGENET_WEIGHTS,
         device=CONFIG["device"],
         precision=CONFIG["precision"],
     threads: CONFIG["threads"]
@@ -27,11 +28,11 @@ rule probe:
     input:
         unpack(get_probe_inputs),
     output:
-        metrics="results/{study}/probes/{probe}/metrics.json",
-        predictions="results/{study}/probes/{probe}/predictions.npz",
-        history="results/{study}/probes/{probe}/history.csv",
+        metrics="<results>/{study}/probes/{probe}/metrics.json",
+        predictions="<results>/{study}/probes/{probe}/predictions.npz",
+        history="<results>/{study}/probes/{probe}/history.csv",
     log:
-        "results/{study}/logs/probe/{probe}.log",
+        "<results>/{study}/logs/probe/{probe}.log",
     params:
         code=code_fingerprint("../scripts/probe.py"),
         spec=get_probe_params,

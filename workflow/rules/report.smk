@@ -12,9 +12,9 @@ rule report:
     input:
         unpack(get_report_inputs),
     output:
-        "results/{study}/REPORT.md",
+        "<results>/{study}/REPORT.md",
     log:
-        "results/{study}/logs/report.log",
+        "<results>/{study}/logs/report.log",
     params:
         code=code_fingerprint("../scripts/report.py"),
         description=lambda wildcards: STUDIES[wildcards.study].spec["description"],
@@ -23,6 +23,7 @@ rule report:
         jobs=get_report_jobs,
         caveats=get_report_caveats,
         fidelity=lambda wildcards: study_of(wildcards).spec["fidelity"],
+        rehearsal=get_rehearsal_plan,
     conda:
         "../../envs/cvrepro.yaml"
     script:
@@ -31,16 +32,17 @@ rule report:
 
 rule report_index:
     input:
-        reports=expand("results/{study}/REPORT.md", study=list(STUDIES)),
+        reports=expand("<results>/{study}/REPORT.md", study=list(STUDIES)),
         metrics=[path for name in STUDIES for path in job_metrics_files(name)],
     output:
-        "results/REPORT.md",
+        "<results>/REPORT.md",
     log:
-        "results/logs/report_index.log",
+        "<results>/logs/report_index.log",
     params:
         code=code_fingerprint("../scripts/report.py"),
         studies=get_index_studies,
         metrics={name: job_metrics_files(name) for name in STUDIES},
+        rehearsal=CONFIG["rehearsal"],
     conda:
         "../../envs/cvrepro.yaml"
     script:

@@ -5,9 +5,9 @@ rule shift:
     input:
         unpack(get_shift_inputs),
     output:
-        directory("results/{study}/shifted/{shift}"),
+        directory("<results>/{study}/shifted/{shift}"),
     log:
-        "results/{study}/logs/shift/{shift}.log",
+        "<results>/{study}/logs/shift/{shift}.log",
     params:
         code=code_fingerprint("../scripts/shift.py"),
         split=get_shift_split,
@@ -21,14 +21,14 @@ rule shift:
 
 rule bn_sweep:
     input:
-        model="results/{study}/runs/{run}/model.pt",
+        model="<results>/{study}/runs/{run}/model.pt",
         shift=get_sweep_shift_dir,
     output:
-        "results/{study}/bn_sweeps/{sweep}/{run}.csv",
+        "<results>/{study}/bn_sweeps/{sweep}/{run}.csv",
     log:
-        "results/{study}/logs/bn_sweep/{sweep}/{run}.log",
+        "<results>/{study}/logs/bn_sweep/{sweep}/{run}.log",
     benchmark:
-        "results/{study}/benchmarks/bn_sweep/{sweep}/{run}.tsv"
+        "<results>/{study}/benchmarks/bn_sweep/{sweep}/{run}.tsv"
     params:
         code=code_fingerprint("../scripts/bn_sweep.py"),
         spec=get_sweep_spec,

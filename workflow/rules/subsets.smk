@@ -6,10 +6,10 @@ rule subset:
     input:
         unpack(get_subset_inputs),
     output:
-        index="results/{study}/subsets/{subset}.npy",
-        summary="results/{study}/subsets/{subset}.json",
+        index="<results>/{study}/subsets/{subset}.npy",
+        summary="<results>/{study}/subsets/{subset}.json",
     log:
-        "results/{study}/logs/subset/{subset}.log",
+        "<results>/{study}/logs/subset/{subset}.log",
     params:
         code=code_fingerprint("../scripts/subset.py"),
         spec=get_subset_params,

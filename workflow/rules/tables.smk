@@ -12,16 +12,16 @@ rule table:
         unpack(get_table_inputs),
     output:
         csv=report(
-            "results/{study}/tables/{table}.csv",
+            "<results>/{study}/tables/{table}.csv",
             caption="../report/table.rst",
             category="{study}",
             subcategory="tables",
             labels={"table": "{table}"},
         ),
-        md="results/{study}/tables/{table}.md",
-        compare="results/{study}/tables/{table}.compare.csv",
+        md="<results>/{study}/tables/{table}.md",
+        compare="<results>/{study}/tables/{table}.compare.csv",
     log:
-        "results/{study}/logs/table/{table}.log",
+        "<results>/{study}/logs/table/{table}.log",
     params:
         code=code_fingerprint("../scripts/table.py"),
         spec=get_table_spec,

@@ -5,20 +5,21 @@ rule train:
     input:
         unpack(get_train_inputs),
     output:
-        model="results/{study}/runs/{run}/model.pt",
-        history="results/{study}/runs/{run}/history.csv",
-        metrics="results/{study}/runs/{run}/metrics.json",
-        grad_flow="results/{study}/runs/{run}/grad_flow.csv",
+        model="<results>/{study}/runs/{run}/model.pt",
+        history="<results>/{study}/runs/{run}/history.csv",
+        metrics="<results>/{study}/runs/{run}/metrics.json",
+        grad_flow="<results>/{study}/runs/{run}/grad_flow.csv",
     log:
-        "results/{study}/logs/train/{run}.log",
+        "<results>/{study}/logs/train/{run}.log",
     benchmark:
-        "results/{study}/benchmarks/train/{run}.tsv"
+        "<results>/{study}/benchmarks/train/{run}.tsv"
     params:
         code=code_fingerprint("../scripts/train.py"),
         run=get_run_params,
         splits=get_run_splits,
         # Resumable state after every epoch; not an output, so a killed job's progress survives.
-        resume="results/{study}/resume/{run}.pt",
+        resume=get_resume_file,
+        imagenet_weights=IMAGENET_WEIGHTS,
         device=CONFIG["device"],
         precision=CONFIG["precision"],
     threads: CONFIG["threads"]

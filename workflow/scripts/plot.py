@@ -4,13 +4,17 @@ from pathlib import Path
 
 from cvrepro import figure_draw
 from cvrepro.figure_kinds import FIGURE_KINDS
+from cvrepro.rehearsal_marks import stamp_png
 
 
 def main(spec: dict, inputs: list[Path], out_png: Path) -> None:
-    """`spec`: the study's figure with `runs` and `split` resolved (see the rule's params)."""
+    """`spec`: the study's figure with `runs` and `split` resolved (see the rule's params), and
+    `rehearsal: true` in a rehearsal (the figure then carries a band saying so)."""
     if spec["kind"] not in FIGURE_KINDS:
         raise ValueError(f"unknown figure kind {spec['kind']!r}; choose from {list(FIGURE_KINDS)}")
     getattr(figure_draw, f"draw_{spec['kind']}")(spec, [Path(p) for p in inputs], Path(out_png))
+    if spec.get("rehearsal"):
+        stamp_png(Path(out_png))
 
 
 if __name__ == "__main__":

@@ -4,13 +4,16 @@ from pathlib import Path
 
 from cvrepro.datasets.prepare import prepare_dataset
 from cvrepro.datasets.splits import read_info
+from cvrepro.datasets.synthetic import synthetic_spec
 from cvrepro.logs import log_to
 
 
-def main(dataset: str, download_dir: Path, out_dir: Path, options: dict) -> dict:
+def main(dataset: str, download_dir: Path, out_dir: Path, options: dict, synthetic: bool = False) -> dict:
+    """`synthetic`: a rehearsal's originals, verified against the checksums of the synthetic files."""
     # download_dir is the workflow's own resources/downloads/<dataset>: a file that fails
     # verification there is set aside, so that the next run's download rule fetches it again.
-    prepare_dataset(dataset, download_dir, out_dir, options, set_aside_bad=True)
+    spec = synthetic_spec(dataset) if synthetic else None
+    prepare_dataset(dataset, download_dir, out_dir, options, spec=spec, set_aside_bad=True)
     info = read_info(out_dir)
     print(f"{dataset}: {info['splits']}, {len(info['classes'])} classes")
     return info
@@ -20,7 +23,8 @@ if __name__ == "__main__":
     with log_to(snakemake.log[0]):
         main(
             snakemake.wildcards.dataset,
-            Path(snakemake.params.download_dir),
+            Path(snakemake.input[0]).parent,
             Path(snakemake.output[0]),
             dict(snakemake.params.options),
+            snakemake.params.synthetic,
         )

@@ -11,25 +11,38 @@ from cvrepro.study_report import StudyText, index_markdown, study_report
 
 
 def main(
-    study: StudyText, tables: dict[str, tuple[Path, Path, Path]], jobs: dict[str, tuple[str, Path]], out: Path
+    study: StudyText,
+    tables: dict[str, tuple[Path, Path, Path]],
+    jobs: dict[str, tuple[str, Path]],
+    out: Path,
+    rehearsal: dict | None = None,
 ) -> str:
-    """tables: name -> (markdown, csv, comparisons csv); jobs: name -> (kind, metrics.json)."""
+    """tables: name -> (markdown, csv, comparisons csv); jobs: name -> (kind, metrics.json);
+    rehearsal: a rehearsal's work plan (cvrepro.cost), None for a real run."""
     loaded = {
         name: (Path(md).read_text(), pd.read_csv(csv, index_col=0), pd.read_csv(compare))
         for name, (md, csv, compare) in tables.items()
     }
     job_metrics = {name: (kind, json.loads(Path(path).read_text())) for name, (kind, path) in jobs.items()}
-    text = study_report(study, loaded, job_metrics, git_commit())
+    cost = None
+    if rehearsal is not None:
+        from cvrepro.cost import cost_markdown
+
+        devices = sorted({m.get("provenance", {}).get("device") or "?" for _, m in job_metrics.values()})
+        cost = cost_markdown(rehearsal, {name: m for name, (_, m) in job_metrics.items()}, ", ".join(devices))
+    text = study_report(study, loaded, job_metrics, git_commit(), cost)
     Path(out).write_text(text)
     return text
 
 
-def index(studies: dict[str, dict], job_metrics: dict[str, list[Path]], out: Path) -> str:
+def index(
+    studies: dict[str, dict], job_metrics: dict[str, list[Path]], out: Path, rehearsal: bool = False
+) -> str:
     """studies: name -> {description, runs, tables, figures}; job_metrics: name -> metrics files."""
     for name, paths in job_metrics.items():
         seconds = sum(json.loads(Path(p).read_text()).get("train_time_s") or 0 for p in paths)
         studies[name]["train_minutes"] = seconds / 60
-    text = index_markdown(studies)
+    text = index_markdown(studies, rehearsal)
     Path(out).write_text(text)
     return text
 
@@ -39,7 +52,7 @@ if __name__ == "__main__":
     with log_to(snakemake.log[0]):
         if snakemake.rule == "report_index":
             metrics = {name: [Path(p) for p in paths] for name, paths in params.metrics.items()}
-            index(params.studies, metrics, Path(snakemake.output[0]))
+            index(params.studies, metrics, Path(snakemake.output[0]), params.rehearsal)
         else:
             main(
                 StudyText(
@@ -61,4 +74,5 @@ if __name__ == "__main__":
                 },
                 jobs={name: (kind, Path(path)) for name, (kind, path) in params.jobs.items()},
                 out=Path(snakemake.output[0]),
+                rehearsal=params.rehearsal,
             )

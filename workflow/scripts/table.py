@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from cvrepro import tables
+from cvrepro.rehearsal_marks import mark_frame, mark_markdown
 from cvrepro.table_kinds import TABLE_KINDS
 from cvrepro.table_markdown import comparisons_markdown, to_markdown
 from cvrepro.table_stats import comparisons as no_comparisons
@@ -15,16 +16,20 @@ def main(
     spec: dict, inputs: dict[str, list[Path]], out_csv: Path, out_md: Path, out_compare: Path, log=print
 ) -> pd.DataFrame:
     """`spec`: the study's table with its rows' `groups` (row -> jobs) and `grid` values resolved
-    by the rule; `inputs`: the files of each role its kind reads (cvrepro.table_kinds)."""
+    by the rule (and `rehearsal: true` in a rehearsal); `inputs`: the files of each role its kind
+    reads (cvrepro.table_kinds)."""
     if spec["kind"] not in TABLE_KINDS:
         raise ValueError(f"unknown table kind {spec['kind']!r}; choose from {list(TABLE_KINDS)}")
     built = getattr(tables, f"build_{spec['kind']}")(spec, inputs)
     compared = built.comparisons if built.comparisons is not None else no_comparisons({}, [], [])
-    built.frame.to_csv(out_csv)
+    frame = mark_frame(built.frame) if spec.get("rehearsal") else built.frame
+    frame.to_csv(out_csv)
     compared.to_csv(out_compare, index=False)
     markdown = to_markdown(built.frame, spec["caption"], built.footer)
     if not compared.empty:
         markdown += "\n" + comparisons_markdown(compared)
+    if spec.get("rehearsal"):
+        markdown = mark_markdown(markdown)
     Path(out_md).write_text(markdown)
     log(built.frame.to_string())
     return built.frame

@@ -1,7 +1,6 @@
 """Train one run (rule `train`): model.pt, history.csv, metrics.json and grad_flow.csv."""
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -33,9 +32,10 @@ def input_normalization(run: dict, train: TensorSet) -> tuple[list[float], list[
 
 
 def build_network(
-    run: dict, train: TensorSet, init_checkpoint: Path | None, log: Callable[[str], None]
+    run: dict, train: TensorSet, init_checkpoint: Path | None, ctx: Job
 ) -> tuple[nn.Module, dict, list[str]]:
     """The run's network, initialised as `init` says and frozen as `freeze` says: (net, arch, frozen)."""
+    log = ctx.log
     arch = {
         **run["model"],
         "in_channels": train.images.shape[1],
@@ -44,9 +44,10 @@ def build_network(
     }
     net = build_model(arch)
     if run["init"] == "imagenet":
-        state = imagenet_state_dict(run["model"]["arch"], arch["in_channels"])
+        state = imagenet_state_dict(run["model"]["arch"], arch["in_channels"], ctx.imagenet_weights)
         fresh = init_from_checkpoint(net, {"state_dict": state}, "imagenet")
-        log(f"initialised from torchvision's ImageNet weights; new: {fresh or 'nothing'}")
+        source = "a rehearsal's random" if ctx.imagenet_weights else "torchvision's ImageNet"
+        log(f"initialised from {source} weights; new: {fresh or 'nothing'}")
     elif init_checkpoint is not None:
         fresh = init_from_checkpoint(net, load_checkpoint(init_checkpoint), str(init_checkpoint))
         log(f"initialised from {init_checkpoint}; new: {fresh or 'nothing'}")
@@ -86,7 +87,7 @@ def main(
     train_set = train.load(device)
     val_set = val.load(device) if val is not None else None
     mean, std = input_normalization(run, train_set)
-    net, arch, frozen = build_network(run, train_set, init, log)
+    net, arch, frozen = build_network(run, train_set, init, ctx)
     size = eval_resize(run["augment"])
     net = net.to(device, memory_format=memory_format(device, size or train_set.images.shape[-1]))
     trained = count_parameters(net, trainable_only=True)

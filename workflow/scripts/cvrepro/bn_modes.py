@@ -98,12 +98,18 @@ def _grouped_copy(model: nn.Module) -> tuple[nn.Module, list[nn.modules.batchnor
 
 @torch.no_grad()
 def grouped_logits(
-    model: nn.Module, x: torch.Tensor, modes: list[str], group: int, prior: float
+    model: nn.Module,
+    x: torch.Tensor,
+    modes: list[str],
+    group: int,
+    prior: float,
+    grouped: tuple[nn.Module, list] | None = None,
 ) -> dict[str, torch.Tensor]:
     """The model's outputs on x with BatchNorm in each of `modes` ("train", "adapt"), one test
     batch per `group` consecutive images (len(x) a multiple of `group`). Adapt's first pass is
-    train mode's pass, so both cost two passes. `model` is left as it was."""
-    net, layers = _grouped_copy(model)
+    train mode's pass, so both cost two passes. `model` is left as it was; `grouped`: its
+    grouped copy (_grouped_copy), made once by a caller that makes many passes."""
+    net, layers = grouped or _grouped_copy(model)
     for layer in layers:
         layer.group, layer.recorded, layer.record = group, None, "adapt" in modes
         layer.source_weight = prior / (prior + group)
@@ -139,9 +145,10 @@ def accuracies(
     std: list[float],
     order: torch.Tensor,
     prior: float,
+    grouped: tuple[nn.Module, list] | None = None,
 ) -> dict[str, float]:
     """Top-1 accuracy on `data` with BatchNorm in each of `modes`, test batches of `batch_size`
-    images taken in `order`."""
+    images taken in `order` (`grouped`: as grouped_logits takes it)."""
     unknown = [mode for mode in modes if mode not in MODES]
     if unknown:
         raise ValueError(f"unknown BN mode {unknown[0]!r}; choose from {list(MODES)}")
@@ -156,9 +163,10 @@ def accuracies(
     batch_modes = [mode for mode in modes if mode != "eval"]
     if batch_modes:
         correct, counted = dict.fromkeys(batch_modes, 0), 0
+        grouped = grouped or _grouped_copy(model)
         for index, group in _pieces(order, batch_size):
             x = eval_batch(data.images[index], mean, std)
-            for mode, logits in grouped_logits(model, x, batch_modes, group, prior).items():
+            for mode, logits in grouped_logits(model, x, batch_modes, group, prior, grouped).items():
                 correct[mode] += int((logits.argmax(1) == data.labels[index]).sum())
             counted += len(index)
         found.update({mode: correct[mode] / max(counted, 1) for mode in batch_modes})
@@ -176,14 +184,22 @@ def bn_sweep(
         "shuffled": torch.randperm(len(data), generator=generator).to(data.images.device),
         "class_sorted": torch.argsort(data.labels.cpu(), stable=True).to(data.images.device),
     }
-    rows = []
+    rows, whole_set, grouped = [], {}, _grouped_copy(model)  # one copy for every pass
     for order in sweep["orders"]:
         by_size = {}
         for k, batch_size in enumerate(sweep["batch_sizes"]):
             modes = [m for m in sweep["modes"] if m != "eval" or k == 0]
+            batch_modes = [m for m in modes if m != "eval"]
+            if batch_size >= len(data) and whole_set and "eval" not in modes:
+                # One test batch of every image: its statistics, and so every prediction, are the
+                # same whatever the order and however much larger the batch size.
+                by_size[batch_size] = {m: whole_set[m] for m in batch_modes}
+                continue
             by_size[batch_size] = accuracies(
-                model, data, modes, batch_size, mean, std, order_index[order], sweep["prior"]
+                model, data, modes, batch_size, mean, std, order_index[order], sweep["prior"], grouped
             )
+            if batch_size >= len(data):
+                whole_set = {m: by_size[batch_size][m] for m in batch_modes}
         eval_acc = by_size[sweep["batch_sizes"][0]].get("eval")
         for mode in sweep["modes"]:
             for batch_size in sweep["batch_sizes"]:

@@ -38,17 +38,24 @@ def compute_line(device: str, precision: str) -> str:
     return f"device {device} -> {where}, precision {precision}, {os.cpu_count()} CPU cores here"
 
 
-def run_summary(jobs: list[tuple[str, int]], device: str, precision: str) -> str:
+REHEARSAL_NOTE = "a REHEARSAL on synthetic data (its numbers mean nothing)"
+
+
+def run_summary(jobs: list[tuple[str, int]], device: str, precision: str, rehearsal: bool = False) -> str:
     """One line: how many jobs of each rule will run, how many claim a GPU, device and precision.
     `jobs`: (rule, gpus it claims) for every job the run will execute."""
+    what = f"cvrepro ({REHEARSAL_NOTE})" if rehearsal else "cvrepro"
     counts = Counter(rule for rule, _ in jobs if rule != "all")
     if not counts:
-        return "cvrepro: nothing to run, every result is up to date"
+        return f"{what}: nothing to run, every result is up to date"
     kinds = ", ".join(f"{n} {rule}" for rule, n in counts.most_common())
     gpu = sum(1 for rule, claims in jobs if claims and rule != "all")
-    return f"cvrepro: {sum(counts.values())} jobs to run ({kinds}); {gpu} GPU jobs; {compute_line(device, precision)}"
+    return f"{what}: {sum(counts.values())} jobs to run ({kinds}); {gpu} GPU jobs; {compute_line(device, precision)}"
 
 
-def done_line(studies: list[str]) -> str:
-    reports = ", ".join(f"results/{name}/REPORT.md" for name in studies)
-    return f"cvrepro: done. Report: results/REPORT.md (studies: {reports}); `make compare` to diff two result sets"
+def done_line(studies: list[str], results: str = "results") -> str:
+    """The last line: where the reports are (`results`: the run's results directory)."""
+    reports = ", ".join(f"{results}/{name}/REPORT.md" for name in studies)
+    if results != "results":
+        return f"cvrepro: rehearsal done. Report: {results}/REPORT.md (studies: {reports})"
+    return f"cvrepro: done. Report: {results}/REPORT.md (studies: {reports}); `make compare` to diff two result sets"

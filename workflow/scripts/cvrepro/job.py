@@ -34,6 +34,9 @@ class Job:
     device: torch.device | None = None  # None for jobs that run no model (tables, figures, probes)
     log: Callable[[str], None] = print  # one progress line: to the job's log and the console
     code: dict | None = None  # the rule's code fingerprint, for metrics.json's provenance
+    # A rehearsal's directory of random stand-ins for ImageNet weights (cvrepro.pretrained);
+    # None: torchvision's real weights.
+    imagenet_weights: Path | None = None
 
 
 def job_name(rule: str, wildcards: dict[str, str]) -> str:
@@ -43,24 +46,47 @@ def job_name(rule: str, wildcards: dict[str, str]) -> str:
     return " ".join(part for part in (wildcards.get("study", ""), rule, rest) if part)
 
 
+def console_line(prefix: str, line: str, stream_fd: int = 2) -> None:
+    """One prefixed, time-stamped line on the job's real stderr, in one write call, so the lines of
+    jobs running at once never interleave mid-line. Under Slurm that stderr is the job's Slurm log."""
+    with contextlib.suppress(OSError):
+        os.write(stream_fd, f"[{time.strftime('%H:%M:%S')} {prefix}] {line}\n".encode())
+
+
 def console_logger(prefix: str, stream_fd: int = 2) -> Callable[[str], None]:
-    """print() into the log (stdout is redirected there) and write the same line, prefixed and
-    time-stamped, to the job's real stderr with one write call, so the lines of jobs running at
-    once never interleave mid-line. Under Slurm that stderr is the job's Slurm log."""
+    """print() into the log (stdout is redirected there) and the same line on the console."""
 
     def log(line: str) -> None:
         print(line, flush=True)
-        stamp = time.strftime("%H:%M:%S")
-        with contextlib.suppress(OSError):
-            os.write(stream_fd, f"[{stamp} {prefix}] {line}\n".encode())
+        console_line(prefix, line, stream_fd)
 
     return log
 
 
+def failure_line(error: BaseException) -> str:
+    """An exception as one line: a missing key or column named as such, else its first line."""
+    if isinstance(error, KeyError) and error.args:
+        return f"no column or key {error.args[0]!r} in what it read (KeyError)"
+    first = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {first[:300]}" if first else type(error).__name__
+
+
 @contextlib.contextmanager
 def job(snakemake) -> Iterator[Job]:
-    """The start and end of a Snakemake job's script; see the module docstring."""
+    """The start and end of a Snakemake job's script; see the module docstring. A failure is one
+    line on the console naming the job (study, rule, wildcards) and the problem; the traceback
+    goes to the job's log."""
     prefix = job_name(snakemake.rule, dict(snakemake.wildcards.items()))
+    try:
+        with _job_context(snakemake, prefix) as ctx:
+            yield ctx
+    except Exception as error:
+        console_line(prefix, f"failed: {failure_line(error)}; traceback in {snakemake.log[0]}")
+        raise SystemExit(1) from None
+
+
+@contextlib.contextmanager
+def _job_context(snakemake, prefix: str) -> Iterator[Job]:
     with log_to(snakemake.log[0]):
         log = console_logger(prefix)
         gpus = snakemake.resources.get("gpu", 0)
@@ -74,7 +100,9 @@ def job(snakemake) -> Iterator[Job]:
         # The slot is claimed inside the log so the log records which GPU the job used.
         with gpu_slot(gpus):
             params = snakemake.params
-            yield Job(job_device(params.device, params.precision, snakemake.threads), log, code)
+            weights = params.imagenet_weights if "imagenet_weights" in params.keys() else None
+            device = job_device(params.device, params.precision, snakemake.threads)
+            yield Job(device, log, code, Path(weights) if weights else None)
 
 
 def subset_input(snakemake, prefix: str, split_key: str | None = None) -> SubsetFiles | None:

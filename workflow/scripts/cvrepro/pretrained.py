@@ -9,6 +9,10 @@ is always `weights_only=True`: tensors and plain containers, never arbitrary pic
 CVREPRO_TRUST_WEIGHTS_CACHE=<reason>: load a cached file whose hash does not match its name
 (still weights_only=True, with a warning quoting the reason). For tests, which must write
 random weights under torchvision's fixed file names; a real cache never needs it.
+
+A rehearsal never downloads: `random_dir` holds randomly initialised weights of the same
+architecture, written once in torchvision's format under torchvision's file name, and loaded
+through the same path (torch.load(weights_only=True), the same checks of the state dict).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -36,9 +41,16 @@ def imagenet_weights(arch: str):
         raise ValueError(f"init: imagenet: torchvision has no weights for {arch!r}") from error
 
 
-def imagenet_state_dict(arch: str, in_channels: int = 3) -> dict[str, torch.Tensor]:
-    """The ImageNet state dict of `arch`; for 1-channel inputs conv1 is summed over RGB."""
+def imagenet_state_dict(
+    arch: str, in_channels: int = 3, random_dir: Path | None = None
+) -> dict[str, torch.Tensor]:
+    """The ImageNet state dict of `arch`; for 1-channel inputs conv1 is summed over RGB. With
+    `random_dir` (a rehearsal), random weights of `arch` from that directory instead."""
     url = imagenet_weights(arch).url
+    if random_dir is not None:
+        path = _random_weights(arch, Path(random_dir) / url.rsplit("/", 1)[-1])
+        print(f"rehearsal: random {arch} weights from {path}, not ImageNet's", file=sys.stderr)
+        return _load_state_dict(path, in_channels)
     path = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
     prefix = _hash_prefix(path)
     if not path.is_file():
@@ -52,6 +64,10 @@ def imagenet_state_dict(arch: str, in_channels: int = 3) -> dict[str, torch.Tens
                 f"$TORCH_HOME/hub/checkpoints/ (default ~/.cache/torch/hub/checkpoints/)"
             ) from None
     _check_hash(path, prefix)
+    return _load_state_dict(path, in_channels)
+
+
+def _load_state_dict(path: Path, in_channels: int) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # UnpicklingError for anything but tensors, RuntimeError for a bad zip
@@ -62,6 +78,23 @@ def imagenet_state_dict(arch: str, in_channels: int = 3) -> dict[str, torch.Tens
     if in_channels == 1:
         state["conv1.weight"] = state["conv1.weight"].sum(dim=1, keepdim=True)
     return state
+
+
+def _random_weights(arch: str, path: Path) -> Path:
+    """torchvision's `arch` with its default random initialisation (seed 0), saved as its weights
+    file would be; written once, atomically, so jobs running at once agree on it."""
+    if path.is_file():
+        return path
+    from torchvision import models  # the architecture exactly as torchvision builds it
+
+    with torch.random.fork_rng(devices=[]):  # the job's own random stream stays untouched
+        torch.manual_seed(0)
+        state = models.get_model(arch).state_dict()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
+        torch.save(state, tmp)
+    os.replace(tmp.name, path)
+    return path
 
 
 def _hash_prefix(path: Path) -> str:

@@ -78,7 +78,9 @@ def representation_metrics(features: np.ndarray, labels: np.ndarray, seed: int, 
     rng = np.random.default_rng(seed)
     index = rng.permutation(len(labels))[:sample]
     x, y = features[index], labels[index]
-    if len(np.unique(y)) < 2:
+    # Both need 2 to n - 1 classes (scikit-learn's domain for the silhouette): with one image per
+    # class no class has a spread, and neither number is defined.
+    if not 2 <= len(np.unique(y)) < len(y):
         return {"silhouette": None, "dunn": None}
     return {"silhouette": float(silhouette_score(x, y)), "dunn": dunn_index(x, y)}
 

@@ -7,10 +7,34 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class Layout:
+    """The two trees a run writes: results (everything the DAG makes) and resources (downloads
+    and prepared data). The rules name them as Snakemake's path variables <results> and
+    <resources>; a rehearsal has its own pair, so it never touches a real run's files."""
+
+    results: str = "results"
+    resources: str = "resources"
+
+
+REAL = Layout()
+REHEARSAL = Layout("results-rehearsal", "resources-rehearsal")
+
+
+@dataclass(frozen=True)
 class Study:
     name: str
     source: str  # where it was defined, for error messages and the report
     spec: dict[str, Any]  # validated, defaults filled, run_defaults merged, grids and repeats expanded
+    layout: Layout = REAL
+    # A rehearsal's study (cvrepro.config.rehearsal): the study as written, whose full run this
+    # one rehearses on synthetic data; None for a real run.
+    rehearsal_of: Study | None = None
+    drawn: dict[str, int] | None = None  # a rehearsal's subset sizes, drawn at load
+
+    @property
+    def results(self) -> str:
+        """The study's results directory, e.g. results/embedded."""
+        return f"{self.layout.results}/{self.name}"
 
     # The study's sections, each name -> its validated (and, for runs, pretrain and probes,
     # expanded) entries: study.runs is study.spec["runs"].

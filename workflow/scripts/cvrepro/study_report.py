@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from cvrepro.rehearsal_marks import REPORT_BANNER
 from cvrepro.table_markdown import format_value
 
 
@@ -156,12 +157,28 @@ class StudyText:
 
 
 def study_report(
-    study: StudyText, tables: dict[str, tuple[str, pd.DataFrame, pd.DataFrame]], jobs: dict, commit: str
+    study: StudyText,
+    tables: dict[str, tuple[str, pd.DataFrame, pd.DataFrame]],
+    jobs: dict,
+    commit: str,
+    rehearsal_cost: str | None = None,
 ) -> str:
     """REPORT.md of one study. tables: name -> (markdown, frame, comparisons); jobs: name ->
-    (run | pretraining, its metrics.json)."""
+    (run | pretraining, its metrics.json); rehearsal_cost: a rehearsal's estimate of the full
+    run (cvrepro.cost), None for a real run."""
     description = study.description.strip()
-    parts = [f"# Study `{study.name}`\n", description + "\n" if description else ""]
+    title = (
+        f"# Rehearsal of study `{study.name}`\n"
+        if rehearsal_cost is not None
+        else f"# Study `{study.name}`\n"
+    )
+    parts = [
+        title,
+        REPORT_BANNER if rehearsal_cost is not None else "",
+        description + "\n" if description else "",
+    ]
+    if rehearsal_cost is not None:
+        parts += ["## What the real run will cost\n", rehearsal_cost]
     parts.append("## Tables\n")
     parts.append(REPLICATES_NOTE + "\n" if tables else "")
     for name, (markdown, _, _) in tables.items():
@@ -192,10 +209,12 @@ def study_report(
     return "\n".join(part for part in parts if part)
 
 
-def index_markdown(studies: dict[str, dict]) -> str:
+def index_markdown(studies: dict[str, dict], rehearsal: bool = False) -> str:
     """results/REPORT.md: one line per study with its description, size and link."""
     lines = [
-        "# cvrepro results\n",
+        "# cvrepro rehearsal (synthetic data: the numbers mean nothing)\n"
+        if rehearsal
+        else "# cvrepro results\n",
         "| study | what it reproduces | runs | tables | figures | training time (min) |",
         "|---|---|---:|---:|---:|---:|",
     ]

@@ -101,7 +101,7 @@ def _overlaps_pool(subsets: dict, ref: str, within: str | None) -> bool:
     return within is None or ref == within or not subsets_disjoint(subsets, ref, within)
 
 
-def _check_sizes(study: Study, order: list[str]) -> None:
+def _check_sizes(study: Study, order: list[str]) -> dict[str, int]:
     """Each subset's size against what its split, `within` and `exclude` leave, in dependency order.
 
     The pool is the split (or `within`) minus every excluded subset, so the images certainly
@@ -132,9 +132,12 @@ def _check_sizes(study: Study, order: list[str]) -> None:
         if size is None and limit == 0:
             raise ConfigError(f"{study.source}: subsets.{name}: no images left in {source}{after}")
         available[name] = size if size is not None else limit
+    return available
 
 
-def check_subsets(study: Study) -> None:
+def check_subsets(study: Study) -> dict[str, int]:
+    """Check every subset; return the images each holds (an unsized one: what its split, within
+    and exclude leave, counted from the real split sizes)."""
     for name, subset in study.subsets.items():
         _check_subset(study, name, subset)
     order = topological_order(
@@ -142,7 +145,7 @@ def check_subsets(study: Study) -> None:
         f"{study.source}: subsets",
         "within/exclude",
     )
-    _check_sizes(study, order)
+    return _check_sizes(study, order)
 
 
 def known_corruptions(shift_set: dict) -> tuple[str, ...]:

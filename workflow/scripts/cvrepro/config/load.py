@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cvrepro.config.checks import check_study
 from cvrepro.config.expand import expand_study
+from cvrepro.config.rehearsal import rehearsal_study
 from cvrepro.config.schema import ConfigError, load_schema, validate
 from cvrepro.config.yamlfile import read_yaml
 from cvrepro.datasets.registry import DATASETS
@@ -35,7 +36,8 @@ def deep_merge(base: dict, override: dict) -> dict:
 
 def load_config(config: dict, study_dir: Path) -> tuple[dict, dict[str, Study]]:
     """Validate the top-level config and every selected study; return (config, studies by name)."""
-    config = validate(config, load_schema("config.schema.yaml"), "config")
+    schema = load_schema("config.schema.yaml")
+    config = validate(_command_line_booleans(config, schema), schema, "config")
     _check_dataset_settings(config["datasets"])
     definitions = _study_definitions(config["inline_studies"], Path(study_dir))
     selected = config["studies"]
@@ -50,7 +52,23 @@ def load_config(config: dict, study_dir: Path) -> tuple[dict, dict[str, Study]]:
         source, raw = definitions[name]
         check_name(name, source, "study name")
         studies[name] = resolve_study(name, _read_study(raw) if isinstance(raw, Path) else raw, source)
+        if config["rehearsal"]:
+            studies[name] = rehearsal_study(studies[name])
+            check_study(studies[name])
     return config, studies
+
+
+def _command_line_booleans(config: dict, schema: dict) -> dict:
+    """`--config rehearsal=true` as users write it: Snakemake turns only True and False into
+    booleans, so a top-level boolean key given as true/false/yes/no (any case) is taken as one."""
+    words = {"true": True, "yes": True, "false": False, "no": False}
+    booleans = [key for key, prop in schema["properties"].items() if prop.get("type") == "boolean"]
+    return {
+        key: words[value.lower()]
+        if key in booleans and isinstance(value, str) and value.lower() in words
+        else value
+        for key, value in config.items()
+    }
 
 
 def _study_definitions(inline: dict, study_dir: Path) -> dict[str, tuple[str, dict | Path]]:

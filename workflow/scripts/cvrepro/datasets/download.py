@@ -48,6 +48,21 @@ def fetch(spec: DatasetSpec, filename: str, dest: Path, search_dirs: Sequence[Pa
     return dest
 
 
+def fetch_synthetic(name: str, filename: str, dest: Path) -> Path:
+    """A rehearsal's stand-in for `filename`: the synthetic file in the same format
+    (cvrepro.datasets.synthetic), verified against its own checksum and put in place atomically."""
+    from cvrepro.datasets.synthetic import synthetic_spec, write_original
+
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part") as tmp:
+        written = Path(tmp) / filename
+        write_original(name, filename, written)
+        verify_original(written, find_file(synthetic_spec(name), filename), f"synthetic {name} {filename}")
+        os.replace(written, dest)
+    return dest
+
+
 def _copy_atomic(source: Path, dest: Path) -> None:
     with tempfile.NamedTemporaryFile(
         dir=dest.parent, prefix=f".{dest.name}.", suffix=".part", delete=False

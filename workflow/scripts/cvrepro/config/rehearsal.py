@@ -1,0 +1,105 @@
+"""A study's rehearsal: the same study cut to run in minutes on the synthetic datasets.
+
+Everything a study declares keeps its structure: the same subsets with the same relations
+(`within`, `exclude`, `classes`, seeds, stratification), the same runs, pretrainings, probes,
+grids, replicates, comparisons, shift sets, BN sweeps, tables and figures, so the rehearsal's DAG
+has exactly the real run's jobs. Only sizes change: each subset shrinks in proportion to the
+synthetic split (cvrepro.datasets.synthetic), every training and pretraining runs one epoch
+(its schedule keeps the study's length, so a warm-up stays inside it), and every probe a few
+iterations. The study it rehearses stays attached (`Study.rehearsal_of`) for the cost estimate.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from cvrepro.config.checks_data import topological_order
+from cvrepro.config.schema import ConfigError
+from cvrepro.datasets.registry import DATASETS
+from cvrepro.study import REHEARSAL, Study
+
+MIN_SUBSET = 4  # a proportional cut below this would leave too little to batch or stratify
+PROBE_ITERATIONS = 10  # mini-batch gradient-descent steps of a rehearsed probe
+SOLVER_ITERATIONS = 50  # iteration limit of a rehearsed scikit-learn solver
+
+
+def rehearsal_study(study: Study) -> Study:
+    """The rehearsal of `study` (validated and expanded): see the module docstring."""
+    spec = copy.deepcopy(study.spec)
+    sizes = _cut_subsets(spec["subsets"], study.source)
+    for section in ("runs", "pretrain"):
+        for job in spec[section].values():
+            _one_epoch(job)
+    for probe in spec["probes"].values():
+        _few_iterations(probe, sizes)
+    return Study(study.name, study.source, spec, layout=REHEARSAL, rehearsal_of=study, drawn=sizes)
+
+
+def _one_epoch(job: dict) -> None:
+    """One epoch; a cosine period keeps the study's length (the learning rate of that epoch)."""
+    schedule = job["schedule"]
+    if schedule["t_max"] is None and schedule["name"] == "cosine":
+        schedule["t_max"] = job["epochs"]
+    job["epochs"] = 1
+
+
+def _few_iterations(probe: dict, sizes: dict[str, int]) -> None:
+    if probe["solver"] == "minibatch_gd" and probe["kind"] in ("softmax", "logistic"):
+        probe["max_iter"] = min(probe["max_iter"], PROBE_ITERATIONS)
+    else:
+        probe["max_iter"] = min(probe["max_iter"], SOLVER_ITERATIONS)
+    if probe["kind"] == "pca" and probe["train"] is not None:
+        # PCA keeps at most as many components as it has training images.
+        probe["components"] = min(probe["components"], sizes[probe["train"]])
+
+
+def _cut_subsets(subsets: dict, source: str) -> dict[str, int]:
+    """Shrink every subset's size to its share of the synthetic split, drawing each (as the
+    subset rule will) to be sure it fits; return the size of every subset."""
+    import numpy as np
+
+    from cvrepro.datasets import synthetic
+    from cvrepro.subsets import draw_subset
+
+    order = topological_order(
+        {name: [s["within"], *s["exclude"]] for name, s in subsets.items()},
+        f"{source}: subsets",
+        "within/exclude",
+    )
+    drawn: dict[str, np.ndarray] = {}
+    for name in order:
+        subset = subsets[name]
+        labels = synthetic.labels(subset["dataset"], subset["split"])
+
+        def draw(size: int | None, subset=subset, labels=labels) -> np.ndarray:
+            return draw_subset(
+                labels,
+                size,
+                subset["seed"],
+                subset["classes"],
+                drawn[subset["within"]] if subset["within"] else None,
+                [drawn[ref] for ref in subset["exclude"]],
+            )
+
+        where = f"{source}: subsets.{name} (rehearsal)"
+        if subset["size"] is None:
+            try:
+                drawn[name] = draw(None)
+            except ValueError as error:
+                raise ConfigError(f"{where}: {error}") from None
+            continue
+        real = DATASETS[subset["dataset"]].splits[subset["split"]]
+        target = max(MIN_SUBSET, round(subset["size"] * len(labels) / real))
+        for size in range(min(target, subset["size"]), 0, -1):
+            try:
+                drawn[name] = draw(size)
+            except ValueError:
+                continue
+            subset["size"] = size
+            break
+        else:
+            raise ConfigError(
+                f"{where}: the synthetic {subset['dataset']}/{subset['split']} ({len(labels)} images) "
+                "has no images left for it"
+            )
+    return {name: int(len(index)) for name, index in drawn.items()}
