@@ -128,6 +128,19 @@ def tiny_config(**study_changes) -> dict:
     return {"studies": ["tiny"], "device": "cpu", "threads": 1, "inline_studies": {"tiny": study}}
 
 
+def copy_repository(dest: Path) -> Path:
+    """The workflow's own files (no results, venv or git) copied to `dest`: a repository whose code
+    a test may edit, never the real tree. Returns its Snakefile."""
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("Snakefile", "config.yaml", "pyproject.toml"):  # pyproject: ruff's settings
+        shutil.copy2(REPO / name, dest / name)
+    for name in ("workflow", "studies", "envs", "profiles"):  # profiles/default: the rerun triggers
+        shutil.copytree(REPO / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest / "Snakefile"
+
+
 def run_snakemake(
     workdir: Path, config: dict, *args: str, timeout: int = 600, snakefile: Path = REPO / "Snakefile"
 ) -> subprocess.CompletedProcess:

@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_readers import add_to_tar, cifar_rows, idx_bytes, prepare_test_files
+from test_readers import prepare_test_files
 
 from conftest import run_snakemake, tiny_config
 from cvrepro.datasets.download import DataSourceError
+from cvrepro.datasets.formats import add_to_tar, cifar_rows, idx_bytes
 from cvrepro.datasets.prepare import prepare_dataset
 from cvrepro.datasets.splits import load_split, write_info, write_split
 

@@ -282,14 +282,21 @@ def test_pretrain_with_a_compiled_forward_runs(monkeypatch, recwarn):
     assert not [w for w in recwarn if "torch.compile unavailable" in str(w.message)]
 
 
-def test_cpu_uses_channels_last_only_below_64_pixels():
-    from cvrepro.device import memory_format
+def test_cpu_uses_channels_last_only_below_64_pixels_for_networks_16_wide():
+    from cvrepro.device import memory_format, model_input, place_model
 
     cpu = torch.device("cpu")
-    assert memory_format(cpu, 28) == memory_format(cpu, 32) == torch.channels_last
-    # oneDNN crashed in channels_last training of narrow nets on 64-96 px images (torch 2.14, CPU).
+    assert memory_format(cpu, 28) == memory_format(cpu, 32, 16) == torch.channels_last
+    # oneDNN crashed in channels_last training of narrow nets (torch 2.14, CPU): on 64-96 px images,
+    # and at 28 px with width 4 on a CPU without AVX512.
     assert memory_format(cpu, 64) == memory_format(cpu, 96) == torch.contiguous_format
-    assert memory_format(torch.device("cuda"), 96) == torch.channels_last
+    assert memory_format(cpu, 28, 8) == torch.contiguous_format
+    assert memory_format(torch.device("cuda"), 96, 4) == torch.channels_last
+    x = torch.randn(2, 3, 28, 28)  # batches follow the format place_model chose for the network
+    for width, expected in ((4, False), (16, True)):
+        net = place_model(build_model({**ARCH, "width": width, "in_channels": 3}), cpu, 28)
+        batch = model_input(x, net)
+        assert batch.is_contiguous(memory_format=torch.channels_last) == expected and batch.is_contiguous() != expected
 
 
 def conv_output_dtypes(hp: dict) -> set[torch.dtype]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 import why
 
-from conftest import REPO, needs_fashion_mnist, planned_jobs, run_snakemake, tiny_config
+from conftest import REPO, copy_repository, needs_fashion_mnist, planned_jobs, run_snakemake, tiny_config
 from cvrepro.fingerprint import changed_parts, clear_caches, fingerprint
 from cvrepro.table_markdown import code_warning
 
@@ -302,11 +301,7 @@ class Copy:
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> Copy:
     copy = Copy(tmp_path_factory.mktemp("fingerprint"))
-    copy.repo.mkdir(parents=True)
-    for name in ("Snakefile", "config.yaml", "pyproject.toml"):  # pyproject: ruff's settings
-        shutil.copy2(REPO / name, copy.repo / name)
-    for name in ("workflow", "studies", "envs", "profiles"):  # profiles/default: the rerun triggers
-        shutil.copytree(REPO / name, copy.repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_repository(copy.repo)
     copy.full = copy.planned()
     copy.snakemake("--cores", "2", timeout=1800)
     return copy

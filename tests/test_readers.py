@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
-import pickle
-import tarfile
 import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from conftest import FMNIST_DIR, needs_fashion_mnist
+from cvrepro.datasets import formats
 from cvrepro.datasets.prepare import prepare_dataset
-from cvrepro.datasets.registry import get_dataset
+from cvrepro.datasets.registry import CIFAR10_CLASSES, CIFAR_C_CORRUPTIONS, get_dataset
 from cvrepro.datasets.splits import load_split, read_info
 
 RNG = np.random.default_rng(0)
@@ -50,29 +47,12 @@ def asymmetric_images(n: int, side: int, channels: int = 3) -> np.ndarray:
     return images
 
 
-def add_to_tar(archive: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    archive.addfile(info, io.BytesIO(data))
-
-
-def jpeg(image: np.ndarray, quality: int = 95) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    return header + array.astype(np.uint8).tobytes()
-
-
 def test_fashion_mnist_idx_gz(tmp_path):
     images = asymmetric_images(12, 28, 1)[..., 0]
     labels = RNG.integers(0, 10, 12, dtype=np.uint8)
     for prefix, n in (("train", 12), ("t10k", 5)):
-        (tmp_path / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images[:n])))
-        (tmp_path / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels[:n])))
+        formats.write_idx_gz(tmp_path / f"{prefix}-images-idx3-ubyte.gz", images[:n])
+        formats.write_idx_gz(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", labels[:n])
     out = prepare_test_files("fashion_mnist", tmp_path, tmp_path / "prepared")
     train = load_split(out, "train")
     assert train.images.shape == (12, 28, 28, 1) and train.images.dtype == np.uint8
@@ -90,60 +70,32 @@ def test_idx_with_wrong_header_is_rejected(tmp_path):
         read_idx(path)
 
 
-def cifar_rows(images: np.ndarray) -> np.ndarray:
-    return images.transpose(0, 3, 1, 2).reshape(len(images), -1)  # R plane, G plane, B plane
-
-
 def test_cifar10_pickled_batches_in_tar(tmp_path):
     images = asymmetric_images(12, 32)
     labels = RNG.integers(0, 10, 12).tolist()
-    with tarfile.open(tmp_path / "cifar-10-python.tar.gz", "w:gz") as archive:
-        for i in range(5):
-            batch = {b"data": cifar_rows(images[2 * i : 2 * i + 2]), b"labels": labels[2 * i : 2 * i + 2]}
-            add_to_tar(archive, f"cifar-10-batches-py/data_batch_{i + 1}", pickle.dumps(batch))
-        add_to_tar(
-            archive,
-            "cifar-10-batches-py/test_batch",
-            pickle.dumps({b"data": cifar_rows(images[10:]), b"labels": labels[10:]}),
-        )
-        names = [
-            n.encode()
-            for n in [
-                "airplane",
-                "automobile",
-                "bird",
-                "cat",
-                "deer",
-                "dog",
-                "frog",
-                "horse",
-                "ship",
-                "truck",
-            ]
-        ]
-        add_to_tar(archive, "cifar-10-batches-py/batches.meta", pickle.dumps({b"label_names": names}))
+    labels = np.array(labels)
+    formats.write_cifar10_tar(
+        tmp_path / "cifar-10-python.tar.gz",
+        (images[:10], labels[:10]),
+        (images[10:], labels[10:]),
+        CIFAR10_CLASSES,
+    )
     out = prepare_test_files("cifar10", tmp_path, tmp_path / "prepared")
     train, test = load_split(out, "train"), load_split(out, "test")
     assert np.array_equal(train.images, images[:10]) and np.array_equal(test.images, images[10:])
-    assert train.labels.tolist() == labels[:10] and train.classes[9] == "truck"
+    assert train.labels.tolist() == labels[:10].tolist() and train.classes[9] == "truck"
     assert train.images[0, 0, 0, 0] == 250  # upright: the bright corner stays top-left
 
 
 def test_cifar100_fine_labels(tmp_path):
     images = asymmetric_images(6, 32)
-    with tarfile.open(tmp_path / "cifar-100-python.tar.gz", "w:gz") as archive:
-        for split, part in (("train", slice(0, 4)), ("test", slice(4, 6))):
-            batch = {
-                b"data": cifar_rows(images[part]),
-                b"fine_labels": [99, 3, 50, 0][: len(images[part])],
-                b"coarse_labels": [1] * len(images[part]),
-            }
-            add_to_tar(archive, f"cifar-100-python/{split}", pickle.dumps(batch))
-        add_to_tar(
-            archive,
-            "cifar-100-python/meta",
-            pickle.dumps({b"fine_label_names": [f"c{i}".encode() for i in range(100)]}),
-        )
+    formats.write_cifar100_tar(
+        tmp_path / "cifar-100-python.tar.gz",
+        (images[:4], np.array([99, 3, 50, 0])),
+        (images[4:6], np.array([99, 3])),
+        [f"c{i}" for i in range(100)],
+        [f"super{i}" for i in range(20)],
+    )
     out = prepare_test_files("cifar100", tmp_path, tmp_path / "prepared")
     assert load_split(out, "train").labels.tolist() == [99, 3, 50, 0]
     assert (
@@ -152,24 +104,15 @@ def test_cifar100_fine_labels(tmp_path):
     )
 
 
-def stl_bytes(images: np.ndarray) -> bytes:
-    """STL-10's layout: per image 3 planes, each 96x96 in column-major order."""
-    return images.transpose(0, 3, 2, 1).tobytes()
-
-
 def test_stl10_binary_is_upright_and_unlabelled_is_streamed(tmp_path):
     train, test, unlabeled = asymmetric_images(4, 96), asymmetric_images(3, 96), asymmetric_images(5, 96)
-    with tarfile.open(tmp_path / "stl10_binary.tar.gz", "w:gz") as archive:
-        add_to_tar(archive, "stl10_binary/train_X.bin", stl_bytes(train))
-        add_to_tar(archive, "stl10_binary/train_y.bin", bytes([1, 2, 10, 5]))
-        add_to_tar(archive, "stl10_binary/test_X.bin", stl_bytes(test))
-        add_to_tar(archive, "stl10_binary/test_y.bin", bytes([3, 3, 1]))
-        add_to_tar(archive, "stl10_binary/unlabeled_X.bin", stl_bytes(unlabeled))
-        add_to_tar(
-            archive,
-            "stl10_binary/class_names.txt",
-            b"airplane\nbird\ncar\ncat\ndeer\ndog\nhorse\nmonkey\nship\ntruck\n",
-        )
+    formats.write_stl10_tar(
+        tmp_path / "stl10_binary.tar.gz",
+        (train, np.array([0, 1, 9, 4])),
+        (test, np.array([2, 2, 0])),
+        unlabeled,
+        ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"],
+    )
     out = prepare_test_files("stl10", tmp_path, tmp_path / "prepared")
     got = load_split(out, "train")
     assert np.array_equal(got.images, train) and got.images[0, 0, 0, 0] == 250
@@ -180,30 +123,15 @@ def test_stl10_binary_is_upright_and_unlabelled_is_streamed(tmp_path):
 
 
 def test_tiny_imagenet_folders_and_val_annotations(tmp_path):
-    wnids = ["n02", "n01", "n03"]  # wnids.txt is not sorted; classes follow sorted order
-    images = {}
-    with zipfile.ZipFile(tmp_path / "tiny-imagenet-200.zip", "w") as archive:
-        archive.writestr("tiny-imagenet-200/wnids.txt", "\n".join(wnids) + "\n")
-        archive.writestr(
-            "tiny-imagenet-200/words.txt",
-            "n01\tgoldfish, Carassius auratus\nn02\tsalamander\nn03\tbullfrog\nn99\tunused\n",
-        )
-        for wnid in wnids:
-            for i in range(2):
-                image = np.full((64, 64, 3), 40 * int(wnid[-1]) + i, dtype=np.uint8)
-                images[(wnid, i)] = image
-                archive.writestr(f"tiny-imagenet-200/train/{wnid}/images/{wnid}_{i}.JPEG", jpeg(image, 100))
-            archive.writestr(f"tiny-imagenet-200/train/{wnid}/{wnid}_boxes.txt", "")
-        archive.writestr(
-            "tiny-imagenet-200/val/images/val_0.JPEG", jpeg(np.full((64, 64, 3), 200, np.uint8), 100)
-        )
-        archive.writestr(
-            "tiny-imagenet-200/val/images/val_1.JPEG", jpeg(np.full((64, 64, 3), 10, np.uint8), 100)
-        )
-        archive.writestr(
-            "tiny-imagenet-200/val/val_annotations.txt",
-            "val_0.JPEG\tn03\t0\t0\t10\t10\nval_1.JPEG\tn01\t1\t1\t5\t5\n",
-        )
+    # wnids.txt is not sorted; classes follow sorted order (ImageFolder's)
+    words = {"n02": "salamander", "n01": "goldfish, Carassius auratus", "n03": "bullfrog"}
+    train = [
+        (np.full((64, 64, 3), 40 * int(wnid[-1]) + i, dtype=np.uint8), wnid)
+        for wnid in words
+        for i in range(2)
+    ]
+    val = [(np.full((64, 64, 3), 200, np.uint8), "n03"), (np.full((64, 64, 3), 10, np.uint8), "n01")]
+    formats.write_tiny_imagenet_zip(tmp_path / "tiny-imagenet-200.zip", words, train, val)
     out = prepare_test_files("tiny_imagenet", tmp_path, tmp_path / "prepared")
     train, test = load_split(out, "train"), load_split(out, "test")
     assert train.classes == ["goldfish", "salamander", "bullfrog"]
@@ -215,8 +143,9 @@ def test_tiny_imagenet_folders_and_val_annotations(tmp_path):
 
 def test_cifar10_1_npy_pair_and_shape_check(tmp_path):
     images = asymmetric_images(20, 32)
-    np.save(tmp_path / "cifar10.1_v6_data.npy", images)
-    np.save(tmp_path / "cifar10.1_v6_labels.npy", np.arange(20) % 10)
+    formats.write_cifar10_1(
+        tmp_path / "cifar10.1_v6_data.npy", tmp_path / "cifar10.1_v6_labels.npy", images, np.arange(20) % 10
+    )
     out = prepare_test_files("cifar10_1", tmp_path, tmp_path / "prepared")
     assert (
         np.array_equal(load_split(out, "test").images, images)
@@ -227,24 +156,11 @@ def test_cifar10_1_npy_pair_and_shape_check(tmp_path):
         prepare_test_files("cifar10_1", tmp_path, tmp_path / "prepared2")
 
 
-def kaggle_zip(path: Path, nested: bool) -> None:
-    inner = io.BytesIO()
-    with zipfile.ZipFile(inner, "w") as archive:
-        for i in range(3):
-            archive.writestr(f"train/cat.{i}.jpg", jpeg(np.full((50, 80, 3), 30, np.uint8)))
-            archive.writestr(f"train/dog.{i}.jpg", jpeg(np.full((90, 60, 3), 220, np.uint8)))
-    if nested:
-        with zipfile.ZipFile(path, "w") as outer:
-            outer.writestr("train.zip", inner.getvalue())
-            outer.writestr("test1.zip", b"")
-            outer.writestr("sampleSubmission.csv", "id,label\n")
-    else:
-        path.write_bytes(inner.getvalue())
-
-
 @pytest.mark.parametrize("nested", [False, True])
 def test_dogs_vs_cats_kaggle_zip(tmp_path, nested):
-    kaggle_zip(tmp_path / "train.zip", nested)
+    cats = [("cat", np.full((50, 80, 3), 30, np.uint8))] * 3
+    dogs = [("dog", np.full((90, 60, 3), 220, np.uint8))] * 3
+    (tmp_path / "train.zip").write_bytes(formats.kaggle_zip_bytes(cats + dogs, nested))
     out = prepare_test_files("dogs_vs_cats", tmp_path, tmp_path / "prepared", {"image_size": 32})
     data = load_split(out, "train")
     assert data.images.shape == (6, 32, 32, 3) and data.classes == ["cat", "dog"]
@@ -264,15 +180,17 @@ def test_dogs_vs_cats_rejects_other_zips_and_unknown_options(tmp_path):
 
 
 def test_oxford_pets_cat_vs_dog_from_species_column(tmp_path):
-    rows = {"trainval.txt": [("Abyssinian_1", 1, 1), ("beagle_1", 2, 2)], "test.txt": [("Bengal_2", 6, 1)]}
-    with tarfile.open(tmp_path / "annotations.tar.gz", "w:gz") as archive:
-        for name, entries in rows.items():
-            text = "#Image CLASS-ID SPECIES BREED ID\n" + "".join(f"{n} {c} {s} 1\n" for n, c, s in entries)
-            add_to_tar(archive, f"annotations/{name}", text.encode())
-    with tarfile.open(tmp_path / "images.tar.gz", "w:gz") as archive:
-        for entries in rows.values():
-            for name, _, species in entries:
-                add_to_tar(archive, f"images/{name}.jpg", jpeg(np.full((40, 70, 3), 60 * species, np.uint8)))
+    def pet(name: str, class_id: int, species: int) -> tuple:
+        return name, class_id, species, np.full((40, 70, 3), 60 * species, np.uint8)
+
+    formats.write_oxford_pets(
+        tmp_path / "images.tar.gz",
+        tmp_path / "annotations.tar.gz",
+        {
+            "trainval.txt": [pet("Abyssinian_1", 1, 1), pet("beagle_1", 2, 2)],
+            "test.txt": [pet("Bengal_2", 6, 1)],
+        },
+    )
     out = prepare_test_files("oxford_pets", tmp_path, tmp_path / "prepared", {"image_size": 16})
     train = load_split(out, "train")
     assert train.labels.tolist() == [0, 1] and train.images.shape == (2, 16, 16, 3)
@@ -289,29 +207,18 @@ def test_real_fashion_mnist_from_debian(tmp_path):
     )  # first image: an ankle boot
 
 
-def cifar_c_tar(path: Path, root: str, clean: np.ndarray, labels: np.ndarray) -> None:
-    """The published layout: <root>/<corruption>.npy = severities 1..5 stacked, <root>/labels.npy."""
-    from cvrepro.datasets.readers import CIFAR_C_CORRUPTIONS
-
-    with tarfile.open(path, "w") as archive:
-        for c, corruption in enumerate(CIFAR_C_CORRUPTIONS):
-            # Image (s, i) = clean image i shifted by a value that encodes corruption and severity.
-            stacked = np.concatenate([clean // 2 + 10 * c + s for s in range(1, 6)]).astype(np.uint8)
-            buffer = io.BytesIO()
-            np.save(buffer, stacked)
-            add_to_tar(archive, f"{root}/{corruption}.npy", buffer.getvalue())
-        buffer = io.BytesIO()
-        np.save(buffer, np.tile(labels, 5))
-        add_to_tar(archive, f"{root}/labels.npy", buffer.getvalue())
-
-
 def test_published_cifar10_c_as_a_shift_set_source(tmp_path):
     import shift as shift_script
 
     from cvrepro.datasets.splits import write_info, write_split
 
     clean, labels = asymmetric_images(6, 32), np.array([3, 1, 4, 1, 5, 9])
-    cifar_c_tar(tmp_path / "CIFAR-10-C.tar", "CIFAR-10-C", clean, labels)
+    # Image (s, i) = clean image i shifted by a value that encodes corruption and severity.
+    corrupted = {
+        corruption: np.concatenate([clean // 2 + 10 * c + s for s in range(1, 6)]).astype(np.uint8)
+        for c, corruption in enumerate(CIFAR_C_CORRUPTIONS)
+    }
+    formats.write_cifar_c_tar(tmp_path / "CIFAR-10-C.tar", "CIFAR-10-C", corrupted, np.tile(labels, 5))
     published = prepare_test_files("cifar10_c", tmp_path, tmp_path / "prepared" / "cifar10_c")
     fog = load_split(published, "fog")
     assert fog.images.shape == (30, 32, 32, 3) and fog.classes[0] == "airplane"
@@ -336,9 +243,6 @@ def test_published_cifar10_c_as_a_shift_set_source(tmp_path):
 
 
 def test_published_cifar_c_with_a_missing_corruption_is_rejected(tmp_path):
-    with tarfile.open(tmp_path / "CIFAR-100-C.tar", "w") as archive:
-        buffer = io.BytesIO()
-        np.save(buffer, np.zeros(10, np.int64))
-        add_to_tar(archive, "CIFAR-100-C/labels.npy", buffer.getvalue())
+    formats.write_cifar_c_tar(tmp_path / "CIFAR-100-C.tar", "CIFAR-100-C", {}, np.zeros(10, np.int64))
     with pytest.raises(ValueError, match="no member 'CIFAR-100-C/gaussian_noise.npy'"):
         prepare_test_files("cifar100_c", tmp_path, tmp_path / "prepared")

@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_readers import add_to_tar, prepare_test_files, stl_bytes
+from test_readers import prepare_test_files
 from torchvision.models import resnet18
 
 from conftest import run_snakemake
+from cvrepro.datasets.formats import add_to_tar, stl_bytes
 from cvrepro.pretrained import imagenet_weights
 
 pytestmark = pytest.mark.workflow

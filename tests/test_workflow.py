@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -178,6 +179,28 @@ def test_nothing_changed_schedules_nothing(finished):
     assert result.returncode == 0, result.stderr
     assert planned_jobs(result) == {}
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def tree_state(root) -> dict[str, tuple[str, int]]:
+    """Every file under `root`: its sha256 and modification time."""
+    return {
+        str(path.relative_to(root)): (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns)
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_a_rehearsal_never_touches_a_finished_real_run(finished):
+    """A rehearsal of the same study in the same directory writes only its own trees: the real
+    results/ and resources/ stay byte for byte (and mtime) as they were, and a later real run
+    schedules nothing."""
+    before = {name: tree_state(finished / name) for name in ("results", "resources")}
+    result = run_snakemake(finished, {**tiny_config(), "rehearsal": True}, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "REHEARSAL" in (finished / "results-rehearsal" / "tiny" / "tables" / "t.md").read_text()
+    assert {name: tree_state(finished / name) for name in before} == before
+    again = run_snakemake(finished, tiny_config(), "-n", "--cores", "2")
+    assert again.returncode == 0 and planned_jobs(again) == {}, again.stdout
 
 
 def test_changing_one_learning_rate_reruns_that_run_and_its_dependents(finished):

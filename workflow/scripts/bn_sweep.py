@@ -10,6 +10,7 @@ import torch
 from cvrepro.bn_modes import bn_sweep
 from cvrepro.checkpoint import load_model
 from cvrepro.data import TensorSet
+from cvrepro.device import place_model
 from cvrepro.job import Job
 
 
@@ -23,7 +24,8 @@ def main(
     """`sweep`: the study's validated BN sweep (batch_sizes, modes, orders, prior, seed)."""
     dev = ctx.device
     model, checkpoint = load_model(model_path)
-    model = model.to(dev)
+    side = checkpoint["normalization"]["size"] or checkpoint["arch"].get("image_size")
+    model = place_model(model, dev, side)
     norm = checkpoint["normalization"]
     info = json.loads((shift_dir / "info.json").read_text())
     rows = []

@@ -7,6 +7,7 @@ import torch
 
 from cvrepro.checkpoint import load_model
 from cvrepro.data import SubsetFiles
+from cvrepro.device import place_model
 from cvrepro.inference import predict
 from cvrepro.job import Job
 from cvrepro.jsonio import write_json
@@ -24,7 +25,8 @@ def main(
 ) -> dict:
     dev = ctx.device
     model, checkpoint = load_model(model_path)
-    model = model.to(dev)
+    side = checkpoint["normalization"]["size"] or checkpoint["arch"].get("image_size")
+    model = place_model(model, dev, side)
     data = subset.load(dev)
     norm = checkpoint["normalization"]
     logits = predict(model, data, batch_size, norm["mean"], norm["std"], norm["size"])

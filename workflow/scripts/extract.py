@@ -6,7 +6,7 @@ import numpy as np
 
 from cvrepro.checkpoint import load_model
 from cvrepro.data import SubsetFiles
-from cvrepro.device import memory_format
+from cvrepro.device import place_model
 from cvrepro.inference import extract_features
 from cvrepro.job import Job
 from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
@@ -36,9 +36,7 @@ def main(
     data = subset.load(dev)
     channels = data.images.shape[1]
     if imagenet_arch is not None:
-        model = imagenet_model(imagenet_arch, channels, ctx.imagenet_weights).to(
-            dev, memory_format=memory_format(dev, IMAGENET_SIZE)
-        )
+        model = place_model(imagenet_model(imagenet_arch, channels, ctx.imagenet_weights), dev, IMAGENET_SIZE)
         features = extract_features(
             model, data, IMAGENET_MEAN[:channels], IMAGENET_STD[:channels], IMAGENET_SIZE, layer
         )
@@ -46,7 +44,7 @@ def main(
         model, checkpoint = load_model(model_path)
         norm = checkpoint["normalization"]
         side = norm["size"] or data.images.shape[-1]
-        model = model.to(dev, memory_format=memory_format(dev, side))
+        model = place_model(model, dev, side)
         features = extract_features(model, data, norm["mean"], norm["std"], norm["size"], layer)
     else:
         features = (data.images.float() / 255).flatten(1).cpu().numpy()

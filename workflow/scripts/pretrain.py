@@ -3,7 +3,7 @@
 import torch
 
 from cvrepro.data import SubsetFiles, channel_stats
-from cvrepro.device import memory_format
+from cvrepro.device import place_model
 from cvrepro.engine import fit
 from cvrepro.heads import ProjectionHead
 from cvrepro.job import Job
@@ -41,9 +41,7 @@ def main(
     projector = None
     if pretraining["method"] == "simclr":
         projector = ProjectionHead(encoder.num_features, projection["hidden"], projection["dim"])
-    net = PretrainNet(encoder, projector).to(
-        device, memory_format=memory_format(device, images.images.shape[-1])
-    )
+    net = place_model(PretrainNet(encoder, projector), device, images.images.shape[-1])
     log(f"{pretraining['method']} pretraining of {arch['arch']} on {len(images)} images ({device})")
     steps = steps_per_epoch(len(images), pretraining["batch_size"])
     method = pretraining_method(net, pretraining, mean, std, probe_set, probe_val=probe_val_set, steps=steps)

@@ -10,7 +10,7 @@ from torch import nn
 from cvrepro.augment_presets import eval_resize
 from cvrepro.checkpoint import init_from_checkpoint, load_checkpoint
 from cvrepro.data import SubsetFiles, TensorSet, channel_stats
-from cvrepro.device import memory_format
+from cvrepro.device import place_model
 from cvrepro.engine import FitResult, fit
 from cvrepro.freezing import freeze
 from cvrepro.inference import evaluate
@@ -89,7 +89,7 @@ def main(
     mean, std = input_normalization(run, train_set)
     net, arch, frozen = build_network(run, train_set, init, ctx)
     size = eval_resize(run["augment"])
-    net = net.to(device, memory_format=memory_format(device, size or train_set.images.shape[-1]))
+    net = place_model(net, device, size or train_set.images.shape[-1])
     trained = count_parameters(net, trainable_only=True)
     log(
         f"{arch['arch']} on {device}: {len(train_set)} training images; frozen {frozen or 'nothing'}; "

@@ -113,7 +113,7 @@ def grouped_logits(
     for layer in layers:
         layer.group, layer.recorded, layer.record = group, None, "adapt" in modes
         layer.source_weight = prior / (prior + group)
-    x = model_input(x)
+    x = model_input(x, net)
     outputs = {}
     with autocast(x.device):
         outputs["train"] = net(x).float()  # each group's own statistics (recorded for adapt)
@@ -157,7 +157,8 @@ def accuracies(
         net = copy.deepcopy(model).eval()
         with autocast(data.images.device):
             logits = [
-                net(model_input(eval_batch(data.images[i], mean, std))) for i in order.split(CHUNK_IMAGES)
+                net(model_input(eval_batch(data.images[i], mean, std), net))
+                for i in order.split(CHUNK_IMAGES)
             ]
         found["eval"] = int((torch.cat(logits).argmax(1) == data.labels[order]).sum()) / max(len(order), 1)
     batch_modes = [mode for mode in modes if mode != "eval"]

@@ -24,7 +24,7 @@ def predict(
     for start in range(0, len(data), batch_size):
         x = eval_batch(data.images[start : start + batch_size], mean, std, size)
         with autocast(device):
-            outputs.append(model(model_input(x)).float())
+            outputs.append(model(model_input(x, model)).float())
     return torch.cat(outputs)
 
 
@@ -75,6 +75,6 @@ def extract_features(
     for start in range(0, len(data), chunk):
         x = eval_batch(data.images[start : start + chunk], mean, std, size)
         with autocast(device):
-            out.append(layer_output(encoder, model_input(x), layer).float())
+            out.append(layer_output(encoder, model_input(x, encoder), layer).float())
     # Kept on the device until the end: a copy to the host per batch would wait for each batch.
     return torch.cat(out).cpu().numpy()

@@ -69,7 +69,7 @@ def supervised(
     def step(images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator):
         x = augmented(images, augment, mean, std, generator)
         with autocast(images.device):
-            embeddings, logits = forward(model_input(x))
+            embeddings, logits = forward(model_input(x, model))
             loss, _ = combined_loss(logits.float(), embeddings.float(), labels, spec, center)
         return loss, {"loss": loss.detach() * len(labels), "correct": (logits.argmax(1) == labels).sum()}
 
@@ -122,7 +122,7 @@ def simclr(
         v1 = augmented(images, augment, mean, std, generator)
         v2 = augmented(images, augment, mean, std, generator)
         with autocast(images.device):
-            z = forward(model_input(torch.cat([v1, v2]))).float()
+            z = forward(model_input(torch.cat([v1, v2]), model)).float()
         z1, z2 = z.chunk(2)
         loss = loss_fn(z1, z2, temperature)
         sums = {"loss": loss.detach(), "acc": accuracy_fn(z1.detach(), z2.detach())}
@@ -155,7 +155,7 @@ def triplet(model: PretrainNet, recipe: dict, mean: list[float], std: list[float
     def step(images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator):
         x = augmented(images, augment, mean, std, generator)
         with autocast(images.device):
-            embeddings = forward(model_input(x)).float()
+            embeddings = forward(model_input(x, model)).float()
         loss = triplet_margin_loss(
             embeddings, labels, spec["margin"], spec["distance"], spec["mining"], generator
         )

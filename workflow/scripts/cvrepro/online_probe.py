@@ -63,7 +63,7 @@ def online_probe(
         was_training = encoder.training
         encoder.eval()
         with torch.no_grad():
-            out = encoder.features(model_input(x)).float()
+            out = encoder.features(model_input(x, encoder)).float()
         encoder.train(was_training)
         return out
 

@@ -6,14 +6,15 @@ grids, replicates, comparisons, shift sets, BN sweeps, tables and figures, so th
 has exactly the real run's jobs. Only sizes change: each subset shrinks in proportion to the
 synthetic split (cvrepro.datasets.synthetic), every training and pretraining runs one epoch
 (its schedule keeps the study's length, so a warm-up stays inside it), and every probe a few
-iterations. The study it rehearses stays attached (`Study.rehearsal_of`) for the cost estimate.
+iterations (a PCA's components and a kNN's neighbours at most the images it fits on). The study
+it rehearses stays attached (`Study.rehearsal_of`) for the cost estimate.
 """
 
 from __future__ import annotations
 
 import copy
 
-from cvrepro.config.checks_data import topological_order
+from cvrepro.config.checks_data import num_classes, topological_order
 from cvrepro.config.schema import ConfigError
 from cvrepro.datasets.registry import DATASETS
 from cvrepro.study import REHEARSAL, Study
@@ -26,7 +27,9 @@ SOLVER_ITERATIONS = 50  # iteration limit of a rehearsed scikit-learn solver
 def rehearsal_study(study: Study) -> Study:
     """The rehearsal of `study` (validated and expanded): see the module docstring."""
     spec = copy.deepcopy(study.spec)
-    sizes = _cut_subsets(spec["subsets"], study.source)
+    # A figure that shows named classes of a subset needs each of them drawn into it.
+    every_class = {figure["subset"] for figure in spec["figures"].values() if figure["classes"]}
+    sizes = _cut_subsets(spec["subsets"], study.source, every_class)
     for section in ("runs", "pretrain"):
         for job in spec[section].values():
             _one_epoch(job)
@@ -48,14 +51,17 @@ def _few_iterations(probe: dict, sizes: dict[str, int]) -> None:
         probe["max_iter"] = min(probe["max_iter"], PROBE_ITERATIONS)
     else:
         probe["max_iter"] = min(probe["max_iter"], SOLVER_ITERATIONS)
-    if probe["kind"] == "pca" and probe["train"] is not None:
-        # PCA keeps at most as many components as it has training images.
+    if probe["train"] is not None:
+        # PCA keeps at most as many components, and kNN asks at most as many neighbours, as the
+        # (cut) training subset has images.
         probe["components"] = min(probe["components"], sizes[probe["train"]])
+        probe["k"] = min(probe["k"], sizes[probe["train"]])
 
 
-def _cut_subsets(subsets: dict, source: str) -> dict[str, int]:
-    """Shrink every subset's size to its share of the synthetic split, drawing each (as the
-    subset rule will) to be sure it fits; return the size of every subset."""
+def _cut_subsets(subsets: dict, source: str, every_class: set[str]) -> dict[str, int]:
+    """Shrink every subset's size to its share of the synthetic split (those in `every_class`: at
+    least one image per class), drawing each as the subset rule will to be sure it fits; return
+    the size of every subset."""
     import numpy as np
 
     from cvrepro.datasets import synthetic
@@ -90,6 +96,8 @@ def _cut_subsets(subsets: dict, source: str) -> dict[str, int]:
             continue
         real = DATASETS[subset["dataset"]].splits[subset["split"]]
         target = max(MIN_SUBSET, round(subset["size"] * len(labels) / real))
+        if name in every_class:
+            target = max(target, num_classes(subset))
         for size in range(min(target, subset["size"]), 0, -1):
             try:
                 drawn[name] = draw(size)

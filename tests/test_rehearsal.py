@@ -1,0 +1,253 @@
+"""The rehearsal (README "Before a long run"): every seed study's real DAG on synthetic data.
+
+The synthetic originals go through the real readers, the rehearsal's job list equals the real
+run's, and the seven seed studies rehearse end to end to a REPORT.md with every table, figure,
+verdict and fidelity table they declare, each marked as a rehearsal, plus the cost estimate. A
+broken figure kind fails the rehearsal with one line naming the study, figure and column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, copy_repository, run_snakemake
+from cvrepro.config import load_config
+from cvrepro.datasets import synthetic
+from cvrepro.datasets.prepare import prepare_dataset
+from cvrepro.datasets.registry import CIFAR10_CLASSES, DATASETS, FASHION_MNIST_CLASSES
+from cvrepro.datasets.splits import load_split
+from cvrepro.rehearsal_marks import NOTE
+
+SEED_STUDIES = sorted(path.stem for path in (REPO / "studies").glob("*.yaml"))
+
+
+def repo_config(**changes) -> dict:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    return {**config, "device": "cpu", **changes}
+
+
+# --- synthetic originals -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_synthetic_originals_prepare_through_the_real_reader(tmp_path, name):
+    spec = synthetic.synthetic_spec(name)
+    for remote in spec.files:
+        synthetic.write_original(name, remote.filename, tmp_path / remote.filename)
+    out = prepare_dataset(name, tmp_path, tmp_path / "prepared", spec=spec)
+    side, channels = synthetic.prepared_shape(name, DATASETS[name].options)
+    assert set(spec.splits) == set(DATASETS[name].splits)  # every split, unlabelled ones included
+    for split, n in spec.splits.items():
+        data = load_split(out, split)
+        assert len(data) == n and data.images.shape[1:] == (side, side, channels)
+        assert np.array_equal(data.labels, synthetic.labels(name, split))
+        assert len(data.classes) == DATASETS[name].num_classes
+        if (data.labels >= 0).any():  # every class present in every labelled split
+            assert len(np.unique(data.labels)) == DATASETS[name].num_classes
+
+
+def test_synthetic_originals_carry_the_real_class_names(tmp_path):
+    names = {}
+    for name in ("fashion_mnist", "cifar10", "cifar100", "stl10", "tiny_imagenet"):
+        spec = synthetic.synthetic_spec(name)
+        (tmp_path / name).mkdir()
+        for remote in spec.files:
+            synthetic.write_original(name, remote.filename, tmp_path / name / remote.filename)
+        names[name] = load_split(
+            prepare_dataset(name, tmp_path / name, tmp_path / f"{name}-p", spec=spec), "test"
+        )
+    assert names["fashion_mnist"].classes == FASHION_MNIST_CLASSES
+    assert names["cifar10"].classes == CIFAR10_CLASSES
+    assert names["cifar100"].classes[:3] == ["apple", "aquarium_fish", "baby"]
+    assert names["stl10"].classes[7] == "monkey"
+    assert names["tiny_imagenet"].classes[0] == "n01443537"
+
+
+def test_synthetic_files_are_the_same_bytes_every_time(tmp_path):
+    for name in ("cifar10", "tiny_imagenet", "oxford_pets", "cifar100_c"):
+        for remote in synthetic.synthetic_spec(name).files:
+            path = tmp_path / remote.filename
+            synthetic.write_original(name, remote.filename, path)
+            assert hashlib.md5(path.read_bytes()).hexdigest() == remote.md5, (name, remote.filename)
+
+
+# --- the rehearsal's studies ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def studies():
+    config = repo_config(studies="all")
+    real = load_config(config, REPO / "studies")[1]
+    rehearsal = load_config({**config, "rehearsal": "true"}, REPO / "studies")[1]
+    return real, rehearsal
+
+
+def test_rehearsal_keeps_every_relation_and_cuts_only_sizes(studies):
+    real, rehearsal = studies
+    for name, study in rehearsal.items():
+        full = real[name]
+        assert study.rehearsal_of.spec == full.spec and study.layout.results == "results-rehearsal"
+        for subset, spec in study.subsets.items():
+            written = full.subsets[subset]
+            assert {k: v for k, v in spec.items() if k != "size"} == {
+                k: v for k, v in written.items() if k != "size"
+            }
+            assert (spec["size"] is None) == (written["size"] is None)
+            assert spec["size"] is None or 1 <= spec["size"] <= written["size"]
+            assert 1 <= study.drawn[subset] <= synthetic.split_sizes(spec["dataset"])[spec["split"]]
+        for section in ("runs", "pretrain"):
+            assert list(getattr(study, section)) == list(getattr(full, section))
+            for job, spec in getattr(study, section).items():
+                assert spec["epochs"] == 1
+                written = getattr(full, section)[job]
+                unchanged = {k: v for k, v in spec.items() if k not in ("epochs", "schedule")}
+                assert unchanged == {k: v for k, v in written.items() if k not in ("epochs", "schedule")}
+        for probe, spec in study.probes.items():
+            assert spec["max_iter"] <= 50 and spec["kind"] == full.probes[probe]["kind"]
+        for section in ("shift_sets", "bn_sweeps", "tables", "figures"):
+            assert getattr(study, section) == getattr(full, section), (name, section)
+
+
+def test_a_rehearsal_cosine_keeps_the_study_s_length(studies):
+    _, rehearsal = studies
+    run = rehearsal["cifar100_subsets"].runs["t1"]
+    assert run["epochs"] == 1 and run["schedule"]["t_max"] == 30 and run["schedule"]["warmup_epochs"] == 1
+
+
+def jobs_of(result) -> list[str]:
+    """(rule, wildcards) of every job a dry run plans."""
+    found, rule = [], None
+    for line in result.stdout.splitlines():
+        if match := re.match(r"^(?:local)?rule (\w+):", line.strip()):
+            rule = match.group(1)
+        elif rule and line.strip().startswith("wildcards:"):
+            found.append(f"{rule} {line.split(':', 1)[1].strip()}")
+        elif rule and line.strip().startswith("output:"):
+            found.append(f"{rule} output")
+    return sorted(found)
+
+
+def outputs_of(result) -> list[str]:
+    return [
+        path.strip()
+        for line in result.stdout.splitlines()
+        if line.strip().startswith("output:")
+        for path in line.split(":", 1)[1].split(",")
+    ]
+
+
+def test_the_rehearsal_plans_exactly_the_real_run_s_jobs(tmp_path):
+    """Rule by rule and job by job (downloads included), for every study: a rehearsal cannot
+    quietly skip a rule. Every one of its outputs lies in its own trees."""
+    real = run_snakemake(tmp_path / "real", repo_config(studies="all"), "-n", "--cores", "2")
+    rehearsal = run_snakemake(
+        tmp_path / "rehearsal", repo_config(studies="all", rehearsal=True), "-n", "--cores", "2"
+    )
+    assert real.returncode == 0 and rehearsal.returncode == 0, real.stderr[-2000:] + rehearsal.stderr[-2000:]
+    planned = jobs_of(real)
+    assert len(planned) > 600 and jobs_of(rehearsal) == planned
+    assert {p.split(" ")[0].split("/")[0] for p in outputs_of(rehearsal)} == {
+        "results-rehearsal",
+        "resources-rehearsal",
+    }
+
+
+def test_a_user_study_too_small_to_rehearse_is_named(tmp_path):
+    study = {
+        "subsets": {
+            "a": {"dataset": "stl10", "split": "test", "size": 7990},
+            "b": {"dataset": "stl10", "split": "test", "size": 10, "exclude": ["a"]},
+        },
+        "runs": {"r": {"train": "b", "test": "a"}},
+    }
+    config = {"studies": ["mine"], "rehearsal": True, "inline_studies": {"mine": study}}
+    result = run_snakemake(tmp_path, config, "-n")
+    assert result.returncode != 0
+    assert re.search(r"subsets\.b \(rehearsal\): the synthetic stl10/test \(20 images\) has no", result.stderr)
+    assert run_snakemake(tmp_path, {**config, "rehearsal": False}, "-n").returncode == 0  # the real one is fine
+
+
+# --- the seven seed studies, rehearsed -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rehearsed(tmp_path_factory):
+    """`make rehearse` of every seed study, in a directory of its own."""
+    workdir = tmp_path_factory.mktemp("rehearsal")
+    result = run_snakemake(
+        workdir, repo_config(studies=SEED_STUDIES, rehearsal=True), "--cores", "2", timeout=1800
+    )
+    assert result.returncode == 0, result.stderr[-6000:]
+    return workdir / "results-rehearsal"
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("name", SEED_STUDIES)
+def test_every_seed_study_rehearses_to_its_report(rehearsed, studies, name):
+    study = studies[0][name]
+    root = rehearsed / name
+    report = (root / "REPORT.md").read_text()
+    assert (
+        report.startswith(f"# Rehearsal of study `{name}`") and "This is a rehearsal, not a result" in report
+    )
+    for section in (
+        "What the real run will cost",
+        "Tables",
+        "Reported vs ours",
+        "How far this study follows",
+    ):
+        assert f"## {section}" in report, section
+    assert "| **all** |" in report  # the cost table's total
+    for table, spec in study.tables.items():
+        frame = pd.read_csv(root / "tables" / f"{table}.csv", index_col=0)
+        assert (frame["rehearsal"] == NOTE).all()
+        for column in (c for c in frame.columns if c.endswith("_reported")):
+            assert f"{column.removesuffix('_reported')}_verdict" in frame.columns, (table, column)
+        assert spec["reported"] == {} or any(c.endswith("_reported") for c in frame.columns), table
+        assert (root / "tables" / f"{table}.md").read_text().startswith(f"_{NOTE}._")
+    for figure in study.figures:
+        png = root / "figures" / f"{figure}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"figures/{figure}.png" in report
+    if study.spec["fidelity"]:
+        assert "| what | the report | ours | status | why |" in report
+    assert (rehearsed / "REPORT.md").read_text().startswith("# cvrepro rehearsal")
+
+
+def test_rehearsal_figures_carry_the_band(rehearsed):
+    from PIL import Image
+
+    with Image.open(rehearsed / "cifar100_subsets" / "figures" / "samples.png") as image:
+        red, green, blue = image.convert("RGB").getpixel((2, 2))
+    assert red > 150 and green < 80 and blue < 80
+
+
+# --- a broken figure kind ------------------------------------------------------------------------
+
+
+@pytest.mark.workflow
+def test_a_broken_figure_kind_fails_the_rehearsal_with_one_line(tmp_path):
+    """A figure kind that reads a column its input does not have (here the gradient-flow plot),
+    in a copy of the repository: the rehearsal of S5 stops with one line naming the study, the
+    figure and the column, and no traceback on the console."""
+    copy = tmp_path / "repo"
+    snakefile = copy_repository(copy)
+    plots = copy / "workflow" / "scripts" / "cvrepro" / "plots.py"
+    source = plots.read_text()
+    assert source.count('"mean_abs_grad"') >= 1
+    plots.write_text(source.replace('"mean_abs_grad"', '"mean_abs_gradient"'))
+    study = yaml.safe_load((REPO / "studies" / "dogs_cats_optimizers.yaml").read_text())
+    figure = next(name for name, spec in study["figures"].items() if spec["kind"] == "grad_flow")
+    target = f"results-rehearsal/dogs_cats_optimizers/figures/{figure}.png"
+    config = repo_config(studies=["dogs_cats_optimizers"], rehearsal=True)
+    result = run_snakemake(tmp_path / "work", config, "--cores", "2", target, snakefile=snakefile)
+    assert result.returncode != 0
+    failures = [line for line in result.stderr.splitlines() if "failed:" in line]
+    assert len(failures) == 1, result.stderr[-3000:]
+    assert re.search(rf"dogs_cats_optimizers figure {figure}\] failed: .*'mean_abs_gradient'", failures[0])
+    assert "Traceback" not in result.stderr
