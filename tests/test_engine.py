@@ -296,7 +296,10 @@ def test_cpu_uses_channels_last_only_below_64_pixels_for_networks_16_wide():
     for width, expected in ((4, False), (16, True)):
         net = place_model(build_model({**ARCH, "width": width, "in_channels": 3}), cpu, 28)
         batch = model_input(x, net)
-        assert batch.is_contiguous(memory_format=torch.channels_last) == expected and batch.is_contiguous() != expected
+        assert (
+            batch.is_contiguous(memory_format=torch.channels_last) == expected
+            and batch.is_contiguous() != expected
+        )
 
 
 def conv_output_dtypes(hp: dict) -> set[torch.dtype]:

@@ -169,8 +169,12 @@ def test_a_user_study_too_small_to_rehearse_is_named(tmp_path):
     config = {"studies": ["mine"], "rehearsal": True, "inline_studies": {"mine": study}}
     result = run_snakemake(tmp_path, config, "-n")
     assert result.returncode != 0
-    assert re.search(r"subsets\.b \(rehearsal\): the synthetic stl10/test \(20 images\) has no", result.stderr)
-    assert run_snakemake(tmp_path, {**config, "rehearsal": False}, "-n").returncode == 0  # the real one is fine
+    assert re.search(
+        r"subsets\.b \(rehearsal\): the synthetic stl10/test \(20 images\) has no", result.stderr
+    )
+    assert (
+        run_snakemake(tmp_path, {**config, "rehearsal": False}, "-n").returncode == 0
+    )  # the real one is fine
 
 
 # --- the seven seed studies, rehearsed -----------------------------------------------------------
