@@ -20,7 +20,7 @@ from train_throughput import model_spec, sync, tensor_set  # noqa: E402
 
 from cvrepro.config.recipes import run_recipe  # noqa: E402
 from cvrepro.data import channel_stats  # noqa: E402
-from cvrepro.device import memory_format  # noqa: E402
+from cvrepro.device import place_model  # noqa: E402
 from cvrepro.engine import fit  # noqa: E402
 from cvrepro.inference import evaluate  # noqa: E402
 from cvrepro.methods import supervised  # noqa: E402
@@ -56,9 +56,7 @@ def fmnist_accuracy(
     test = tensor_set(test_set.images, test_set.labels, device)
     mean, std = channel_stats(train.images)
     torch.manual_seed(0)
-    model = build_model(model_spec(train_set.images, width)).to(
-        device, memory_format=memory_format(device, train_set.images.shape[1])
-    )
+    model = place_model(build_model(model_spec(train_set.images, width)), device, train_set.images.shape[1])
     sync(device)
     fit_start = time.perf_counter()
     run = recipe(epochs, batch_size)

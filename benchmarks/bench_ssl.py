@@ -16,7 +16,7 @@ from train_throughput import model_spec, tensor_set, timed  # noqa: E402
 
 from cvrepro.config.recipes import pretraining_recipe  # noqa: E402
 from cvrepro.data import TensorSet, channel_stats  # noqa: E402
-from cvrepro.device import memory_format  # noqa: E402
+from cvrepro.device import place_model  # noqa: E402
 from cvrepro.engine import fit  # noqa: E402
 from cvrepro.heads import ProjectionHead  # noqa: E402
 from cvrepro.inference import extract_features  # noqa: E402
@@ -27,9 +27,7 @@ from cvrepro.models import build_model  # noqa: E402
 def extraction_throughput(bench_set: BenchSet, width: int, batch_size: int, device: torch.device) -> float:
     """Images/s of penultimate-layer features for the whole set, after a one-batch warm-up."""
     torch.manual_seed(0)
-    model = build_model(model_spec(bench_set.images, width)).to(
-        device, memory_format=memory_format(device, bench_set.images.shape[1])
-    )
+    model = place_model(build_model(model_spec(bench_set.images, width)), device, bench_set.images.shape[1])
     data = tensor_set(bench_set.images, bench_set.labels, device)
     mean, std = channel_stats(data.images)
     warm = TensorSet(data.images[:batch_size], data.labels[:batch_size], data.classes)
@@ -59,7 +57,7 @@ def simclr_throughput(
     torch.manual_seed(0)
     encoder = build_model(model_spec(bench_set.images, width))
     model = PretrainNet(encoder, ProjectionHead(encoder.num_features, 512, 128))
-    model = model.to(device, memory_format=memory_format(device, bench_set.images.shape[1]))
+    model = place_model(model, device, bench_set.images.shape[1])
     data = tensor_set(bench_set.images, bench_set.labels, device)
     mean, std = channel_stats(data.images)
     recipe = simclr_recipe(batch_size, 1 + epochs)

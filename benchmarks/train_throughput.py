@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scrip
 from cvrepro.compile import ENV as COMPILE_ENV  # noqa: E402
 from cvrepro.config.recipes import run_recipe  # noqa: E402
 from cvrepro.data import TensorSet, channel_stats  # noqa: E402
-from cvrepro.device import memory_format, prepare_device, resolve_device  # noqa: E402
+from cvrepro.device import place_model, prepare_device, resolve_device  # noqa: E402
 from cvrepro.engine import train_one_epoch  # noqa: E402
 from cvrepro.methods import supervised  # noqa: E402
 from cvrepro.models import build_model  # noqa: E402
@@ -171,9 +171,7 @@ def engine_throughput(
     set_precision(precision)
     prepare_device(device)
     torch.manual_seed(0)
-    model = build_model(model_spec(images, width)).to(
-        device, memory_format=memory_format(device, images.shape[1])
-    )
+    model = place_model(build_model(model_spec(images, width)), device, images.shape[1])
     train = tensor_set(images, labels, device)
     mean, std = channel_stats(train.images)
     recipe = run_recipe(

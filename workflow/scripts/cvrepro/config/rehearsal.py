@@ -3,8 +3,8 @@
 Everything a study declares keeps its structure: the same subsets with the same relations
 (`within`, `exclude`, `classes`, seeds, stratification), the same runs, pretrainings, probes,
 grids, replicates, comparisons, shift sets, BN sweeps, tables and figures, so the rehearsal's DAG
-has exactly the real run's jobs. Only sizes change: each subset shrinks in proportion to the
-synthetic split (cvrepro.datasets.synthetic), every training and pretraining runs one epoch
+has exactly the real run's jobs. Only sizes change: each subset shrinks to half its proportional
+part of the synthetic split (cvrepro.datasets.synthetic), every training and pretraining runs one epoch
 (its schedule keeps the study's length, so a warm-up stays inside it), and every probe a few
 iterations (a PCA's components and a kNN's neighbours at most the images it fits on). The study
 it rehearses stays attached (`Study.rehearsal_of`) for the cost estimate.
@@ -19,7 +19,11 @@ from cvrepro.config.schema import ConfigError
 from cvrepro.datasets.registry import DATASETS
 from cvrepro.study import REHEARSAL, Study
 
-MIN_SUBSET = 4  # a proportional cut below this would leave too little to batch or stratify
+# A subset keeps this share of its proportional part of the synthetic split, and at least
+# MIN_SUBSET images: enough to batch, small enough that S1's BN sweeps (16 conditions x 5 test
+# batch sizes x 2 orders) take a minute on one CPU core.
+SHARE = 0.5
+MIN_SUBSET = 4
 PROBE_ITERATIONS = 10  # mini-batch gradient-descent steps of a rehearsed probe
 SOLVER_ITERATIONS = 50  # iteration limit of a rehearsed scikit-learn solver
 
@@ -95,7 +99,7 @@ def _cut_subsets(subsets: dict, source: str, every_class: set[str]) -> dict[str,
                 raise ConfigError(f"{where}: {error}") from None
             continue
         real = DATASETS[subset["dataset"]].splits[subset["split"]]
-        target = max(MIN_SUBSET, round(subset["size"] * len(labels) / real))
+        target = max(MIN_SUBSET, round(SHARE * subset["size"] * len(labels) / real))
         if name in every_class:
             target = max(target, num_classes(subset))
         for size in range(min(target, subset["size"]), 0, -1):

@@ -48,7 +48,7 @@ class Pool:
 
 POOLS: dict[str, Pool] = {
     "fashion_mnist": Pool({"train": 30, "test": 10}, 28, channels=1),
-    "cifar10": Pool({"train": 5, "test": 2}, 32),
+    "cifar10": Pool({"train": 3, "test": 2}, 32),
     "cifar100": Pool({"train": 2, "test": 1}, 32),
     "stl10": Pool({"train": 2, "test": 2}, 96, unlabelled={"unlabeled": 40}),
     "tiny_imagenet": Pool({"train": 2, "test": 1}, 64),
