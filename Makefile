@@ -20,7 +20,7 @@ space     := $(empty) $(empty)
 SEED_STUDIES := [$(subst $(space),$(comma),$(sort $(basename $(notdir $(wildcard studies/*.yaml)))))]
 STUDIES   ?= $(SEED_STUDIES)
 
-.PHONY: setup setup-slurm venv data run rehearse test lint dry-run why clean bench compare
+.PHONY: setup setup-slurm venv data run rehearse test lint dry-run why clean bench compare gpu-wheels
 
 setup: venv data
 
@@ -93,6 +93,11 @@ TOL ?= 0
 compare: venv
 	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=<results dir> B=<results dir> [TOL=0.001]"; exit 2; }
 	$(PY) workflow/scripts/compare_results.py "$(A)" "$(B)" --tol $(TOL) $(ARGS)
+
+# snakemake's wheels for a GPU machine that cannot reach PyPI (benchmarks/gpu_session.sh installs
+# them from .gpu-data/wheels, which the device tool carries).
+gpu-wheels: venv
+	$(PY) -m pip download --quiet -d .gpu-data/wheels snakemake==$$(sed -n 's/^snakemake==//p' constraints.txt)
 
 clean:
 	rm -rf results .snakemake results-rehearsal resources-rehearsal

@@ -22,6 +22,12 @@ needs_fashion_mnist = pytest.mark.skipif(
 )
 
 
+def pytest_collection_modifyitems(items):
+    """The seed studies' rehearsal (tests/test_rehearsal.py) is the longest module by far: run it
+    first, so that pytest-xdist's other workers run every other module beside it."""
+    items.sort(key=lambda item: item.module.__name__ != "test_rehearsal")
+
+
 @pytest.fixture(autouse=True)
 def default_precision():
     """Scripts' main() sets the process-wide precision policy; each test starts from the default."""
@@ -161,6 +167,34 @@ def run_snakemake(
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir)
+
+
+@pytest.fixture(scope="session")
+def finished_tiny(tmp_path_factory, worker_id) -> Path:
+    """The tiny study run once for the whole session (once across pytest-xdist's workers, behind a
+    file lock) in a directory no test may change: take a copy with copy_finished()."""
+    from filelock import FileLock
+
+    if worker_id == "master":  # no xdist: this session's own directory
+        root = tmp_path_factory.getbasetemp()
+    else:  # the directory all workers of this session share
+        root = tmp_path_factory.getbasetemp().parent
+    workdir = root / "finished-tiny"
+    with FileLock(str(root / "finished-tiny.lock")):
+        if not (workdir / "done").exists():
+            result = run_snakemake(workdir, tiny_config(), "--cores", "2", timeout=1800)
+            assert result.returncode == 0, result.stderr[-4000:]
+            (workdir / "done").write_text("")
+    return workdir
+
+
+def copy_finished(finished: Path, dest: Path) -> Path:
+    """A finished working directory copied with every file's times (so Snakemake finds it up to
+    date): results, resources and .snakemake's records."""
+    import shutil
+
+    shutil.copytree(finished, dest, symlinks=True, ignore=shutil.ignore_patterns("done", "locks"))
+    return dest
 
 
 def planned_jobs(result) -> dict[str, int]:

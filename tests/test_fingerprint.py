@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 import why
 
-from conftest import REPO, copy_repository, needs_fashion_mnist, planned_jobs, run_snakemake, tiny_config
+from conftest import (
+    REPO,
+    copy_finished,
+    copy_repository,
+    needs_fashion_mnist,
+    planned_jobs,
+    run_snakemake,
+    tiny_config,
+)
 from cvrepro.fingerprint import changed_parts, clear_caches, fingerprint
 from cvrepro.table_markdown import code_warning
 
@@ -299,11 +307,15 @@ class Copy:
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Copy:
-    copy = Copy(tmp_path_factory.mktemp("fingerprint"))
-    copy_repository(copy.repo)
-    copy.full = copy.planned()
-    copy.snakemake("--cores", "2", timeout=1800)
+def finished(tmp_path_factory, finished_tiny) -> Copy:
+    """A copy of the repository beside a copy of the finished tiny study (made by the real tree's
+    code, which is the copy's: the same fingerprints); `full`: what a fresh directory plans."""
+    root = tmp_path_factory.mktemp("fingerprint")
+    copy = Copy(root)
+    snakefile = copy_repository(copy.repo)
+    copy.full = planned_jobs(run_snakemake(root / "fresh", tiny_config(), "-n", snakefile=snakefile))
+    copy_finished(finished_tiny, copy.work)
+    assert copy.planned() == {}, "the copied finished study must be up to date for the copied code"
     return copy
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, copy_repository, run_snakemake
+from conftest import REPO, copy_finished, copy_repository, planned_jobs, run_snakemake, tiny_config
 from cvrepro.config import load_config
 from cvrepro.datasets import synthetic
 from cvrepro.datasets.prepare import prepare_dataset
@@ -180,15 +181,42 @@ def test_a_user_study_too_small_to_rehearse_is_named(tmp_path):
 # --- the seven seed studies, rehearsed -----------------------------------------------------------
 
 
+def tree_state(root: Path) -> dict[str, tuple[str, int]]:
+    """Every file under `root`: its sha256 and modification time."""
+    return {
+        str(path.relative_to(root)): (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns)
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
 @pytest.fixture(scope="module")
-def rehearsed(tmp_path_factory):
-    """`make rehearse` of every seed study, in a directory of its own."""
-    workdir = tmp_path_factory.mktemp("rehearsal")
-    result = run_snakemake(
-        workdir, repo_config(studies=SEED_STUDIES, rehearsal=True), "--cores", "2", timeout=1800
-    )
+def rehearsal_beside_a_real_run(tmp_path_factory, finished_tiny):
+    """`make rehearse` of every seed study and of the tiny study, in a copy of a directory where
+    the tiny study has finished for real: (workdir, the real trees' state before)."""
+    workdir = copy_finished(finished_tiny, tmp_path_factory.mktemp("rehearsal") / "work")
+    before = {name: tree_state(workdir / name) for name in ("results", "resources")}
+    config = {**tiny_config(), "studies": [*SEED_STUDIES, "tiny"], "rehearsal": True}
+    result = run_snakemake(workdir, config, "--cores", "2", timeout=1800)
     assert result.returncode == 0, result.stderr[-6000:]
-    return workdir / "results-rehearsal"
+    return workdir, before
+
+
+@pytest.fixture(scope="module")
+def rehearsed(rehearsal_beside_a_real_run):
+    return rehearsal_beside_a_real_run[0] / "results-rehearsal"
+
+
+@pytest.mark.workflow
+def test_a_rehearsal_never_touches_a_finished_real_run(rehearsal_beside_a_real_run):
+    """The rehearsal of the same study in the same directory writes only its own trees: the real
+    results/ and resources/ stay byte for byte (and mtime) as they were, and a later real run
+    schedules nothing."""
+    workdir, before = rehearsal_beside_a_real_run
+    assert "REHEARSAL" in (workdir / "results-rehearsal" / "tiny" / "tables" / "t.md").read_text()
+    assert {name: tree_state(workdir / name) for name in before} == before
+    again = run_snakemake(workdir, tiny_config(), "-n", "--cores", "2")
+    assert again.returncode == 0 and planned_jobs(again) == {}, again.stdout
 
 
 @pytest.mark.workflow

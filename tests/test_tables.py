@@ -197,9 +197,11 @@ def test_report_assembles_tables_comparison_figures_jobs_and_caveats():
     assert "| t1 | run | H100 | ? | 2 | 500 | 60.0 | 17 |" in text and "| simclr | pretraining |" in text
     assert "Total training time: 60 s" in text and "- c1" in text and text.rstrip().endswith("commit abc.")
     index = index_markdown(
-        {"s1": {"description": "x " * 200, "runs": 2, "tables": 1, "figures": 1, "train_minutes": 1.0}}
+        {"s1": {"description": "x " * 200, "runs": 2, "tables": 1, "figures": 1, "train_minutes": 1.0}}, False
     )
-    assert "| [s1](s1/REPORT.md) |" in index and "..." in index
+    assert "| [s1](s1/REPORT.md) |" in index and "..." in index and index.startswith("# cvrepro results")
+    rehearsal = index_markdown({}, True)
+    assert rehearsal.startswith("# cvrepro rehearsal") and "mean nothing" in rehearsal
 
 
 def test_automatic_caveats_name_imagenet_overlap_and_tiny_train_mode_batches():

@@ -41,7 +41,7 @@ def compute_line(device: str, precision: str) -> str:
 REHEARSAL_NOTE = "a REHEARSAL on synthetic data (its numbers mean nothing)"
 
 
-def run_summary(jobs: list[tuple[str, int]], device: str, precision: str, rehearsal: bool = False) -> str:
+def run_summary(jobs: list[tuple[str, int]], device: str, precision: str, rehearsal: bool) -> str:
     """One line: how many jobs of each rule will run, how many claim a GPU, device and precision.
     `jobs`: (rule, gpus it claims) for every job the run will execute."""
     what = f"cvrepro ({REHEARSAL_NOTE})" if rehearsal else "cvrepro"

@@ -209,7 +209,7 @@ def study_report(
     return "\n".join(part for part in parts if part)
 
 
-def index_markdown(studies: dict[str, dict], rehearsal: bool = False) -> str:
+def index_markdown(studies: dict[str, dict], rehearsal: bool) -> str:
     """results/REPORT.md: one line per study with its description, size and link."""
     lines = [
         "# cvrepro rehearsal (synthetic data: the numbers mean nothing)\n"

@@ -80,16 +80,11 @@ def _cut_subsets(subsets: dict, source: str, every_class: set[str]) -> dict[str,
     for name in order:
         subset = subsets[name]
         labels = synthetic.labels(subset["dataset"], subset["split"])
+        within = drawn[subset["within"]] if subset["within"] else None
+        excluded = [drawn[ref] for ref in subset["exclude"]]
 
-        def draw(size: int | None, subset=subset, labels=labels) -> np.ndarray:
-            return draw_subset(
-                labels,
-                size,
-                subset["seed"],
-                subset["classes"],
-                drawn[subset["within"]] if subset["within"] else None,
-                [drawn[ref] for ref in subset["exclude"]],
-            )
+        def draw(size: int | None) -> np.ndarray:
+            return draw_subset(labels, size, subset["seed"], subset["classes"], within, excluded)  # noqa: B023
 
         where = f"{source}: subsets.{name} (rehearsal)"
         if subset["size"] is None:
