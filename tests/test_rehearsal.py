@@ -160,10 +160,12 @@ def test_the_rehearsal_plans_exactly_the_real_run_s_jobs(tmp_path):
 
 
 def test_a_user_study_too_small_to_rehearse_is_named(tmp_path):
+    """Two disjoint subsets of STL-10's first two test classes that fit the real split (1,600
+    images) but not the synthetic one (4): the rehearsal names the subset that finds none left."""
     study = {
         "subsets": {
-            "a": {"dataset": "stl10", "split": "test", "size": 7990},
-            "b": {"dataset": "stl10", "split": "test", "size": 10, "exclude": ["a"]},
+            "a": {"dataset": "stl10", "split": "test", "classes": 2, "size": 1000},
+            "b": {"dataset": "stl10", "split": "test", "classes": 2, "size": 600, "exclude": ["a"]},
         },
         "runs": {"r": {"train": "b", "test": "a"}},
     }
