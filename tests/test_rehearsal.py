@@ -194,11 +194,11 @@ def tree_state(root: Path) -> dict[str, tuple[str, int]]:
 
 @pytest.fixture(scope="module")
 def rehearsal_beside_a_real_run(tmp_path_factory, finished_tiny):
-    """`make rehearse` of every seed study and of the tiny study, in a copy of a directory where
-    the tiny study has finished for real: (workdir, the real trees' state before)."""
+    """`make rehearse` of every seed study in a copy of a directory where the tiny study has
+    finished for real: (workdir, the real trees' state before)."""
     workdir = copy_finished(finished_tiny, tmp_path_factory.mktemp("rehearsal") / "work")
     before = {name: tree_state(workdir / name) for name in ("results", "resources")}
-    config = {**tiny_config(), "studies": [*SEED_STUDIES, "tiny"], "rehearsal": True}
+    config = {**tiny_config(), "studies": SEED_STUDIES, "rehearsal": True}
     result = run_snakemake(workdir, config, "--cores", "2", timeout=1800)
     assert result.returncode == 0, result.stderr[-6000:]
     return workdir, before
@@ -211,11 +211,13 @@ def rehearsed(rehearsal_beside_a_real_run):
 
 @pytest.mark.workflow
 def test_a_rehearsal_never_touches_a_finished_real_run(rehearsal_beside_a_real_run):
-    """The rehearsal of the same study in the same directory writes only its own trees: the real
+    """A rehearsal in a directory with a finished real run writes only its own trees: the real
     results/ and resources/ stay byte for byte (and mtime) as they were, and a later real run
     schedules nothing."""
     workdir, before = rehearsal_beside_a_real_run
-    assert "REHEARSAL" in (workdir / "results-rehearsal" / "tiny" / "tables" / "t.md").read_text()
+    assert (workdir / "results-rehearsal" / "REPORT.md").exists() and (
+        workdir / "resources-rehearsal"
+    ).is_dir()
     assert {name: tree_state(workdir / name) for name in before} == before
     again = run_snakemake(workdir, tiny_config(), "-n", "--cores", "2")
     assert again.returncode == 0 and planned_jobs(again) == {}, again.stdout
@@ -251,6 +253,22 @@ def test_every_seed_study_rehearses_to_its_report(rehearsed, studies, name):
     if study.spec["fidelity"]:
         assert "| what | the report | ours | status | why |" in report
     assert (rehearsed / "REPORT.md").read_text().startswith("# cvrepro rehearsal")
+
+
+def test_rehearsed_probes_count_their_iterations_and_per_class_rows_name_classes(rehearsed):
+    """S7's gradient-descent probes: the table's iterations are their history's rows (at most the
+    rehearsal's 10); S4's per-class rows: class names, reported values keyed by class index,
+    classification_report's accuracy row equal to the run's test accuracy."""
+    s7 = rehearsed / "cifar10_linear_and_triplet"
+    linear = pd.read_csv(s7 / "tables" / "linear.csv", index_col=0)
+    for probe in ("softmax_pixels", "softmax_pixels_early_stop"):
+        history = pd.read_csv(s7 / "probes" / probe / "history.csv")
+        assert linear.loc[probe, "iterations"] == len(history) <= 10
+    s4 = rehearsed / "tinyimagenet_losses" / "tables"
+    rows = pd.read_csv(s4 / "per_class_ce_triplet.csv", index_col=0)
+    assert rows.index[0] == "n01443537" and rows.loc["n01443537", "precision_reported"] == 0.84
+    losses = pd.read_csv(s4 / "losses.csv", index_col=0)
+    assert rows.loc["accuracy", "f1"] == pytest.approx(losses.loc["ce_triplet", "test_acc"])
 
 
 def test_rehearsal_figures_carry_the_band(rehearsed):

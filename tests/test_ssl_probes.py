@@ -10,6 +10,7 @@ from sklearn.metrics import accuracy_score, f1_score, silhouette_score
 from conftest import FMNIST_DIR, needs_fashion_mnist
 from cvrepro.config.recipes import pretraining_recipe, probe_recipe, run_recipe
 from cvrepro.data import SubsetFiles, TensorSet, channel_stats, load_subset
+from cvrepro.device import place_model
 from cvrepro.engine import fit
 from cvrepro.heads import ProjectionHead
 from cvrepro.inference import extract_features, layer_output
@@ -70,8 +71,9 @@ def test_simclr_pretraining_beats_a_random_encoder_under_a_linear_probe(fashion)
     random_acc = probe_accuracy(random_encoder, fashion, mean, std)
     torch.manual_seed(0)
     encoder = build_model(spec)
-    net = PretrainNet(encoder, ProjectionHead(encoder.num_features, 256, 64)).to(
-        memory_format=torch.channels_last
+    # width 8: contiguous on the CPU (cvrepro.device.memory_format: oneDNN's narrow-net crash)
+    net = place_model(
+        PretrainNet(encoder, ProjectionHead(encoder.num_features, 256, 64)), torch.device("cpu"), 28
     )
     hp = pretraining_recipe(
         method="simclr",
