@@ -19,6 +19,7 @@ import yaml
 
 from conftest import REPO, copy_finished, copy_repository, planned_jobs, run_snakemake, tiny_config
 from cvrepro.config import load_config
+from cvrepro.cost import _count, _duration, cost_markdown, forward_flops
 from cvrepro.datasets import synthetic
 from cvrepro.datasets.prepare import prepare_dataset
 from cvrepro.datasets.registry import CIFAR10_CLASSES, DATASETS, FASHION_MNIST_CLASSES
@@ -178,6 +179,30 @@ def test_a_user_study_too_small_to_rehearse_is_named(tmp_path):
     assert (
         run_snakemake(tmp_path, {**config, "rehearsal": False}, "-n").returncode == 0
     )  # the real one is fine
+
+
+def test_the_cost_estimate_spans_the_best_measured_rate_and_each_network_s_own():
+    head = {"kind": "linear", "dropout": 0.0, "hidden": 512}
+    net = {"stem": "cifar", "width": None, "embedding_dim": None, "head": head, "in_channels": 3}
+    small = {"arch": {**net, "arch": "small_cnn", "num_classes": 10, "image_size": 32}, "input": 32}
+    large = {"arch": {**net, "arch": "resnet18", "num_classes": 10, "image_size": 32}, "input": 32}
+    flops = {"small": forward_flops(small), "large": forward_flops(large)}
+    job = {"train": 100, "forward": 0}  # rehearsal: 100 training images; full run: 10x as many
+    plan = {
+        "networks": {"small": small, "large": large},
+        "jobs": [
+            {"rule": "train", "job": key, "network": key, "rehearsal": job, "full": {"train": 1000, "forward": 0}}
+            for key in ("small", "large")
+        ],
+    }
+    # The small network ran at a hundredth of the large one's FLOP rate (per-step overhead).
+    best = 3 * 100 * flops["large"] / 1.0
+    metrics = {"large": {"train_time_s": 1.0}, "small": {"train_time_s": 3 * 100 * flops["small"] / (best / 100)}}
+    text = cost_markdown(plan, metrics, "cpu")
+    full = {key: 3 * 1000 * value for key, value in flops.items()}
+    low, high = sum(full.values()) / best, full["large"] / best + full["small"] / (best / 100)
+    assert f"| **all** | 2 | | | **{_count(sum(full.values()))}** | **{_duration(low)} to {_duration(high)}** |" in text
+    assert f"| train | 2 | 2 k | 0 |" in text
 
 
 # --- the seven seed studies, rehearsed -----------------------------------------------------------

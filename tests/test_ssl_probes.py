@@ -36,7 +36,7 @@ def pretrain(net: PretrainNet, data: TensorSet, recipe: dict, mean, std, probe=N
 
 @pytest.fixture(scope="module")
 def fashion(tmp_path_factory):
-    """Real Fashion-MNIST: 2,000 images to pretrain on, 1,000 to fit probes, 1,000 to score them."""
+    """Real Fashion-MNIST: 1,200 images to pretrain on, 1,000 to fit probes, 1,000 to score them."""
     if not (FMNIST_DIR / "train-images-idx3-ubyte.gz").exists():
         pytest.skip("Fashion-MNIST not installed")
     from cvrepro.datasets.prepare import prepare_dataset
@@ -45,7 +45,7 @@ def fashion(tmp_path_factory):
     root = tmp_path_factory.mktemp("fashion")
     data_dir = prepare_dataset("fashion_mnist", FMNIST_DIR, root / "prepared")
     labels = load_split(data_dir, "train").labels
-    pre = draw_subset(labels, 2000, 0)
+    pre = draw_subset(labels, 1200, 0)
     fit = draw_subset(labels, 1000, 1, exclude=[pre])
     score = draw_subset(labels, 1000, 2, exclude=[pre, fit])
     sets = {}
@@ -77,7 +77,7 @@ def test_simclr_pretraining_beats_a_random_encoder_under_a_linear_probe(fashion)
     )
     hp = pretraining_recipe(
         method="simclr",
-        epochs=8,
+        epochs=6,
         batch_size=256,
         optimizer=OPTIMIZER,
         temperature=0.5,
@@ -88,7 +88,8 @@ def test_simclr_pretraining_beats_a_random_encoder_under_a_linear_probe(fashion)
     assert history[-1]["contrastive_acc"] > history[0]["contrastive_acc"]
     assert "probe_acc" in history[-1]
     simclr_acc = probe_accuracy(net.encoder, fashion, mean, std)
-    # Measured 0.725 vs 0.589 on the build machine (n = 1,000 scored images).
+    # Measured 0.678 vs 0.597 on the 2-core build machine (n = 1,000 scored images; 6 epochs of
+    # 1,200 images, 30 s there).
     assert simclr_acc > random_acc + 0.05, (simclr_acc, random_acc)
 
 

@@ -208,8 +208,9 @@ def test_lint_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path):
-    """SIGTERM a training job mid-run; the rerun resumes from the kept state and ends identically."""
+def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path, finished_tiny):
+    """SIGTERM a training job mid-run; the rerun resumes from the kept state and ends identically.
+    Both directories start from the finished tiny study: its data and subsets are up to date."""
     import json
     import os
     import signal
@@ -223,11 +224,10 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path):
         probes={},
         bn_sweeps={},
     )
-    reference = tmp_path / "reference"
+    reference = copy_finished(finished_tiny, tmp_path / "reference")
     assert run_snakemake(reference, config, "--cores", "1").returncode == 0
 
-    killed = tmp_path / "killed"
-    killed.mkdir()
+    killed = copy_finished(finished_tiny, tmp_path / "killed")
     import yaml
 
     (killed / "config.yaml").write_text(yaml.safe_dump(config))

@@ -137,9 +137,9 @@ def forward_flops(network: dict) -> int:
     return int(counter.get_total_flops())
 
 
-def _job_seconds(job: dict, flops: dict[str, int], rates: dict[str, float], stage: str) -> float:
-    passes = TRAIN_FACTOR * job[stage]["train"] + job[stage]["forward"]
-    return passes * flops[job["network"]] / rates[job["network"]]
+def _job_work(job: dict, flops: dict[str, int], stage: str) -> float:
+    """The job's FLOPs in `stage` ("full" or "rehearsal")."""
+    return (TRAIN_FACTOR * job[stage]["train"] + job[stage]["forward"]) * flops[job["network"]]
 
 
 def cost_markdown(plan: dict, metrics: dict[str, dict], device: str) -> str:
@@ -157,6 +157,17 @@ def cost_markdown(plan: dict, metrics: dict[str, dict], device: str) -> str:
     fallback = statistics.median(rates.values())  # networks the rehearsal did not train (ImageNet's)
     guessed = sorted(key for key in plan["networks"] if key not in rates)
     rates.update(dict.fromkeys(guessed, fallback))
+    # A rehearsal's batches hold a few images, so a small network's measured speed is mostly
+    # per-step overhead; full batches run it nearer the study's best FLOP rate. The estimate is
+    # therefore a range: every job at the best rate measured in the study (low), or at its own
+    # network's measured rate (high).
+    best = max(rates.values())
+
+    def span(jobs: list[dict]) -> str:
+        low = sum(_job_work(j, flops, "full") for j in jobs) / best
+        high = sum(_job_work(j, flops, "full") / rates[j["network"]] for j in jobs)
+        return _duration(high) if high < 1.2 * low else f"{_duration(low)} to {_duration(high)}"
+
     by_rule: dict[str, list] = {}
     for job in plan["jobs"]:
         by_rule.setdefault(job["rule"], []).append(job)
@@ -164,28 +175,22 @@ def cost_markdown(plan: dict, metrics: dict[str, dict], device: str) -> str:
         f"Estimated for this study as written, on this rehearsal's device ({device}), from the speed "
         "at which the rehearsal trained each network. FLOPs are torch's count of one forward pass "
         f"per image at the network's input size (2 per multiply-add); a training pass counts as "
-        f"{TRAIN_FACTOR} forward passes. The rehearsal's batches hold only a few images, which "
-        "under-uses a GPU: there the estimate is an upper bound. Data preparation, probes, tables "
-        "and figures are not included (minutes at most).",
+        f"{TRAIN_FACTOR} forward passes. The time is a range: the low end runs every job at the best "
+        f"FLOP rate the rehearsal measured ({_count(best)}FLOP/s), the high end each network at its "
+        "own measured rate. The rehearsal's batches hold only a few images, which under-uses a GPU "
+        "and makes small networks look slow: expect the full run near the low end. Data "
+        "preparation, probes, tables and figures are not included (minutes at most).",
         "",
         "| rule | jobs | training image passes | forward image passes | FLOPs | estimated time |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    total_flops = total_seconds = 0.0
     for rule, jobs in by_rule.items():
         train = sum(j["full"]["train"] for j in jobs)
         forward = sum(j["full"]["forward"] for j in jobs)
-        work = sum(
-            (TRAIN_FACTOR * j["full"]["train"] + j["full"]["forward"]) * flops[j["network"]] for j in jobs
-        )
-        seconds = sum(_job_seconds(j, flops, rates, "full") for j in jobs)
-        total_flops, total_seconds = total_flops + work, total_seconds + seconds
-        lines.append(
-            f"| {rule} | {len(jobs)} | {_count(train)} | {_count(forward)} | {_count(work)} | {_duration(seconds)} |"
-        )
-    lines.append(
-        f"| **all** | {len(plan['jobs'])} | | | **{_count(total_flops)}** | **{_duration(total_seconds)}** |"
-    )
+        work = sum(_job_work(j, flops, "full") for j in jobs)
+        lines.append(f"| {rule} | {len(jobs)} | {_count(train)} | {_count(forward)} | {_count(work)} | {span(jobs)} |")
+    total_flops = sum(_job_work(j, flops, "full") for j in plan["jobs"])
+    lines.append(f"| **all** | {len(plan['jobs'])} | | | **{_count(total_flops)}** | **{span(plan['jobs'])}** |")
     lines += [
         "",
         "The largest jobs:",
@@ -193,14 +198,14 @@ def cost_markdown(plan: dict, metrics: dict[str, dict], device: str) -> str:
         "| job | rule | input px | GFLOPs per image | measured speed | estimated time |",
     ]
     lines.append("|---|---|---:|---:|---:|---:|")
-    largest = sorted(plan["jobs"], key=lambda j: -_job_seconds(j, flops, rates, "full"))[:8]
+    largest = sorted(plan["jobs"], key=lambda j: -_job_work(j, flops, "full") / rates[j["network"]])[:8]
     for job in largest:
         key = job["network"]
         speed = rates[key] / flops[key] / TRAIN_FACTOR
         measured = f"{speed:,.0f} training img/s" + (" (guessed)" if key in guessed else "")
         lines.append(
             f"| {job['job']} | {job['rule']} | {plan['networks'][key]['input']} | {flops[key] / 1e9:.3g} | "
-            f"{measured} | {_duration(_job_seconds(job, flops, rates, 'full'))} |"
+            f"{measured} | {span([job])} |"
         )
     if guessed:
         lines += [
