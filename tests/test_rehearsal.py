@@ -191,18 +191,30 @@ def test_the_cost_estimate_spans_the_best_measured_rate_and_each_network_s_own()
     plan = {
         "networks": {"small": small, "large": large},
         "jobs": [
-            {"rule": "train", "job": key, "network": key, "rehearsal": job, "full": {"train": 1000, "forward": 0}}
+            {
+                "rule": "train",
+                "job": key,
+                "network": key,
+                "rehearsal": job,
+                "full": {"train": 1000, "forward": 0},
+            }
             for key in ("small", "large")
         ],
     }
     # The small network ran at a hundredth of the large one's FLOP rate (per-step overhead).
     best = 3 * 100 * flops["large"] / 1.0
-    metrics = {"large": {"train_time_s": 1.0}, "small": {"train_time_s": 3 * 100 * flops["small"] / (best / 100)}}
+    metrics = {
+        "large": {"train_time_s": 1.0},
+        "small": {"train_time_s": 3 * 100 * flops["small"] / (best / 100)},
+    }
     text = cost_markdown(plan, metrics, "cpu")
     full = {key: 3 * 1000 * value for key, value in flops.items()}
     low, high = sum(full.values()) / best, full["large"] / best + full["small"] / (best / 100)
-    assert f"| **all** | 2 | | | **{_count(sum(full.values()))}** | **{_duration(low)} to {_duration(high)}** |" in text
-    assert f"| train | 2 | 2 k | 0 |" in text
+    assert (
+        f"| **all** | 2 | | | **{_count(sum(full.values()))}** | **{_duration(low)} to {_duration(high)}** |"
+        in text
+    )
+    assert "| train | 2 | 2 k | 0 |" in text
 
 
 # --- the seven seed studies, rehearsed -----------------------------------------------------------

@@ -188,9 +188,13 @@ def cost_markdown(plan: dict, metrics: dict[str, dict], device: str) -> str:
         train = sum(j["full"]["train"] for j in jobs)
         forward = sum(j["full"]["forward"] for j in jobs)
         work = sum(_job_work(j, flops, "full") for j in jobs)
-        lines.append(f"| {rule} | {len(jobs)} | {_count(train)} | {_count(forward)} | {_count(work)} | {span(jobs)} |")
+        lines.append(
+            f"| {rule} | {len(jobs)} | {_count(train)} | {_count(forward)} | {_count(work)} | {span(jobs)} |"
+        )
     total_flops = sum(_job_work(j, flops, "full") for j in plan["jobs"])
-    lines.append(f"| **all** | {len(plan['jobs'])} | | | **{_count(total_flops)}** | **{span(plan['jobs'])}** |")
+    lines.append(
+        f"| **all** | {len(plan['jobs'])} | | | **{_count(total_flops)}** | **{span(plan['jobs'])}** |"
+    )
     lines += [
         "",
         "The largest jobs:",
