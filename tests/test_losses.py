@@ -14,6 +14,7 @@ from cvrepro.losses import (
     contrastive_accuracy,
     cross_view_accuracy,
     cross_view_loss,
+    decoupled_nt_xent_loss,
     nt_xent_loss,
     triplet_margin_loss,
 )
@@ -88,6 +89,52 @@ def test_nt_xent_matches_reference(n, temperature):
     assert float(nt_xent_loss(z1, z2, temperature)) == pytest.approx(
         reference_nt_xent(z1, z2, temperature), rel=1e-5
     )
+
+
+def reference_s1_formula(z1: torch.Tensor, z2: torch.Tensor, t: float) -> float:
+    """S1's printed loss, term by term (report, section 3):
+    l(z_i, z~_i) = log exp(sim(z_i, z~_i)/t) / [sum_k 1[k != i] exp(sim(z_i, z_k)/t)
+                                               + sum_k 1[k != i] exp(sim(z_i, z~_k)/t)],
+    L = 1/(2N) sum_k [l(z_k, z~_k) + l(z~_k, z_k)]. Printed without a minus sign, L would grow as
+    the positive pair's similarity grows, so the loss to minimise is -L."""
+    views = ([v / v.norm() for v in z1], [v / v.norm() for v in z2])
+    n = len(z1)
+
+    def sim(a: torch.Tensor, b: torch.Tensor) -> float:
+        return float(a @ b) / t
+
+    def term(mine: list, other: list, i: int) -> float:
+        same_view = sum(math.exp(sim(mine[i], mine[k])) for k in range(n) if k != i)
+        other_view = sum(math.exp(sim(mine[i], other[k])) for k in range(n) if k != i)
+        return math.log(math.exp(sim(mine[i], other[i])) / (same_view + other_view))
+
+    z, z_tilde = views
+    big_l = sum(term(z, z_tilde, k) + term(z_tilde, z, k) for k in range(n)) / (2 * n)
+    return -big_l
+
+
+@pytest.mark.parametrize("n", [2, 5, 12])
+@pytest.mark.parametrize("temperature", [0.1, 0.5, 1.0])
+def test_decoupled_loss_is_s1_s_formula_and_nt_xent_without_the_positive_below(n, temperature):
+    g = torch.Generator().manual_seed(100 + n)
+    z1, z2 = (
+        torch.randn(n, 8, generator=g, dtype=torch.float64),
+        torch.randn(n, 8, generator=g, dtype=torch.float64),
+    )
+    ours = float(decoupled_nt_xent_loss(z1, z2, temperature))
+    assert ours == pytest.approx(reference_s1_formula(z1, z2, temperature), rel=1e-12)
+    # NT-Xent's per-view term is -pos + log(pos_exp + negatives); the decoupled one drops pos_exp.
+    z = torch.nn.functional.normalize(torch.cat([z1, z2]), dim=1)
+    sim = z @ z.T / temperature
+    partner = torch.cat([torch.arange(n, 2 * n), torch.arange(n)])
+    positive = sim[torch.arange(2 * n), partner]
+    everything_but_self = torch.logsumexp(sim.fill_diagonal_(-float("inf")), dim=1)
+    assert float(nt_xent_loss(z1, z2, temperature)) == pytest.approx(
+        float((everything_but_self - positive).mean())
+    )
+    without_positive = torch.log(torch.exp(everything_but_self) - torch.exp(positive))
+    assert ours == pytest.approx(float((without_positive - positive).mean()), rel=1e-12)
+    assert ours < float(nt_xent_loss(z1, z2, temperature))  # a smaller denominator
 
 
 def test_contrastive_accuracy_counts_positive_pairs():

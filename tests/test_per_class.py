@@ -198,9 +198,38 @@ def per_class_study(table: dict) -> dict:
             "tables.pc.reported.10: class index not below the 10 classes of 'test'",
         ),
         ({"source": "a", "runs": ["a"]}, "tables.pc.source: only used by kind per_class"),
+        (  # S4's OCR-decoded class 36 of ce_center: p <= 0.965 and r <= 0.985 give F1 <= 0.9749
+            {
+                "kind": "per_class",
+                "source": "a",
+                "reported": {"3": {"precision": 0.96, "recall": 0.98, "f1": 0.98}},
+            },
+            "tables.pc.reported.3: f1 0.98 cannot come from precision 0.96 and recall 0.98",
+        ),
+        (
+            {
+                "kind": "per_class",
+                "source": "a",
+                "reported": {"3": {"precision": 0.5, "recall": 0.9, "f1": 0.57}},
+            },
+            "tables.pc.reported.3: f1 0.57 cannot come from precision 0.5 and recall 0.9",
+        ),
     ],
 )
 def test_per_class_table_errors(table, expected):
     with pytest.raises(ConfigError) as info:
         resolve_study("tiny", per_class_study(table), "studies/tiny.yaml")
     assert expected in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_reported_row_within_two_decimal_rounding_passes():
+    # 0.84 / 0.87 / 0.85 (S4's triplet class 0): 2pr/(p+r) = 0.8547, inside 0.85's rounding.
+    # 0.5 / 0.9 / 0.64: exactly 0.6429 rounds to 0.64. Summary rows are means and are not checked.
+    reported = {
+        "0": {"precision": 0.84, "recall": 0.87, "f1": 0.85},
+        "1": {"precision": 0.5, "recall": 0.9, "f1": 0.64},
+        "macro avg": {"precision": 0.9, "recall": 0.1, "f1": 0.9},
+    }
+    resolve_study(
+        "tiny", per_class_study({"kind": "per_class", "source": "a", "reported": reported}), "s.yaml"
+    )

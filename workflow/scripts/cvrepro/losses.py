@@ -90,6 +90,21 @@ def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torc
     return F.cross_entropy(sim, targets)
 
 
+def decoupled_nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
+    """NT-Xent without the positive in its denominator: each view's 2(N-1) negatives only (the
+    decoupled contrastive loss of Yeh et al. 2022, and S1's printed formula)."""
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    n = len(z1)
+    sim = z @ z.T / temperature
+    rows = torch.arange(2 * n, device=z.device)
+    partners = torch.cat([rows[n:], rows[:n]])
+    positive = sim[rows, partners]
+    not_negative = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    not_negative[rows, partners] = True
+    negatives = sim.masked_fill(not_negative, -float("inf"))
+    return (torch.logsumexp(negatives, dim=1) - positive).mean()
+
+
 def contrastive_accuracy(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
     """Fraction of the 2N views whose most similar other view is their positive pair."""
     z = F.normalize(torch.cat([z1, z2]), dim=1)
@@ -124,6 +139,7 @@ def cross_view_accuracy(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
 
 CONTRASTIVE = {
     "nt_xent": (nt_xent_loss, contrastive_accuracy),
+    "decoupled": (decoupled_nt_xent_loss, contrastive_accuracy),
     "cross_view": (cross_view_loss, cross_view_accuracy),
 }
 

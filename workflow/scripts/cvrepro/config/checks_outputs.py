@@ -9,6 +9,7 @@ from cvrepro.config.schema import ConfigError
 from cvrepro.figure_kinds import FIGURE_KINDS
 from cvrepro.names import PIXELS
 from cvrepro.per_class import COLUMNS as PER_CLASS_COLUMNS
+from cvrepro.per_class import SUMMARY_ROWS
 from cvrepro.study import Study
 from cvrepro.table_kinds import TABLE_KINDS, sweep_column
 
@@ -140,6 +141,30 @@ def _check_per_class_table(study: Study, name: str, table: dict) -> None:
                 raise ConfigError(
                     f"{key}.reported.{row}.{column}: not a column of a per_class table ({', '.join(PER_CLASS_COLUMNS)})"
                 )
+        if str(row) not in SUMMARY_ROWS:  # macro and weighted F1 are means, not of their P and R
+            _check_f1_agrees(f"{key}.reported.{row}", values)
+
+
+def _check_f1_agrees(where: str, values: dict) -> None:
+    """A class row's reported F1 must be reachable from its reported precision and recall, each
+    anywhere within its printed rounding (values read off a report, e.g. by OCR, can be misread)."""
+    if not {"precision", "recall", "f1"} <= set(values):
+        return
+    p, r, f1 = (float(values[c]) for c in ("precision", "recall", "f1"))
+    decimals = max(len(repr(v).partition(".")[2]) for v in (p, r, f1))
+    half = 0.5 * 10.0**-decimals
+    eps = 1e-9  # float representation of the printed values
+
+    def f(a: float, b: float) -> float:
+        a, b = min(max(a, 0.0), 1.0), min(max(b, 0.0), 1.0)
+        return 2 * a * b / (a + b) if a + b > 0 else 0.0
+
+    low, high = f(p - half, r - half), f(p + half, r + half)  # F1 grows with both
+    if f1 + half + eps < low or f1 - half - eps > high:
+        raise ConfigError(
+            f"{where}: f1 {f1} cannot come from precision {p} and recall {r} (within their rounding "
+            f"to {decimals} decimals they give F1 {low:.4f} to {high:.4f}); check the reported row"
+        )
 
 
 def _check_compare(study: Study, name: str, table: dict, rows: list[str]) -> None:
