@@ -330,7 +330,7 @@ def weights_cache(tmp_path: Path, monkeypatch, content: bytes) -> Path:
 
     cache = tmp_path / "hub" / "checkpoints"
     cache.mkdir(parents=True)
-    path = cache / imagenet_weights("resnet18").url.rsplit("/", 1)[-1]
+    path = cache / imagenet_weights("resnet18", "DEFAULT").url.rsplit("/", 1)[-1]
     path.write_bytes(content)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.delenv(TRUST, raising=False)
@@ -348,7 +348,7 @@ def test_cached_weights_with_other_content_are_refused(tmp_path, monkeypatch):
 
     path = weights_cache(tmp_path, monkeypatch, state_dict_bytes())
     with pytest.raises(RuntimeError, match="sha256") as error:
-        imagenet_state_dict("resnet18")
+        imagenet_state_dict("resnet18", "DEFAULT")
     message = one_line(error)
     assert str(path) in message and "f37072fd" in message
     assert hashlib.sha256(path.read_bytes()).hexdigest()[:8] in message
@@ -365,7 +365,7 @@ def test_pickle_payload_in_the_weights_cache_is_never_run(tmp_path, monkeypatch,
     if trusted:  # the escape hatch skips the hash, never weights_only
         monkeypatch.setenv(TRUST, "test: a payload under torchvision's name")
     with pytest.raises(RuntimeError) as error:
-        imagenet_state_dict("resnet18")
+        imagenet_state_dict("resnet18", "DEFAULT")
     assert str(path) in one_line(error) and not marker.exists()
 
 
@@ -374,7 +374,7 @@ def test_trusted_cache_loads_plain_tensors_and_says_so(tmp_path, monkeypatch, ca
 
     weights_cache(tmp_path, monkeypatch, state_dict_bytes())
     monkeypatch.setenv(TRUST, "tests write random weights under torchvision's names")
-    state = imagenet_state_dict("resnet18", in_channels=1)
+    state = imagenet_state_dict("resnet18", "DEFAULT", in_channels=1)
     assert state["conv1.weight"].shape == (64, 1, 7, 7)
     assert "not verified" in capsys.readouterr().err
 
@@ -392,7 +392,7 @@ def test_a_download_is_verified_before_it_is_loaded(tmp_path, monkeypatch):
     weights_cache(tmp_path, monkeypatch, b"").unlink()
     monkeypatch.setattr("torch.hub.download_url_to_file", careless_download)
     with pytest.raises(RuntimeError, match="sha256"):
-        imagenet_state_dict("resnet18")
+        imagenet_state_dict("resnet18", "DEFAULT")
     assert seen["hash_prefix"] == "f37072fd"
 
 

@@ -7,6 +7,7 @@ import copy
 import pytest
 import torch
 
+from conftest import REPO
 from cvrepro.checkpoint import init_from_checkpoint
 from cvrepro.config.recipes import pretraining_recipe, run_recipe
 from cvrepro.data import TensorSet, channel_stats
@@ -107,17 +108,17 @@ def test_imagenet_init_reads_torchvision_cache(tmp_path, monkeypatch):
     from torchvision.models import resnet18
 
     reference = resnet18()
-    weights = imagenet_weights("resnet18")
+    weights = imagenet_weights("resnet18", "DEFAULT")
     cache = tmp_path / "hub" / "checkpoints"
     cache.mkdir(parents=True)
     torch.save(reference.state_dict(), cache / weights.url.rsplit("/", 1)[-1])
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setenv("CVREPRO_TRUST_WEIGHTS_CACHE", "test: random weights under torchvision's file name")
     net = resnet(num_classes=7, width=64, stem="imagenet")
-    fresh = init_from_checkpoint(net, {"state_dict": imagenet_state_dict("resnet18")}, "imagenet")
+    fresh = init_from_checkpoint(net, {"state_dict": imagenet_state_dict("resnet18", "DEFAULT")}, "imagenet")
     assert fresh == ["fc.bias", "fc.weight"]
     assert torch.equal(net.layer4[1].conv2.weight, reference.layer4[1].conv2.weight)
-    gray = imagenet_state_dict("resnet18", in_channels=1)["conv1.weight"]
+    gray = imagenet_state_dict("resnet18", "DEFAULT", in_channels=1)["conv1.weight"]
     assert torch.allclose(gray, reference.conv1.weight.sum(1, keepdim=True))
 
 
@@ -125,7 +126,39 @@ def test_imagenet_init_without_network_names_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr("torch.hub.download_url_to_file", _refuse)
     with pytest.raises(RuntimeError, match="hub/checkpoints"):
-        imagenet_state_dict("resnet18")
+        imagenet_state_dict("resnet18", "DEFAULT")
+
+
+def test_imagenet_versions_are_torchvision_s_and_a_missing_one_is_a_config_error():
+    from torchvision.models import get_model_weights
+
+    from cvrepro.config import ConfigError, load_config
+    from cvrepro.names import IMAGENET_VERSIONS
+
+    for arch, versions in IMAGENET_VERSIONS.items():
+        assert versions == tuple(w.name for w in get_model_weights(arch)), arch
+    assert imagenet_weights("resnet50", "IMAGENET1K_V1").url.endswith("resnet50-0676ba61.pth")
+    assert imagenet_weights("resnet50", "DEFAULT") is imagenet_weights("resnet50", "IMAGENET1K_V2")
+    study = {
+        "imagenet_weights": "IMAGENET1K_V2",
+        "subsets": {
+            "a": {"dataset": "cifar10", "split": "train", "size": 10},
+            "t": {"dataset": "cifar10", "split": "test", "size": 10},
+        },
+        "runs": {
+            "ft": {
+                "train": "a",
+                "test": "t",
+                "init": "imagenet",
+                "model": {"arch": "resnet18", "stem": "imagenet"},
+            }
+        },
+    }
+    with pytest.raises(ConfigError) as info:
+        load_config({"studies": ["s"], "inline_studies": {"s": study}}, REPO / "studies")
+    message = str(info.value)
+    assert "imagenet_weights: torchvision has no IMAGENET1K_V2 weights for resnet18 (runs.ft)" in message
+    assert "\n" not in message
 
 
 def _refuse(*args, **kwargs):

@@ -31,7 +31,10 @@ STUDIES = seed_studies()
 
 
 def part(study: str, spec: dict, name: str) -> dict:
-    """The merged spec of a run, pretraining or probe, or of `<part>:<name>`; one-line errors."""
+    """The merged spec of a run, pretraining or probe, of `<part>:<name>`, or the study's own
+    top-level keys (`study`); one-line errors."""
+    if name == "study":
+        return spec
     if ":" in name:
         kind, _, item = name.partition(":")
         if kind not in QUALIFIED:

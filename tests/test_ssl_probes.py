@@ -191,7 +191,9 @@ def test_imagenet_features_match_torchvision(tmp_path, monkeypatch):
     reference = resnet18().eval()
     cache = tmp_path / "hub" / "checkpoints"
     cache.mkdir(parents=True)
-    torch.save(reference.state_dict(), cache / imagenet_weights("resnet18").url.rsplit("/", 1)[-1])
+    torch.save(
+        reference.state_dict(), cache / imagenet_weights("resnet18", "IMAGENET1K_V1").url.rsplit("/", 1)[-1]
+    )
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setenv("CVREPRO_TRUST_WEIGHTS_CACHE", "test: random weights under torchvision's file name")
     images = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
@@ -205,7 +207,7 @@ def test_imagenet_features_match_torchvision(tmp_path, monkeypatch):
         model_path=None,
         imagenet_arch="resnet18",
         layer="penultimate",
-        ctx=Job(torch.device("cpu")),
+        ctx=Job(torch.device("cpu"), imagenet_weights="IMAGENET1K_V1"),
     )
     x = torch.nn.functional.interpolate(
         torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255,

@@ -39,7 +39,7 @@ pathvars:
 
 # A rehearsal never downloads ImageNet weights: it writes random ones of the same architecture
 # here, in torchvision's format (cvrepro/pretrained.py). None: torchvision's real weights.
-IMAGENET_WEIGHTS = f"{LAYOUT.resources}/random_imagenet_weights" if CONFIG["rehearsal"] else None
+RANDOM_WEIGHTS = f"{LAYOUT.resources}/random_imagenet_weights" if CONFIG["rehearsal"] else None
 
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 
@@ -198,6 +198,17 @@ def get_extract_inputs(wildcards):
 
 def get_imagenet_arch(wildcards):
     return wildcards.source.removeprefix("imagenet_") if wildcards.source in IMAGENET_SOURCES else None
+
+
+def get_imagenet_weights(wildcards):
+    """The study's torchvision ImageNet weights (IMAGENET1K_V1, ...) for a job that loads them;
+    None for the others, so a change reruns only the jobs that use ImageNet weights."""
+    study = study_of(wildcards)
+    if "run" in wildcards.keys():
+        uses = study.runs[wildcards.run]["init"] == "imagenet"
+    else:
+        uses = wildcards.source in IMAGENET_SOURCES
+    return study.spec["imagenet_weights"] if uses else None
 
 
 def get_probe_inputs(wildcards):

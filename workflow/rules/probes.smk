@@ -12,7 +12,8 @@ rule extract:
         code=code_fingerprint("../scripts/extract.py"),
         split=get_eval_split,
         imagenet_arch=get_imagenet_arch,
-        imagenet_weights=IMAGENET_WEIGHTS,
+        random_weights=RANDOM_WEIGHTS,
+        imagenet_weights=get_imagenet_weights,
         device=CONFIG["device"],
         precision=CONFIG["precision"],
     threads: CONFIG["threads"]

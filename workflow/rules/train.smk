@@ -19,7 +19,8 @@ rule train:
         splits=get_run_splits,
         # Resumable state after every epoch; not an output, so a killed job's progress survives.
         resume=get_resume_file,
-        imagenet_weights=IMAGENET_WEIGHTS,
+        random_weights=RANDOM_WEIGHTS,
+        imagenet_weights=get_imagenet_weights,
         device=CONFIG["device"],
         precision=CONFIG["precision"],
     threads: CONFIG["threads"]

@@ -15,11 +15,11 @@ from cvrepro.resnet import ResNet
 IMAGENET_SIZE = 224  # torchvision's ImageNet weights were trained at 224 px
 
 
-def imagenet_model(arch: str, in_channels: int, random_dir: Path | None = None) -> ResNet:
-    """torchvision's ImageNet ResNet (our module names are torchvision's, so it loads strictly);
-    `random_dir`: a rehearsal's random stand-in (cvrepro.pretrained)."""
+def imagenet_model(arch: str, version: str, in_channels: int, random_dir: Path | None = None) -> ResNet:
+    """torchvision's ImageNet ResNet, weights `version` (our module names are torchvision's, so it
+    loads strictly); `random_dir`: a rehearsal's random stand-in (cvrepro.pretrained)."""
     model = ResNet(arch=arch, num_classes=1000, in_channels=in_channels, width=64, stem="imagenet")
-    model.load_state_dict(imagenet_state_dict(arch, in_channels, random_dir))
+    model.load_state_dict(imagenet_state_dict(arch, version, in_channels, random_dir))
     return model
 
 
@@ -36,7 +36,11 @@ def main(
     data = subset.load(dev)
     channels = data.images.shape[1]
     if imagenet_arch is not None:
-        model = place_model(imagenet_model(imagenet_arch, channels, ctx.imagenet_weights), dev, IMAGENET_SIZE)
+        model = place_model(
+            imagenet_model(imagenet_arch, ctx.imagenet_weights, channels, ctx.random_weights),
+            dev,
+            IMAGENET_SIZE,
+        )
         features = extract_features(
             model, data, IMAGENET_MEAN[:channels], IMAGENET_STD[:channels], IMAGENET_SIZE, layer
         )

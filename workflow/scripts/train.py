@@ -18,7 +18,7 @@ from cvrepro.job import Job
 from cvrepro.methods import supervised
 from cvrepro.model_files import ModelFiles, save_model_files
 from cvrepro.models import build_model, count_parameters
-from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
+from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict, imagenet_weights
 from cvrepro.provenance import provenance
 
 
@@ -44,9 +44,13 @@ def build_network(
     }
     net = build_model(arch)
     if run["init"] == "imagenet":
-        state = imagenet_state_dict(run["model"]["arch"], arch["in_channels"], ctx.imagenet_weights)
+        state = imagenet_state_dict(
+            run["model"]["arch"], ctx.imagenet_weights, arch["in_channels"], ctx.random_weights
+        )
         fresh = init_from_checkpoint(net, {"state_dict": state}, "imagenet")
-        source = "a rehearsal's random" if ctx.imagenet_weights else "torchvision's ImageNet"
+        source = (
+            "a rehearsal's random" if ctx.random_weights else f"torchvision's {ctx.imagenet_weights} ImageNet"
+        )
         log(f"initialised from {source} weights; new: {fresh or 'nothing'}")
     elif init_checkpoint is not None:
         fresh = init_from_checkpoint(net, load_checkpoint(init_checkpoint), str(init_checkpoint))
@@ -122,6 +126,11 @@ def main(
     }
     metrics = run_metrics(run, net, train_set, result, finals)
     metrics["provenance"] = provenance(run, device, run["seed"], code=ctx.code)
+    if run["init"] == "imagenet":  # which weights DEFAULT meant depends on torchvision's version
+        weights = str(imagenet_weights(run["model"]["arch"], ctx.imagenet_weights))
+        metrics["provenance"]["imagenet_weights"] = (
+            f"random stand-in for {weights}" if ctx.random_weights else weights
+        )
     pd.DataFrame(result.grad_flow, columns=["epoch", "layer", "mean_abs_grad", "max_abs_grad"]).to_csv(
         out.grad_flow, index=False
     )

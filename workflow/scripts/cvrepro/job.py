@@ -35,9 +35,12 @@ class Job:
     device: torch.device | None = None  # None for jobs that run no model (tables, figures, probes)
     log: Callable[[str], None] = print  # one progress line: to the job's log and the console
     code: dict | None = None  # the rule's code fingerprint, for metrics.json's provenance
+    # torchvision's ImageNet weights of the study (IMAGENET1K_V1, IMAGENET1K_V2 or DEFAULT) for a
+    # job that loads them, else None.
+    imagenet_weights: str | None = None
     # A rehearsal's directory of random stand-ins for ImageNet weights (cvrepro.pretrained);
     # None: torchvision's real weights.
-    imagenet_weights: Path | None = None
+    random_weights: Path | None = None
 
 
 def job_name(rule: str, wildcards: dict[str, str]) -> str:
@@ -105,9 +108,10 @@ def _job_context(snakemake, prefix: str) -> Iterator[Job]:
         # The slot is claimed inside the log so the log records which GPU the job used.
         with gpu_slot(gpus):
             params = snakemake.params
-            weights = params.imagenet_weights if "imagenet_weights" in params.keys() else None
+            version = params.imagenet_weights if "imagenet_weights" in params.keys() else None
+            randoms = params.random_weights if "random_weights" in params.keys() else None
             device = job_device(params.device, params.precision, snakemake.threads)
-            yield Job(device, log, code, Path(weights) if weights else None)
+            yield Job(device, log, code, version, Path(randoms) if randoms else None)
 
 
 def subset_input(snakemake, prefix: str, split_key: str | None = None) -> SubsetFiles | None:

@@ -5,6 +5,12 @@ that implement them (resnet, small_nets, heads, corruptions) are tested to defin
 from __future__ import annotations
 
 RESNETS = ("resnet18", "resnet34", "resnet50")
+# torchvision's ImageNet weights per arch (tests/test_engine.py checks them against torchvision).
+IMAGENET_VERSIONS = {
+    "resnet18": ("IMAGENET1K_V1",),
+    "resnet34": ("IMAGENET1K_V1",),
+    "resnet50": ("IMAGENET1K_V1", "IMAGENET1K_V2"),
+}
 SMALL_NETS = ("convnet4", "convbn_encoder", "small_cnn")
 ARCHS = RESNETS + SMALL_NETS
 HEADS = ("linear", "dropout_linear", "mlp")

@@ -31,22 +31,23 @@ IMAGENET_STD = [0.229, 0.224, 0.225]
 TRUST_CACHE = "CVREPRO_TRUST_WEIGHTS_CACHE"
 
 
-def imagenet_weights(arch: str):
-    """The torchvision weights enum entry used for `init: imagenet` (the current DEFAULT)."""
+def imagenet_weights(arch: str, version: str):
+    """torchvision's weights enum entry of `arch` named `version` (the study's `imagenet_weights`:
+    IMAGENET1K_V1, IMAGENET1K_V2 or DEFAULT, torchvision's current best)."""
     from torchvision.models import get_model_weights  # 1.5 s: only for jobs that use the weights
 
     try:
-        return get_model_weights(arch).DEFAULT
-    except ValueError as error:
-        raise ValueError(f"init: imagenet: torchvision has no weights for {arch!r}") from error
+        return getattr(get_model_weights(arch), version)
+    except (ValueError, AttributeError) as error:
+        raise ValueError(f"imagenet_weights: torchvision has no {version} weights for {arch!r}") from error
 
 
 def imagenet_state_dict(
-    arch: str, in_channels: int = 3, random_dir: Path | None = None
+    arch: str, version: str, in_channels: int = 3, random_dir: Path | None = None
 ) -> dict[str, torch.Tensor]:
-    """The ImageNet state dict of `arch`; for 1-channel inputs conv1 is summed over RGB. With
-    `random_dir` (a rehearsal), random weights of `arch` from that directory instead."""
-    url = imagenet_weights(arch).url
+    """The ImageNet state dict `version` of `arch`; for 1-channel inputs conv1 is summed over RGB.
+    With `random_dir` (a rehearsal), random weights of `arch` from that directory instead."""
+    url = imagenet_weights(arch, version).url
     if random_dir is not None:
         path = _random_weights(arch, Path(random_dir) / url.rsplit("/", 1)[-1])
         print(f"rehearsal: random {arch} weights from {path}, not ImageNet's", file=sys.stderr)

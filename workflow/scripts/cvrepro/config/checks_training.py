@@ -7,7 +7,7 @@ from cvrepro import class_maps
 from cvrepro.augment_presets import resolve as resolve_augment
 from cvrepro.config.checks_data import check_subset_ref, num_classes, subsets_disjoint, topological_order
 from cvrepro.config.schema import ConfigError
-from cvrepro.names import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS, RESNETS
+from cvrepro.names import IMAGENET_SOURCES, IMAGENET_VERSIONS, INIT_KEYWORDS, PIXELS, RESNETS
 from cvrepro.study import Study
 
 
@@ -202,3 +202,26 @@ def _check_zero_shot(study: Study, name: str, probe: dict) -> None:
             f"{key}.class_map: {probe['class_map']!r} maps onto {len(class_map.target_classes)} classes, "
             f"the test subset {probe['test']!r} has {test_classes}"
         )
+
+
+def check_imagenet_weights(study: Study) -> None:
+    """The study's `imagenet_weights` exist for every arch it loads ImageNet weights into."""
+    version = study.spec["imagenet_weights"]
+    if version == "DEFAULT":
+        return
+    uses = {
+        (run["model"]["arch"], f"runs.{name}")
+        for name, run in study.runs.items()
+        if run["init"] == "imagenet"
+    }
+    uses |= {
+        (probe["features"].removeprefix("imagenet_"), f"probes.{name}")
+        for name, probe in study.probes.items()
+        if probe["features"] in IMAGENET_SOURCES
+    }
+    for arch, where in sorted(uses):
+        if version not in IMAGENET_VERSIONS[arch]:
+            raise ConfigError(
+                f"{study.source}: imagenet_weights: torchvision has no {version} weights for {arch} "
+                f"({where}); it has {', '.join(IMAGENET_VERSIONS[arch])}"
+            )
