@@ -1,4 +1,4 @@
-"""Subsets: stratified counts, determinism, nesting, disjointness."""
+"""Subsets: stratified counts, uniform draws, determinism, nesting, disjointness."""
 
 from __future__ import annotations
 
@@ -55,6 +55,16 @@ def test_too_large_and_unbalanced_requests_fail_clearly():
     skewed = np.array([0] * 90 + [1] * 10)
     with pytest.raises(ValueError, match="class 1 has 10 images available but a stratified draw needs 25"):
         draw_subset(skewed, size=50, seed=0)
+
+
+def test_a_uniform_draw_ignores_class_and_takes_a_skewed_pool_as_it_is():
+    val = draw_subset(LABELS, size=200, seed=1)
+    index = draw_subset(LABELS, size=300, seed=4, exclude=[val], stratified=False)
+    pool = np.setdiff1d(np.arange(len(LABELS)), val)
+    assert np.array_equal(index, np.sort(np.random.default_rng(4).permutation(pool)[:300]))
+    assert len(set(class_counts(LABELS, index).values())) > 1  # random_split-like: counts vary
+    skewed = np.array([0] * 90 + [1] * 10)  # a stratified draw of 50 would need 25 of class 1
+    assert len(draw_subset(skewed, size=50, seed=0, stratified=False)) == 50
 
 
 @needs_fashion_mnist

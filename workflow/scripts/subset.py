@@ -20,6 +20,7 @@ def main(
     seed: int = 0,
     within: Path | None = None,
     exclude: list[Path] | tuple = (),
+    stratified: bool = True,
 ) -> np.ndarray:
     labels = load_split(data_dir, split).labels
     index = draw_subset(
@@ -29,6 +30,7 @@ def main(
         classes=classes,
         within=np.load(within) if within else None,
         exclude=[np.load(path) for path in exclude],
+        stratified=stratified,
     )
     Path(out_index).parent.mkdir(parents=True, exist_ok=True)
     np.save(out_index, index)
@@ -55,4 +57,5 @@ if __name__ == "__main__":
             seed=spec["seed"],
             within=refs.get(spec["within"]) if spec["within"] else None,
             exclude=[refs[name] for name in spec["exclude"]],
+            stratified=spec["draw"] == "stratified",
         )

@@ -1,4 +1,4 @@
-"""Seeded, stratified subsets of a prepared split, as index arrays."""
+"""Seeded subsets of a prepared split (stratified by class, or uniform), as index arrays."""
 
 from __future__ import annotations
 
@@ -14,13 +14,16 @@ def draw_subset(
     classes: int | None = None,
     within: np.ndarray | None = None,
     exclude: Sequence[np.ndarray] = (),
+    stratified: bool = True,
 ) -> np.ndarray:
-    """Indices into `labels`: stratified by class, sorted, reproducible for a seed.
+    """Indices into `labels`: stratified by class (or uniform), sorted, reproducible for a seed.
 
     The pool is every index (or `within`), minus every index in `exclude`, restricted to
-    labels < `classes`. Each class gets size // k images and the remainder goes to randomly
-    chosen classes, so a 5,000-image subset of a 100-class set has 50 per class. A class
-    that is too small to give its share is an error, not a silently unbalanced subset.
+    labels < `classes`. Stratified: each class gets size // k images and the remainder goes to
+    randomly chosen classes, so a 5,000-image subset of a 100-class set has 50 per class; a class
+    that is too small to give its share is an error, not a silently unbalanced subset. Uniform
+    (`stratified=False`): `size` images drawn from the pool without regard to class, as
+    torch.utils.data.random_split draws them.
     """
     labels = np.asarray(labels)
     pool = np.arange(len(labels)) if within is None else np.unique(np.asarray(within, dtype=np.int64))
@@ -39,6 +42,8 @@ def draw_subset(
         raise ValueError(f"size {size} is larger than the {len(pool)} images available")
 
     rng = np.random.default_rng(seed)
+    if not stratified:
+        return np.sort(rng.permutation(pool)[:size]).astype(np.int64)
     present = np.unique(labels[pool])
     by_class = {c: rng.permutation(pool[labels[pool] == c]) for c in present}
     quota = {c: size // len(present) for c in present}

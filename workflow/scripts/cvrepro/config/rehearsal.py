@@ -83,8 +83,10 @@ def _cut_subsets(subsets: dict, source: str, every_class: set[str]) -> dict[str,
         within = drawn[subset["within"]] if subset["within"] else None
         excluded = [drawn[ref] for ref in subset["exclude"]]
 
+        stratified = subset["draw"] == "stratified"
+
         def draw(size: int | None) -> np.ndarray:
-            return draw_subset(labels, size, subset["seed"], subset["classes"], within, excluded)  # noqa: B023
+            return draw_subset(labels, size, subset["seed"], subset["classes"], within, excluded, stratified)  # noqa: B023
 
         where = f"{source}: subsets.{name} (rehearsal)"
         if subset["size"] is None:
