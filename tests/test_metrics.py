@@ -42,6 +42,21 @@ def test_against_sklearn():
     assert "top5_accuracy" not in classification_metrics(Y % 2, SCORES[:, :2], ["a", "b"])
 
 
+def test_a_prediction_on_an_extra_output_is_an_error_and_keeps_its_support():
+    """A head wider than the classes (S6's Dense(20)): the argmax runs over every output."""
+    extra = np.zeros((240, 8))
+    extra[:30, 0] = 10.0  # the first 30 images predicted as output 12, which is no class
+    m = classification_metrics(Y, np.hstack([SCORES, extra]), CLASSES)
+    pred = np.hstack([SCORES, extra]).argmax(1)
+    assert (pred[:30] == 12).all()
+    assert m["accuracy"] == pytest.approx((pred == Y).mean())
+    assert [m["per_class"][c]["support"] for c in CLASSES] == [20] * 12
+    assert [m["per_class"][c]["recall"] for c in CLASSES] == pytest.approx(
+        recall_score(Y, pred, labels=np.arange(12), average=None, zero_division=0)
+    )
+    assert m["top5_accuracy"] == pytest.approx(top_k_accuracy_score(Y, SCORES, k=5))
+
+
 def test_roc_auc_matches_sklearn():
     roc = one_vs_rest_roc(Y, SCORES, CLASSES)
     expected = roc_auc_score(Y, SCORES, multi_class="ovr", average="macro")

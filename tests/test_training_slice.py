@@ -113,3 +113,31 @@ def test_checkpoint_round_trip_weights_only_and_head_replacement(tmp_path):
     wider = build_model({**arch, "width": 8})
     with pytest.raises(ValueError, match="conv1.weight has shape"):
         init_from_checkpoint(wider, checkpoint, "m.pt")
+
+
+def test_a_head_with_extra_outputs_trains_and_predicts_over_all_of_them():
+    """model.head.outputs wider than the classes (S6's Keras Dense(20) for 10): train.py builds
+    that many outputs; the targets are the classes only, so training pushes the others down."""
+    import train as train_script
+
+    from cvrepro.inference import predict
+    from cvrepro.job import Job
+
+    torch.manual_seed(0)
+    data = separable_set()
+    run = run_recipe(
+        model={**MODEL, "width": 4, "head": {"outputs": 6}},
+        epochs=3,
+        batch_size=32,
+        augment="flip",
+        optimizer={"name": "sgd", "lr": 0.05, "weight_decay": 0.0},
+    )
+    net, arch, _ = train_script.build_network(run, data, None, Job(torch.device("cpu")))
+    assert arch["num_classes"] == 6
+    mean, std = channel_stats(data.images)
+    fit(net, data, run, supervised(net, run, mean, std, 2, None), log=lambda line: None)
+    with torch.no_grad():
+        logits = predict(net, data, 128, mean, std, None)
+    assert logits.shape == (256, 6)
+    assert (logits.argmax(1) < 2).all()  # no image predicted on an output that is no class
+    assert (logits.argmax(1) == data.labels).float().mean() > 0.9

@@ -39,7 +39,7 @@ def build_network(
     arch = {
         **run["model"],
         "in_channels": train.images.shape[1],
-        "num_classes": len(train.classes),
+        "num_classes": run["model"]["head"]["outputs"] or len(train.classes),
         "image_size": train.images.shape[-1],
     }
     net = build_model(arch)

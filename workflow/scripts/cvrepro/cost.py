@@ -82,7 +82,7 @@ def _sweep_passes(study: Study, sweep: dict, sizes: dict[str, int]) -> dict[str,
 
 def _network(study: Study, model: dict, subset: str, resize: int | None, side_of: dict) -> dict:
     side, channels = side_of[study.subsets[subset]["dataset"]]
-    classes = num_classes(study.subsets[subset])
+    classes = model["head"]["outputs"] or num_classes(study.subsets[subset])
     arch = {**model, "in_channels": channels, "num_classes": classes, "image_size": side}
     return {"arch": arch, "input": resize or side}
 

@@ -12,12 +12,15 @@ from sklearn.metrics import (
 
 
 def classification_metrics(y_true: np.ndarray, scores: np.ndarray, classes: list[str]) -> dict:
-    """Accuracy, top-5 (more than 10 classes), per-class accuracy/precision/recall/F1, confusion."""
+    """Accuracy, top-5 (more than 10 classes), per-class accuracy/precision/recall/F1, confusion.
+    `scores` may have more columns than classes (a head with extra outputs): a prediction is the
+    argmax over all of them, so one on an extra output is an error (left out of the confusion
+    matrix, whose columns are the classes)."""
     y_true = np.asarray(y_true)
     labels = np.arange(len(classes))
     y_pred = np.asarray(scores).argmax(1)
     confusion = confusion_matrix(y_true, y_pred, labels=labels)
-    support = confusion.sum(1)
+    support = np.bincount(y_true, minlength=len(classes))
     per_class_acc = np.divide(np.diag(confusion), support, out=np.zeros(len(labels)), where=support > 0)
     precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     result = {
@@ -38,7 +41,9 @@ def classification_metrics(y_true: np.ndarray, scores: np.ndarray, classes: list
         "confusion": confusion.tolist(),
     }
     if len(classes) > 10:
-        result["top5_accuracy"] = float(top_k_accuracy_score(y_true, scores, k=5, labels=labels))
+        result["top5_accuracy"] = float(
+            top_k_accuracy_score(y_true, np.asarray(scores)[:, : len(classes)], k=5, labels=labels)
+        )
     return result
 
 

@@ -37,6 +37,11 @@ def _check_run_subsets(study: Study, key: str, run: dict) -> None:
         if run[role] is not None and run[role] not in subsets:
             raise ConfigError(f"{key}.{role}: no subset named {run[role]!r}; defined: {', '.join(subsets)}")
     train_classes = num_classes(subsets[run["train"]])
+    outputs = run["model"]["head"]["outputs"]
+    if outputs is not None and outputs < train_classes:
+        raise ConfigError(
+            f"{key}.model.head.outputs: {outputs} is fewer than the {train_classes} classes of {run['train']!r}"
+        )
     for role in ("val", "test"):
         ref = run[role]
         if ref is None:
