@@ -9,6 +9,7 @@ import torch
 
 from conftest import REPO
 from cvrepro.checkpoint import init_from_checkpoint
+from cvrepro.config import ConfigError, load_config
 from cvrepro.config.recipes import pretraining_recipe, run_recipe
 from cvrepro.data import TensorSet, channel_stats
 from cvrepro.engine import fit
@@ -132,7 +133,6 @@ def test_imagenet_init_without_network_names_the_cache(tmp_path, monkeypatch):
 def test_imagenet_versions_are_torchvision_s_and_a_missing_one_is_a_config_error():
     from torchvision.models import get_model_weights
 
-    from cvrepro.config import ConfigError, load_config
     from cvrepro.names import IMAGENET_VERSIONS
 
     for arch, versions in IMAGENET_VERSIONS.items():
@@ -177,6 +177,35 @@ def test_early_stopping_stops_and_restores_the_best_epoch():
     accs = [row["val_acc"] for row in result.history]
     assert result.best_epoch == 1 + accs.index(max(accs))
     assert len(result.history) - result.best_epoch == 2
+
+
+def test_steps_end_training_inside_the_last_epoch(monkeypatch):
+    """S7's 'Number of Iterations 3000': a recipe with `steps` takes exactly that many optimizer
+    steps; the last epoch stops after the remaining batches."""
+    steps_taken = []
+    original = torch.optim.SGD.step
+    monkeypatch.setattr(
+        torch.optim.SGD, "step", lambda self, *a, **k: (steps_taken.append(1), original(self, *a, **k))[1]
+    )
+    per_epoch = len(toy_set()) // HP["batch_size"] + bool(len(toy_set()) % HP["batch_size"])
+    _, result = run_fit({**HP, "epochs": 3, "steps": 2 * per_epoch + 1})
+    assert len(steps_taken) == 2 * per_epoch + 1
+    assert [row["steps"] for row in result.history] == [per_epoch, per_epoch, 1]
+
+
+def test_steps_that_need_other_epochs_are_a_config_error():
+    study = {
+        "subsets": {
+            "a": {"dataset": "cifar10", "split": "train", "size": 1000},
+            "t": {"dataset": "cifar10", "split": "test", "size": 10},
+        },
+        "runs": {"r": {"train": "a", "test": "t", "batch_size": 256, "steps": 10, "epochs": 2}},
+    }
+    with pytest.raises(ConfigError) as info:
+        load_config({"studies": ["s"], "inline_studies": {"s": study}}, REPO / "studies")
+    assert str(info.value).endswith(
+        "runs.r.epochs: 10 steps of 4 batches per epoch (1000 images of 'a' at batch 256) take 3 epochs, not 2"
+    )
 
 
 def test_grad_flow_is_recorded_per_layer_and_epoch():

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import TINY_STUDY
+from cvrepro.batches import steps_per_epoch
 from cvrepro.config import ConfigError, resolve_study
 from cvrepro.config.recipes import pretraining_recipe
 from cvrepro.data import TensorSet, channel_stats
@@ -20,7 +21,6 @@ from cvrepro.methods import PretrainNet, pretraining_method
 from cvrepro.models import build_model
 from cvrepro.online_probe import labelled_batch_size
 from cvrepro.resume import ResumeFile, load_state
-from cvrepro.schedules import steps_per_epoch
 
 RECIPE = pretraining_recipe(
     method="simclr",

@@ -2,6 +2,7 @@
 
 import torch
 
+from cvrepro.batches import steps_per_epoch
 from cvrepro.data import SubsetFiles, channel_stats
 from cvrepro.device import place_model
 from cvrepro.engine import fit
@@ -11,7 +12,6 @@ from cvrepro.methods import PretrainNet, pretraining_method
 from cvrepro.model_files import ModelFiles, save_model_files
 from cvrepro.models import build_model, count_parameters
 from cvrepro.provenance import provenance
-from cvrepro.schedules import steps_per_epoch
 
 
 def main(

@@ -57,10 +57,19 @@ def work_plan(study: Study, side_of: dict[str, tuple[int, int]]) -> dict:
     return {"networks": networks, "jobs": jobs}
 
 
+def _trained_images(job: dict, images: int) -> int:
+    """Images x epochs, or `steps` batches where the recipe counts steps."""
+    return (
+        min(job["steps"] * job["batch_size"], images * job["epochs"])
+        if job["steps"]
+        else images * job["epochs"]
+    )
+
+
 def _run_passes(run: dict, sizes: dict[str, int]) -> dict[str, int]:
     """Training images x epochs; validation after every epoch and the final scoring of both sets."""
     train, val = sizes[run["train"]], sizes[run["val"]] if run["val"] else 0
-    return {"train": train * run["epochs"], "forward": val * run["epochs"] + train + val}
+    return {"train": _trained_images(run, train), "forward": val * run["epochs"] + train + val}
 
 
 def _pretrain_passes(pretraining: dict, sizes: dict[str, int]) -> dict[str, int]:
@@ -68,7 +77,10 @@ def _pretrain_passes(pretraining: dict, sizes: dict[str, int]) -> dict[str, int]
     views = 2 if pretraining["method"] == "simclr" else 1
     probe = sizes[pretraining["probe_data"]] if pretraining["probe_data"] else 0
     epochs = pretraining["epochs"]
-    return {"train": sizes[pretraining["data"]] * epochs * views, "forward": probe * epochs}
+    return {
+        "train": _trained_images(pretraining, sizes[pretraining["data"]]) * views,
+        "forward": probe * epochs,
+    }
 
 
 def _sweep_passes(study: Study, sweep: dict, sizes: dict[str, int]) -> dict[str, int]:

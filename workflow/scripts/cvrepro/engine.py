@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from cvrepro.batches import batch_starts
 from cvrepro.data import TensorSet
 from cvrepro.device import prepare_device
 from cvrepro.freezing import frozen_bn_mode, set_train_mode
 from cvrepro.resume import ResumeFile, load_state, restore_training, save_state, training_state
-from cvrepro.schedules import batch_starts, make_optimizer, make_scheduler
+from cvrepro.schedules import make_optimizer, make_scheduler
 
 Sums = dict[str, torch.Tensor]
 
@@ -70,8 +71,10 @@ def train_one_epoch(
     batch_size: int,
     watched: list[tuple[str, nn.Parameter]],
     frozen_bn: str,
+    batches: int | None = None,
 ) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
-    """One pass in a seeded random order. Returns (scores, per watched weight: the mean over
+    """One pass in a seeded random order (its first `batches` batches only, when given: the last
+    epoch of a recipe that counts `steps`). Returns (scores, per watched weight: the mean over
     steps of its mean |grad| and the largest |grad| of any step); frozen BatchNorm layers in
     `frozen_bn` mode (cvrepro.freezing.set_train_mode)."""
     set_train_mode(model, frozen_bn)
@@ -79,7 +82,7 @@ def train_one_epoch(
         method.state.train()
     device = data.images.device
     order = torch.randperm(len(data), device=device, generator=generator)
-    starts = batch_starts(len(data), batch_size)
+    starts = batch_starts(len(data), batch_size)[:batches]
     sums: Sums = {}
     grad_sums = torch.zeros(len(watched), device=device)
     grad_max = torch.zeros(len(watched), device=device)
@@ -146,6 +149,13 @@ def _epoch_line(row: dict, epochs: int, eta: float) -> str:
     )
 
 
+def epoch_images(data: TensorSet, batch_size: int, batches: int | None) -> int:
+    """Images an epoch trains on: every one, or those of its first `batches` batches."""
+    starts = batch_starts(len(data), batch_size)
+    ends = [min(start + batch_size, len(data)) for start in starts][: batches or len(starts)]
+    return sum(end - start for start, end in zip(starts, ends, strict=False))
+
+
 def fit(
     model: nn.Module,
     data: TensorSet,
@@ -185,16 +195,27 @@ def fit(
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
+        # A recipe that counts steps (S7's 3,000 iterations) ends inside its last epoch.
+        batches = recipe["steps"] - (epochs - 1) * steps if recipe["steps"] and epoch == epochs else None
         scores, grads = train_one_epoch(
-            model, data, method, optimizer, scheduler, generator, batch_size, watched, frozen_bn_mode(recipe)
+            model,
+            data,
+            method,
+            optimizer,
+            scheduler,
+            generator,
+            batch_size,
+            watched,
+            frozen_bn_mode(recipe),
+            batches,
         )
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         row = {"epoch": epoch, "lr": lr, **scores, "epoch_seconds": seconds}
-        row["images_per_s"] = method.views * len(data) / seconds
+        row["images_per_s"] = method.views * epoch_images(data, batch_size, batches) / seconds
         row.update(method.after_epoch())
-        row["steps"] = steps
+        row["steps"] = batches or steps
         result.history.append(row)
         result.grad_flow += [
             {"epoch": epoch, "layer": n, "mean_abs_grad": mean, "max_abs_grad": largest}

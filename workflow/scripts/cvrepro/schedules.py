@@ -5,7 +5,7 @@ torch's LambdaLR. tests/test_schedules.py proves it equal, step by step, to the 
 torch.optim.lr_scheduler's own schedulers (LinearLR warm-up, then CosineAnnealingLR / StepLR /
 ConstantLR, joined by SequentialLR) for every combination the config allows. Periods are given in
 epochs, as in the seed reports (`T_max` 200 with 20 epochs), and turned into steps with the one
-`steps_per_epoch` that the training loop also uses.
+`steps_per_epoch` (cvrepro.batches) that the training loop also uses.
 """
 
 from __future__ import annotations
@@ -16,19 +16,6 @@ import torch
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "constant", "step")
-
-
-def batch_starts(n: int, batch_size: int) -> list[int]:
-    """Where each batch of an epoch over n images starts. A last batch of a single image is
-    dropped: BatchNorm cannot normalise one image in train mode, and SimCLR needs a pair."""
-    starts = list(range(0, n, batch_size))
-    if batch_size > 1 and len(starts) > 1 and n - starts[-1] == 1:
-        starts.pop()
-    return starts
-
-
-def steps_per_epoch(n: int, batch_size: int) -> int:
-    return len(batch_starts(n, batch_size))
 
 
 def make_optimizer(params, spec: dict) -> torch.optim.Optimizer:

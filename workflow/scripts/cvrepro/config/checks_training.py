@@ -3,8 +3,11 @@ stopping, schedules), pretrainings and probes."""
 
 from __future__ import annotations
 
+import math
+
 from cvrepro import class_maps
 from cvrepro.augment_presets import resolve as resolve_augment
+from cvrepro.batches import steps_per_epoch
 from cvrepro.config.checks_data import check_subset_ref, num_classes, subsets_disjoint, topological_order
 from cvrepro.config.schema import ConfigError
 from cvrepro.names import IMAGENET_SOURCES, IMAGENET_VERSIONS, INIT_KEYWORDS, PIXELS, RESNETS
@@ -230,3 +233,21 @@ def check_imagenet_weights(study: Study) -> None:
                 f"{study.source}: imagenet_weights: torchvision has no {version} weights for {arch} "
                 f"({where}); it has {', '.join(IMAGENET_VERSIONS[arch])}"
             )
+
+
+def check_steps(study: Study, sizes: dict[str, int]) -> None:
+    """A run or pretraining that counts `steps` has the epochs those steps start (`sizes`: the
+    images of each subset), so its schedule, history and resume points stay per epoch."""
+    for section, data_key in (("runs", "train"), ("pretrain", "data")):
+        for name, job in getattr(study, section).items():
+            if job["steps"] is None:
+                continue
+            images = sizes[job[data_key]]
+            per_epoch = steps_per_epoch(images, job["batch_size"])
+            need = math.ceil(job["steps"] / per_epoch)
+            if job["epochs"] != need:
+                raise ConfigError(
+                    f"{study.source}: {section}.{name}.epochs: {job['steps']} steps of {per_epoch} batches "
+                    f"per epoch ({images} images of {job[data_key]!r} at batch {job['batch_size']}) take "
+                    f"{need} epochs, not {job['epochs']}"
+                )

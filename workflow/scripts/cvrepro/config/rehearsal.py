@@ -43,11 +43,12 @@ def rehearsal_study(study: Study) -> Study:
 
 
 def _one_epoch(job: dict) -> None:
-    """One epoch; a cosine period keeps the study's length (the learning rate of that epoch)."""
+    """One whole epoch (a count of `steps` dropped); a cosine period keeps the study's length
+    (the learning rate of that epoch)."""
     schedule = job["schedule"]
     if schedule["t_max"] is None and schedule["name"] == "cosine":
         schedule["t_max"] = job["epochs"]
-    job["epochs"] = 1
+    job["epochs"], job["steps"] = 1, None
 
 
 def _few_iterations(probe: dict, sizes: dict[str, int]) -> None:
