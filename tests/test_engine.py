@@ -193,6 +193,18 @@ def test_steps_end_training_inside_the_last_epoch(monkeypatch):
     assert [row["steps"] for row in result.history] == [per_epoch, per_epoch, 1]
 
 
+def test_without_shuffle_the_seed_no_longer_changes_the_batches():
+    """shuffle: false keeps the data's order every epoch: with no augmentation, only the order
+    depends on the recipe's seed, so two seeds then train identically (and differ with shuffle)."""
+    losses = {}
+    for shuffle in (True, False):
+        for seed in (0, 1):
+            _, result = run_fit({**HP, "augment": "none", "shuffle": shuffle, "seed": seed})
+            losses[shuffle, seed] = [row["train_loss"] for row in result.history]
+    assert losses[False, 0] == losses[False, 1]
+    assert losses[True, 0] != losses[True, 1]
+
+
 def test_steps_that_need_other_epochs_are_a_config_error():
     study = {
         "subsets": {

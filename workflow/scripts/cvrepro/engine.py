@@ -71,17 +71,22 @@ def train_one_epoch(
     batch_size: int,
     watched: list[tuple[str, nn.Parameter]],
     frozen_bn: str,
+    shuffle: bool,
     batches: int | None = None,
 ) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
-    """One pass in a seeded random order (its first `batches` batches only, when given: the last
-    epoch of a recipe that counts `steps`). Returns (scores, per watched weight: the mean over
+    """One pass in a seeded random order, or the data's own without `shuffle` (its first
+    `batches` batches only, when given: the last epoch of a recipe that counts `steps`). Returns (scores, per watched weight: the mean over
     steps of its mean |grad| and the largest |grad| of any step); frozen BatchNorm layers in
     `frozen_bn` mode (cvrepro.freezing.set_train_mode)."""
     set_train_mode(model, frozen_bn)
     if method.state is not None:
         method.state.train()
     device = data.images.device
-    order = torch.randperm(len(data), device=device, generator=generator)
+    order = (
+        torch.randperm(len(data), device=device, generator=generator)
+        if shuffle
+        else torch.arange(len(data), device=device)
+    )
     starts = batch_starts(len(data), batch_size)[:batches]
     sums: Sums = {}
     grad_sums = torch.zeros(len(watched), device=device)
@@ -207,6 +212,7 @@ def fit(
             batch_size,
             watched,
             frozen_bn_mode(recipe),
+            recipe["shuffle"],
             batches,
         )
         if device.type == "cuda":
