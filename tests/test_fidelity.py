@@ -32,10 +32,12 @@ STUDIES = seed_studies()
 
 
 def part(study: str, spec: dict, name: str) -> dict:
-    """The merged spec of a run, pretraining or probe, of `<part>:<name>`, or the study's own
-    top-level keys (`study`); one-line errors."""
+    """The merged spec of a run, pretraining or probe, of `<part>:<name>`, the values of a grid
+    (`grid:<run>`), or the study's own top-level keys (`study`); one-line errors."""
     if name == "study":
         return spec
+    if name.startswith("grid:"):  # a grid run as written: each grid key with its points' values
+        return grid_values(study, spec, name.removeprefix("grid:"))
     if ":" in name:
         kind, _, item = name.partition(":")
         if kind not in QUALIFIED:
@@ -50,6 +52,21 @@ def part(study: str, spec: dict, name: str) -> dict:
             f"found {len(found)}"
         )
     return spec[found[0]][name]
+
+
+def grid_values(study: str, spec: dict, run: str) -> dict:
+    """{key: [the value of every point, in the grid's order]}, nested by the dotted key."""
+    points = spec["rows"]["runs"].get(run, [])
+    if len(points) < 2:
+        raise KeyError(f"{study}: fidelity runs 'grid:{run}': no grid run named {run!r}")
+    values: dict = {}
+    for dotted in spec["grid_values"][points[0]]:
+        *parents, last = dotted.split(".")
+        node = values
+        for step in parents:
+            node = node.setdefault(step, {})
+        node[last] = [spec["grid_values"][point][dotted] for point in points]
+    return values
 
 
 def value_at(spec: dict, key: str):
@@ -174,7 +191,13 @@ def test_a_planted_value_in_any_same_claim_is_caught(study, number):
     """Every checked claim, one at a time: a different value at its key in its first part fails."""
     spec = copy.deepcopy(STUDIES[study])
     item = spec["fidelity"][number]
-    target = part(study, spec, item["runs"][0])
+    first = item["runs"][0]
+    if first.startswith("grid:"):  # the grid's values live in its points
+        point = spec["rows"]["runs"][first.removeprefix("grid:")][0]
+        spec["grid_values"][point][item["key"]] = "planted"
+        assert any(f"fidelity[{number}]" in line for line in mismatches(study, spec))
+        return
+    target = part(study, spec, first)
     *parents, last = item["key"].split(".")
     for step in parents:
         target = target[step]
