@@ -205,6 +205,18 @@ def test_without_shuffle_the_seed_no_longer_changes_the_batches():
     assert losses[True, 0] != losses[True, 1]
 
 
+def test_val_augment_scores_validation_through_the_training_augmentation_reproducibly():
+    """S2's tiny-CIFAR validation images pass through train_transform: val_augment draws a fresh
+    seeded augmentation every epoch, from the training generator, so a rerun repeats it."""
+    hp = {**HP, "augment": {"name": "s2_transfer", "size": 12, "rotation": 90.0}}
+    plain = [row["val_acc"] for row in run_fit(hp)[1].history]
+    augmented = [row["val_loss"] for row in run_fit({**hp, "val_augment": True})[1].history]
+    again = [row["val_loss"] for row in run_fit({**hp, "val_augment": True})[1].history]
+    assert augmented == again
+    assert augmented != [row["val_loss"] for row in run_fit(hp)[1].history]
+    assert len(plain) == len(augmented) == HP["epochs"]
+
+
 def test_steps_that_need_other_epochs_are_a_config_error():
     study = {
         "subsets": {

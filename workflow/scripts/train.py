@@ -15,7 +15,7 @@ from cvrepro.engine import FitResult, fit
 from cvrepro.freezing import freeze
 from cvrepro.inference import evaluate
 from cvrepro.job import Job
-from cvrepro.methods import supervised
+from cvrepro.methods import supervised, val_augmentation
 from cvrepro.model_files import ModelFiles, save_model_files
 from cvrepro.models import build_model, count_parameters
 from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict, imagenet_weights
@@ -114,7 +114,9 @@ def main(
     wall = time.perf_counter() - start
     # Accuracy on the training images without augmentation: the reports' "training accuracy".
     final_train = evaluate(net, train_set, run["eval_batch_size"], mean, std, size)
-    final_val = evaluate(net, val_set, run["eval_batch_size"], mean, std, size) if val_set else None
+    # With val_augment the final validation is one more seeded draw through the augmentation.
+    draw = val_augmentation(run, torch.Generator(device=device).manual_seed(run["seed"]))
+    final_val = evaluate(net, val_set, run["eval_batch_size"], mean, std, size, draw) if val_set else None
     finals = {
         "train_acc": final_train["acc"],
         "train_loss": final_train["loss"],

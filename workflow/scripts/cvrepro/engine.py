@@ -33,14 +33,15 @@ class Method:
 
     step(images, labels, generator) -> (loss, sums): the loss of one batch of uint8 images and
     the device tensors to add up over the epoch; summarize(sums, images, steps) -> the epoch's
-    scores; after_epoch() -> further scores (validation, an online probe); state: learned state
+    scores; after_epoch(generator) -> further scores (validation, an online probe; the training
+    generator for any random draw they make, so a resumed run draws the same); state: learned state
     outside the model that resuming must restore (center loss's centres); views: images the
     model sees per training image (SimCLR: 2), for the throughput column.
     """
 
     step: Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, Sums]]
     summarize: Callable[[dict[str, float], int, int], dict[str, float]]
-    after_epoch: Callable[[], dict[str, float]] = dict
+    after_epoch: Callable[[torch.Generator], dict[str, float]] = lambda generator: {}
     state: nn.Module | None = None
     views: int = 1
 
@@ -220,7 +221,7 @@ def fit(
         seconds = time.perf_counter() - start
         row = {"epoch": epoch, "lr": lr, **scores, "epoch_seconds": seconds}
         row["images_per_s"] = method.views * epoch_images(data, batch_size, batches) / seconds
-        row.update(method.after_epoch())
+        row.update(method.after_epoch(generator))
         row["steps"] = batches or steps
         result.history.append(row)
         result.grad_flow += [

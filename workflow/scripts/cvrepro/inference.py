@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cvrepro.data import TensorSet, eval_batch
+from cvrepro.data import TensorSet, eval_batch, standardize
 from cvrepro.device import model_input, prepare_device
 from cvrepro.precision import autocast
 
@@ -28,10 +28,43 @@ def predict(
     return torch.cat(outputs)
 
 
+@torch.no_grad()
+def predict_augmented(
+    model: nn.Module,
+    data: TensorSet,
+    batch_size: int,
+    mean: list[float],
+    std: list[float],
+    augment: str | dict,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Logits of every image seen through the training augmentation `augment` (a seeded random
+    draw per image): validation as a script scores a validation set split from an augmented one."""
+    from cvrepro.augment import augment_batch
+
+    model.eval()
+    outputs = []
+    for start in range(0, len(data), batch_size):
+        x = augment_batch(data.images[start : start + batch_size].float() / 255, augment, generator)
+        with autocast(data.images.device):
+            outputs.append(model(model_input(standardize(x, mean, std), model)).float())
+    return torch.cat(outputs)
+
+
 def evaluate(
-    model: nn.Module, data: TensorSet, batch_size: int, mean: list[float], std: list[float], size: int | None
+    model: nn.Module,
+    data: TensorSet,
+    batch_size: int,
+    mean: list[float],
+    std: list[float],
+    size: int | None,
+    augmented: tuple[str | dict, torch.Generator] | None = None,
 ) -> dict[str, float]:
-    logits = predict(model, data, batch_size, mean, std, size)
+    """Loss and accuracy of `data` in eval mode; through (augmentation, generator) when given."""
+    if augmented is None:
+        logits = predict(model, data, batch_size, mean, std, size)
+    else:
+        logits = predict_augmented(model, data, batch_size, mean, std, *augmented)
     loss = F.cross_entropy(logits, data.labels)
     acc = (logits.argmax(1) == data.labels).float().mean()
     loss_value, acc_value = torch.stack([loss, acc]).tolist()  # one transfer from the device

@@ -38,6 +38,15 @@ def augmented(
     return standardize(augment_batch(images.float() / 255, augment, generator), mean, std)
 
 
+def val_augmentation(recipe: dict, generator: torch.Generator) -> tuple[str | dict, torch.Generator] | None:
+    """With `val_augment`, the training augmentation and a generator for this validation's draw
+    (seeded from the training generator: a fresh draw every epoch, the same after a resume)."""
+    if not recipe["val_augment"]:
+        return None
+    seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+    return recipe["augment"], torch.Generator(device=generator.device).manual_seed(seed)
+
+
 def features_and_logits(model: nn.Module) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """The supervised forward pass as one function of x, the unit that torch.compile compiles."""
 
@@ -76,10 +85,18 @@ def supervised(
     def summarize(sums: dict[str, float], images: int, steps: int) -> dict[str, float]:
         return {"train_loss": sums["loss"] / images, "train_acc": sums["correct"] / images}
 
-    def validate() -> dict[str, float]:
+    def validate(generator: torch.Generator) -> dict[str, float]:
         if val is None:
             return {}
-        scores = evaluate(model, val, recipe["eval_batch_size"], mean, std, eval_resize(augment))
+        scores = evaluate(
+            model,
+            val,
+            recipe["eval_batch_size"],
+            mean,
+            std,
+            eval_resize(augment),
+            val_augmentation(recipe, generator),
+        )
         return {"val_loss": scores["loss"], "val_acc": scores["acc"]}
 
     return Method(step, summarize, validate, center)
@@ -134,7 +151,7 @@ def simclr(
         scores = {"train_loss": sums["loss"] / steps, "contrastive_acc": sums["acc"] / steps}
         return {**scores, **probe_scores(sums)} if online is not None else scores
 
-    def probe_accuracy() -> dict[str, float]:
+    def probe_accuracy(generator: torch.Generator) -> dict[str, float]:
         if online is not None:
             return online[2]()
         if probe is None:
