@@ -217,6 +217,18 @@ def test_val_augment_scores_validation_through_the_training_augmentation_reprodu
     assert len(plain) == len(augmented) == HP["epochs"]
 
 
+def test_every_optimizer_step_s_loss_is_kept_and_averages_to_the_epoch_s():
+    """steps.csv (a report's 'loss vs iterations'): one row per step, numbered across epochs; with
+    equal batches their mean is the epoch's train_loss."""
+    hp = {**HP, "epochs": 2, "batch_size": 32}  # 192 images: 6 batches of 32 per epoch
+    _, result = run_fit(hp)
+    assert [row["step"] for row in result.steps] == list(range(1, 13))
+    assert [row["epoch"] for row in result.steps] == [1] * 6 + [2] * 6
+    for epoch, row in enumerate(result.history, start=1):
+        losses = [s["loss"] for s in result.steps if s["epoch"] == epoch]
+        assert sum(losses) / len(losses) == pytest.approx(row["train_loss"], rel=1e-6)
+
+
 def test_steps_that_need_other_epochs_are_a_config_error():
     study = {
         "subsets": {

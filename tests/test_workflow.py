@@ -267,4 +267,8 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path, fini
         pd.read_csv(killed / "results/tiny/runs/long/history.csv")["train_loss"].tolist()
         == pd.read_csv(reference / "results/tiny/runs/long/history.csv")["train_loss"].tolist()
     )
+    # Every step's loss, those before the kill included, as the uninterrupted run's.
+    assert pd.read_csv(killed / "results/tiny/runs/long/steps.csv").equals(
+        pd.read_csv(reference / "results/tiny/runs/long/steps.csv")
+    )
     assert not state.exists(), "the state is removed once the run finished"

@@ -7,6 +7,7 @@ rule pretrain:
     output:
         model="<results>/{study}/pretrain/{run}/model.pt",
         history="<results>/{study}/pretrain/{run}/history.csv",
+        steps="<results>/{study}/pretrain/{run}/steps.csv",
         metrics="<results>/{study}/pretrain/{run}/metrics.json",
     log:
         "<results>/{study}/logs/pretrain/{run}.log",

@@ -7,6 +7,7 @@ rule train:
     output:
         model="<results>/{study}/runs/{run}/model.pt",
         history="<results>/{study}/runs/{run}/history.csv",
+        steps="<results>/{study}/runs/{run}/steps.csv",
         metrics="<results>/{study}/runs/{run}/metrics.json",
         grad_flow="<results>/{study}/runs/{run}/grad_flow.csv",
     log:

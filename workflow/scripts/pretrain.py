@@ -46,7 +46,8 @@ def main(
     steps = steps_per_epoch(len(images), pretraining["batch_size"])
     method = pretraining_method(net, pretraining, mean, std, probe_set, probe_val=probe_val_set, steps=steps)
     resume = out.resume_file(pretraining, data.index)
-    history = fit(net, images, pretraining, method, resume=resume, log=log).history
+    result = fit(net, images, pretraining, method, resume=resume, log=log)
+    history = result.history
     last = history[-1]
     metrics = {
         "method": pretraining["method"],
@@ -64,7 +65,7 @@ def main(
     metrics.update({key: last[key] for key in ("probe_train_acc", "probe_val_acc") if key in last})
     # The encoder alone, loadable by `init: <name>` and by feature extraction (its fc is unused).
     normalization = {"mean": mean, "std": std, "size": None}
-    save_model_files(out, net.encoder, arch, normalization, images.classes, history, metrics)
+    save_model_files(out, net.encoder, arch, normalization, images.classes, history, metrics, result.steps)
     return metrics
 
 

@@ -137,7 +137,7 @@ def main(
         out.grad_flow, index=False
     )
     normalization = {"mean": mean, "std": std, "size": size}
-    save_model_files(out, net, arch, normalization, train_set.classes, result.history, metrics)
+    save_model_files(out, net, arch, normalization, train_set.classes, result.history, metrics, result.steps)
     val = f"  val_acc {metrics['val_acc']:.4f}" if metrics["val_acc"] is not None else ""
     log(f"done: train_acc {metrics['train_acc']:.4f}{val}  {metrics['train_time_s']:.1f}s training")
     return metrics

@@ -50,6 +50,7 @@ class Method:
 class FitResult:
     history: list[dict] = field(default_factory=list)
     grad_flow: list[dict] = field(default_factory=list)
+    steps: list[dict] = field(default_factory=list)  # every optimizer step's batch loss (steps.csv)
     best: float | None = None
     best_epoch: int | None = None
     best_weights: dict | None = None
@@ -74,11 +75,12 @@ def train_one_epoch(
     frozen_bn: str,
     shuffle: bool,
     batches: int | None = None,
-) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+) -> tuple[dict[str, float], dict[str, tuple[float, float]], list[float]]:
     """One pass in a seeded random order, or the data's own without `shuffle` (its first
-    `batches` batches only, when given: the last epoch of a recipe that counts `steps`). Returns (scores, per watched weight: the mean over
-    steps of its mean |grad| and the largest |grad| of any step); frozen BatchNorm layers in
-    `frozen_bn` mode (cvrepro.freezing.set_train_mode)."""
+    `batches` batches only, when given: the last epoch of a recipe that counts `steps`). Returns
+    (scores, per watched weight: the mean over steps of its mean |grad| and the largest |grad| of
+    any step, each step's batch loss); frozen BatchNorm layers in `frozen_bn` mode
+    (cvrepro.freezing.set_train_mode)."""
     set_train_mode(model, frozen_bn)
     if method.state is not None:
         method.state.train()
@@ -92,12 +94,13 @@ def train_one_epoch(
     sums: Sums = {}
     grad_sums = torch.zeros(len(watched), device=device)
     grad_max = torch.zeros(len(watched), device=device)
-    images, last_lr = 0, None
+    images, last_lr, losses = 0, None, []
     for start in starts:
         batch = order[start : start + batch_size]
         loss, parts = method.step(data.images[batch], data.labels[batch], generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        losses.append(loss.detach())
         if watched:
             grad_sums += torch.stack([p.grad.abs().mean() for _, p in watched])
             grad_max = torch.maximum(grad_max, torch.stack([p.grad.abs().amax() for _, p in watched]))
@@ -110,9 +113,16 @@ def train_one_epoch(
     # The epoch's one wait on the device: every sum and gradient statistic in one transfer
     # (float64 holds counts exactly and float32 values unchanged).
     keys, w = list(sums), len(watched)
-    flat = torch.cat([*(sums[k].double().reshape(1) for k in keys), grad_sums.double(), grad_max.double()])
-    flat = flat.tolist()
-    values, grad_means, grad_maxes = flat[: len(keys)], flat[len(keys) : len(keys) + w], flat[len(keys) + w :]
+    flat = torch.cat(
+        [
+            *(sums[k].double().reshape(1) for k in keys),
+            grad_sums.double(),
+            grad_max.double(),
+            torch.stack(losses).double().reshape(-1),
+        ]
+    ).tolist()
+    values, grad_means = flat[: len(keys)], flat[len(keys) : len(keys) + w]
+    grad_maxes, step_losses = flat[len(keys) + w : len(keys) + 2 * w], flat[len(keys) + 2 * w :]
     scores = method.summarize(dict(zip(keys, values, strict=True)), images, len(starts))
     if not math.isfinite(scores["train_loss"]):
         raise FloatingPointError(
@@ -123,7 +133,7 @@ def train_one_epoch(
         name: (mean / len(starts), largest)
         for (name, _), mean, largest in zip(watched, grad_means, grad_maxes, strict=True)
     }
-    return scores, grads
+    return scores, grads, step_losses
 
 
 def _improved(value: float, best: float | None, metric: str) -> bool:
@@ -203,7 +213,7 @@ def fit(
         start = time.perf_counter()
         # A recipe that counts steps (S7's 3,000 iterations) ends inside its last epoch.
         batches = recipe["steps"] - (epochs - 1) * steps if recipe["steps"] and epoch == epochs else None
-        scores, grads = train_one_epoch(
+        scores, grads, step_losses = train_one_epoch(
             model,
             data,
             method,
@@ -224,6 +234,10 @@ def fit(
         row.update(method.after_epoch(generator))
         row["steps"] = batches or steps
         result.history.append(row)
+        done = result.steps[-1]["step"] if result.steps else 0
+        result.steps += [
+            {"epoch": epoch, "step": done + i, "loss": loss} for i, loss in enumerate(step_losses, start=1)
+        ]
         result.grad_flow += [
             {"epoch": epoch, "layer": n, "mean_abs_grad": mean, "max_abs_grad": largest}
             for n, (mean, largest) in grads.items()

@@ -46,6 +46,10 @@ def draw_training_curves(spec: dict, inputs: list[Path], out_png: Path) -> None:
     plots.training_curves(_read_csvs(spec, inputs), out_png, spec["caption"])
 
 
+def draw_step_loss(spec: dict, inputs: list[Path], out_png: Path) -> None:
+    plots.step_loss(_read_csvs(spec, inputs), out_png, spec["caption"])
+
+
 def draw_confusion(spec: dict, inputs: list[Path], out_png: Path) -> None:
     plots.confusion_heatmaps(_first(_read_metrics(spec, inputs)), out_png, spec["caption"])
 

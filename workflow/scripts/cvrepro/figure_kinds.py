@@ -39,6 +39,11 @@ def _histories(study: Study, figure: dict) -> list[str]:
     return [paths.job_file(study, job, "history.csv") for job in _jobs(study, figure)]
 
 
+def _step_losses(study: Study, figure: dict) -> list[str]:
+    """steps.csv of each training or pretraining job: the loss of every optimizer step."""
+    return [paths.job_file(study, job, "steps.csv") for job in _jobs(study, figure)]
+
+
 def _test_metrics(study: Study, figure: dict) -> list[str]:
     return [paths.test_metrics_file(study, job) for job in _jobs(study, figure)]
 
@@ -94,4 +99,5 @@ FIGURE_KINDS: dict[str, FigureKind] = {
     "probe_curves": FigureKind(("runs",), _histories, rows=("probes",)),
     "shift_samples": FigureKind(("shift_set",), _shift_set, rows=()),
     "grid_scores": FigureKind(("runs",), _run_and_test_metrics, max_runs=1),
+    "step_loss": FigureKind(("runs",), _step_losses, rows=("runs", "pretrain")),
 }

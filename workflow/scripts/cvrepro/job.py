@@ -129,11 +129,13 @@ def subset_input(snakemake, prefix: str, split_key: str | None = None) -> Subset
 
 
 def model_files(snakemake) -> ModelFiles:
-    """The outputs `model`, `history`, `metrics` (and `grad_flow`) and `params.resume` of a rule
-    that trains."""
+    """The outputs `model`, `history`, `steps`, `metrics` (and `grad_flow`) and `params.resume` of
+    a rule that trains."""
     from cvrepro.model_files import ModelFiles
 
     out = snakemake.output
     grad_flow = Path(out.grad_flow) if "grad_flow" in out.keys() else None
     resume = Path(snakemake.params.resume)
-    return ModelFiles(Path(out.model), Path(out.history), Path(out.metrics), resume, grad_flow)
+    return ModelFiles(
+        Path(out.model), Path(out.history), Path(out.metrics), resume, grad_flow, Path(out.steps)
+    )

@@ -1,4 +1,5 @@
-"""The files a training or pretraining job leaves: model.pt, history.csv and metrics.json.
+"""The files a training or pretraining job leaves: model.pt, history.csv, steps.csv (every
+optimizer step's batch loss) and metrics.json.
 
 Both jobs write them here, so a checkpoint carries the same fields whichever job made it (the
 contract in DESIGN.md: weights, arch, recipe, normalization, classes, seed, provenance).
@@ -26,6 +27,7 @@ class ModelFiles:
     metrics: Path
     resume: Path | None = None  # None: no resuming (tests)
     grad_flow: Path | None = None  # training only
+    steps: Path | None = None  # None: not written (tests)
 
     def resume_file(self, recipe: dict, *inputs: Path | None) -> ResumeFile | None:
         """Where `fit` keeps its state, tied to the recipe and the bytes of its inputs."""
@@ -40,6 +42,7 @@ def save_model_files(
     classes: list[str],
     history: list,
     metrics: dict,
+    steps: list[dict],
 ) -> None:
     """The checkpoint (with `metrics`' recipe, its seed and provenance), the history and
     metrics.json; then the resume state goes, so a job killed before this point resumes."""
@@ -55,6 +58,8 @@ def save_model_files(
         provenance=metrics["provenance"],
     )
     pd.DataFrame(history).to_csv(out.history, index=False)
+    if out.steps is not None:
+        pd.DataFrame(steps, columns=["epoch", "step", "loss"]).to_csv(out.steps, index=False)
     write_json(out.metrics, metrics)  # NaN is an error, not invalid JSON
     if out.resume is not None:
         out.resume.unlink(missing_ok=True)

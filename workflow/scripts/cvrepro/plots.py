@@ -74,6 +74,23 @@ def training_curves(histories: dict[str, list[pd.DataFrame]], out_png: Path, tit
     plt.close(fig)
 
 
+def step_loss(steps: dict[str, list[pd.DataFrame]], out_png: Path, title: str) -> None:
+    """The training loss of every optimizer step, one line per run (mean over replicates with a
+    +-1 sd band), against the step: a report's 'loss vs iterations'."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, (run, replicates) in enumerate(steps.items()):
+        _mean_line(ax, [r.set_index("step")["loss"] for r in replicates], f"C{i % 10}", "-", run)
+    ax.set(xlabel="iteration (optimizer step)", ylabel="training loss of the batch")
+    ax.grid(alpha=0.3)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
+
+
 def tsne(
     features: np.ndarray,
     labels: np.ndarray,
