@@ -56,7 +56,7 @@ def simclr_throughput(
     """Images/s (each image makes two views) of SimCLR epochs after one warm-up epoch."""
     torch.manual_seed(0)
     encoder = build_model(model_spec(bench_set.images, width))
-    model = PretrainNet(encoder, ProjectionHead(encoder.num_features, 512, 128))
+    model = PretrainNet(encoder, ProjectionHead(encoder.num_features, 512, 128, True))
     model = place_model(model, device, bench_set.images.shape[1])
     data = tensor_set(bench_set.images, bench_set.labels, device)
     mean, std = channel_stats(data.images)

@@ -160,7 +160,7 @@ def test_simclr_pretraining_and_feature_extraction_on_cuda():
     data = easy_set(512)
     mean, std = channel_stats(data.images)
     encoder = build_model({**ARCH, "num_classes": 10})
-    net = PretrainNet(encoder, ProjectionHead(encoder.num_features, 64, 32)).to(
+    net = PretrainNet(encoder, ProjectionHead(encoder.num_features, 64, 32, True)).to(
         CUDA, memory_format=torch.channels_last
     )
     hp = {

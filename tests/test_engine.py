@@ -371,7 +371,7 @@ def test_pretrain_with_a_compiled_forward_runs(monkeypatch, recwarn):
     data = toy_set(64)
     mean, std = channel_stats(data.images)
     encoder = build_model(ARCH)
-    model = PretrainNet(encoder, ProjectionHead(encoder.num_features, 16, 8))
+    model = PretrainNet(encoder, ProjectionHead(encoder.num_features, 16, 8, True))
     hp = pretraining_recipe(
         method="simclr", epochs=1, batch_size=32, optimizer=HP["optimizer"], schedule={"name": "constant"}
     )

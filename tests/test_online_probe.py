@@ -52,7 +52,7 @@ def setup(recipe: dict):
     mean, std = channel_stats(data.images)
     arch = {**recipe["model"], "in_channels": 3, "num_classes": 2, "image_size": 16}
     encoder = build_model(arch)
-    net = PretrainNet(encoder, ProjectionHead(encoder.num_features, 16, 8))
+    net = PretrainNet(encoder, ProjectionHead(encoder.num_features, 16, 8, True))
     steps = steps_per_epoch(len(data), recipe["batch_size"])
     method = pretraining_method(net, recipe, mean, std, labelled, probe_val=val, steps=steps)
     return net, data, val, method, (mean, std)
@@ -143,3 +143,32 @@ def test_online_probe_with_its_validation_subset_is_valid():
         "tiny", study_with_pretraining(probe="online", probe_data="small", probe_val="test"), "x"
     )
     assert study.pretrain["ssl"]["probe_val"] == "test"
+
+
+def test_contrast_labelled_puts_the_labelled_batch_into_the_contrastive_batch():
+    """The Keras example's train_step: the step's labelled images join the contrastive batch. The
+    encoder's first BatchNorm then also sees the labelled set: here all of it white, while the
+    unlabelled images stay dark, so its running mean rises only with contrast_labelled."""
+    bn_means = {}
+    for contrast_labelled in (False, True):
+        recipe = {**RECIPE, "epochs": 1, "contrast_labelled": contrast_labelled}
+        torch.manual_seed(0)
+        data = toy_set(64, 0)
+        labelled = TensorSet(
+            torch.full((40, 3, 16, 16), 255, dtype=torch.uint8), toy_set(40, 1).labels, ["a", "b"]
+        )
+        mean, std = channel_stats(data.images)
+        encoder = build_model({**recipe["model"], "in_channels": 3, "num_classes": 2, "image_size": 16})
+        net = PretrainNet(encoder, ProjectionHead(encoder.num_features, 16, 8, True))
+        steps = steps_per_epoch(len(data), recipe["batch_size"])
+        method = pretraining_method(net, recipe, mean, std, labelled, steps=steps)
+        fit(net, data, recipe, method, log=lambda s: None)
+        bn_means[contrast_labelled] = float(net.encoder.bn1.running_mean.mean())
+    assert bn_means[True] > bn_means[False] + 0.05, bn_means
+
+
+def test_contrast_labelled_needs_an_online_probe():
+    study = copy.deepcopy(TINY_STUDY)
+    study["pretrain"]["ssl"]["contrast_labelled"] = True
+    with pytest.raises(ConfigError, match=r"pretrain\.ssl\.contrast_labelled: needs probe: online"):
+        resolve_study("tiny", study, "studies/tiny.yaml")

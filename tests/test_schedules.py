@@ -152,7 +152,7 @@ def test_the_last_step_of_a_run_has_the_rate_the_schedule_says(kind, schedule):
             method="simclr", epochs=epochs, batch_size=batch, optimizer=optimizer, schedule=schedule
         )
         encoder = network()
-        net = PretrainNet(encoder, ProjectionHead(encoder.num_features, 8, 4))
+        net = PretrainNet(encoder, ProjectionHead(encoder.num_features, 8, 4, True))
         method = pretraining_method(net, recipe, mean, std, None)
     if recipe["schedule"]["name"] == "cosine" and recipe["schedule"]["warmup_epochs"] >= (
         recipe["schedule"]["t_max"] or epochs

@@ -73,7 +73,7 @@ def test_simclr_pretraining_beats_a_random_encoder_under_a_linear_probe(fashion)
     encoder = build_model(spec)
     # width 8: contiguous on the CPU (cvrepro.device.memory_format: oneDNN's narrow-net crash)
     net = place_model(
-        PretrainNet(encoder, ProjectionHead(encoder.num_features, 256, 64)), torch.device("cpu"), 28
+        PretrainNet(encoder, ProjectionHead(encoder.num_features, 256, 64, True)), torch.device("cpu"), 28
     )
     hp = pretraining_recipe(
         method="simclr",

@@ -40,7 +40,9 @@ def main(
     projection = pretraining["projection"]
     projector = None
     if pretraining["method"] == "simclr":
-        projector = ProjectionHead(encoder.num_features, projection["hidden"], projection["dim"])
+        projector = ProjectionHead(
+            encoder.num_features, projection["hidden"], projection["dim"], projection["batchnorm"]
+        )
     net = place_model(PretrainNet(encoder, projector), device, images.images.shape[-1])
     log(f"{pretraining['method']} pretraining of {arch['arch']} on {len(images)} images ({device})")
     steps = steps_per_epoch(len(images), pretraining["batch_size"])

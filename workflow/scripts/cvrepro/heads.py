@@ -25,12 +25,9 @@ def make_head(kind: str, in_features: int, num_classes: int, dropout: float, hid
 
 
 class ProjectionHead(nn.Sequential):
-    """SimCLR's g(.): linear, BN, ReLU, linear; the contrastive loss sees its output."""
+    """SimCLR's g(.): linear, BN (the Keras example's head has none: `batchnorm` False), ReLU,
+    linear; the contrastive loss sees its output."""
 
-    def __init__(self, in_features: int, hidden: int, dim: int) -> None:
-        super().__init__(
-            nn.Linear(in_features, hidden),
-            nn.BatchNorm1d(hidden),
-            nn.ReLU(inplace=True),
-            nn.Linear(hidden, dim),
-        )
+    def __init__(self, in_features: int, hidden: int, dim: int, batchnorm: bool) -> None:
+        norm = [nn.BatchNorm1d(hidden)] if batchnorm else []
+        super().__init__(nn.Linear(in_features, hidden), *norm, nn.ReLU(inplace=True), nn.Linear(hidden, dim))

@@ -136,6 +136,11 @@ def simclr(
         online = online_probe(model.encoder, probe, probe_val, steps, recipe, mean, std)
 
     def step(images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator):
+        labelled = None
+        if online is not None and recipe["contrast_labelled"]:
+            # The Keras example's train_step: the labelled batch joins the contrastive batch too.
+            labelled = online[1](generator)
+            images = torch.cat([images, labelled[0]])
         v1 = augmented(images, augment, mean, std, generator)
         v2 = augmented(images, augment, mean, std, generator)
         with autocast(images.device):
@@ -144,7 +149,7 @@ def simclr(
         loss = loss_fn(z1, z2, temperature)
         sums = {"loss": loss.detach(), "acc": accuracy_fn(z1.detach(), z2.detach())}
         if online is not None:
-            sums.update(online[1](generator))
+            sums.update(online[2](*(labelled or online[1](generator)), generator))
         return loss, sums
 
     def summarize(sums: dict[str, float], images: int, steps: int) -> dict[str, float]:
@@ -153,7 +158,7 @@ def simclr(
 
     def probe_accuracy(generator: torch.Generator) -> dict[str, float]:
         if online is not None:
-            return online[2]()
+            return online[3]()
         if probe is None:
             return {}
         from cvrepro.probes import linear_probe_accuracy  # scikit-learn, only where there is a probe

@@ -49,9 +49,10 @@ def online_probe(
     recipe: dict,
     mean: list[float],
     std: list[float],
-) -> tuple[ProbeHead, Callable[[torch.Generator], dict], Callable[[], dict]]:
-    """(head, step(generator) -> device sums, validate() -> scores). `steps`: contrastive steps
-    per epoch; every epoch visits a fresh seeded permutation of `labelled` in step-sized slices."""
+) -> tuple[ProbeHead, Callable, Callable, Callable[[], dict]]:
+    """(head, batch(generator) -> (uint8 images, labels) of this step, train(images, labels,
+    generator) -> device sums, validate() -> scores). `steps`: contrastive steps per epoch; every
+    epoch visits a fresh seeded permutation of `labelled` in step-sized slices."""
     device = labelled.images.device
     head = ProbeHead(encoder.num_features, len(labelled.classes), recipe["probe_lr"], device)
     size = labelled_batch_size(len(labelled), steps)
@@ -67,7 +68,7 @@ def online_probe(
         encoder.train(was_training)
         return out
 
-    def step(generator: torch.Generator) -> dict:
+    def batch(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         k = state["step"] % steps
         if k == 0:
             repeats = -(-steps * size // len(labelled))  # enough permutations for the epoch
@@ -76,17 +77,19 @@ def online_probe(
             )
         state["step"] += 1
         pick = state["order"][k * size : (k + 1) * size]
-        x = standardize(augment_batch(labelled.images[pick].float() / 255, augment, generator), mean, std)
-        labels = labelled.labels[pick]
+        return labelled.images[pick], labelled.labels[pick]
+
+    def train(images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> dict:
+        x = standardize(augment_batch(images.float() / 255, augment, generator), mean, std)
         logits = head.linear(features(x))
         loss = F.cross_entropy(logits, labels)
         head.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         head.optimizer.step()
         return {
-            "probe_loss": loss.detach() * len(pick),
+            "probe_loss": loss.detach() * len(labels),
             "probe_correct": (logits.argmax(1) == labels).sum(),
-            "probe_seen": torch.tensor(len(pick), device=device),
+            "probe_seen": torch.tensor(len(labels), device=device),
         }
 
     @torch.no_grad()
@@ -100,7 +103,7 @@ def online_probe(
         ).tolist()
         return {"probe_val_loss": loss, "probe_val_acc": acc}
 
-    return head, step, validate
+    return head, batch, train, validate
 
 
 def probe_scores(sums: dict[str, float]) -> dict[str, float]:
