@@ -84,11 +84,7 @@ def step_loss(steps: dict[str, list[pd.DataFrame]], out_png: Path, title: str) -
     ax.grid(alpha=0.3)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=120)
-    plt.close(fig)
+    _save(fig, out_png, title)
 
 
 def tsne(
@@ -173,11 +169,7 @@ def bn_sweep(results: dict[str, list[pd.DataFrame]], out_png: Path, title: str) 
     for ax in (ax_bs, ax_sev):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=120)
-    plt.close(fig)
+    _save(fig, out_png, title)
 
 
 def _panels(n: int, panel_width: float = 5.0, height: float = 4.5):
