@@ -37,7 +37,8 @@ from cvrepro.engine import train_one_epoch  # noqa: E402
 from cvrepro.methods import supervised  # noqa: E402
 from cvrepro.models import build_model  # noqa: E402
 from cvrepro.precision import set_precision  # noqa: E402
-from cvrepro.schedules import make_optimizer, make_scheduler, steps_per_epoch  # noqa: E402
+from cvrepro.batches import steps_per_epoch  # noqa: E402
+from cvrepro.schedules import make_optimizer, make_scheduler  # noqa: E402
 
 OPTIMIZER = {
     "name": "sgd",

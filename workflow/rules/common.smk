@@ -123,7 +123,7 @@ def get_subset_inputs(wildcards):
 
 def get_subset_params(wildcards):
     spec = study_of(wildcards).subsets[wildcards.subset]
-    return {key: spec[key] for key in ("split", "size", "classes", "seed", "within", "exclude")}
+    return {key: spec[key] for key in ("split", "size", "draw", "classes", "seed", "within", "exclude")}
 
 
 # --- runs and pretrainings -------------------------------------------------------------------
