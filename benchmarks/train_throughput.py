@@ -29,6 +29,7 @@ from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
+from cvrepro.batches import steps_per_epoch  # noqa: E402
 from cvrepro.compile import ENV as COMPILE_ENV  # noqa: E402
 from cvrepro.config.recipes import run_recipe  # noqa: E402
 from cvrepro.data import TensorSet, channel_stats  # noqa: E402
@@ -37,7 +38,6 @@ from cvrepro.engine import train_one_epoch  # noqa: E402
 from cvrepro.methods import supervised  # noqa: E402
 from cvrepro.models import build_model  # noqa: E402
 from cvrepro.precision import set_precision  # noqa: E402
-from cvrepro.batches import steps_per_epoch  # noqa: E402
 from cvrepro.schedules import make_optimizer, make_scheduler  # noqa: E402
 
 OPTIMIZER = {
@@ -187,7 +187,7 @@ def engine_throughput(
         method = supervised(model, recipe, mean, std, 10, None)
 
     def epoch() -> None:
-        train_one_epoch(model, train, method, optimizer, scheduler, generator, batch_size, [], "eval")
+        train_one_epoch(model, train, method, optimizer, scheduler, generator, batch_size, [], "eval", True)
 
     warm_up = timed(epoch, device)
     seconds = timed(lambda: [epoch() for _ in range(epochs)], device)

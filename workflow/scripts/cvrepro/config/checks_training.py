@@ -124,7 +124,9 @@ def _check_online_probe(study: Study, key: str, spec: dict) -> None:
     if spec["probe_val"] is not None and spec["probe"] != "online":
         raise ConfigError(f"{study.source}: {key}.probe_val: only used by probe: online")
     if spec["contrast_labelled"] and spec["probe"] != "online":
-        raise ConfigError(f"{study.source}: {key}.contrast_labelled: needs probe: online (its labelled batches)")
+        raise ConfigError(
+            f"{study.source}: {key}.contrast_labelled: needs probe: online (its labelled batches)"
+        )
     for role in ("probe_data", "probe_val"):
         if spec[role] is not None and study.subsets[spec[role]]["split"] == "unlabeled":
             raise ConfigError(
