@@ -173,6 +173,31 @@ def test_markdown_shows_precision_recall_f1_in_percent():
     assert "| cat | 87.32% | 781 |" in to_markdown(frame)
 
 
+def test_table_script_builds_a_confusion_table_cell_by_cell_beside_the_reports_counts(tmp_path):
+    """The report's fine-tuned matrix as both ours and theirs, one cell planted 5 higher: rows and
+    columns by index or name, each reported cell with its difference and verdict."""
+    test, made_by = write_metrics(tmp_path, FINE_TUNED, STL10)
+    reported = {str(i): {str(j): n for j, n in enumerate(row)} for i, row in enumerate(FINE_TUNED)}
+    reported["cat"] = reported.pop("3")
+    reported["cat"]["dog"] = reported["cat"].pop("5") + 5  # the report's 41, planted as 46
+    spec = {"kind": "confusion", "source": "finetune", "caption": "Confusion", "reported": reported}
+    frame = table_script.main(
+        spec,
+        {"test": [test], "made_by": [made_by]},
+        tmp_path / "t.csv",
+        tmp_path / "t.md",
+        tmp_path / "c.csv",
+        log=lambda *_: None,
+    )
+    assert frame.index.name == "true -> predicted" and len(frame) == 100
+    assert frame.loc["cat -> dog", "count"] == 41 and frame.loc["cat -> dog", "count_reported"] == 46
+    assert frame.loc["cat -> dog", "count_diff"] == -5
+    assert (frame.drop(index="cat -> dog")["count_diff"] == 0).all()
+    assert frame.loc["airplane -> airplane", "count"] == FINE_TUNED[0][0]
+    assert "| cat -> dog | 41 | 46 | -5 | ours lower by 5 |" in (tmp_path / "t.md").read_text()
+    assert frame.loc["airplane -> airplane", "count_verdict"] == "equal"
+
+
 def per_class_study(table: dict) -> dict:
     spec = copy.deepcopy(TINY_STUDY)
     spec["tables"] = {**spec["tables"], "pc": table}
@@ -197,7 +222,11 @@ def per_class_study(table: dict) -> dict:
             {"kind": "per_class", "source": "a", "reported": {"10": {"f1": 0.5}}},
             "tables.pc.reported.10: class index not below the 10 classes of 'test'",
         ),
-        ({"source": "a", "runs": ["a"]}, "tables.pc.source: only used by kind per_class"),
+        ({"source": "a", "runs": ["a"]}, "tables.pc.source: only used by kinds per_class and confusion"),
+        (
+            {"kind": "confusion", "source": "a", "reported": {"3": {"10": 5}}},
+            "tables.pc.reported.3.10: class index not below the 10 classes of 'test'",
+        ),
         (  # S4's OCR-decoded class 36 of ce_center: p <= 0.965 and r <= 0.985 give F1 <= 0.9749
             {
                 "kind": "per_class",

@@ -60,3 +60,16 @@ def reported_by_row(reported: dict, classes: list[str], where: str) -> dict[str,
             raise ValueError(f"{where}.reported.{key}: class {row!r} is given twice")
         rows[row] = cells
     return rows
+
+
+def class_name(key, classes: list[str], where: str) -> str:
+    """A class given by name or by index ("3", as reports number them); a one-line ValueError
+    naming `where` otherwise."""
+    key = str(key)
+    if key in classes:
+        return key
+    if key.isdigit() and int(key) < len(classes):
+        return classes[int(key)]
+    raise ValueError(
+        f"{where}.{key}: not a class name or a class index below {len(classes)} (classes: {', '.join(classes)})"
+    )

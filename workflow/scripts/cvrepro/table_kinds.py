@@ -72,6 +72,7 @@ TABLE_KINDS: dict[str, TableKind] = {
     "runs": TableKind((), _run_rows),
     "sweep": TableKind(("sweep",), _sweep_rows),
     "per_class": TableKind(("source",), _per_class_rows),
+    "confusion": TableKind(("source",), _per_class_rows),
 }
 
 

@@ -9,7 +9,16 @@ import pandas as pd
 
 from cvrepro.table_stats import STAT_SUFFIXES, is_accuracy, is_score
 
-COUNTS = {"epochs", "train_images", "trained_params", "total_params", "iterations", "support", "best_epoch"}
+COUNTS = {
+    "epochs",
+    "train_images",
+    "trained_params",
+    "total_params",
+    "iterations",
+    "support",
+    "best_epoch",
+    "count",
+}
 
 
 def _missing(value) -> bool:

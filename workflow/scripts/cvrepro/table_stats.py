@@ -28,6 +28,8 @@ IMAGE_COUNTS = {
     "recall": "support",  # images of the class
 }
 STAT_SUFFIXES = ("_sd", "_n", "_lo", "_hi")
+# Exact counts (a confusion table's cells): compared with the report's count as they are.
+EXACT_COUNTS = ("count",)
 
 
 def is_score(column: str) -> bool:
@@ -77,6 +79,14 @@ def _reported_cells(column: str, ours: Estimate | None, theirs: float | None) ->
     if theirs is None:
         return {f"{column}_reported": None, f"{column}_diff": None, f"{column}_verdict": None}
     scale, unit = (100.0, "pp") if is_accuracy(column) else (1.0, "")
+    if column in EXACT_COUNTS and ours:
+        difference = int(round(ours.mean - theirs))
+        said = (
+            "equal"
+            if difference == 0
+            else f"ours {'higher' if difference > 0 else 'lower'} by {abs(difference)}"
+        )
+        return {f"{column}_reported": theirs, f"{column}_diff": difference, f"{column}_verdict": said}
     return {
         f"{column}_reported": theirs,
         f"{column}_diff": ours.mean - theirs if ours else None,

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from cvrepro.per_class import COLUMNS as PER_CLASS_COLUMNS
-from cvrepro.per_class import per_class_values, reported_by_row
+from cvrepro.per_class import class_name, per_class_values, reported_by_row
 from cvrepro.table_kinds import sweep_column
 from cvrepro.table_markdown import provenance_line
 from cvrepro.table_stats import comparisons, summarize
@@ -169,5 +169,28 @@ def build_per_class(spec: dict, inputs: dict[str, list[Path]]) -> Built:
     frame = with_reported(per_class_values(metrics), list(PER_CLASS_COLUMNS), reported)
     frame["support"] = frame["support"].round().astype("Int64")  # a count, not a mean
     frame.index.name = "class"
+    made_by = json.loads(Path(inputs["made_by"][0]).read_text())
+    return Built(frame, provenance_line([made_by], [metrics]))
+
+
+def build_confusion(spec: dict, inputs: dict[str, list[Path]]) -> Built:
+    """One row per cell of the confusion matrix of one run or probe (true class, predicted
+    class: its count), the report's counts beside them where it gives them."""
+    metrics = json.loads(Path(inputs["test"][0]).read_text())
+    classes, counts = metrics["classes"], metrics["confusion"]
+    where = f"table of {spec['source']}"
+    reported = {
+        f"{true} -> {class_name(column, classes, f'{where}.reported.{row}')}": {"count": value}
+        for row, cells in spec["reported"].items()
+        for true in [class_name(row, classes, f"{where}.reported")]
+        for column, value in cells.items()
+    }
+    values = {
+        f"{true} -> {predicted}": {"count": counts[i][j]}
+        for i, true in enumerate(classes)
+        for j, predicted in enumerate(classes)
+    }
+    frame = with_reported(values, ["count"], reported)
+    frame.index.name = "true -> predicted"
     made_by = json.loads(Path(inputs["made_by"][0]).read_text())
     return Built(frame, provenance_line([made_by], [metrics]))

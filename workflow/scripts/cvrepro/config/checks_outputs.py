@@ -79,11 +79,13 @@ def check_tables(study: Study) -> None:
         if table["kind"] == "sweep":
             _check_sweep_table(study, name, table)
             continue
-        if table["kind"] == "per_class":
+        if table["kind"] in ("per_class", "confusion"):
             _check_per_class_table(study, name, table)
             continue
         if table["source"] is not None:
-            raise ConfigError(f"{study.source}: tables.{name}.source: only used by kind per_class")
+            raise ConfigError(
+                f"{study.source}: tables.{name}.source: only used by kinds per_class and confusion"
+            )
         if table["sweep"] is not None:
             raise ConfigError(f"{study.source}: tables.{name}.sweep: only used by kind sweep")
         for section, row_kind in SECTION_ROWS.items():
@@ -120,7 +122,7 @@ def _check_per_class_table(study: Study, name: str, table: dict) -> None:
     for section in SECTION_ROWS:
         if table[section]:
             raise ConfigError(
-                f"{key}.{section}: not used by kind per_class (its rows are `source`'s classes)"
+                f"{key}.{section}: not used by kind {table['kind']} (its rows are `source`'s classes)"
             )
     if table["sweep"] is not None:
         raise ConfigError(f"{key}.sweep: only used by kind sweep")
@@ -131,6 +133,11 @@ def _check_per_class_table(study: Study, name: str, table: dict) -> None:
     job = study.jobs(source)[0]
     test = table["test"] or (study.runs[job]["test"] if source in runs else study.probes[job]["test"])
     classes = num_classes(study.subsets[test])
+    if table["kind"] == "confusion":
+        # A zero-shot probe predicts one class more than the test set has: `other`.
+        zero_shot = source in probes and study.probes[job]["kind"] == "zero_shot"
+        _check_confusion_reported(key, table["reported"], classes + zero_shot, test)
+        return
     for row, values in table["reported"].items():
         if str(row).isdigit() and int(row) >= classes:
             raise ConfigError(
@@ -143,6 +150,16 @@ def _check_per_class_table(study: Study, name: str, table: dict) -> None:
                 )
         if str(row) not in SUMMARY_ROWS:  # macro and weighted F1 are means, not of their P and R
             _check_f1_agrees(f"{key}.reported.{row}", values)
+
+
+def _check_confusion_reported(key: str, reported: dict, classes: int, test: str) -> None:
+    """Rows (true classes) and columns (predicted ones) given by index must be below `classes`."""
+    for row, values in reported.items():
+        for where, index in [(f"{row}", row), *((f"{row}.{column}", column) for column in values)]:
+            if str(index).isdigit() and int(index) >= classes:
+                raise ConfigError(
+                    f"{key}.reported.{where}: class index not below the {classes} classes of {test!r}"
+                )
 
 
 def _check_f1_agrees(where: str, values: dict) -> None:
