@@ -21,8 +21,11 @@ def first_of_each_class(labels: np.ndarray, classes: list[str], wanted: list[str
 
 
 @torch.no_grad()
-def activation_maps(model: nn.Module, x: torch.Tensor, layers: list[str]) -> dict[str, np.ndarray]:
-    """For each layer, the mean over channels of its output: (N, h, w) per layer, in eval mode."""
+def activation_maps(
+    model: nn.Module, x: torch.Tensor, layers: list[str], channels: int | None
+) -> dict[str, np.ndarray]:
+    """For each layer, in eval mode, the mean over channels of its output, (N, h, w), or with
+    `channels` its first that many channels (filters), (N, k, h, w)."""
     modules = dict(model.named_modules())
     unknown = [layer for layer in layers if layer not in modules or layer == ""]
     if unknown:
@@ -46,5 +49,5 @@ def activation_maps(model: nn.Module, x: torch.Tensor, layers: list[str]) -> dic
         output = captured[layer].float()
         if output.ndim != 4:
             raise ValueError(f"layer {layer!r} has no spatial output (shape {tuple(output.shape)})")
-        maps[layer] = output.mean(dim=1).cpu().numpy()
+        maps[layer] = (output.mean(dim=1) if channels is None else output[:, :channels]).cpu().numpy()
     return maps

@@ -117,9 +117,8 @@ def draw_activations(spec: dict, inputs: list[Path], out_png: Path) -> None:
     else:
         picks = list(range(min(spec["count"], len(labels))))
     norm = checkpoint["normalization"]
-    maps = activation_maps(
-        model, eval_batch(data.images[picks], norm["mean"], norm["std"], norm["size"]), spec["layers"]
-    )
+    x = eval_batch(data.images[picks], norm["mean"], norm["std"], norm["size"])
+    maps = activation_maps(model, x, spec["layers"], spec["channels"])
     names = [data.classes[labels[i]] for i in picks]
     plots.activation_grid(
         data.images[picks].permute(0, 2, 3, 1).numpy(), maps, names, out_png, spec["caption"]

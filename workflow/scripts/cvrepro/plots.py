@@ -330,21 +330,40 @@ def activation_grid(
     out_png: Path,
     title: str = "",
 ) -> None:
-    """One row per image: the image, then each layer's channel-mean activation map (own scale)."""
+    """One row per image: the image, then each layer's activation map (own scale): the channel
+    mean, or a grid of its filters' maps (each on its own scale) when the maps have channels."""
+    size = 2.2 if all(m.ndim == 3 for m in maps.values()) else 4.0
     fig, axes = plt.subplots(
-        len(images), 1 + len(maps), figsize=(2.2 * (1 + len(maps)), 2.2 * len(images)), squeeze=False
+        len(images), 1 + len(maps), figsize=(size * (1 + len(maps)), size * len(images)), squeeze=False
     )
     for row, image in enumerate(images):
         axes[row, 0].imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray")
         axes[row, 0].set_title(names[row], fontsize=8)
         for col, (layer, layer_maps) in enumerate(maps.items(), start=1):
-            axes[row, col].imshow(layer_maps[row], cmap="viridis")
-            axes[row, col].set_title(
-                f"{layer} {layer_maps[row].shape[0]}x{layer_maps[row].shape[1]}", fontsize=8
-            )
+            shown = layer_maps[row] if layer_maps.ndim == 3 else _filter_mosaic(layer_maps[row])
+            axes[row, col].imshow(shown, cmap="viridis")
+            side = f"{layer_maps.shape[-2]}x{layer_maps.shape[-1]}"
+            filters = f", {layer_maps.shape[1]} filters" if layer_maps.ndim == 4 else ""
+            axes[row, col].set_title(f"{layer} {side}{filters}", fontsize=8)
         for ax in axes[row]:
             ax.set_axis_off()
     _save(fig, out_png, title)
+
+
+def _filter_mosaic(maps: np.ndarray) -> np.ndarray:
+    """(k, h, w) filter maps tiled into one image, each scaled to [0, 1] on its own, one blank
+    pixel (NaN) between tiles."""
+    k, h, w = maps.shape
+    columns = int(np.ceil(np.sqrt(k)))
+    rows = int(np.ceil(k / columns))
+    mosaic = np.full((rows * (h + 1) - 1, columns * (w + 1) - 1), np.nan)
+    for i, tile in enumerate(maps):
+        low, high = float(tile.min()), float(tile.max())
+        r, c = divmod(i, columns)
+        mosaic[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = (tile - low) / (
+            high - low or 1.0
+        )
+    return mosaic
 
 
 def grid_scores(
