@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, needs_fashion_mnist, tiny_config
+from conftest import REPO, SNAKEMAKE, copy_finished, needs_fashion_mnist, tiny_config
 from cvrepro.gpu_slots import gpu_slot
 
 # A job stand-in: claims a slot, reports what it got, then holds it until killed.
@@ -131,8 +131,10 @@ RELEASE = re.compile(r"GPU slot (\d+) released at ([\d.]+)")
 
 @pytest.mark.workflow
 @needs_fashion_mnist
-def test_two_training_jobs_run_at_once_on_different_slots(tmp_path):
-    # Device auto makes train declare gpu=1; on a CPU machine it still trains on the CPU.
+def test_two_training_jobs_run_at_once_on_different_slots(tmp_path, finished_tiny):
+    # Device auto makes train declare gpu=1; on a CPU machine it still trains on the CPU. The
+    # finished tiny study's data and subsets are up to date here: only the two trainings run.
+    tmp_path = copy_finished(finished_tiny, tmp_path / "work")
     # 12 epochs hold a slot for ~2 s on 2 CPU cores, several times the start-up skew of two jobs.
     runs = {name: {"train": "big", "epochs": 12} for name in ("one", "two")}
     config = tiny_config(runs=runs, tables={}, figures={}, probes={}, bn_sweeps={}, pretrain={})

@@ -10,7 +10,14 @@ import re
 import pandas as pd
 import pytest
 
-from conftest import TINY_STUDY, needs_fashion_mnist, planned_jobs, planned_wildcards, run_snakemake
+from conftest import (
+    TINY_STUDY,
+    copy_finished,
+    needs_fashion_mnist,
+    planned_jobs,
+    planned_wildcards,
+    run_snakemake,
+)
 from cvrepro.config import ConfigError, load_config
 from cvrepro.stats import t_interval, wilson
 
@@ -55,8 +62,9 @@ def config(study: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("replicates")
+def finished(tmp_path_factory, finished_tiny):
+    # From the finished tiny study: its downloaded and prepared data are up to date here.
+    workdir = copy_finished(finished_tiny, tmp_path_factory.mktemp("replicates") / "work")
     result = run_snakemake(workdir, config(STUDY), "--cores", "2")
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir, result

@@ -33,7 +33,14 @@ def rehearsal_study(study: Study) -> Study:
     spec = copy.deepcopy(study.spec)
     # A figure that shows named classes of a subset needs each of them drawn into it.
     every_class = {figure["subset"] for figure in spec["figures"].values() if figure["classes"]}
-    sizes = _cut_subsets(spec["subsets"], study.source, every_class)
+    # A BN sweep's shift set needs one full batch of its smallest test batch size and a partial
+    # one (two images, for batch statistics), no more: each of its conditions is evaluated at
+    # every batch size, mode and order (S1: 16 conditions x 5 x 3 x 2).
+    caps: dict[str, int] = {}
+    for sweep in spec["bn_sweeps"].values():
+        subset = spec["shift_sets"][sweep["shift_set"]]["subset"]
+        caps[subset] = min(caps.get(subset, 10**9), min(sweep["batch_sizes"]) + 2)
+    sizes = _cut_subsets(spec["subsets"], study.source, every_class, caps)
     for section in ("runs", "pretrain"):
         for job in spec[section].values():
             _one_epoch(job)
@@ -63,10 +70,10 @@ def _few_iterations(probe: dict, sizes: dict[str, int]) -> None:
         probe["k"] = min(probe["k"], sizes[probe["train"]])
 
 
-def _cut_subsets(subsets: dict, source: str, every_class: set[str]) -> dict[str, int]:
-    """Shrink every subset's size to its share of the synthetic split (those in `every_class`: at
-    least one image per class), drawing each as the subset rule will to be sure it fits; return
-    the size of every subset."""
+def _cut_subsets(subsets: dict, source: str, every_class: set[str], caps: dict[str, int]) -> dict[str, int]:
+    """Shrink every subset's size to its share of the synthetic split (at most `caps[name]`;
+    those in `every_class`: at least one image per class), drawing each as the subset rule will
+    to be sure it fits; return the size of every subset."""
     import numpy as np
 
     from cvrepro.datasets import synthetic
@@ -98,6 +105,7 @@ def _cut_subsets(subsets: dict, source: str, every_class: set[str]) -> dict[str,
             continue
         real = DATASETS[subset["dataset"]].splits[subset["split"]]
         target = max(MIN_SUBSET, round(SHARE * subset["size"] * len(labels) / real))
+        target = min(target, max(MIN_SUBSET, caps.get(name, target)))
         if name in every_class:
             target = max(target, num_classes(subset))
         for size in range(min(target, subset["size"]), 0, -1):
