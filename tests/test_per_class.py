@@ -102,6 +102,13 @@ def write_metrics(tmp_path, confusion, classes) -> tuple:
     return test, made_by
 
 
+def build_table(spec: dict, test, made_by, tmp_path):
+    """The table script on one source's metrics: t.csv and t.md in tmp_path; the frame."""
+    inputs = {"test": [test], "made_by": [made_by]}
+    out = (tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "compare.csv")
+    return table_script.main(spec, inputs, *out, log=lambda *_: None)
+
+
 def test_table_script_builds_a_per_class_table_with_the_reports_values(tmp_path):
     test, made_by = write_metrics(tmp_path, FINE_TUNED, STL10)
     spec = {
@@ -110,14 +117,7 @@ def test_table_script_builds_a_per_class_table_with_the_reports_values(tmp_path)
         "caption": "Per class",
         "reported": {name: {"precision": value} for name, value in zip(STL10, REPORTED, strict=True)},
     }
-    frame = table_script.main(
-        spec,
-        {"test": [test], "made_by": [made_by]},
-        tmp_path / "t.csv",
-        tmp_path / "t.md",
-        tmp_path / "compare.csv",
-        log=lambda *_: None,
-    )
+    frame = build_table(spec, test, made_by, tmp_path)
     shown = shown_columns(frame)
     assert [c for c in shown if not c.endswith("_verdict")] == [
         "precision",
@@ -181,14 +181,7 @@ def test_table_script_builds_a_confusion_table_cell_by_cell_beside_the_reports_c
     reported["cat"] = reported.pop("3")
     reported["cat"]["dog"] = reported["cat"].pop("5") + 5  # the report's 41, planted as 46
     spec = {"kind": "confusion", "source": "finetune", "caption": "Confusion", "reported": reported}
-    frame = table_script.main(
-        spec,
-        {"test": [test], "made_by": [made_by]},
-        tmp_path / "t.csv",
-        tmp_path / "t.md",
-        tmp_path / "c.csv",
-        log=lambda *_: None,
-    )
+    frame = build_table(spec, test, made_by, tmp_path)
     assert frame.index.name == "true -> predicted" and len(frame) == 100
     assert frame.loc["cat -> dog", "count"] == 41 and frame.loc["cat -> dog", "count_reported"] == 46
     assert frame.loc["cat -> dog", "count_diff"] == -5
