@@ -91,3 +91,13 @@ def eval_batch(
             x, size=(size, size), mode="bilinear", align_corners=False, antialias=size < x.shape[-1]
         )
     return standardize(x, mean, std)
+
+
+def augmented(
+    images: torch.Tensor, augment: str | dict, mean: list[float], std: list[float], generator: torch.Generator
+) -> torch.Tensor:
+    """The model's input for training: uint8 images -> an augmented, standardised float batch
+    (colour operations need [0, 1])."""
+    from cvrepro.augment import augment_batch
+
+    return standardize(augment_batch(images.float() / 255, augment, generator), mean, std)

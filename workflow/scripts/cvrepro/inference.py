@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cvrepro.data import TensorSet, eval_batch, standardize
+from cvrepro.data import TensorSet, augmented, eval_batch
 from cvrepro.device import model_input, prepare_device
 from cvrepro.precision import autocast
 
@@ -40,14 +40,12 @@ def predict_augmented(
 ) -> torch.Tensor:
     """Logits of every image seen through the training augmentation `augment` (a seeded random
     draw per image): validation as a script scores a validation set split from an augmented one."""
-    from cvrepro.augment import augment_batch
-
     model.eval()
     outputs = []
     for start in range(0, len(data), batch_size):
-        x = augment_batch(data.images[start : start + batch_size].float() / 255, augment, generator)
+        x = augmented(data.images[start : start + batch_size], augment, mean, std, generator)
         with autocast(data.images.device):
-            outputs.append(model(model_input(standardize(x, mean, std), model)).float())
+            outputs.append(model(model_input(x, model)).float())
     return torch.cat(outputs)
 
 

@@ -9,10 +9,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from cvrepro.augment import augment_batch
 from cvrepro.augment_presets import eval_resize
 from cvrepro.compile import compile_setting, maybe_compile
-from cvrepro.data import TensorSet, standardize
+from cvrepro.data import TensorSet, augmented
 from cvrepro.device import model_input
 from cvrepro.engine import Method
 from cvrepro.inference import evaluate, extract_features
@@ -29,13 +28,6 @@ class PretrainNet(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.projector = projector if projector is not None else nn.Identity()
-
-
-def augmented(
-    images: torch.Tensor, augment: str | dict, mean: list[float], std: list[float], generator: torch.Generator
-) -> torch.Tensor:
-    """uint8 images -> an augmented, standardised float batch (colour operations need [0, 1])."""
-    return standardize(augment_batch(images.float() / 255, augment, generator), mean, std)
 
 
 def val_augmentation(recipe: dict, generator: torch.Generator) -> tuple[str | dict, torch.Generator] | None:
@@ -139,7 +131,7 @@ def simclr(
         labelled = None
         if online is not None and recipe["contrast_labelled"]:
             # The Keras example's train_step: the labelled batch joins the contrastive batch too.
-            labelled = online[1](generator)
+            labelled = online.batch(generator)
             images = torch.cat([images, labelled[0]])
         v1 = augmented(images, augment, mean, std, generator)
         v2 = augmented(images, augment, mean, std, generator)
@@ -149,7 +141,7 @@ def simclr(
         loss = loss_fn(z1, z2, temperature)
         sums = {"loss": loss.detach(), "acc": accuracy_fn(z1.detach(), z2.detach())}
         if online is not None:
-            sums.update(online[2](*(labelled or online[1](generator)), generator))
+            sums.update(online.train(*(labelled or online.batch(generator)), generator))
         return loss, sums
 
     def summarize(sums: dict[str, float], images: int, steps: int) -> dict[str, float]:
@@ -158,7 +150,7 @@ def simclr(
 
     def probe_accuracy(generator: torch.Generator) -> dict[str, float]:
         if online is not None:
-            return online[3]()
+            return online.validate()
         if probe is None:
             return {}
         from cvrepro.probes import linear_probe_accuracy  # scikit-learn, only where there is a probe
@@ -166,7 +158,7 @@ def simclr(
         features = extract_features(model.encoder, probe, mean, std, None, "penultimate")
         return {"probe_acc": linear_probe_accuracy(features, probe.labels.cpu().numpy(), recipe["seed"])}
 
-    return Method(step, summarize, probe_accuracy, online[0] if online is not None else None, views=2)
+    return Method(step, summarize, probe_accuracy, online.head if online is not None else None, views=2)
 
 
 def triplet(model: PretrainNet, recipe: dict, mean: list[float], std: list[float]) -> Method:

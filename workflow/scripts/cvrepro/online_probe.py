@@ -5,13 +5,13 @@ detached features; train accuracy runs over the epoch's batches, validation afte
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cvrepro.augment import augment_batch
-from cvrepro.data import TensorSet, standardize
+from cvrepro.data import TensorSet, augmented
 from cvrepro.device import model_input
 from cvrepro.inference import extract_features
 
@@ -35,6 +35,16 @@ class ProbeHead(nn.Module):
         self.optimizer.load_state_dict(state["optimizer"])
 
 
+class OnlineProbe(NamedTuple):
+    """head (its state resumes with the run); batch(generator) -> this step's (uint8 images,
+    labels); train(images, labels, generator) -> device sums; validate() -> scores."""
+
+    head: ProbeHead
+    batch: Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+    train: Callable[[torch.Tensor, torch.Tensor, torch.Generator], dict]
+    validate: Callable[[], dict]
+
+
 def labelled_batch_size(labelled: int, steps: int) -> int:
     """The labelled set zipped with the contrastive batches: each step takes len // steps images
     (the Keras example's labeled_dataset_size // steps_per_epoch), at least one."""
@@ -49,10 +59,9 @@ def online_probe(
     recipe: dict,
     mean: list[float],
     std: list[float],
-) -> tuple[ProbeHead, Callable, Callable, Callable[[], dict]]:
-    """(head, batch(generator) -> (uint8 images, labels) of this step, train(images, labels,
-    generator) -> device sums, validate() -> scores). `steps`: contrastive steps per epoch; every
-    epoch visits a fresh seeded permutation of `labelled` in step-sized slices."""
+) -> OnlineProbe:
+    """The probe of `labelled`'s images; see OnlineProbe. `steps`: contrastive steps per epoch;
+    every epoch visits a fresh seeded permutation of `labelled` in step-sized slices."""
     device = labelled.images.device
     head = ProbeHead(encoder.num_features, len(labelled.classes), recipe["probe_lr"], device)
     size = labelled_batch_size(len(labelled), steps)
@@ -80,7 +89,7 @@ def online_probe(
         return labelled.images[pick], labelled.labels[pick]
 
     def train(images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> dict:
-        x = standardize(augment_batch(images.float() / 255, augment, generator), mean, std)
+        x = augmented(images, augment, mean, std, generator)
         logits = head.linear(features(x))
         loss = F.cross_entropy(logits, labels)
         head.optimizer.zero_grad(set_to_none=True)
@@ -103,7 +112,7 @@ def online_probe(
         ).tolist()
         return {"probe_val_loss": loss, "probe_val_acc": acc}
 
-    return head, batch, train, validate
+    return OnlineProbe(head, batch, train, validate)
 
 
 def probe_scores(sums: dict[str, float]) -> dict[str, float]:
