@@ -75,7 +75,14 @@ ARCH = {**MODEL, "in_channels": 3, "num_classes": 2, "image_size": 32}
 def train_on(net, train, val, recipe):
     mean, std = channel_stats(train.images)
     method = supervised(net, recipe, mean, std, 2, val)
-    return fit(net, train, recipe, method, watch_grads=recipe["grad_flow"], log=lambda s: None)
+    return fit(
+        net,
+        train,
+        recipe,
+        method,
+        watch_grads=recipe["grad_flow_per"] if recipe["grad_flow"] else None,
+        log=lambda s: None,
+    )
 
 
 def easy_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -55,7 +55,7 @@ def run_fit(hp: dict, resume: ResumeFile | None = None):
         hp,
         method,
         stopping=hp["early_stopping"],
-        watch_grads=hp["grad_flow"],
+        watch_grads=hp["grad_flow_per"] if hp["grad_flow"] else None,
         resume=resume,
         log=lambda s: None,
     )
@@ -255,7 +255,8 @@ def test_grad_flow_is_recorded_per_layer_and_epoch():
 
 
 def test_grad_flow_mean_and_max_equal_a_per_step_recomputation():
-    """The device-side sums against plain per-step bookkeeping on the same training."""
+    """The device-side sums (per epoch) and per-step rows against plain per-step bookkeeping on
+    the same training."""
     from cvrepro.engine import watched_parameters
 
     hp = {**HP, "epochs": 1, "augment": "none", "grad_flow": True}
@@ -276,16 +277,24 @@ def test_grad_flow_mean_and_max_equal_a_per_step_recomputation():
         return original(images, labels, generator)
 
     method.step = step
-    optimizer_steps = fit(net, data, hp, method, watch_grads=True, log=lambda s: None)
+    per_step = fit(net, data, hp, method, watch_grads="step", log=lambda s: None)
     for name, p in watched_parameters(net):  # the last step's gradients
         seen.setdefault(name, []).append(p.grad.detach().abs().clone())
-    rows = {row["layer"]: row for row in optimizer_steps.grad_flow}
-    assert rows == {row["layer"]: row for row in result.grad_flow}
+    rows = {row["layer"]: row for row in result.grad_flow}
+    steps = len(next(iter(seen.values())))
+    assert steps > 1 and len(per_step.grad_flow) == steps * len(seen)
     for name, grads in seen.items():
         assert rows[name]["mean_abs_grad"] == pytest.approx(
             float(torch.stack([g.mean() for g in grads]).mean()), rel=1e-5
         )
         assert rows[name]["max_abs_grad"] == float(max(g.max() for g in grads))
+        # grad_flow_per: step keeps each step's own values, numbered 1..steps
+        own = [row for row in per_step.grad_flow if row["layer"] == name]
+        assert [row["step"] for row in own] == list(range(1, steps + 1))
+        assert [row["mean_abs_grad"] for row in own] == pytest.approx(
+            [float(g.mean()) for g in grads], rel=1e-6
+        )
+        assert [row["max_abs_grad"] for row in own] == [float(g.max()) for g in grads]
 
 
 def test_nan_loss_stops_with_a_clear_error():

@@ -86,3 +86,45 @@ def test_gradient_flow_draws_one_panel_per_run_with_mean_and_max(tmp_path):
     plots.gradient_flow({"a": flow(1e-3)}, one, "")
     plots.gradient_flow({"a": flow(1e-3), "b": flow(1e-2), "c": pd.DataFrame()}, three, "")
     assert Image.open(three).size[1] > 2.5 * Image.open(one).size[1]  # a panel per run
+
+
+def test_gradient_flow_overlays_every_step_when_rows_are_per_step(tmp_path):
+    """grad_flow_per: step draws what overlaying one bar per step at alpha 0.1 draws: at a
+    height that k steps' bars reach, opacity 1 - 0.9^k, from the log axis' floor up."""
+    import matplotlib.pyplot as plt
+
+    rows = [
+        {
+            "epoch": 1,
+            "step": step,
+            "layer": layer,
+            "mean_abs_grad": step * 1e-4 * (i + 1),
+            "max_abs_grad": step * 1e-3,
+        }
+        for step in (2, 1, 3)
+        for i, layer in enumerate(["conv1.weight", "fc.weight"])
+    ]
+    frame = pd.DataFrame(rows)
+    fig, ax = plt.subplots()
+    plots._step_bars(ax, frame, "mean_abs_grad", "b", floor=1e-6)
+    (bars,) = ax.collections
+    bands = [
+        (box.vertices[:4, 0].mean(), box.vertices[:, 1].min(), box.vertices[:, 1].max())
+        for box in bars.get_paths()
+    ]
+    alphas = bars.get_facecolors()[:, 3]
+    # conv1: steps reach 1e-4, 2e-4, 3e-4; fc twice as high; 3 bands each
+    expected = [
+        (0, 2e-4, 3e-4),
+        (0, 1e-4, 2e-4),
+        (0, 1e-6, 1e-4),
+        (1, 4e-4, 6e-4),
+        (1, 2e-4, 4e-4),
+        (1, 1e-6, 2e-4),
+    ]
+    assert np.asarray(bands) == pytest.approx(np.asarray(expected))
+    assert alphas == pytest.approx([0.1, 0.19, 0.271] * 2)
+    plt.close(fig)
+    out = tmp_path / "steps.png"
+    plots.gradient_flow({"a": frame}, out, "")
+    assert Image.open(out).size[0] > 0

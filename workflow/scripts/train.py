@@ -107,7 +107,7 @@ def main(
         run,
         method,
         stopping=run["early_stopping"],
-        watch_grads=run["grad_flow"],
+        watch_grads=run["grad_flow_per"] if run["grad_flow"] else None,
         resume=out.resume_file(run, train.index, init),
         log=log,
     )
@@ -133,9 +133,9 @@ def main(
         metrics["provenance"]["imagenet_weights"] = (
             f"random stand-in for {weights}" if ctx.random_weights else weights
         )
-    pd.DataFrame(result.grad_flow, columns=["epoch", "layer", "mean_abs_grad", "max_abs_grad"]).to_csv(
-        out.grad_flow, index=False
-    )
+    step_column = ["step"] if run["grad_flow_per"] == "step" else []
+    columns = ["epoch", *step_column, "layer", "mean_abs_grad", "max_abs_grad"]
+    pd.DataFrame(result.grad_flow, columns=columns).to_csv(out.grad_flow, index=False)
     normalization = {"mean": mean, "std": std, "size": size}
     save_model_files(out, net, arch, normalization, train_set.classes, result.history, metrics, result.steps)
     val = f"  val_acc {metrics['val_acc']:.4f}" if metrics["val_acc"] is not None else ""

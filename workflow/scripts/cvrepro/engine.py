@@ -75,12 +75,14 @@ def train_one_epoch(
     frozen_bn: str,
     shuffle: bool,
     batches: int | None = None,
-) -> tuple[dict[str, float], dict[str, tuple[float, float]], list[float]]:
+    grads_per_step: bool = False,
+) -> tuple[dict[str, float], list[dict], list[float]]:
     """One pass in a seeded random order, or the data's own without `shuffle` (its first
     `batches` batches only, when given: the last epoch of a recipe that counts `steps`). Returns
-    (scores, per watched weight: the mean over steps of its mean |grad| and the largest |grad| of
-    any step, each step's batch loss); frozen BatchNorm layers in `frozen_bn` mode
-    (cvrepro.freezing.set_train_mode)."""
+    (scores, gradient rows, each step's batch loss). A gradient row holds a watched weight's mean
+    and max |grad|: per step (`step` numbered from 1 in the epoch) when `grads_per_step`, else the
+    mean over steps of its mean |grad| and the largest |grad| of any step. Frozen BatchNorm layers
+    run in `frozen_bn` mode (cvrepro.freezing.set_train_mode)."""
     set_train_mode(model, frozen_bn)
     if method.state is not None:
         method.state.train()
@@ -94,7 +96,7 @@ def train_one_epoch(
     sums: Sums = {}
     grad_sums = torch.zeros(len(watched), device=device)
     grad_max = torch.zeros(len(watched), device=device)
-    images, last_lr, losses = 0, None, []
+    images, last_lr, losses, step_grads = 0, None, [], []
     for start in starts:
         batch = order[start : start + batch_size]
         loss, parts = method.step(data.images[batch], data.labels[batch], generator)
@@ -102,8 +104,12 @@ def train_one_epoch(
         loss.backward()
         losses.append(loss.detach())
         if watched:
-            grad_sums += torch.stack([p.grad.abs().mean() for _, p in watched])
-            grad_max = torch.maximum(grad_max, torch.stack([p.grad.abs().amax() for _, p in watched]))
+            means = torch.stack([p.grad.abs().mean() for _, p in watched])
+            maxes = torch.stack([p.grad.abs().amax() for _, p in watched])
+            grad_sums += means
+            grad_max = torch.maximum(grad_max, maxes)
+            if grads_per_step:
+                step_grads.append(torch.stack([means, maxes]))
         last_lr = optimizer.param_groups[0]["lr"]
         optimizer.step()
         scheduler.step()
@@ -113,26 +119,32 @@ def train_one_epoch(
     # The epoch's one wait on the device: every sum and gradient statistic in one transfer
     # (float64 holds counts exactly and float32 values unchanged).
     keys, w = list(sums), len(watched)
-    flat = torch.cat(
-        [
-            *(sums[k].double().reshape(1) for k in keys),
-            grad_sums.double(),
-            grad_max.double(),
-            torch.stack(losses).double().reshape(-1),
-        ]
-    ).tolist()
+    pieces = [*(sums[k].double().reshape(1) for k in keys), grad_sums.double(), grad_max.double()]
+    pieces.append(torch.stack(losses).double().reshape(-1))
+    if step_grads:
+        pieces.append(torch.stack(step_grads).double().reshape(-1))
+    flat = torch.cat(pieces).tolist()
     values, grad_means = flat[: len(keys)], flat[len(keys) : len(keys) + w]
-    grad_maxes, step_losses = flat[len(keys) + w : len(keys) + 2 * w], flat[len(keys) + 2 * w :]
+    end = len(keys) + 2 * w + len(starts)
+    grad_maxes, step_losses = flat[len(keys) + w : len(keys) + 2 * w], flat[len(keys) + 2 * w : end]
     scores = method.summarize(dict(zip(keys, values, strict=True)), images, len(starts))
     if not math.isfinite(scores["train_loss"]):
         raise FloatingPointError(
             f"training loss became {scores['train_loss']}; lower the learning rate or check the data"
         )
     scores["last_lr"] = last_lr  # the learning rate of the epoch's last step
-    grads = {
-        name: (mean / len(starts), largest)
-        for (name, _), mean, largest in zip(watched, grad_means, grad_maxes, strict=True)
-    }
+    names = [name for name, _ in watched]
+    if step_grads:  # flat[end:] holds (steps, 2, weights): each step's means, then its maxes
+        grads = [
+            {"step": i + 1, "layer": name, "mean_abs_grad": flat[at + j], "max_abs_grad": flat[at + w + j]}
+            for i, at in enumerate(range(end, len(flat), 2 * w))
+            for j, name in enumerate(names)
+        ]
+    else:
+        grads = [
+            {"layer": name, "mean_abs_grad": mean / len(starts), "max_abs_grad": largest}
+            for name, mean, largest in zip(names, grad_means, grad_maxes, strict=True)
+        ]
     return scores, grads, step_losses
 
 
@@ -179,13 +191,14 @@ def fit(
     method: Method,
     *,
     stopping: dict | None = None,
-    watch_grads: bool = False,
+    watch_grads: str | None = None,
     resume: ResumeFile | None = None,
     log: Callable[[str], None] = print,
 ) -> FitResult:
     """Train `model` on `data` with `method` as the recipe says (its keys epochs, batch_size,
     optimizer, schedule and seed); stop early as `stopping` says (a run's early_stopping);
-    record mean and max |gradient| per weight when `watch_grads` (a run's grad_flow); resumable from
+    record mean and max |gradient| per weight and "epoch" or "step", as `watch_grads` says (a run's
+    grad_flow and grad_flow_per); resumable from
     `resume` after any epoch."""
     device = data.images.device
     prepare_device(device)
@@ -225,6 +238,7 @@ def fit(
             frozen_bn_mode(recipe),
             recipe["shuffle"],
             batches,
+            watch_grads == "step",
         )
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -239,8 +253,8 @@ def fit(
             {"epoch": epoch, "step": done + i, "loss": loss} for i, loss in enumerate(step_losses, start=1)
         ]
         result.grad_flow += [
-            {"epoch": epoch, "layer": n, "mean_abs_grad": mean, "max_abs_grad": largest}
-            for n, (mean, largest) in grads.items()
+            {"epoch": epoch, **row, **({"step": done + row["step"]} if "step" in row else {})}
+            for row in grads
         ]
         elapsed = (time.perf_counter() - started) / (epoch - first_epoch + 1)
         log(_epoch_line(row, epochs, elapsed * (epochs - epoch)))

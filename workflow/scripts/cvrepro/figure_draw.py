@@ -67,7 +67,7 @@ def draw_probe_curves(spec: dict, inputs: list[Path], out_png: Path) -> None:
 
 
 def draw_grad_flow(spec: dict, inputs: list[Path], out_png: Path) -> None:
-    plots.gradient_flow(_first(_read_csvs(spec, inputs)), out_png, spec["caption"])
+    plots.gradient_flow(_first(_read_csvs(spec, inputs)), out_png, spec["caption"], spec["scale"])
 
 
 def draw_bn_sweep(spec: dict, inputs: list[Path], out_png: Path) -> None:
