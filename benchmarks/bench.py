@@ -39,9 +39,9 @@ from bench_report import Row, markdown, write  # noqa: E402
 from bench_ssl import extraction_throughput, simclr_throughput  # noqa: E402
 from train_throughput import engine_throughput, seed_style_throughput  # noqa: E402
 
-from cvrepro.compile import compile_setting  # noqa: E402
-from cvrepro.device import resolve_device  # noqa: E402
-from cvrepro.precision import precision_name, set_precision, uses_bf16  # noqa: E402
+from cvrepro.nets.compile import compile_setting  # noqa: E402
+from cvrepro.nets.device import resolve_device  # noqa: E402
+from cvrepro.nets.precision import precision_name, set_precision, uses_bf16  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -142,7 +142,7 @@ def ssl_rows(plan: Plan, device: torch.device) -> list[Row]:
                 "feature extraction",
                 bench_set.describe(),
                 setting,
-                "cvrepro.inference.extract_features",
+                "cvrepro.nets.inference.extract_features",
                 value,
                 "images/s",
             )
@@ -155,7 +155,7 @@ def ssl_rows(plan: Plan, device: torch.device) -> list[Row]:
                 "SimCLR pretraining",
                 bench_set.describe(),
                 setting,
-                "cvrepro.engine.fit (SimCLR)",
+                "cvrepro.train.engine.fit (SimCLR)",
                 value,
                 "images/s",
             )
@@ -177,7 +177,7 @@ def probe_rows(plan: Plan) -> list[Row]:
             Row(
                 "probe fit",
                 data,
-                f"cvrepro.probes, kind {kind}, defaults",
+                f"cvrepro.evaluate.probes, kind {kind}, defaults",
                 method,
                 seconds,
                 "s",
@@ -194,7 +194,7 @@ def probe_rows(plan: Plan) -> list[Row]:
         Row(
             "probe fit",
             f"{fmnist.describe()} raw pixels (fit on {cut:,})",
-            "cvrepro.probes, kind softmax, defaults",
+            "cvrepro.evaluate.probes, kind softmax, defaults",
             "LogisticRegression (softmax)",
             seconds,
             "s",
@@ -273,7 +273,7 @@ def accuracy_rows(plan: Plan, device: torch.device, epochs: int, quick: bool) ->
             "Fashion-MNIST accuracy",
             result["train"],
             setting,
-            "cvrepro.engine.fit",
+            "cvrepro.train.engine.fit",
             100 * result["test_acc"],
             "% test accuracy",
             f"test: {result['test']}; {reached}",
@@ -282,7 +282,7 @@ def accuracy_rows(plan: Plan, device: torch.device, epochs: int, quick: bool) ->
             "Fashion-MNIST accuracy",
             result["train"],
             setting,
-            "cvrepro.engine.fit",
+            "cvrepro.train.engine.fit",
             result["train_seconds"],
             "s",
             f"training time (epochs only; {result['fit_seconds']:.1f} s with the per-epoch test scoring)",

@@ -19,12 +19,12 @@ from bench_data import fashion_mnist  # noqa: E402
 from train_throughput import model_spec, sync, tensor_set  # noqa: E402
 
 from cvrepro.config.recipes import run_recipe  # noqa: E402
-from cvrepro.data import channel_stats  # noqa: E402
-from cvrepro.device import place_model  # noqa: E402
-from cvrepro.engine import fit  # noqa: E402
-from cvrepro.inference import evaluate  # noqa: E402
-from cvrepro.methods import supervised  # noqa: E402
-from cvrepro.models import build_model  # noqa: E402
+from cvrepro.data.tensors import channel_stats  # noqa: E402
+from cvrepro.nets.device import place_model  # noqa: E402
+from cvrepro.nets.inference import evaluate  # noqa: E402
+from cvrepro.nets.models import build_model  # noqa: E402
+from cvrepro.train.engine import fit  # noqa: E402
+from cvrepro.train.methods import supervised  # noqa: E402
 
 
 def recipe(epochs: int, batch_size: int) -> dict:

@@ -14,7 +14,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from cvrepro.datasets.readers import read_idx  # noqa: E402
+from cvrepro.data.datasets.readers import read_idx  # noqa: E402
 
 # Debian's dataset-fashion-mnist; CVREPRO_FASHION_MNIST_DIR points elsewhere (a GPU machine
 # without the package gets the four .gz files copied next to the repository).

@@ -1,4 +1,4 @@
-"""Probe fit time (cvrepro.probes.fit_probe): the scikit-learn classifiers of the probe rule on
+"""Probe fit time (cvrepro.evaluate.probes.fit_probe): the scikit-learn classifiers of the probe rule on
 features of the size our encoders produce, and on raw Fashion-MNIST pixels as the default study does."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
 from cvrepro.config.recipes import probe_recipe  # noqa: E402
-from cvrepro.probes import fit_probe  # noqa: E402
+from cvrepro.evaluate.probes import fit_probe  # noqa: E402
 
 
 def clustered_features(

@@ -1,5 +1,5 @@
-"""Feature extraction (cvrepro.inference.extract_features) and SimCLR pretraining (cvrepro.engine.fit
-with cvrepro.methods.simclr) throughput on one image set, as the workflow's extract and pretrain
+"""Feature extraction (cvrepro.nets.inference.extract_features) and SimCLR pretraining (cvrepro.train.engine.fit
+with cvrepro.train.methods.simclr) throughput on one image set, as the workflow's extract and pretrain
 rules run them."""
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from bench_data import BenchSet  # noqa: E402
 from train_throughput import model_spec, tensor_set, timed  # noqa: E402
 
 from cvrepro.config.recipes import pretraining_recipe  # noqa: E402
-from cvrepro.data import TensorSet, channel_stats  # noqa: E402
-from cvrepro.device import place_model  # noqa: E402
-from cvrepro.engine import fit  # noqa: E402
-from cvrepro.heads import ProjectionHead  # noqa: E402
-from cvrepro.inference import extract_features  # noqa: E402
-from cvrepro.methods import PretrainNet, simclr  # noqa: E402
-from cvrepro.models import build_model  # noqa: E402
+from cvrepro.data.tensors import TensorSet, channel_stats  # noqa: E402
+from cvrepro.nets.device import place_model  # noqa: E402
+from cvrepro.nets.heads import ProjectionHead  # noqa: E402
+from cvrepro.nets.inference import extract_features  # noqa: E402
+from cvrepro.nets.models import build_model  # noqa: E402
+from cvrepro.train.engine import fit  # noqa: E402
+from cvrepro.train.methods import PretrainNet, simclr  # noqa: E402
 
 
 def extraction_throughput(bench_set: BenchSet, width: int, batch_size: int, device: torch.device) -> float:

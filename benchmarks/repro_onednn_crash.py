@@ -1,5 +1,5 @@
 """Reproduces the oneDNN crash that keeps channels_last off on the CPU for images of 64 px and more
-(cvrepro.device.memory_format): a few SGD steps of ResNet-18 (CIFAR stem) in channels_last,
+(cvrepro.nets.device.memory_format): a few SGD steps of ResNet-18 (CIFAR stem) in channels_last,
 one child process per (width, image size, precision), so a segfault or heap abort ends only
 that case. On the 2-core AMD EPYC build machine (torch 2.14.1, 2026-11-26) widths 4 and 8
 crashed at 64 and/or 96 px in fp32 and bf16 (SIGSEGV, `free(): invalid next size`); width 16 ran.
@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from cvrepro.models import build_model  # noqa: E402
+from cvrepro.nets.models import build_model  # noqa: E402
 
 
 def train_steps(width: int, size: int, precision: str, steps: int = 4) -> float:

@@ -3,8 +3,8 @@
 The seed-style loop is what the reports' notebooks do: a torchvision Dataset that turns each
 uint8 image into a PIL image, per-image transforms (RandomCrop + RandomHorizontalFlip +
 ToTensor + Normalize), a DataLoader with workers, then the model. Ours keeps the uint8 set on
-the training device and augments whole batches there (cvrepro.engine.train_one_epoch), with
-channels_last, bf16 autocast where the hardware has it (cvrepro.precision) and optionally
+the training device and augments whole batches there (cvrepro.train.engine.train_one_epoch), with
+channels_last, bf16 autocast where the hardware has it (cvrepro.nets.precision) and optionally
 torch.compile. Same model, data, batch size,
 augmentation and number of images for both; numbers are images/s after one warm-up epoch.
 
@@ -29,16 +29,16 @@ from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from cvrepro.batches import steps_per_epoch  # noqa: E402
-from cvrepro.compile import ENV as COMPILE_ENV  # noqa: E402
 from cvrepro.config.recipes import run_recipe  # noqa: E402
-from cvrepro.data import TensorSet, channel_stats  # noqa: E402
-from cvrepro.device import place_model, prepare_device, resolve_device  # noqa: E402
-from cvrepro.engine import train_one_epoch  # noqa: E402
-from cvrepro.methods import supervised  # noqa: E402
-from cvrepro.models import build_model  # noqa: E402
-from cvrepro.precision import set_precision  # noqa: E402
-from cvrepro.schedules import make_optimizer, make_scheduler  # noqa: E402
+from cvrepro.data.tensors import TensorSet, channel_stats  # noqa: E402
+from cvrepro.nets.compile import ENV as COMPILE_ENV  # noqa: E402
+from cvrepro.nets.device import place_model, prepare_device, resolve_device  # noqa: E402
+from cvrepro.nets.models import build_model  # noqa: E402
+from cvrepro.nets.precision import set_precision  # noqa: E402
+from cvrepro.train.batches import steps_per_epoch  # noqa: E402
+from cvrepro.train.engine import train_one_epoch  # noqa: E402
+from cvrepro.train.methods import supervised  # noqa: E402
+from cvrepro.train.schedules import make_optimizer, make_scheduler  # noqa: E402
 
 OPTIMIZER = {
     "name": "sgd",
@@ -167,7 +167,7 @@ def engine_throughput(
     precision: str = "auto",
 ) -> tuple[float, float]:
     """(images/s over `epochs` timed epochs, seconds of the warm-up epoch) of cvrepro's engine in
-    `precision` (see cvrepro.precision); with a `compile_setting` (a CVREPRO_COMPILE value) the
+    `precision` (see cvrepro.nets.precision); with a `compile_setting` (a CVREPRO_COMPILE value) the
     warm-up epoch includes torch.compile's compile time."""
     set_precision(precision)
     prepare_device(device)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from cvrepro.activations import activation_maps, first_of_each_class
 from cvrepro.config.recipes import run_recipe
-from cvrepro.models import build_model
+from cvrepro.evaluate.activations import activation_maps, first_of_each_class
+from cvrepro.nets.models import build_model
 
 
 def test_maps_have_each_layers_resolution_and_are_channel_means():
@@ -29,7 +29,7 @@ def test_maps_have_each_layers_resolution_and_are_channel_means():
 
 def test_filter_maps_are_each_channel_and_tile_into_one_mosaic(tmp_path):
     """S2's per-filter grids: `channels` keeps the first k filters; the figure tiles them."""
-    from cvrepro.plots import _filter_mosaic, activation_grid
+    from cvrepro.report.plot_images import _filter_mosaic, activation_grid
 
     model = build_model(
         {**run_recipe(model={"width": 4})["model"], "num_classes": 10, "in_channels": 3, "image_size": 32}

@@ -32,15 +32,15 @@ from conftest import (
     run_snakemake,
     tiny_config,
 )
-from cvrepro.checkpoint import save_checkpoint
 from cvrepro.config import ConfigError, load_config, resolve_study
 from cvrepro.config.checks_names import SEED_MAX, check_names
 from cvrepro.config.yamlfile import read_yaml
-from cvrepro.jsonio import write_json
-from cvrepro.models import build_model
-from cvrepro.names import ARCHS, CHILDREN, RESNET_BLOCKS
+from cvrepro.data.subsets import draw_subset
+from cvrepro.nets.checkpoint import save_checkpoint
+from cvrepro.nets.models import build_model
 from cvrepro.study import Study
-from cvrepro.subsets import draw_subset
+from cvrepro.study.jsonio import write_json
+from cvrepro.study.names import ARCHS, CHILDREN, RESNET_BLOCKS
 
 
 def one_line(info: pytest.ExceptionInfo) -> str:
@@ -144,7 +144,7 @@ def test_write_json_refuses_nan_and_writes_strict_json(tmp_path):
     assert json.loads(path.read_text(), parse_constant=no_constants) == {"acc": 0.5, "history": [1.0, 2]}
 
 
-@pytest.mark.parametrize("script", ["cvrepro/model_files.py", "evaluate.py", "probe.py"])
+@pytest.mark.parametrize("script", ["cvrepro/jobs/model_files.py", "evaluate.py", "probe.py"])
 def test_metrics_json_is_written_through_write_json(script):
     """Every call that writes metrics.json is write_json (json.dumps would write a bare NaN);
     train.py and pretrain.py write theirs through model_files.py."""
@@ -512,7 +512,7 @@ FORBIDDEN = {
     r"\b(?:Full|Unsafe)Loader\b|\byaml\.Loader\b": "a non-safe YAML loader",
     r"\b(?:read_pickle|joblib\.load|dill\.loads?|marshal\.loads?|shelve\.open)\(": "pickle-like load",
 }
-UNPICKLER = "workflow/scripts/cvrepro/datasets/cifar_pickle.py"  # the restricted one
+UNPICKLER = "workflow/scripts/cvrepro/data/datasets/cifar_pickle.py"  # the restricted one
 
 
 def code_files() -> list[Path]:

@@ -22,8 +22,8 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from cvrepro import corruptions
-from cvrepro.corruptions import CORRUPTIONS, corrupt
+from cvrepro.data import corruptions
+from cvrepro.data.corruptions import CORRUPTIONS, corrupt
 
 
 def _images() -> np.ndarray:

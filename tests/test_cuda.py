@@ -15,16 +15,16 @@ import pytest
 import torch
 import train as train_script
 
-from cvrepro.data import SubsetFiles, TensorSet, channel_stats
-from cvrepro.datasets.splits import write_info, write_split
-from cvrepro.engine import fit
-from cvrepro.heads import ProjectionHead
-from cvrepro.inference import extract_features, predict
-from cvrepro.job import Job
-from cvrepro.methods import PretrainNet, simclr, supervised
-from cvrepro.model_files import ModelFiles
-from cvrepro.models import build_model
-from cvrepro.precision import set_precision
+from cvrepro.data.datasets.splits import write_info, write_split
+from cvrepro.data.tensors import SubsetFiles, TensorSet, channel_stats
+from cvrepro.jobs.job import Job
+from cvrepro.jobs.model_files import ModelFiles
+from cvrepro.nets.heads import ProjectionHead
+from cvrepro.nets.inference import extract_features, predict
+from cvrepro.nets.models import build_model
+from cvrepro.nets.precision import set_precision
+from cvrepro.train.engine import fit
+from cvrepro.train.methods import PretrainNet, simclr, supervised
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible")
 
@@ -154,6 +154,7 @@ def test_train_on_cuda_and_evaluate_the_checkpoint_on_the_cpu(tmp_path):
         tmp_path / "eval.json",
         tmp_path / "predictions.npz",
         ctx=Job(torch.device("cpu")),
+        batch_size=1024,
     )
     assert metrics["accuracy"] > 0.9
     provenance = json.loads((tmp_path / "eval.json").read_text())["provenance"]

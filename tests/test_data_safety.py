@@ -23,10 +23,10 @@ import torch
 from test_readers import prepare_test_files
 
 from conftest import run_snakemake, tiny_config
-from cvrepro.datasets.download import DataSourceError
-from cvrepro.datasets.formats import add_to_tar, cifar_rows, idx_bytes
-from cvrepro.datasets.prepare import prepare_dataset
-from cvrepro.datasets.splits import load_split, write_info, write_split
+from cvrepro.data.datasets.download import DataSourceError
+from cvrepro.data.datasets.formats import add_to_tar, cifar_rows, idx_bytes
+from cvrepro.data.datasets.prepare import prepare_dataset
+from cvrepro.data.datasets.splits import load_split, write_info, write_split
 
 TRUST = "CVREPRO_TRUST_WEIGHTS_CACHE"
 
@@ -308,7 +308,7 @@ def test_good_split_loads_memory_mapped_with_unlabelled_images(tmp_path):
 
 
 def test_subset_index_outside_the_split_is_rejected(tmp_path):
-    from cvrepro.data import load_subset
+    from cvrepro.data.tensors import load_subset
 
     data = prepared(tmp_path)
     for index, expected in (
@@ -326,7 +326,7 @@ def test_subset_index_outside_the_split_is_rejected(tmp_path):
 
 
 def weights_cache(tmp_path: Path, monkeypatch, content: bytes) -> Path:
-    from cvrepro.pretrained import imagenet_weights
+    from cvrepro.nets.pretrained import imagenet_weights
 
     cache = tmp_path / "hub" / "checkpoints"
     cache.mkdir(parents=True)
@@ -344,7 +344,7 @@ def state_dict_bytes() -> bytes:
 
 
 def test_cached_weights_with_other_content_are_refused(tmp_path, monkeypatch):
-    from cvrepro.pretrained import imagenet_state_dict
+    from cvrepro.nets.pretrained import imagenet_state_dict
 
     path = weights_cache(tmp_path, monkeypatch, state_dict_bytes())
     with pytest.raises(RuntimeError, match="sha256") as error:
@@ -356,7 +356,7 @@ def test_cached_weights_with_other_content_are_refused(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("trusted", [False, True])
 def test_pickle_payload_in_the_weights_cache_is_never_run(tmp_path, monkeypatch, trusted):
-    from cvrepro.pretrained import imagenet_state_dict
+    from cvrepro.nets.pretrained import imagenet_state_dict
 
     marker = tmp_path / "payload-ran"
     buffer = io.BytesIO()
@@ -370,7 +370,7 @@ def test_pickle_payload_in_the_weights_cache_is_never_run(tmp_path, monkeypatch,
 
 
 def test_trusted_cache_loads_plain_tensors_and_says_so(tmp_path, monkeypatch, capsys):
-    from cvrepro.pretrained import imagenet_state_dict
+    from cvrepro.nets.pretrained import imagenet_state_dict
 
     weights_cache(tmp_path, monkeypatch, state_dict_bytes())
     monkeypatch.setenv(TRUST, "tests write random weights under torchvision's names")
@@ -381,7 +381,7 @@ def test_trusted_cache_loads_plain_tensors_and_says_so(tmp_path, monkeypatch, ca
 
 def test_a_download_is_verified_before_it_is_loaded(tmp_path, monkeypatch):
     """Whatever lands in the cache (here a download that ignored the hash) is checked before loading."""
-    from cvrepro.pretrained import imagenet_state_dict
+    from cvrepro.nets.pretrained import imagenet_state_dict
 
     seen = {}
 
@@ -398,8 +398,8 @@ def test_a_download_is_verified_before_it_is_loaded(tmp_path, monkeypatch):
 
 def test_registry_files_all_have_a_check():
     """Every original has an md5, or a structure check for its kind of file."""
-    from cvrepro.datasets.registry import DATASETS
-    from cvrepro.datasets.verify import STRUCTURE_CHECKS
+    from cvrepro.data.datasets.registry import DATASETS
+    from cvrepro.data.datasets.verify import STRUCTURE_CHECKS
 
     for spec in DATASETS.values():
         for remote in spec.files:

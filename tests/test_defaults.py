@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from conftest import REPO
-from cvrepro.figure_kinds import FIGURE_KINDS
-from cvrepro.table_kinds import TABLE_KINDS
+from cvrepro.report.figure_kinds import FIGURE_KINDS
+from cvrepro.report.table_kinds import TABLE_KINDS
 
 LIBRARY = REPO / "workflow" / "scripts" / "cvrepro"
 SCHEMAS = REPO / "workflow" / "schemas"
@@ -85,7 +85,7 @@ def test_schema_enums_equal_the_kind_registries():
 
 
 def test_every_kind_has_its_function():
-    from cvrepro import figure_draw, tables
+    from cvrepro.report import figure_draw, tables
 
     for kind in FIGURE_KINDS:
         assert callable(getattr(figure_draw, f"draw_{kind}")), kind

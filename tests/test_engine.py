@@ -8,17 +8,17 @@ import pytest
 import torch
 
 from conftest import REPO
-from cvrepro.checkpoint import init_from_checkpoint
 from cvrepro.config import ConfigError, load_config
 from cvrepro.config.recipes import pretraining_recipe, run_recipe
-from cvrepro.data import TensorSet, channel_stats
-from cvrepro.engine import fit
-from cvrepro.freezing import freeze, set_train_mode
-from cvrepro.methods import supervised
-from cvrepro.models import build_model
-from cvrepro.pretrained import imagenet_state_dict, imagenet_weights
-from cvrepro.resnet import ResNet
-from cvrepro.resume import ResumeFile, load_state
+from cvrepro.data.tensors import TensorSet, channel_stats
+from cvrepro.nets.checkpoint import init_from_checkpoint
+from cvrepro.nets.models import build_model
+from cvrepro.nets.pretrained import imagenet_state_dict, imagenet_weights
+from cvrepro.nets.resnet import ResNet
+from cvrepro.train.engine import fit
+from cvrepro.train.freezing import freeze, set_train_mode
+from cvrepro.train.methods import supervised
+from cvrepro.train.resume import ResumeFile, load_state
 
 HP = run_recipe(
     epochs=3,
@@ -133,7 +133,7 @@ def test_imagenet_init_without_network_names_the_cache(tmp_path, monkeypatch):
 def test_imagenet_versions_are_torchvision_s_and_a_missing_one_is_a_config_error():
     from torchvision.models import get_model_weights
 
-    from cvrepro.names import IMAGENET_VERSIONS
+    from cvrepro.study.names import IMAGENET_VERSIONS
 
     for arch, versions in IMAGENET_VERSIONS.items():
         assert versions == tuple(w.name for w in get_model_weights(arch)), arch
@@ -257,7 +257,7 @@ def test_grad_flow_is_recorded_per_layer_and_epoch():
 def test_grad_flow_mean_and_max_equal_a_per_step_recomputation():
     """The device-side sums (per epoch) and per-step rows against plain per-step bookkeeping on
     the same training."""
-    from cvrepro.engine import watched_parameters
+    from cvrepro.train.engine import watched_parameters
 
     hp = {**HP, "epochs": 1, "augment": "none", "grad_flow": True}
     _, result = run_fit(hp)
@@ -329,7 +329,7 @@ def test_fit_does_not_modify_its_hyperparameters():
 
 
 def test_compile_setting_reads_the_environment_values(monkeypatch):
-    from cvrepro.compile import compile_setting
+    from cvrepro.nets.compile import compile_setting
 
     assert [compile_setting(v) for v in ("", "0", "off")] == [None, None, None]
     assert compile_setting("1") == ("inductor", None)
@@ -344,7 +344,7 @@ def test_compile_setting_reads_the_environment_values(monkeypatch):
 
 
 def test_a_failing_compile_warns_once_and_runs_eagerly():
-    from cvrepro.compile import CompiledOrEager
+    from cvrepro.nets.compile import CompiledOrEager
 
     def broken_backend(graph, example_inputs):
         raise RuntimeError("no compiler on this machine")
@@ -372,8 +372,8 @@ def test_fit_with_a_compiled_forward_trains_like_eager_and_keeps_state_dict_keys
 
 
 def test_pretrain_with_a_compiled_forward_runs(monkeypatch, recwarn):
-    from cvrepro.heads import ProjectionHead
-    from cvrepro.methods import PretrainNet, simclr
+    from cvrepro.nets.heads import ProjectionHead
+    from cvrepro.train.methods import PretrainNet, simclr
 
     torch._dynamo.reset()
     monkeypatch.setenv("CVREPRO_COMPILE", "eager")
@@ -390,7 +390,7 @@ def test_pretrain_with_a_compiled_forward_runs(monkeypatch, recwarn):
 
 
 def test_cpu_uses_channels_last_only_below_64_pixels_for_networks_16_wide():
-    from cvrepro.device import memory_format, model_input, place_model
+    from cvrepro.nets.device import memory_format, model_input, place_model
 
     cpu = torch.device("cpu")
     assert memory_format(cpu, 28) == memory_format(cpu, 32, 16) == torch.channels_last
@@ -431,7 +431,7 @@ def conv_output_dtypes(hp: dict) -> set[torch.dtype]:
 
 
 def test_precision_policy_sets_the_dtype_of_convolutions():
-    from cvrepro.precision import cpu_has_native_bf16, set_precision, uses_bf16
+    from cvrepro.nets.precision import cpu_has_native_bf16, set_precision, uses_bf16
 
     set_precision("fp32")
     assert conv_output_dtypes(HP) == {torch.float32}
@@ -445,8 +445,8 @@ def test_precision_policy_sets_the_dtype_of_convolutions():
 
 
 def test_provenance_names_the_precision():
-    from cvrepro.precision import set_precision
-    from cvrepro.provenance import device_name
+    from cvrepro.jobs.provenance import device_name
+    from cvrepro.nets.precision import set_precision
 
     set_precision("fp32")
     assert device_name(torch.device("cpu")).endswith(", fp32)")

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cvrepro.datasets.download import DataSourceError, fetch
-from cvrepro.datasets.registry import DatasetSpec, RemoteFile, get_dataset
+from cvrepro.data.datasets.download import DataSourceError, fetch
+from cvrepro.data.datasets.registry import DatasetSpec, RemoteFile, get_dataset
 
 PAYLOAD = b"cvrepro test payload " * 1000
 MD5 = hashlib.md5(PAYLOAD).hexdigest()
@@ -155,7 +155,7 @@ def test_kaggle_archive_without_a_copy_says_where_to_put_it(tmp_path):
 
 
 def test_registry_is_complete():
-    from cvrepro.datasets.registry import DATASETS
+    from cvrepro.data.datasets.registry import DATASETS
 
     assert set(DATASETS) == {
         "fashion_mnist",

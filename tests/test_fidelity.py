@@ -14,8 +14,8 @@ import copy
 import pytest
 
 from conftest import REPO
-from cvrepro.augment_presets import resolve as resolve_augment
 from cvrepro.config import load_config
+from cvrepro.data.augment_presets import resolve as resolve_augment
 
 NAMED = ("runs", "pretrain", "probes")  # parts an item may name without a `<part>:` prefix
 QUALIFIED = ("subsets", "shift_sets", "bn_sweeps", "tables", "figures")

@@ -14,13 +14,13 @@ import pytest
 import yaml
 
 from conftest import REPO, SNAKEMAKE, copy_finished, needs_fashion_mnist, tiny_config
-from cvrepro.gpu_slots import gpu_slot
+from cvrepro.jobs.gpu_slots import gpu_slot
 
 # A job stand-in: claims a slot, reports what it got, then holds it until killed.
 HOLDER = """
 import os, sys, time
 sys.path.insert(0, {scripts!r})
-from cvrepro.gpu_slots import gpu_slot
+from cvrepro.jobs.gpu_slots import gpu_slot
 with gpu_slot(int(sys.argv[1]), poll_seconds=0.05) as slots:
     print("SLOTS", slots, os.environ.get("CUDA_VISIBLE_DEVICES"), flush=True)
     time.sleep(600)

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from cvrepro.losses import (
+from cvrepro.train.losses import (
     CenterLoss,
     combined_loss,
     contrastive_accuracy,

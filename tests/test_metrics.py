@@ -13,7 +13,7 @@ from sklearn.metrics import (
     top_k_accuracy_score,
 )
 
-from cvrepro.metrics import classification_metrics, expected_calibration_error, one_vs_rest_roc
+from cvrepro.evaluate.metrics import classification_metrics, expected_calibration_error, one_vs_rest_roc
 
 RNG = np.random.default_rng(0)
 Y = np.repeat(np.arange(12), 20)

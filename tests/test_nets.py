@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cvrepro import names, resnet, small_nets
 from cvrepro.config.recipes import run_recipe
-from cvrepro.heads import make_head
-from cvrepro.models import build_model, count_parameters
-from cvrepro.small_nets import ConvBNEncoder, ConvNet4, SmallCNN
+from cvrepro.nets import resnet, small_nets
+from cvrepro.nets.heads import make_head
+from cvrepro.nets.models import build_model, count_parameters
+from cvrepro.nets.small_nets import ConvBNEncoder, ConvNet4, SmallCNN
+from cvrepro.study import names
 
 MODEL = run_recipe()["model"]  # the schema's defaults (stem, head)
 

@@ -10,17 +10,17 @@ import torch
 import torch.nn.functional as F
 
 from conftest import TINY_STUDY
-from cvrepro.batches import steps_per_epoch
 from cvrepro.config import ConfigError, resolve_study
 from cvrepro.config.recipes import pretraining_recipe
-from cvrepro.data import TensorSet, channel_stats
-from cvrepro.engine import fit
-from cvrepro.heads import ProjectionHead
-from cvrepro.inference import extract_features
-from cvrepro.methods import PretrainNet, pretraining_method
-from cvrepro.models import build_model
-from cvrepro.online_probe import labelled_batch_size
-from cvrepro.resume import ResumeFile, load_state
+from cvrepro.data.tensors import TensorSet, channel_stats
+from cvrepro.nets.heads import ProjectionHead
+from cvrepro.nets.inference import extract_features
+from cvrepro.nets.models import build_model
+from cvrepro.train.batches import steps_per_epoch
+from cvrepro.train.engine import fit
+from cvrepro.train.methods import PretrainNet, pretraining_method
+from cvrepro.train.online_probe import labelled_batch_size
+from cvrepro.train.resume import ResumeFile, load_state
 
 RECIPE = pretraining_recipe(
     method="simclr",

@@ -15,9 +15,9 @@ from sklearn.metrics import classification_report
 
 from conftest import TINY_STUDY
 from cvrepro.config import ConfigError, resolve_study
-from cvrepro.metrics import classification_metrics
-from cvrepro.per_class import per_class_values, reported_by_row
-from cvrepro.table_markdown import shown_columns, to_markdown
+from cvrepro.evaluate.metrics import classification_metrics
+from cvrepro.evaluate.per_class import per_class_values, reported_by_row
+from cvrepro.report.table_markdown import shown_columns, to_markdown
 
 # S3's fine-tuned network (seeds/002, Question 1 b II): rows = actual, columns = predicted.
 STL10 = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
@@ -138,7 +138,7 @@ def test_table_script_builds_a_per_class_table_with_the_reports_values(tmp_path)
 
 @pytest.mark.parametrize("metric", ["recall", "precision", "f1"])
 def test_class_accuracy_figure_draws_the_chosen_metric(tmp_path, metric, monkeypatch):
-    from cvrepro import plots
+    from cvrepro.report import plots
 
     drawn = {}
     original = plots.plt.Axes.bar

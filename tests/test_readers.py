@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from conftest import FMNIST_DIR, needs_fashion_mnist
-from cvrepro.datasets import formats
-from cvrepro.datasets.prepare import prepare_dataset
-from cvrepro.datasets.registry import CIFAR10_CLASSES, CIFAR_C_CORRUPTIONS, get_dataset
-from cvrepro.datasets.splits import load_split, read_info
+from cvrepro.data.datasets import formats
+from cvrepro.data.datasets.prepare import prepare_dataset
+from cvrepro.data.datasets.registry import CIFAR10_CLASSES, CIFAR_C_CORRUPTIONS, get_dataset
+from cvrepro.data.datasets.splits import load_split, read_info
 
 RNG = np.random.default_rng(0)
 
@@ -62,7 +62,7 @@ def test_fashion_mnist_idx_gz(tmp_path):
 
 
 def test_idx_with_wrong_header_is_rejected(tmp_path):
-    from cvrepro.datasets.readers import read_idx
+    from cvrepro.data.datasets.readers import read_idx
 
     path = tmp_path / "bad.gz"
     path.write_bytes(gzip.compress(bytes([0, 0, 0x08, 1]) + (10).to_bytes(4, "big") + b"\x00" * 3))
@@ -210,7 +210,7 @@ def test_real_fashion_mnist_from_debian(tmp_path):
 def test_published_cifar10_c_as_a_shift_set_source(tmp_path):
     import shift as shift_script
 
-    from cvrepro.datasets.splits import write_info, write_split
+    from cvrepro.data.datasets.splits import write_info, write_split
 
     clean, labels = asymmetric_images(6, 32), np.array([3, 1, 4, 1, 5, 9])
     # Image (s, i) = clean image i shifted by a value that encodes corruption and severity.

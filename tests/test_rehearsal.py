@@ -19,12 +19,12 @@ import yaml
 
 from conftest import REPO, copy_finished, copy_repository, planned_jobs, run_snakemake, tiny_config
 from cvrepro.config import load_config
-from cvrepro.cost import _count, _duration, cost_markdown, forward_flops
-from cvrepro.datasets import synthetic
-from cvrepro.datasets.prepare import prepare_dataset
-from cvrepro.datasets.registry import CIFAR10_CLASSES, DATASETS, FASHION_MNIST_CLASSES
-from cvrepro.datasets.splits import load_split
-from cvrepro.rehearsal_marks import NOTE
+from cvrepro.config.cost import _count, _duration, cost_markdown, forward_flops
+from cvrepro.data.datasets import synthetic
+from cvrepro.data.datasets.prepare import prepare_dataset
+from cvrepro.data.datasets.registry import CIFAR10_CLASSES, DATASETS, FASHION_MNIST_CLASSES
+from cvrepro.data.datasets.splits import load_split
+from cvrepro.report.rehearsal_marks import NOTE
 
 SEED_STUDIES = sorted(path.stem for path in (REPO / "studies").glob("*.yaml"))
 
@@ -328,7 +328,7 @@ def test_a_broken_figure_kind_fails_the_rehearsal_with_one_line(tmp_path):
     figure and the column, and no traceback on the console."""
     copy = tmp_path / "repo"
     snakefile = copy_repository(copy)
-    plots = copy / "workflow" / "scripts" / "cvrepro" / "plots.py"
+    plots = copy / "workflow" / "scripts" / "cvrepro" / "report" / "plots.py"
     source = plots.read_text()
     assert source.count('"mean_abs_grad"') >= 1
     plots.write_text(source.replace('"mean_abs_grad"', '"mean_abs_gradient"'))

@@ -19,7 +19,7 @@ from conftest import (
     run_snakemake,
 )
 from cvrepro.config import ConfigError, load_config
-from cvrepro.stats import t_interval, wilson
+from cvrepro.report.stats import t_interval, wilson
 
 pytestmark = [pytest.mark.workflow, needs_fashion_mnist]
 

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from conftest import TINY_STUDY
-from cvrepro import figure_draw, plots
 from cvrepro.config import ConfigError, resolve_study
-from cvrepro.figure_kinds import FIGURE_KINDS
+from cvrepro.report import figure_draw, plots
+from cvrepro.report.figure_kinds import FIGURE_KINDS
 from cvrepro.study import Study
 
 
@@ -83,8 +83,8 @@ def test_gradient_flow_draws_one_panel_per_run_with_mean_and_max(tmp_path):
         )
 
     one, three = tmp_path / "one.png", tmp_path / "three.png"
-    plots.gradient_flow({"a": flow(1e-3)}, one, "")
-    plots.gradient_flow({"a": flow(1e-3), "b": flow(1e-2), "c": pd.DataFrame()}, three, "")
+    plots.gradient_flow({"a": flow(1e-3)}, one, "", "log")
+    plots.gradient_flow({"a": flow(1e-3), "b": flow(1e-2), "c": pd.DataFrame()}, three, "", "log")
     assert Image.open(three).size[1] > 2.5 * Image.open(one).size[1]  # a panel per run
 
 
@@ -126,5 +126,5 @@ def test_gradient_flow_overlays_every_step_when_rows_are_per_step(tmp_path):
     assert alphas == pytest.approx([0.1, 0.19, 0.271] * 2)
     plt.close(fig)
     out = tmp_path / "steps.png"
-    plots.gradient_flow({"a": frame}, out, "")
+    plots.gradient_flow({"a": frame}, out, "", "linear")
     assert Image.open(out).size[0] > 0

@@ -11,14 +11,14 @@ import pytest
 import torch
 from torch.optim import lr_scheduler
 
-from cvrepro.batches import batch_starts, steps_per_epoch
 from cvrepro.config.recipes import pretraining_recipe, run_recipe
-from cvrepro.data import TensorSet, channel_stats
-from cvrepro.engine import fit
-from cvrepro.heads import ProjectionHead
-from cvrepro.methods import PretrainNet, pretraining_method, supervised
-from cvrepro.models import build_model
-from cvrepro.schedules import lr_factor, make_scheduler, schedule_steps
+from cvrepro.data.tensors import TensorSet, channel_stats
+from cvrepro.nets.heads import ProjectionHead
+from cvrepro.nets.models import build_model
+from cvrepro.train.batches import batch_starts, steps_per_epoch
+from cvrepro.train.engine import fit
+from cvrepro.train.methods import PretrainNet, pretraining_method, supervised
+from cvrepro.train.schedules import lr_factor, make_scheduler, schedule_steps
 
 EPOCHS, STEPS = 6, 7  # 42 optimizer steps
 

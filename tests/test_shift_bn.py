@@ -11,12 +11,12 @@ import torch
 from torch import nn
 
 from conftest import FMNIST_DIR
-from cvrepro.bn_modes import accuracies, bn_sweep, grouped_logits
-from cvrepro.checkpoint import save_checkpoint
-from cvrepro.corruptions import CORRUPTIONS, corrupt
-from cvrepro.data import TensorSet
-from cvrepro.models import build_model
-from cvrepro.precision import set_precision
+from cvrepro.data.corruptions import CORRUPTIONS, corrupt
+from cvrepro.data.tensors import TensorSet
+from cvrepro.evaluate.bn_modes import accuracies, bn_sweep, grouped_logits
+from cvrepro.nets.checkpoint import save_checkpoint
+from cvrepro.nets.models import build_model
+from cvrepro.nets.precision import set_precision
 
 IMAGES = np.random.default_rng(0).integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
 
@@ -54,7 +54,7 @@ def test_accuracy_of_a_fixed_model_does_not_rise_with_severity():
     corruptions falls from severity 1 to 5 and never rises by more than noise in between."""
     from sklearn.linear_model import LogisticRegression
 
-    from cvrepro.datasets.readers import read_idx
+    from cvrepro.data.datasets.readers import read_idx
 
     images = read_idx(FMNIST_DIR / "t10k-images-idx3-ubyte.gz")[..., None]
     labels = read_idx(FMNIST_DIR / "t10k-labels-idx1-ubyte.gz")

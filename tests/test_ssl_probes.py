@@ -9,17 +9,17 @@ from sklearn.metrics import accuracy_score, f1_score, silhouette_score
 
 from conftest import FMNIST_DIR, needs_fashion_mnist
 from cvrepro.config.recipes import pretraining_recipe, probe_recipe, run_recipe
-from cvrepro.data import SubsetFiles, TensorSet, channel_stats, load_subset
-from cvrepro.device import place_model
-from cvrepro.engine import fit
-from cvrepro.heads import ProjectionHead
-from cvrepro.inference import extract_features, layer_output
-from cvrepro.job import Job
-from cvrepro.methods import PretrainNet, pretraining_method
-from cvrepro.metrics import classification_metrics
-from cvrepro.models import build_model
-from cvrepro.probes import dunn_index, fit_probe, representation_metrics, scores
-from cvrepro.subsets import draw_subset
+from cvrepro.data.subsets import draw_subset
+from cvrepro.data.tensors import SubsetFiles, TensorSet, channel_stats, load_subset
+from cvrepro.evaluate.metrics import classification_metrics
+from cvrepro.evaluate.probes import dunn_index, fit_probe, representation_metrics, scores
+from cvrepro.jobs.job import Job
+from cvrepro.nets.device import place_model
+from cvrepro.nets.heads import ProjectionHead
+from cvrepro.nets.inference import extract_features, layer_output
+from cvrepro.nets.models import build_model
+from cvrepro.train.engine import fit
+from cvrepro.train.methods import PretrainNet, pretraining_method
 
 OPTIMIZER = {"name": "adam", "lr": 2e-3, "weight_decay": 1e-6}
 MODEL = run_recipe()["model"]
@@ -39,8 +39,8 @@ def fashion(tmp_path_factory):
     """Real Fashion-MNIST: 1,200 images to pretrain on, 1,000 to fit probes, 1,000 to score them."""
     if not (FMNIST_DIR / "train-images-idx3-ubyte.gz").exists():
         pytest.skip("Fashion-MNIST not installed")
-    from cvrepro.datasets.prepare import prepare_dataset
-    from cvrepro.datasets.splits import load_split
+    from cvrepro.data.datasets.prepare import prepare_dataset
+    from cvrepro.data.datasets.splits import load_split
 
     root = tmp_path_factory.mktemp("fashion")
     data_dir = prepare_dataset("fashion_mnist", FMNIST_DIR, root / "prepared")
@@ -71,7 +71,7 @@ def test_simclr_pretraining_beats_a_random_encoder_under_a_linear_probe(fashion)
     random_acc = probe_accuracy(random_encoder, fashion, mean, std)
     torch.manual_seed(0)
     encoder = build_model(spec)
-    # width 8: contiguous on the CPU (cvrepro.device.memory_format: oneDNN's narrow-net crash)
+    # width 8: contiguous on the CPU (cvrepro.nets.device.memory_format: oneDNN's narrow-net crash)
     net = place_model(
         PretrainNet(encoder, ProjectionHead(encoder.num_features, 256, 64, True)), torch.device("cpu"), 28
     )
@@ -184,9 +184,9 @@ def test_imagenet_features_match_torchvision(tmp_path, monkeypatch):
     import extract as extract_script
     from torchvision.models import resnet18
 
-    from cvrepro.datasets.splits import write_info, write_split
-    from cvrepro.precision import set_precision
-    from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_weights
+    from cvrepro.data.datasets.splits import write_info, write_split
+    from cvrepro.nets.precision import set_precision
+    from cvrepro.nets.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_weights
 
     reference = resnet18().eval()
     cache = tmp_path / "hub" / "checkpoints"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import FMNIST_DIR, needs_fashion_mnist
-from cvrepro.subsets import class_counts, draw_subset
+from cvrepro.data.subsets import class_counts, draw_subset
 
 LABELS = np.repeat(np.arange(10), 100)  # 1000 images, 100 per class
 np.random.default_rng(0).shuffle(LABELS)
@@ -72,7 +72,7 @@ def test_subset_script_on_real_fashion_mnist_never_touches_test(tmp_path):
     """The entry script on the real prepared data: 40k/10k style split of train, test untouched."""
     import subset as subset_script
 
-    from cvrepro.datasets.prepare import prepare_dataset
+    from cvrepro.data.datasets.prepare import prepare_dataset
 
     data = tmp_path / "prepared"
     downloads = tmp_path / "downloads"

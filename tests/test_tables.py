@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cvrepro.caveats import automatic_caveats
-from cvrepro.stats import t_interval, wilson
-from cvrepro.study_report import StudyText, index_markdown, reported_vs_ours, study_report
-from cvrepro.table_markdown import provenance_line, to_markdown
-from cvrepro.table_stats import comparisons
-from cvrepro.tables import pretrain_values, probe_values, run_table, run_values, sweep_table
+from cvrepro.report.caveats import automatic_caveats
+from cvrepro.report.stats import t_interval, wilson
+from cvrepro.report.study_report import StudyText, index_markdown, reported_vs_ours, study_report
+from cvrepro.report.table_markdown import provenance_line, to_markdown
+from cvrepro.report.table_stats import comparisons
+from cvrepro.report.tables import pretrain_values, probe_values, run_table, run_values, sweep_table
 
 SPEC = {
     "runs": ["t1", "t2"],

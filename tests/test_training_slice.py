@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cvrepro.augment import augment_batch, random_crop
-from cvrepro.checkpoint import init_from_checkpoint, load_model, save_checkpoint
 from cvrepro.config.recipes import run_recipe
-from cvrepro.data import TensorSet, channel_stats
-from cvrepro.engine import fit
-from cvrepro.methods import supervised
-from cvrepro.models import build_model
-from cvrepro.resnet import ResNet
+from cvrepro.data.augment import augment_batch, random_crop
+from cvrepro.data.tensors import TensorSet, channel_stats
+from cvrepro.nets.checkpoint import init_from_checkpoint, load_model, save_checkpoint
+from cvrepro.nets.models import build_model
+from cvrepro.nets.resnet import ResNet
+from cvrepro.train.engine import fit
+from cvrepro.train.methods import supervised
 
 MODEL = run_recipe()["model"]
 
@@ -120,8 +120,8 @@ def test_a_head_with_extra_outputs_trains_and_predicts_over_all_of_them():
     that many outputs; the targets are the classes only, so training pushes the others down."""
     import train as train_script
 
-    from cvrepro.inference import predict
-    from cvrepro.job import Job
+    from cvrepro.jobs.job import Job
+    from cvrepro.nets.inference import predict
 
     torch.manual_seed(0)
     data = separable_set()

@@ -1,6 +1,6 @@
 # Configuration loading and the get_* helpers that rules use for inputs and params. The file
-# layout lives in cvrepro/paths.py, what each job receives in cvrepro/config/recipes.py and the
-# figure and table kinds in cvrepro/figure_kinds.py / table_kinds.py: plain Python that tests
+# layout lives in cvrepro/study/paths.py, what each job receives in cvrepro/config/recipes.py and the
+# figure and table kinds in cvrepro/report/figure_kinds.py / table_kinds.py: plain Python that tests
 # import too. All checks run at load time, so a bad config stops Snakemake before any job.
 import sys
 from functools import lru_cache
@@ -8,17 +8,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
-from cvrepro import console, paths
-from cvrepro.caveats import automatic_caveats
+from cvrepro.jobs import console
+from cvrepro.study import paths
+from cvrepro.report.caveats import automatic_caveats
 from cvrepro.config import ConfigError, load_config, shift_conditions
 from cvrepro.config import recipes
-from cvrepro.datasets.registry import DATASETS
-from cvrepro.figure_kinds import FIGURE_KINDS, figure_groups
-from cvrepro.fingerprint import fingerprint as script_fingerprint
-from cvrepro.names import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS
-from cvrepro.rst import escape as rst_escape
+from cvrepro.data.datasets.registry import DATASETS
+from cvrepro.report.figure_kinds import FIGURE_KINDS, figure_groups
+from cvrepro.jobs.fingerprint import fingerprint as script_fingerprint
+from cvrepro.study.names import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS
+from cvrepro.report.rst import escape as rst_escape
 from cvrepro.study import REAL, REHEARSAL
-from cvrepro.table_kinds import TABLE_KINDS, table_groups
+from cvrepro.report.table_kinds import TABLE_KINDS, table_groups
 
 try:
     CONFIG, STUDIES = load_config(config, Path(workflow.basedir) / "studies")
@@ -38,7 +39,7 @@ pathvars:
 
 
 # A rehearsal never downloads ImageNet weights: it writes random ones of the same architecture
-# here, in torchvision's format (cvrepro/pretrained.py). None: torchvision's real weights.
+# here, in torchvision's format (cvrepro/nets/pretrained.py). None: torchvision's real weights.
 RANDOM_WEIGHTS = f"{LAYOUT.resources}/random_imagenet_weights" if CONFIG["rehearsal"] else None
 
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
@@ -99,9 +100,9 @@ def get_dataset_options(wildcards):
 def fetch_original(dataset, dest, log):
     """The download rule's work: a verified local copy (datasets.<name>.source_dir, Debian's
     directories) or a checksum-verified download, written atomically to `dest`; in a rehearsal,
-    the synthetic file in the same format (cvrepro/datasets/synthetic.py), verified the same way."""
-    from cvrepro.datasets.download import fetch, fetch_synthetic
-    from cvrepro.logs import log_to
+    the synthetic file in the same format (cvrepro/data/datasets/synthetic.py), verified the same way."""
+    from cvrepro.data.datasets.download import fetch, fetch_synthetic
+    from cvrepro.jobs.logs import log_to
 
     with log_to(log):
         if CONFIG["rehearsal"]:
@@ -183,6 +184,10 @@ def get_eval_inputs(wildcards):
 
 def get_eval_split(wildcards):
     return study_of(wildcards).subsets[wildcards.subset]["split"]
+
+
+def get_eval_batch_size(wildcards):
+    return study_of(wildcards).runs[wildcards.run]["eval_batch_size"]
 
 
 # --- features and probes -----------------------------------------------------------------------
@@ -323,13 +328,13 @@ def get_report_caveats(wildcards):
 
 
 def get_rehearsal_plan(wildcards):
-    """A rehearsal's report estimates what the full run will cost (cvrepro/cost.py); None for a
+    """A rehearsal's report estimates what the full run will cost (cvrepro/config/cost.py); None for a
     real run."""
     study = study_of(wildcards)
     if study.rehearsal_of is None:
         return None
-    from cvrepro.cost import work_plan
-    from cvrepro.datasets.synthetic import prepared_shape
+    from cvrepro.config.cost import work_plan
+    from cvrepro.data.datasets.synthetic import prepared_shape
 
     return work_plan(study, {d: prepared_shape(d, recipes.dataset_options(CONFIG, d)) for d in DATASETS})
 
@@ -350,11 +355,11 @@ def get_index_studies(wildcards):
 # Each script-running rule has the param `code=code_fingerprint("<its script>")`, made of its script,
 # the cvrepro modules that imports (transitively) and the pinned package versions. Snakemake's
 # params trigger then reruns exactly the jobs whose code changed, and their descendants;
-# comments, docstrings and reformatting change nothing (see cvrepro/fingerprint.py).
+# comments, docstrings and reformatting change nothing (see cvrepro/jobs/fingerprint.py).
 
 
 # Snakemake makes .snakemake/ only after parsing; made now, the first DAG build already keeps the
-# parsed-code cache (cvrepro/fingerprint.py: CACHE_FILE) for the next.
+# parsed-code cache (cvrepro/jobs/fingerprint.py: CACHE_FILE) for the next.
 Path(".snakemake").mkdir(exist_ok=True)
 
 

@@ -15,6 +15,7 @@ rule evaluate:
     params:
         code=code_fingerprint("../scripts/evaluate.py"),
         split=get_eval_split,
+        batch_size=get_eval_batch_size,
         device=CONFIG["device"],
         precision=CONFIG["precision"],
     threads: CONFIG["threads"]

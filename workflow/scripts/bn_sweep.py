@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cvrepro.bn_modes import bn_sweep
-from cvrepro.checkpoint import load_model
-from cvrepro.data import TensorSet
-from cvrepro.device import place_model
-from cvrepro.job import Job
+from cvrepro.data.tensors import TensorSet
+from cvrepro.evaluate.bn_modes import bn_sweep
+from cvrepro.jobs.job import Job
+from cvrepro.nets.checkpoint import load_model
+from cvrepro.nets.device import place_model
 
 
 def main(
@@ -46,7 +46,7 @@ def main(
 
 
 if __name__ == "__main__":
-    from cvrepro.job import job
+    from cvrepro.jobs.job import job
 
     with job(snakemake) as ctx:
         main(

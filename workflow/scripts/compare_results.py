@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cvrepro.result_diff import (
+from cvrepro.report.result_diff import (
     Comparison,
     ResultError,
     ResultSet,

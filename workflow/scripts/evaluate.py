@@ -5,14 +5,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cvrepro.checkpoint import load_model
-from cvrepro.data import SubsetFiles
-from cvrepro.device import place_model
-from cvrepro.inference import predict
-from cvrepro.job import Job
-from cvrepro.jsonio import write_json
-from cvrepro.metrics import classification_metrics, expected_calibration_error, one_vs_rest_roc
-from cvrepro.provenance import code_provenance, device_name
+from cvrepro.data.tensors import SubsetFiles
+from cvrepro.evaluate.metrics import classification_metrics, expected_calibration_error, one_vs_rest_roc
+from cvrepro.jobs.job import Job
+from cvrepro.jobs.provenance import code_provenance, device_name
+from cvrepro.nets.checkpoint import load_model
+from cvrepro.nets.device import place_model
+from cvrepro.nets.inference import predict
+from cvrepro.study.jsonio import write_json
 
 
 def main(
@@ -21,8 +21,10 @@ def main(
     out_metrics: Path,
     out_predictions: Path,
     ctx: Job,
-    batch_size: int = 1024,
+    batch_size: int,
 ) -> dict:
+    """Scores of the model at `model_path` on `subset`, forward passes of `batch_size` images
+    (the run's eval_batch_size)."""
     dev = ctx.device
     model, checkpoint = load_model(model_path)
     side = checkpoint["normalization"]["size"] or checkpoint["arch"].get("image_size")
@@ -51,7 +53,7 @@ def main(
 
 
 if __name__ == "__main__":
-    from cvrepro.job import job, subset_input
+    from cvrepro.jobs.job import job, subset_input
 
     with job(snakemake) as ctx:
         main(
@@ -60,4 +62,5 @@ if __name__ == "__main__":
             out_metrics=Path(snakemake.output.metrics),
             out_predictions=Path(snakemake.output.predictions),
             ctx=ctx,
+            batch_size=snakemake.params.batch_size,
         )

@@ -4,20 +4,20 @@ from pathlib import Path
 
 import numpy as np
 
-from cvrepro.checkpoint import load_model
-from cvrepro.data import SubsetFiles
-from cvrepro.device import place_model
-from cvrepro.inference import extract_features
-from cvrepro.job import Job
-from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
-from cvrepro.resnet import ResNet
+from cvrepro.data.tensors import SubsetFiles
+from cvrepro.jobs.job import Job
+from cvrepro.nets.checkpoint import load_model
+from cvrepro.nets.device import place_model
+from cvrepro.nets.inference import extract_features
+from cvrepro.nets.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
+from cvrepro.nets.resnet import ResNet
 
 IMAGENET_SIZE = 224  # torchvision's ImageNet weights were trained at 224 px
 
 
 def imagenet_model(arch: str, version: str, in_channels: int, random_dir: Path | None = None) -> ResNet:
     """torchvision's ImageNet ResNet, weights `version` (our module names are torchvision's, so it
-    loads strictly); `random_dir`: a rehearsal's random stand-in (cvrepro.pretrained)."""
+    loads strictly); `random_dir`: a rehearsal's random stand-in (cvrepro.nets.pretrained)."""
     model = ResNet(arch=arch, num_classes=1000, in_channels=in_channels, width=64, stem="imagenet")
     model.load_state_dict(imagenet_state_dict(arch, version, in_channels, random_dir))
     return model
@@ -65,7 +65,7 @@ def main(
 
 
 if __name__ == "__main__":
-    from cvrepro.job import job, subset_input
+    from cvrepro.jobs.job import job, subset_input
 
     with job(snakemake) as ctx:
         main(

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from cvrepro import figure_draw
-from cvrepro.figure_kinds import FIGURE_KINDS
-from cvrepro.rehearsal_marks import stamp_png
+from cvrepro.report import figure_draw
+from cvrepro.report.figure_kinds import FIGURE_KINDS
+from cvrepro.report.rehearsal_marks import stamp_png
 
 
 def main(spec: dict, inputs: list[Path], out_png: Path) -> None:
@@ -18,7 +18,7 @@ def main(spec: dict, inputs: list[Path], out_png: Path) -> None:
 
 
 if __name__ == "__main__":
-    from cvrepro.job import job
+    from cvrepro.jobs.job import job
 
     with job(snakemake):
         main(spec=snakemake.params.spec, inputs=list(snakemake.input), out_png=Path(snakemake.output.png))

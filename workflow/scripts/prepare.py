@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from cvrepro.datasets.prepare import prepare_dataset
-from cvrepro.datasets.splits import read_info
-from cvrepro.datasets.synthetic import synthetic_spec
-from cvrepro.logs import log_to
+from cvrepro.data.datasets.prepare import prepare_dataset
+from cvrepro.data.datasets.splits import read_info
+from cvrepro.data.datasets.synthetic import synthetic_spec
+from cvrepro.jobs.logs import log_to
 
 
 def main(dataset: str, download_dir: Path, out_dir: Path, options: dict, synthetic: bool = False) -> dict:

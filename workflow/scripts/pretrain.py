@@ -2,16 +2,16 @@
 
 import torch
 
-from cvrepro.batches import steps_per_epoch
-from cvrepro.data import SubsetFiles, channel_stats
-from cvrepro.device import place_model
-from cvrepro.engine import fit
-from cvrepro.heads import ProjectionHead
-from cvrepro.job import Job
-from cvrepro.methods import PretrainNet, pretraining_method
-from cvrepro.model_files import ModelFiles, save_model_files
-from cvrepro.models import build_model, count_parameters
-from cvrepro.provenance import provenance
+from cvrepro.data.tensors import SubsetFiles, channel_stats
+from cvrepro.jobs.job import Job
+from cvrepro.jobs.model_files import ModelFiles, save_model_files
+from cvrepro.jobs.provenance import provenance
+from cvrepro.nets.device import place_model
+from cvrepro.nets.heads import ProjectionHead
+from cvrepro.nets.models import build_model, count_parameters
+from cvrepro.train.batches import steps_per_epoch
+from cvrepro.train.engine import fit
+from cvrepro.train.methods import PretrainNet, pretraining_method
 
 
 def main(
@@ -72,7 +72,7 @@ def main(
 
 
 if __name__ == "__main__":
-    from cvrepro.job import job, model_files, subset_input
+    from cvrepro.jobs.job import job, model_files, subset_input
 
     params = snakemake.params
     with job(snakemake) as ctx:

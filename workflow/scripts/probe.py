@@ -5,13 +5,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cvrepro.class_maps import load_class_map, map_scores
-from cvrepro.job import Job
-from cvrepro.jsonio import write_json
-from cvrepro.linear_gd import HISTORY_COLUMNS, fit_minibatch_gd
-from cvrepro.metrics import classification_metrics, one_vs_rest_roc
-from cvrepro.probes import fit_probe, representation_metrics, scores
-from cvrepro.provenance import provenance
+from cvrepro.data.class_maps import load_class_map, map_scores
+from cvrepro.evaluate.linear_gd import HISTORY_COLUMNS, fit_minibatch_gd
+from cvrepro.evaluate.metrics import classification_metrics, one_vs_rest_roc
+from cvrepro.evaluate.probes import fit_probe, representation_metrics, scores
+from cvrepro.jobs.job import Job
+from cvrepro.jobs.provenance import provenance
+from cvrepro.study.jsonio import write_json
 
 # Finite stand-in for "this class cannot be predicted" (sklearn's top-k rejects -inf).
 NEVER = -1e9
@@ -97,7 +97,7 @@ def main(
 
 
 if __name__ == "__main__":
-    from cvrepro.job import job
+    from cvrepro.jobs.job import job
 
     inputs = snakemake.input
     with job(snakemake) as ctx:

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from cvrepro.logs import log_to
-from cvrepro.provenance import git_commit
-from cvrepro.study_report import StudyText, index_markdown, study_report
+from cvrepro.jobs.logs import log_to
+from cvrepro.jobs.provenance import git_commit
+from cvrepro.report.study_report import StudyText, index_markdown, study_report
 
 
 def main(
@@ -18,7 +18,7 @@ def main(
     rehearsal: dict | None = None,
 ) -> str:
     """tables: name -> (markdown, csv, comparisons csv); jobs: name -> (kind, metrics.json);
-    rehearsal: a rehearsal's work plan (cvrepro.cost), None for a real run."""
+    rehearsal: a rehearsal's work plan (cvrepro.config.cost), None for a real run."""
     loaded = {
         name: (Path(md).read_text(), pd.read_csv(csv, index_col=0), pd.read_csv(compare))
         for name, (md, csv, compare) in tables.items()
@@ -26,7 +26,7 @@ def main(
     job_metrics = {name: (kind, json.loads(Path(path).read_text())) for name, (kind, path) in jobs.items()}
     cost = None
     if rehearsal is not None:
-        from cvrepro.cost import cost_markdown
+        from cvrepro.config.cost import cost_markdown
 
         devices = sorted({m.get("provenance", {}).get("device") or "?" for _, m in job_metrics.values()})
         cost = cost_markdown(rehearsal, {name: m for name, (_, m) in job_metrics.items()}, ", ".join(devices))

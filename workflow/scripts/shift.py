@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cvrepro.corruptions import corrupt
-from cvrepro.datasets.splits import load_split
-from cvrepro.logs import log_to
+from cvrepro.data.corruptions import corrupt
+from cvrepro.data.datasets.splits import load_split
+from cvrepro.jobs.logs import log_to
 
 
 def published_images(

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cvrepro.datasets.splits import load_split
-from cvrepro.logs import log_to
-from cvrepro.subsets import class_counts, draw_subset
+from cvrepro.data.datasets.splits import load_split
+from cvrepro.data.subsets import class_counts, draw_subset
+from cvrepro.jobs.logs import log_to
 
 
 def main(

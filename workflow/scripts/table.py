@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from cvrepro import tables
-from cvrepro.rehearsal_marks import mark_frame, mark_markdown
-from cvrepro.table_kinds import TABLE_KINDS
-from cvrepro.table_markdown import comparisons_markdown, to_markdown
-from cvrepro.table_stats import comparisons as no_comparisons
+from cvrepro.report import tables
+from cvrepro.report.rehearsal_marks import mark_frame, mark_markdown
+from cvrepro.report.table_kinds import TABLE_KINDS
+from cvrepro.report.table_markdown import comparisons_markdown, to_markdown
+from cvrepro.report.table_stats import comparisons as no_comparisons
 
 
 def main(
@@ -17,7 +17,7 @@ def main(
 ) -> pd.DataFrame:
     """`spec`: the study's table with its rows' `groups` (row -> jobs) and `grid` values resolved
     by the rule (and `rehearsal: true` in a rehearsal); `inputs`: the files of each role its kind
-    reads (cvrepro.table_kinds)."""
+    reads (cvrepro.report.table_kinds)."""
     if spec["kind"] not in TABLE_KINDS:
         raise ValueError(f"unknown table kind {spec['kind']!r}; choose from {list(TABLE_KINDS)}")
     built = getattr(tables, f"build_{spec['kind']}")(spec, inputs)
@@ -36,7 +36,7 @@ def main(
 
 
 if __name__ == "__main__":
-    from cvrepro.job import job
+    from cvrepro.jobs.job import job
 
     with job(snakemake):
         main(

@@ -7,19 +7,19 @@ import pandas as pd
 import torch
 from torch import nn
 
-from cvrepro.augment_presets import eval_resize
-from cvrepro.checkpoint import init_from_checkpoint, load_checkpoint
-from cvrepro.data import SubsetFiles, TensorSet, channel_stats
-from cvrepro.device import place_model
-from cvrepro.engine import FitResult, fit
-from cvrepro.freezing import freeze
-from cvrepro.inference import evaluate
-from cvrepro.job import Job
-from cvrepro.methods import supervised, val_augmentation
-from cvrepro.model_files import ModelFiles, save_model_files
-from cvrepro.models import build_model, count_parameters
-from cvrepro.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict, imagenet_weights
-from cvrepro.provenance import provenance
+from cvrepro.data.augment_presets import eval_resize
+from cvrepro.data.tensors import SubsetFiles, TensorSet, channel_stats
+from cvrepro.jobs.job import Job
+from cvrepro.jobs.model_files import ModelFiles, save_model_files
+from cvrepro.jobs.provenance import provenance
+from cvrepro.nets.checkpoint import init_from_checkpoint, load_checkpoint
+from cvrepro.nets.device import place_model
+from cvrepro.nets.inference import evaluate
+from cvrepro.nets.models import build_model, count_parameters
+from cvrepro.nets.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict, imagenet_weights
+from cvrepro.train.engine import FitResult, fit
+from cvrepro.train.freezing import freeze
+from cvrepro.train.methods import supervised, val_augmentation
 
 
 def input_normalization(run: dict, train: TensorSet) -> tuple[list[float], list[float]]:
@@ -144,7 +144,7 @@ def main(
 
 
 if __name__ == "__main__":
-    from cvrepro.job import job, model_files, subset_input
+    from cvrepro.jobs.job import job, model_files, subset_input
 
     inputs, params = snakemake.input, snakemake.params
     with job(snakemake) as ctx:

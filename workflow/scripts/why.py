@@ -3,7 +3,7 @@ modules that changed since it last ran (`make why`; `python workflow/scripts/why
 arguments]`, e.g. `--config studies=all`).
 
 Snakemake's dry run says which jobs run and why (missing output, an upstream job reruns, params);
-each job's `code` param recorded in .snakemake/metadata (cvrepro/fingerprint.py) says which modules
+each job's `code` param recorded in .snakemake/metadata (cvrepro/jobs/fingerprint.py) says which modules
 changed. Snakemake checks a job's own params only when no input changed, so the code comparison is
 made here for every job, upstream reruns or not.
 """
@@ -20,7 +20,7 @@ from base64 import urlsafe_b64encode
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cvrepro.fingerprint import FingerprintError, changed_parts, fingerprint
+from cvrepro.jobs.fingerprint import FingerprintError, changed_parts, fingerprint
 
 PARAMS = "Params have changed since last execution: "
 UPSTREAM = "Input files updated by another job: "
@@ -184,7 +184,7 @@ def option(args: list[str], names: tuple[str, ...], default: str) -> str:
 
 
 def code_summary(explained: list[list[str]]) -> str:
-    """'Code changes: cvrepro.losses changed (14 jobs)' over all jobs; '' when no code changed."""
+    """'Code changes: cvrepro.train.losses changed (14 jobs)' over all jobs; '' when no code changed."""
     counts: dict[str, int] = {}
     for reasons in explained:
         for reason in reasons:

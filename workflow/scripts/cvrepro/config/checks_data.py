@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cvrepro.config.schema import ConfigError
-from cvrepro.datasets.registry import CIFAR_C_CORRUPTIONS, DATASETS
-from cvrepro.names import CORRUPTIONS
+from cvrepro.data.datasets.registry import CIFAR_C_CORRUPTIONS, DATASETS
 from cvrepro.study import Study
+from cvrepro.study.names import CORRUPTIONS
 
 
 def num_classes(subset: dict) -> int:

@@ -1,7 +1,7 @@
 """Config checks of names that only a model or a dataset defines: layers of probes and activation
 figures, frozen stages, activation classes; and seeds within the range every library accepts.
 
-Layer names come from cvrepro.names (no torch at load time; a test holds that table equal to the
+Layer names come from cvrepro.study.names (no torch at load time; a test holds that table equal to the
 networks build_model makes). Names below a top-level child (`encoder.3`, `fc.0`) depend on
 the image size or the head, so only their first part (and a ResNet's block index) is checked
 here; the job checks the rest with an error listing what exists.
@@ -10,9 +10,9 @@ here; the job checks the rest with an error listing what exists.
 from __future__ import annotations
 
 from cvrepro.config.schema import ConfigError
-from cvrepro.datasets.registry import CIFAR10_CLASSES, FASHION_MNIST_CLASSES
-from cvrepro.names import CHILDREN, IMAGENET_SOURCES, RESNET_BLOCKS
+from cvrepro.data.datasets.registry import CIFAR10_CLASSES, FASHION_MNIST_CLASSES
 from cvrepro.study import Study
+from cvrepro.study.names import CHILDREN, IMAGENET_SOURCES, RESNET_BLOCKS
 
 PENULTIMATE = "penultimate"
 # Largest seed: scikit-learn's random_state and NumPy's legacy RandomState take 0 .. 2**32 - 1

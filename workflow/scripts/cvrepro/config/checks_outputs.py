@@ -1,17 +1,17 @@
 """Config checks of what a study outputs: figures and tables, against the kinds' declarations
-(cvrepro.figure_kinds, cvrepro.table_kinds), and the reports' published numbers."""
+(cvrepro.report.figure_kinds, cvrepro.report.table_kinds), and the reports' published numbers."""
 
 from __future__ import annotations
 
 from cvrepro.config.checks_data import check_subset_ref, num_classes, subsets_disjoint
 from cvrepro.config.checks_training import check_augment
 from cvrepro.config.schema import ConfigError
-from cvrepro.figure_kinds import FIGURE_KINDS
-from cvrepro.names import PIXELS
-from cvrepro.per_class import COLUMNS as PER_CLASS_COLUMNS
-from cvrepro.per_class import SUMMARY_ROWS
+from cvrepro.evaluate.per_class import COLUMNS as PER_CLASS_COLUMNS
+from cvrepro.evaluate.per_class import SUMMARY_ROWS
+from cvrepro.report.figure_kinds import FIGURE_KINDS
+from cvrepro.report.table_kinds import TABLE_KINDS, sweep_column
 from cvrepro.study import Study
-from cvrepro.table_kinds import TABLE_KINDS, sweep_column
+from cvrepro.study.names import PIXELS
 
 SECTION_ROWS = {"runs": "run", "pretrain": "pretraining", "probes": "probe"}
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import math
 
-from cvrepro import class_maps
-from cvrepro.augment_presets import resolve as resolve_augment
-from cvrepro.batches import steps_per_epoch
 from cvrepro.config.checks_data import check_subset_ref, num_classes, subsets_disjoint, topological_order
 from cvrepro.config.schema import ConfigError
-from cvrepro.names import IMAGENET_SOURCES, IMAGENET_VERSIONS, INIT_KEYWORDS, PIXELS, RESNETS
+from cvrepro.data import class_maps
+from cvrepro.data.augment_presets import resolve as resolve_augment
 from cvrepro.study import Study
+from cvrepro.study.names import IMAGENET_SOURCES, IMAGENET_VERSIONS, INIT_KEYWORDS, PIXELS, RESNETS
+from cvrepro.train.batches import steps_per_epoch
 
 
 def check_augment(where: str, spec: str | dict) -> None:

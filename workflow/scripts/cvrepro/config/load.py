@@ -13,9 +13,9 @@ from cvrepro.config.expand import expand_study
 from cvrepro.config.rehearsal import rehearsal_study
 from cvrepro.config.schema import ConfigError, load_schema, validate
 from cvrepro.config.yamlfile import read_yaml
-from cvrepro.datasets.registry import DATASETS
-from cvrepro.names import INIT_KEYWORDS
+from cvrepro.data.datasets.registry import DATASETS
 from cvrepro.study import Study
+from cvrepro.study.names import INIT_KEYWORDS
 
 # Names become file and directory names: no separators, no leading dot or dash, no newline
 # (matched whole, with fullmatch), and short enough for any file system's 255-byte limit.

@@ -6,7 +6,7 @@ The `*_params` functions are what the rules pass as params (a change reruns the 
 from __future__ import annotations
 
 from cvrepro.config.schema import definition, validate
-from cvrepro.datasets.registry import DATASETS
+from cvrepro.data.datasets.registry import DATASETS
 from cvrepro.study import Study
 
 # Keys that name subsets or features rather than set how a job computes.

@@ -4,7 +4,7 @@ Everything a study declares keeps its structure: the same subsets with the same 
 (`within`, `exclude`, `classes`, seeds, stratification), the same runs, pretrainings, probes,
 grids, replicates, comparisons, shift sets, BN sweeps, tables and figures, so the rehearsal's DAG
 has exactly the real run's jobs. Only sizes change: each subset shrinks to half its proportional
-part of the synthetic split (cvrepro.datasets.synthetic), every training and pretraining runs one epoch
+part of the synthetic split (cvrepro.data.datasets.synthetic), every training and pretraining runs one epoch
 (its schedule keeps the study's length, so a warm-up stays inside it), and every probe a few
 iterations (a PCA's components and a kNN's neighbours at most the images it fits on). The study
 it rehearses stays attached (`Study.rehearsal_of`) for the cost estimate.
@@ -16,7 +16,7 @@ import copy
 
 from cvrepro.config.checks_data import num_classes, topological_order
 from cvrepro.config.schema import ConfigError
-from cvrepro.datasets.registry import DATASETS
+from cvrepro.data.datasets.registry import DATASETS
 from cvrepro.study import REHEARSAL, Study
 
 # A subset keeps this share of its proportional part of the synthetic split, and at least
@@ -76,8 +76,8 @@ def _cut_subsets(subsets: dict, source: str, every_class: set[str], caps: dict[s
     to be sure it fits; return the size of every subset."""
     import numpy as np
 
-    from cvrepro.datasets import synthetic
-    from cvrepro.subsets import draw_subset
+    from cvrepro.data.datasets import synthetic
+    from cvrepro.data.subsets import draw_subset
 
     order = topological_order(
         {name: [s["within"], *s["exclude"]] for name, s in subsets.items()},

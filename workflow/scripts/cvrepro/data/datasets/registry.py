@@ -1,0 +1,279 @@
+"""Every dataset the studies use: its files, checksums, splits and reader.
+
+URLs and md5 sums come from torchvision's dataset classes where it has the dataset; the
+others are cited beside them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    filename: str
+    url: str | None  # None: the user must supply the file (Kaggle needs a login)
+    md5: str | None  # None only where no checksum is published (see the dataset's notes)
+    # md5 of the gunzipped content: accepts a re-compressed copy of the same data (Debian's
+    # dataset-fashion-mnist re-packs the .gz files; their content matches upstream's).
+    content_md5: str | None = None
+
+
+# Class names the readers write and the config checks read (activation figures name classes).
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+FASHION_MNIST_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
+
+
+# Every corruption file of the published archives: the 15 benchmark corruptions and 4 extra ones.
+CIFAR_C_CORRUPTIONS = (
+    "gaussian_noise",
+    "shot_noise",
+    "impulse_noise",
+    "defocus_blur",
+    "glass_blur",
+    "motion_blur",
+    "zoom_blur",
+    "snow",
+    "frost",
+    "fog",
+    "brightness",
+    "contrast",
+    "elastic_transform",
+    "pixelate",
+    "jpeg_compression",
+    "speckle_noise",
+    "gaussian_blur",
+    "spatter",
+    "saturate",
+)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    files: tuple[RemoteFile, ...]
+    splits: dict[str, int]  # split -> number of images in the real dataset
+    num_classes: int
+    balanced: bool  # every class has splits[s] / num_classes images in every split
+    # Its reader's name in cvrepro.data.datasets.readers.READERS, prepare(files: {filename: Path},
+    # out_dir, **options) -> {"classes": [...]}: by name, so only the prepare job imports numpy and PIL.
+    prepare: str
+    homepage: str
+    notes: str = ""
+    options: dict[str, Any] = field(default_factory=dict)  # preparation options and defaults
+    local_dirs: tuple[str, ...] = ()  # searched for the files before downloading
+
+
+FASHION_MNIST_MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in [
+        DatasetSpec(
+            name="fashion_mnist",
+            files=tuple(
+                RemoteFile(name, FASHION_MNIST_MIRROR + name, md5, content_md5)
+                # .gz md5: torchvision.datasets.FashionMNIST.resources; content md5: the published
+                # md5 of the unpacked files (also what Debian's package holds).
+                for name, md5, content_md5 in [
+                    (
+                        "train-images-idx3-ubyte.gz",
+                        "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                        "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+                    ),
+                    (
+                        "train-labels-idx1-ubyte.gz",
+                        "25c81989df183df01b3e8a0aad5dffbe",
+                        "9018921c3c673c538a1fc5bad174d6f9",
+                    ),
+                    (
+                        "t10k-images-idx3-ubyte.gz",
+                        "bef4ecab320f06d8554ea6380940ec79",
+                        "8181f5470baa50b63fa0f6fddb340f0a",
+                    ),
+                    (
+                        "t10k-labels-idx1-ubyte.gz",
+                        "bb300cfdad3c16e7a12a480ee83cd310",
+                        "15d484375f8d13e6eb1aabb0c3f46965",
+                    ),
+                ]
+            ),
+            splits={"train": 60000, "test": 10000},
+            num_classes=10,
+            balanced=True,
+            prepare="prepare_fashion_mnist",
+            homepage="https://github.com/zalandoresearch/fashion-mnist",
+            notes="28x28 grey; Debian's dataset-fashion-mnist package installs the same four files.",
+            local_dirs=("/usr/share/datasets/fashion-mnist",),
+        ),
+        DatasetSpec(
+            name="cifar10",
+            files=(
+                RemoteFile(
+                    "cifar-10-python.tar.gz",
+                    "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+                    "c58f30108f718f92721af3b95e74349a",
+                ),
+            ),
+            splits={"train": 50000, "test": 10000},
+            num_classes=10,
+            balanced=True,
+            prepare="prepare_cifar10",
+            homepage="https://www.cs.toronto.edu/~kriz/cifar.html",
+        ),
+        DatasetSpec(
+            name="cifar100",
+            files=(
+                RemoteFile(
+                    "cifar-100-python.tar.gz",
+                    "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+                    "eb9058c3a382ffc7106e4002c42a8d85",
+                ),
+            ),
+            splits={"train": 50000, "test": 10000},
+            num_classes=100,
+            balanced=True,
+            prepare="prepare_cifar100",
+            homepage="https://www.cs.toronto.edu/~kriz/cifar.html",
+            notes="Fine labels (100 classes).",
+        ),
+        DatasetSpec(
+            name="stl10",
+            files=(
+                RemoteFile(
+                    "stl10_binary.tar.gz",
+                    "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz",
+                    "91f7769df0f17e558f3565bffb0c7dfb",
+                ),
+            ),
+            splits={"train": 5000, "test": 8000, "unlabeled": 100000},
+            num_classes=10,
+            balanced=True,
+            prepare="prepare_stl10",
+            homepage="https://cs.stanford.edu/~acoates/stl10/",
+            notes="96x96; images come from ImageNet, so ImageNet-pretrained results on it are optimistic.",
+        ),
+        DatasetSpec(
+            name="tiny_imagenet",
+            # md5 as used by public TinyImageNet loaders (e.g. the VisionDataset ports of
+            # lvyilin/pytorch-fgvc-dataset); cs231n publishes none itself.
+            files=(
+                RemoteFile(
+                    "tiny-imagenet-200.zip",
+                    "http://cs231n.stanford.edu/tiny-imagenet-200.zip",
+                    "90528d7ca1a48142e341f4ef8d21d0de",
+                ),
+            ),
+            splits={"train": 100000, "test": 10000},
+            num_classes=200,
+            balanced=True,
+            prepare="prepare_tiny_imagenet",
+            homepage="http://cs231n.stanford.edu/",
+            notes="64x64; `test` is the labelled val set; classes in sorted-wnid order (torchvision ImageFolder's).",
+        ),
+        DatasetSpec(
+            name="cifar10_1",
+            # The CIFAR-10.1 repository publishes no checksums: prepare checks shape, dtype and labels.
+            files=tuple(
+                RemoteFile(
+                    name, f"https://github.com/modestyachts/CIFAR-10.1/raw/master/datasets/{name}", None
+                )
+                for name in ("cifar10.1_v6_data.npy", "cifar10.1_v6_labels.npy")
+            ),
+            splits={"test": 2000},
+            num_classes=10,
+            balanced=True,
+            prepare="prepare_cifar10_1",
+            homepage="https://github.com/modestyachts/CIFAR-10.1",
+            notes="A natural distribution shift of CIFAR-10's test set (v6).",
+        ),
+        *(
+            DatasetSpec(
+                name=f"{clean}_c",
+                # Zenodo records of Hendrycks & Dietterich (2019); md5 as Zenodo lists it.
+                files=(RemoteFile(archive, f"https://zenodo.org/records/{record}/files/{archive}", md5),),
+                splits={corruption: 5 * 10000 for corruption in CIFAR_C_CORRUPTIONS},
+                num_classes=classes,
+                balanced=True,
+                prepare=prepare,
+                homepage=f"https://zenodo.org/records/{record}",
+                notes=(
+                    f"The published corruptions of {clean}'s test set: one split per corruption, severities "
+                    "1..5 stacked (10,000 images each). Used by shift sets with `source: "
+                    f"{clean}_c`; 2.9 GB."
+                ),
+            )
+            for clean, archive, record, md5, classes, prepare in (
+                (
+                    "cifar10",
+                    "CIFAR-10-C.tar",
+                    2535967,
+                    "56bf5dcef84df0e2308c6dcbcbbd8499",
+                    10,
+                    "prepare_cifar10_c",
+                ),
+                (
+                    "cifar100",
+                    "CIFAR-100-C.tar",
+                    3555552,
+                    "11f0ed0f1191edbf9fa23466ae6021d3",
+                    100,
+                    "prepare_cifar100_c",
+                ),
+            )
+        ),
+        DatasetSpec(
+            name="dogs_vs_cats",
+            # Kaggle's archive needs a login and publishes no checksum: prepare checks its contents.
+            files=(RemoteFile("train.zip", None, None),),
+            splits={"train": 25000},
+            num_classes=2,
+            balanced=True,
+            prepare="prepare_dogs_vs_cats",
+            homepage="https://www.kaggle.com/c/dogs-vs-cats/data",
+            notes="Kaggle login needed: download train.zip by hand and set datasets.dogs_vs_cats.source_dir.",
+            options={"image_size": 64},
+        ),
+        DatasetSpec(
+            name="oxford_pets",
+            files=(  # torchvision.datasets.OxfordIIITPet._RESOURCES
+                RemoteFile(
+                    "images.tar.gz",
+                    "https://www.robots.ox.ac.uk/~vgg/data/pets/data/images.tar.gz",
+                    "5c4f3ee8e5d25df40f4fd59a7f44e54c",
+                ),
+                RemoteFile(
+                    "annotations.tar.gz",
+                    "https://www.robots.ox.ac.uk/~vgg/data/pets/data/annotations.tar.gz",
+                    "95a8c909bbe2e81eed6a22bccdf3f68f",
+                ),
+            ),
+            splits={"train": 3680, "test": 3669},
+            num_classes=2,
+            balanced=False,
+            prepare="prepare_oxford_pets",
+            homepage="https://www.robots.ox.ac.uk/~vgg/data/pets/",
+            notes="Oxford-IIIT Pet reduced to cat vs dog (the SPECIES column): a public stand-in for Dogs vs Cats.",
+            options={"image_size": 64},
+        ),
+    ]
+}
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}") from None

@@ -1,0 +1,2 @@
+"""Stage 3, evaluation: metrics, per-class scores, BatchNorm modes for shift sweeps, feature
+probes (SVM, softmax, gradient-descent linear models) and activation maps."""

@@ -1,0 +1,228 @@
+"""The final report of a study (REPORT.md) and the index of studies, from the tables, figures and
+metrics the DAG made. Plain Markdown: readable on GitHub, in an editor, or as text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from cvrepro.report.rehearsal_marks import REPORT_BANNER
+from cvrepro.report.table_markdown import format_value
+
+
+def reported_vs_ours(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every cell for which the source report gives a number: table, row, column, theirs, ours
+    (mean), our 95% interval, ours - theirs and the verdict."""
+    rows = []
+    for table, frame in tables.items():
+        for column in [c for c in frame.columns if c.endswith("_reported")]:
+            base = column.removesuffix("_reported")
+            for row, theirs in frame[column].items():
+                if pd.isna(theirs):
+                    continue
+                ours = frame.at[row, base]
+                lo, hi = (
+                    frame.at[row, f"{base}{s}"] if f"{base}{s}" in frame else None for s in ("_lo", "_hi")
+                )
+                rows.append(
+                    {
+                        "table": table,
+                        "row": str(row),
+                        "column": base,
+                        "reported": float(theirs),
+                        "ours": None if pd.isna(ours) else float(ours),
+                        "lo": None if lo is None or pd.isna(lo) else float(lo),
+                        "hi": None if hi is None or pd.isna(hi) else float(hi),
+                        "diff": None if pd.isna(ours) else float(ours) - float(theirs),
+                        "verdict": frame.at[row, f"{base}_verdict"] if f"{base}_verdict" in frame else "",
+                    }
+                )
+    return pd.DataFrame(
+        rows, columns=["table", "row", "column", "reported", "ours", "lo", "hi", "diff", "verdict"]
+    )
+
+
+def comparison_markdown(comparison: pd.DataFrame) -> str:
+    """The report's numbers beside ours, with how many lie within our 95% interval."""
+    if comparison.empty:
+        return "The source report gives no numbers for these tables.\n"
+    within = int((comparison["verdict"] == "within").sum())
+    lines = [
+        f"**{within} of {len(comparison)} reported numbers lie within our 95% interval.**",
+        "",
+        "| table | row | column | reported | ours | our 95% interval | ours - reported | verdict |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for item in comparison.itertuples():
+        interval = (
+            "–"
+            if item.lo is None or pd.isna(item.lo)
+            else f"[{format_value(item.column, item.lo)}, {format_value(item.column, item.hi)}]"
+        )
+        lines.append(
+            f"| {item.table} | {item.row} | {item.column} | {format_value(item.column, item.reported)} | "
+            f"{format_value(item.column, item.ours)} | {interval} | {format_value(item.column + '_diff', item.diff)} | "
+            f"{item.verdict} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def differences_markdown(comparisons: dict[str, pd.DataFrame]) -> str:
+    """The study's paired comparisons: the real differences (interval excludes 0) first, then
+    every other one called inconclusive at its n."""
+    found = [(table, item) for table, frame in comparisons.items() for item in frame.itertuples()]
+    if not found:
+        return "This study compares no rows.\n"
+    lines = []
+    for real in (True, False):
+        chosen = [(t, i) for t, i in found if (i.verdict == "real") == real]
+        if not chosen:
+            continue
+        lines += ["Real differences (95% interval excludes 0):" if real else "Inconclusive at this n:", ""]
+        for table, item in chosen:
+            interval = (
+                ""
+                if pd.isna(item.lo)
+                else f" [{format_value(item.column + '_diff', item.lo)}, {format_value(item.column + '_diff', item.hi)}]"
+            )
+            p = "" if pd.isna(item.p) else f", p = {item.p:.3g}"
+            lines.append(
+                f"- {item.a} - {item.b}, {item.column} ({table}): {format_value(item.column + '_diff', item.diff)}"
+                f"{interval}{p} (n = {item.n})"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def fidelity_markdown(items: list[dict]) -> str:
+    """How far the study follows its source report: one row per recipe element."""
+    if not items:
+        return "This study has no source report (or lists no fidelity items).\n"
+    counts = {
+        status: sum(i["status"] == status for i in items) for status in ("same", "departs", "report_silent")
+    }
+    lines = [
+        f"{counts['same']} items as the report, {counts['departs']} departures, "
+        f"{counts['report_silent']} where the report is silent (our choice).",
+        "",
+        "| what | the report | ours | status | why |",
+        "|---|---|---|---|---|",
+    ]
+    for item in items:
+        cells = [item["what"], item["report"] or "(silent)", item["ours"], item["status"], item["why"]]
+        lines.append("| " + " | ".join(" ".join(str(c).split()).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def jobs_markdown(jobs: dict[str, dict]) -> str:
+    """Hardware and time of every training and pretraining job."""
+    lines = [
+        "| job | kind | device | host | epochs | images | training time (s) | images/s |",
+        "|---|---|---|---|---:|---:|---:|---:|",
+    ]
+    for name, (kind, metrics) in jobs.items():
+        prov = metrics.get("provenance", {})
+        seconds = metrics.get("train_time_s")
+        images = metrics.get("train_images")
+        epochs = metrics.get("epochs")
+        rate = images * epochs / seconds if seconds and images and epochs else None
+        lines.append(
+            f"| {name} | {kind} | {prov.get('device') or '?'} | {prov.get('host') or '?'} | {epochs} | {images} | "
+            f"{seconds:.1f} | {rate:.0f} |"
+            if seconds is not None and rate is not None
+            else f"| {name} | {kind} | {prov.get('device') or '?'} | {prov.get('host') or '?'} | {epochs} | {images} | – | – |"
+        )
+    total = sum(m.get("train_time_s") or 0 for _, m in jobs.values())
+    return "\n".join(lines) + f"\n\nTotal training time: {total:.0f} s ({total / 60:.1f} min).\n"
+
+
+REPLICATES_NOTE = (
+    "Cells over n > 1 replicates show mean ± sd (n) and the CSV a 95% t-interval; replicate k "
+    "trains with seed + k (initialisation, data order, augmentation) on the same subsets. One "
+    "replicate of an accuracy shows its 95% Wilson interval from the number of images it was "
+    "measured on: test-set sampling alone."
+)
+
+
+@dataclass(frozen=True)
+class StudyText:
+    """What a study's config says of itself, as its report shows it."""
+
+    name: str
+    description: str
+    captions: dict[str, str]  # figure name -> caption
+    caveats: list[str]
+    fidelity: list[dict]  # the config's fidelity items
+
+
+def study_report(
+    study: StudyText,
+    tables: dict[str, tuple[str, pd.DataFrame, pd.DataFrame]],
+    jobs: dict,
+    commit: str,
+    rehearsal_cost: str | None = None,
+) -> str:
+    """REPORT.md of one study. tables: name -> (markdown, frame, comparisons); jobs: name ->
+    (run | pretraining, its metrics.json); rehearsal_cost: a rehearsal's estimate of the full
+    run (cvrepro.config.cost), None for a real run."""
+    description = study.description.strip()
+    title = (
+        f"# Rehearsal of study `{study.name}`\n"
+        if rehearsal_cost is not None
+        else f"# Study `{study.name}`\n"
+    )
+    parts = [
+        title,
+        REPORT_BANNER if rehearsal_cost is not None else "",
+        description + "\n" if description else "",
+    ]
+    if rehearsal_cost is not None:
+        parts += ["## What the real run will cost\n", rehearsal_cost]
+    parts.append("## Tables\n")
+    parts.append(REPLICATES_NOTE + "\n" if tables else "")
+    for name, (markdown, _, _) in tables.items():
+        parts += [f"### {name}\n", markdown, f"CSV: [tables/{name}.csv](tables/{name}.csv)\n"]
+    if not tables:
+        parts.append("This study defines no tables.\n")
+    parts += [
+        "## Differences between runs\n",
+        differences_markdown({n: c for n, (_, _, c) in tables.items() if not c.empty}),
+        "## Reported vs ours\n",
+        comparison_markdown(reported_vs_ours({n: f for n, (_, f, _) in tables.items()})),
+        "## How far this study follows its report\n",
+        fidelity_markdown(study.fidelity),
+    ]
+    parts.append("## Figures\n")
+    for name, caption in study.captions.items():
+        parts += [
+            f"### {name}\n",
+            f"![{caption or name}](figures/{name}.png)\n",
+            f"{caption}\n" if caption else "",
+        ]
+    if not study.captions:
+        parts.append("This study defines no figures.\n")
+    parts += ["## Hardware and time\n", jobs_markdown(jobs) if jobs else "No training jobs.\n"]
+    parts.append("## Caveats\n")
+    parts += [f"- {caveat}\n" for caveat in study.caveats] if study.caveats else ["None noted.\n"]
+    parts.append(f"\nMade by cvrepro commit {commit}.\n")
+    return "\n".join(part for part in parts if part)
+
+
+def index_markdown(studies: dict[str, dict], rehearsal: bool) -> str:
+    """results/REPORT.md: one line per study with its description, size and link."""
+    lines = [
+        "# cvrepro rehearsal (synthetic data: the numbers mean nothing)\n"
+        if rehearsal
+        else "# cvrepro results\n",
+        "| study | what it reproduces | runs | tables | figures | training time (min) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name, info in studies.items():
+        summary = " ".join(info["description"].split())
+        summary = summary if len(summary) <= 160 else summary[:157] + "..."
+        lines.append(
+            f"| [{name}]({name}/REPORT.md) | {summary} | {info['runs']} | {info['tables']} | "
+            f"{info['figures']} | {info['train_minutes']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,283 @@
+"""The one training loop, shared by supervised training, SimCLR and triplet pretraining.
+
+What differs between those is a `Method` (cvrepro.train.methods): the loss of one batch and the numbers
+an epoch reports. Everything else exists once, here: the batch plan and the schedule built from it
+(cvrepro.train.schedules), the seeded order, the optimizer, gradient-flow recording, the NaN check,
+early stopping, the history and resuming after a kill. Sums are accumulated on the device and read
+once per epoch, so the loop never waits on the host inside an epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from cvrepro.data.tensors import TensorSet
+from cvrepro.nets.device import prepare_device
+from cvrepro.train.batches import batch_starts
+from cvrepro.train.freezing import frozen_bn_mode, set_train_mode
+from cvrepro.train.resume import ResumeFile, load_state, restore_training, save_state, training_state
+from cvrepro.train.schedules import make_optimizer, make_scheduler
+
+Sums = dict[str, torch.Tensor]
+
+
+@dataclass
+class Method:
+    """What one training method adds to the loop.
+
+    step(images, labels, generator) -> (loss, sums): the loss of one batch of uint8 images and
+    the device tensors to add up over the epoch; summarize(sums, images, steps) -> the epoch's
+    scores; after_epoch(generator) -> further scores (validation, an online probe; the training
+    generator for any random draw they make, so a resumed run draws the same); state: learned state
+    outside the model that resuming must restore (center loss's centres); views: images the
+    model sees per training image (SimCLR: 2), for the throughput column.
+    """
+
+    step: Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, Sums]]
+    summarize: Callable[[dict[str, float], int, int], dict[str, float]]
+    after_epoch: Callable[[torch.Generator], dict[str, float]] = lambda generator: {}
+    state: nn.Module | None = None
+    views: int = 1
+
+
+@dataclass
+class FitResult:
+    history: list[dict] = field(default_factory=list)
+    grad_flow: list[dict] = field(default_factory=list)
+    steps: list[dict] = field(default_factory=list)  # every optimizer step's batch loss (steps.csv)
+    best: float | None = None
+    best_epoch: int | None = None
+    best_weights: dict | None = None
+    stopped_early: bool = False
+
+    def record(self, row: dict, step_losses: list[float], grads: list[dict]) -> None:
+        """Add one epoch: its history row, its steps' losses and gradient rows, steps numbered on
+        from the previous epoch's."""
+        epoch, done = row["epoch"], self.steps[-1]["step"] if self.steps else 0
+        self.history.append(row)
+        self.steps += [
+            {"epoch": epoch, "step": done + i, "loss": loss} for i, loss in enumerate(step_losses, 1)
+        ]
+        self.grad_flow += [
+            {"epoch": epoch, **grad, **({"step": done + grad["step"]} if "step" in grad else {})}
+            for grad in grads
+        ]
+
+
+def watched_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """The weights whose mean |gradient| gradient-flow plots show: every trainable `*.weight`
+    (convolutions, linear layers and BatchNorm scales, as S5's report plots them)."""
+    return [(n, p) for n, p in model.named_parameters() if p.requires_grad and n.endswith("weight")]
+
+
+def train_one_epoch(
+    model: nn.Module,
+    data: TensorSet,
+    method: Method,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+    batch_size: int,
+    watched: list[tuple[str, nn.Parameter]],
+    frozen_bn: str,
+    shuffle: bool,
+    batches: int | None = None,
+    grads_per_step: bool = False,
+) -> tuple[dict[str, float], list[dict], list[float]]:
+    """One pass in a seeded random order, or the data's own without `shuffle` (its first
+    `batches` batches only, when given: the last epoch of a recipe that counts `steps`). Returns
+    (scores, gradient rows, each step's batch loss). A gradient row holds a watched weight's mean
+    and max |grad|: per step (`step` numbered from 1 in the epoch) when `grads_per_step`, else the
+    mean over steps of its mean |grad| and the largest |grad| of any step. Frozen BatchNorm layers
+    run in `frozen_bn` mode (cvrepro.train.freezing.set_train_mode)."""
+    set_train_mode(model, frozen_bn)
+    if method.state is not None:
+        method.state.train()
+    device = data.images.device
+    order = (
+        torch.randperm(len(data), device=device, generator=generator)
+        if shuffle
+        else torch.arange(len(data), device=device)
+    )
+    starts = batch_starts(len(data), batch_size)[:batches]
+    sums: Sums = {}
+    grad_sums = torch.zeros(len(watched), device=device)
+    grad_max = torch.zeros(len(watched), device=device)
+    images, last_lr, losses, step_grads = 0, None, [], []
+    for start in starts:
+        batch = order[start : start + batch_size]
+        loss, parts = method.step(data.images[batch], data.labels[batch], generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        losses.append(loss.detach())
+        if watched:
+            means = torch.stack([p.grad.abs().mean() for _, p in watched])
+            maxes = torch.stack([p.grad.abs().amax() for _, p in watched])
+            grad_sums += means
+            grad_max = torch.maximum(grad_max, maxes)
+            if grads_per_step:
+                step_grads.append(torch.stack([means, maxes]))
+        last_lr = optimizer.param_groups[0]["lr"]
+        optimizer.step()
+        scheduler.step()
+        for key, value in parts.items():
+            sums[key] = sums[key] + value if key in sums else value
+        images += len(batch)
+    # The epoch's one wait on the device: every sum and gradient statistic in one transfer
+    # (float64 holds counts exactly and float32 values unchanged).
+    keys, w = list(sums), len(watched)
+    pieces = [*(sums[k].double().reshape(1) for k in keys), grad_sums.double(), grad_max.double()]
+    pieces.append(torch.stack(losses).double().reshape(-1))
+    if step_grads:
+        pieces.append(torch.stack(step_grads).double().reshape(-1))
+    flat = torch.cat(pieces).tolist()
+    values, grad_means = flat[: len(keys)], flat[len(keys) : len(keys) + w]
+    end = len(keys) + 2 * w + len(starts)
+    grad_maxes, step_losses = flat[len(keys) + w : len(keys) + 2 * w], flat[len(keys) + 2 * w : end]
+    scores = method.summarize(dict(zip(keys, values, strict=True)), images, len(starts))
+    if not math.isfinite(scores["train_loss"]):
+        raise FloatingPointError(
+            f"training loss became {scores['train_loss']}; lower the learning rate or check the data"
+        )
+    scores["last_lr"] = last_lr  # the learning rate of the epoch's last step
+    names = [name for name, _ in watched]
+    if step_grads:
+        return scores, _step_rows(names, flat[end:]), step_losses
+    grads = [
+        {"layer": name, "mean_abs_grad": mean / len(starts), "max_abs_grad": largest}
+        for name, mean, largest in zip(names, grad_means, grad_maxes, strict=True)
+    ]
+    return scores, grads, step_losses
+
+
+def _step_rows(names: list[str], values: list[float]) -> list[dict]:
+    """Gradient rows per step from (steps, 2, weights) values: each step's means, then maxes."""
+    w = len(names)
+    return [
+        {"step": i + 1, "layer": name, "mean_abs_grad": values[at + j], "max_abs_grad": values[at + w + j]}
+        for i, at in enumerate(range(0, len(values), 2 * w))
+        for j, name in enumerate(names)
+    ]
+
+
+def _improved(value: float, best: float | None, metric: str) -> bool:
+    return best is None or (value < best if metric.endswith("loss") else value > best)
+
+
+def _track_best(result: FitResult, row: dict, stopping: dict, model: nn.Module, log) -> None:
+    """Early stopping (S7's rule): keep the best epoch's weights; stop after `patience` epochs
+    without improvement of `metric`."""
+    metric, patience = stopping["metric"], stopping["patience"]
+    if _improved(row[metric], result.best, metric):
+        result.best, result.best_epoch = row[metric], row["epoch"]
+        result.best_weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    elif row["epoch"] - result.best_epoch >= patience:
+        log(
+            f"early stop: {metric} has not improved for {patience} epochs (best {result.best:.4f} at epoch {result.best_epoch})"
+        )
+        result.stopped_early = True
+
+
+def _epoch_line(row: dict, epochs: int, eta: float) -> str:
+    """One progress line: the epoch, its scores, speed and the estimated time left."""
+    scores = "  ".join(
+        f"{k} {v:.4f}" for k, v in row.items() if k.endswith(("loss", "acc")) and isinstance(v, float)
+    )
+    return (
+        f"epoch {row['epoch']}/{epochs}  {scores}  lr {row['lr']:.3g}  {row['epoch_seconds']:.1f}s  "
+        f"{row['images_per_s']:.0f} img/s  eta {eta:.0f}s"
+    )
+
+
+def epoch_images(data: TensorSet, batch_size: int, batches: int | None) -> int:
+    """Images an epoch trains on: every one, or those of its first `batches` batches."""
+    starts = batch_starts(len(data), batch_size)
+    ends = [min(start + batch_size, len(data)) for start in starts][: batches or len(starts)]
+    return sum(end - start for start, end in zip(starts, ends, strict=False))
+
+
+def fit(
+    model: nn.Module,
+    data: TensorSet,
+    recipe: dict,
+    method: Method,
+    *,
+    stopping: dict | None = None,
+    watch_grads: str | None = None,
+    resume: ResumeFile | None = None,
+    log: Callable[[str], None] = print,
+) -> FitResult:
+    """Train `model` on `data` with `method` as the recipe says (its keys epochs, batch_size,
+    optimizer, schedule and seed); stop early as `stopping` says (a run's early_stopping);
+    record mean and max |gradient| per weight and "epoch" or "step", as `watch_grads` says (a run's
+    grad_flow and grad_flow_per); resumable from `resume` after any epoch."""
+    device = data.images.device
+    prepare_device(device)
+    epochs, batch_size = recipe["epochs"], recipe["batch_size"]
+    generator = torch.Generator(device=device)
+    generator.manual_seed(recipe["seed"])
+    steps = len(batch_starts(len(data), batch_size))
+    if sum(min(batch_size, len(data) - s) for s in batch_starts(len(data), batch_size)) < len(data):
+        log("the last batch of one image is left out of every epoch (BatchNorm needs two)")
+    optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], recipe["optimizer"])
+    scheduler = make_scheduler(optimizer, recipe["schedule"], epochs, steps)
+    watched = watched_parameters(model) if watch_grads else []
+    result, first_epoch = FitResult(), 1
+    state = load_state(resume)
+    if state is not None:
+        first_epoch = restore_training(state, model, optimizer, scheduler, generator)
+        result = FitResult(**state["result"])
+        if method.state is not None:
+            method.state.load_state_dict(state["method_state"])
+    started = time.perf_counter()
+    for epoch in range(first_epoch, epochs + 1):
+        lr = optimizer.param_groups[0]["lr"]
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        # A recipe that counts steps (S7's 3,000 iterations) ends inside its last epoch.
+        batches = recipe["steps"] - (epochs - 1) * steps if recipe["steps"] and epoch == epochs else None
+        scores, grads, step_losses = train_one_epoch(
+            model,
+            data,
+            method,
+            optimizer,
+            scheduler,
+            generator,
+            batch_size,
+            watched,
+            frozen_bn_mode(recipe),
+            recipe["shuffle"],
+            batches,
+            watch_grads == "step",
+        )
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+        row = {"epoch": epoch, "lr": lr, **scores, "epoch_seconds": seconds}
+        row["images_per_s"] = method.views * epoch_images(data, batch_size, batches) / seconds
+        row.update(method.after_epoch(generator))
+        row["steps"] = batches or steps
+        result.record(row, step_losses, grads)
+        elapsed = (time.perf_counter() - started) / (epoch - first_epoch + 1)
+        log(_epoch_line(row, epochs, elapsed * (epochs - epoch)))
+        if stopping is not None:
+            _track_best(result, row, stopping, model, log)
+        if resume is not None:
+            extra = {
+                "result": vars(result),
+                "method_state": method.state.state_dict() if method.state else None,
+            }
+            save_state(resume, training_state(epoch, model, optimizer, scheduler, generator, **extra))
+        if result.stopped_early:
+            break
+    if result.best_weights is not None and stopping["restore_best"]:
+        model.load_state_dict(result.best_weights)
+        log(f"restored the weights of epoch {result.best_epoch} ({stopping['metric']} {result.best:.4f})")
+    return result
