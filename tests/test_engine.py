@@ -444,6 +444,23 @@ def test_precision_policy_sets_the_dtype_of_convolutions():
         set_precision("fp16")
 
 
+def test_the_start_up_line_and_the_jobs_agree_on_bf16(tmp_path):
+    """The console line (no torch) and the jobs' auto policy read the same CPU flags."""
+    from cvrepro.jobs.console import compute_line
+    from cvrepro.nets.cpu_flags import cpu_has_native_bf16
+    from cvrepro.nets.precision import set_precision, uses_bf16
+
+    set_precision("auto")
+    claimed = "precision bf16 autocast" in compute_line("cpu", "auto")
+    assert claimed == uses_bf16(torch.device("cpu"))
+    flags = tmp_path / "cpuinfo"
+    flags.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
+    assert not cpu_has_native_bf16(flags)
+    flags.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 amx_tile\n")
+    assert cpu_has_native_bf16(flags)
+    assert not cpu_has_native_bf16(tmp_path / "missing")
+
+
 def test_provenance_names_the_precision():
     from cvrepro.jobs.provenance import device_name
     from cvrepro.nets.precision import set_precision

@@ -332,6 +332,8 @@ def test_metrics_record_the_code_that_made_them(finished):
     pretraining = json.loads((results / "pretrain" / "ssl" / "metrics.json").read_text())["provenance"]
     assert {"pretrain.py", "cvrepro.train.methods"} <= set(pretraining["code"]["modules"])
     assert "different code" not in (results / "tables" / "t.md").read_text()  # one code for all rows
+    # the run's eval_batch_size (256 in the tiny study, not the schema's 1024) reaches its evaluations
+    assert "images, batches of 256" in (results / "logs" / "evaluate" / "a" / "test.log").read_text()
 
 
 @pytest.mark.workflow
@@ -377,7 +379,11 @@ def test_loss_code_reruns_trainings_and_what_follows_them(finished):
 @pytest.mark.workflow
 @needs_fashion_mnist
 def test_dataset_readers_rerun_prepare_and_everything_after_it(finished):
-    edit(finished.scripts / "cvrepro" / "data" / "datasets" / "readers.py", "\ndef ", "\nREADER_NOTE = 1\n\n\ndef ")
+    edit(
+        finished.scripts / "cvrepro" / "data" / "datasets" / "readers.py",
+        "\ndef ",
+        "\nREADER_NOTE = 1\n\n\ndef ",
+    )
     expected = {rule: count for rule, count in finished.full.items() if rule != "download"}
     assert finished.planned() == expected
     finished.touch()

@@ -14,7 +14,8 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from cvrepro.config.recipes import probe_recipe
-from cvrepro.evaluate.linear_gd import EarlyStop, LinearModel, fit_minibatch_gd, objective_and_gradient
+from cvrepro.evaluate.early_stopping import EarlyStop
+from cvrepro.evaluate.linear_gd import LinearModel, fit_minibatch_gd, objective_and_gradient
 from cvrepro.jobs.job import Job
 
 
@@ -103,9 +104,9 @@ def rule_stops_at(accuracies: list[float], patience: int) -> int | None:
 
 
 def stops_at(accuracies: list[float], patience: int) -> int | None:
-    stop = EarlyStop(patience)
+    stop = EarlyStop(patience, lower_is_better=False)
     for t, accuracy in enumerate(accuracies, start=1):
-        if stop.update(accuracy):
+        if not stop.update(accuracy, t) and stop.exhausted(t):
             return t
     return None
 

@@ -48,7 +48,9 @@ def main(
     np.savez_compressed(
         out_predictions, y_true=y_true, y_pred=probs.argmax(1), probs=probs.astype(np.float32)
     )
-    ctx.log(f"{subset.split}: accuracy {metrics['accuracy']:.4f} on {metrics['n']} images")
+    ctx.log(
+        f"{subset.split}: accuracy {metrics['accuracy']:.4f} on {metrics['n']} images, batches of {batch_size}"
+    )
     return metrics
 
 

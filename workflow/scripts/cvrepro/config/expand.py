@@ -22,8 +22,6 @@ import itertools
 
 from cvrepro.config.schema import ConfigError, definition, validate
 
-REPLICATED = ("runs", "pretrain", "probes")
-
 
 def replica_name(name: str, k: int) -> str:
     return name if k == 0 else f"{name}.r{k}"

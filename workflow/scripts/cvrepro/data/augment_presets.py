@@ -38,7 +38,6 @@ PRESETS: dict[str, dict] = {
     # hue 0: Chen et al. use 0.2 x strength; 0 keeps the recipes that use this preset as they were.
     "simclr": {**_CROP_FLIP_JITTER, "scale": (0.08, 1.0), "hue": 0.0, "grayscale_p": 0.2, "blur_p": 0.5},
 }
-AUGMENTATIONS = tuple(PRESETS)
 
 
 def resolve(spec: str | dict) -> dict:

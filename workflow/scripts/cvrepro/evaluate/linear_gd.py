@@ -17,6 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from cvrepro.evaluate.early_stopping import EarlyStop
+
 HISTORY_COLUMNS = ("iteration", "train_loss", "train_acc", "val_loss", "val_acc")
 
 
@@ -91,25 +93,6 @@ def objective_and_gradient(model: LinearModel, x: np.ndarray, y: np.ndarray, pen
     return Step(loss, grad_w, grad_logits.sum(axis=0), z)
 
 
-class EarlyStop:
-    """The report's rule: stop when none of the last `patience` validation accuracies beats
-    (is strictly greater than) the best one before them. Equivalently: `patience` iterations
-    have passed since the running best last strictly improved."""
-
-    def __init__(self, patience: int):
-        self.patience = patience
-        self.best = -np.inf
-        self.best_iteration = 0
-        self.seen = 0
-
-    def update(self, accuracy: float) -> bool:
-        """Record the next accuracy; True when training should stop now."""
-        self.seen += 1
-        if accuracy > self.best:
-            self.best, self.best_iteration = accuracy, self.seen
-        return self.seen - self.best_iteration >= self.patience
-
-
 def class_indices(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Each label's position in `classes` (sorted); -1 for a label that is not there."""
     where = np.clip(np.searchsorted(classes, labels), 0, len(classes) - 1)
@@ -150,7 +133,7 @@ def fit_minibatch_gd(
     penalty = 1.0 / (probe["C"] * len(y))
     batch = min(probe["batch_size"], len(y))
     rng = np.random.default_rng(probe["seed"])
-    stop = EarlyStop(probe["patience"]) if probe["patience"] is not None else None
+    stop = EarlyStop(probe["patience"], lower_is_better=False) if probe["patience"] is not None else None
     val_x, val_y = val if val is not None else (None, None)
     val_known = class_indices(val_y, classes) if val is not None else None
     history, stopped, start = [], False, time.perf_counter()
@@ -165,7 +148,7 @@ def fit_minibatch_gd(
         if val_x is not None:  # scored after the update: the model this iteration produced
             row.update(validation(model, val_x, val_known))
         history.append(row)
-        if stop is not None and stop.update(row["val_acc"]):
+        if stop is not None and not stop.update(row["val_acc"], iteration) and stop.exhausted(iteration):
             stopped = True
             break
         if log is not None and iteration % 500 == 0:
@@ -175,7 +158,7 @@ def fit_minibatch_gd(
         "stopped_early": stopped,
         "val_acc": history[-1]["val_acc"] if val is not None else None,
         "best_val_acc": stop.best if stop is not None else None,
-        "best_val_iteration": stop.best_iteration if stop is not None else None,
+        "best_val_iteration": stop.best_at if stop is not None else None,
         "gd_time_s": time.perf_counter() - start,
     }
     return model, history, summary

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 from collections import Counter
-from pathlib import Path
+
+from cvrepro.nets.cpu_flags import cpu_has_native_bf16
 
 
 def gpus_listed() -> int:
@@ -18,15 +19,6 @@ def gpus_listed() -> int:
     return (
         sum(line.startswith("GPU ") for line in listed.stdout.splitlines()) if listed.returncode == 0 else 0
     )
-
-
-def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """AVX512-BF16 or AMX in the CPU flags (what cvrepro.nets.precision asks torch, read without it)."""
-    try:
-        flags = cpuinfo.read_text()
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_tile" in flags
 
 
 def compute_line(device: str, precision: str) -> str:

@@ -1,8 +1,8 @@
 """The files a training or pretraining job leaves: model.pt, history.csv, steps.csv (every
 optimizer step's batch loss) and metrics.json.
 
-Both jobs write them here, so a checkpoint carries the same fields whichever job made it (the
-contract in DESIGN.md: weights, arch, recipe, normalization, classes, seed, provenance).
+Both jobs write them here, so a checkpoint carries the same fields whichever job made it
+(cvrepro.nets.checkpoint: weights, arch, recipe, normalization, classes, seed, provenance).
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ import contextlib
 
 import torch
 
+from cvrepro.nets.cpu_flags import cpu_has_native_bf16
+
 PRECISIONS = ("auto", "bf16", "fp32")
 
 _policy = "auto"
@@ -25,14 +27,6 @@ def set_precision(name: str) -> None:
     if name not in PRECISIONS:
         raise ValueError(f"precision {name!r} is not known; choose from {list(PRECISIONS)}")
     _policy = name
-
-
-def cpu_has_native_bf16() -> bool:
-    """AVX512-BF16 or AMX tiles: oneDNN then runs bf16 convolutions in hardware."""
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:  # a torch without these probes: assume emulation, stay in float32
-        return False
 
 
 def uses_bf16(device: torch.device) -> bool:

@@ -116,10 +116,6 @@ def sweep_table(spec: dict, sweeps: dict[str, list[pd.DataFrame]]) -> pd.DataFra
     return frame
 
 
-def read_metrics(names: list[str], paths: list[Path]) -> dict[str, dict]:
-    return {name: json.loads(Path(path).read_text()) for name, path in zip(names, paths, strict=True)}
-
-
 class Built(NamedTuple):
     """A built table: the frame, the line that says who made it, and its paired comparisons."""
 

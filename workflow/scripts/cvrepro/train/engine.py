@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from cvrepro.data.tensors import TensorSet
+from cvrepro.evaluate.early_stopping import EarlyStop
 from cvrepro.nets.device import prepare_device
 from cvrepro.train.batches import batch_starts
 from cvrepro.train.freezing import frozen_bn_mode, set_train_mode
@@ -166,18 +167,15 @@ def _step_rows(names: list[str], values: list[float]) -> list[dict]:
     ]
 
 
-def _improved(value: float, best: float | None, metric: str) -> bool:
-    return best is None or (value < best if metric.endswith("loss") else value > best)
-
-
 def _track_best(result: FitResult, row: dict, stopping: dict, model: nn.Module, log) -> None:
-    """Early stopping (S7's rule): keep the best epoch's weights; stop after `patience` epochs
-    without improvement of `metric`."""
+    """Early stopping (S7's rule, cvrepro.evaluate.early_stopping): keep the best epoch's weights;
+    stop after `patience` epochs without improvement of `metric`."""
     metric, patience = stopping["metric"], stopping["patience"]
-    if _improved(row[metric], result.best, metric):
-        result.best, result.best_epoch = row[metric], row["epoch"]
+    rule = EarlyStop(patience, metric.endswith("loss"), result.best, result.best_epoch)
+    if rule.update(row[metric], row["epoch"]):
+        result.best, result.best_epoch = rule.best, rule.best_at
         result.best_weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    elif row["epoch"] - result.best_epoch >= patience:
+    elif rule.exhausted(row["epoch"]):
         log(
             f"early stop: {metric} has not improved for {patience} epochs (best {result.best:.4f} at epoch {result.best_epoch})"
         )
