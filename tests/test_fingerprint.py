@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 import why
 
 from conftest import (
@@ -332,6 +333,15 @@ def test_metrics_record_the_code_that_made_them(finished):
     pretraining = json.loads((results / "pretrain" / "ssl" / "metrics.json").read_text())["provenance"]
     assert {"pretrain.py", "cvrepro.train.methods"} <= set(pretraining["code"]["modules"])
     assert "different code" not in (results / "tables" / "t.md").read_text()  # one code for all rows
+    # a training's and a pretraining's checkpoints carry the same fields (one save_model_files)
+    trained, pretrained = (
+        torch.load(results / d / "model.pt", weights_only=False) for d in ("runs/a", "pretrain/ssl")
+    )
+    assert (
+        set(trained)
+        == set(pretrained)
+        >= {"arch", "recipe", "normalization", "classes", "seed", "provenance"}
+    )
     # the run's eval_batch_size (256 in the tiny study, not the schema's 1024) reaches its evaluations
     assert "images, batches of 256" in (results / "logs" / "evaluate" / "a" / "test.log").read_text()
 
