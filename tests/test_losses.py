@@ -255,3 +255,13 @@ def test_unknown_names_list_the_choices():
         )
     with pytest.raises(ValueError, match="unknown mining 'hardest'"):
         triplet_margin_loss(torch.randn(4, 2), torch.tensor([0, 0, 1, 1]), 1.0, "euclidean", "hardest")
+
+
+def test_the_loss_registries_and_the_schema_name_the_same_losses():
+    """A new loss is an entry in SUPERVISED or CONTRASTIVE plus the schema's enum, nothing else."""
+    from cvrepro.config.schema import definition
+    from cvrepro.train.losses import CONTRASTIVE, SUPERVISED
+
+    run_loss = definition("run")["properties"]["loss"]["properties"]["name"]["enum"]
+    assert list(SUPERVISED) == run_loss
+    assert set(CONTRASTIVE) == set(definition("pretraining")["properties"]["loss"]["enum"])

@@ -1,12 +1,14 @@
-"""Losses as plain functions of tensors, plus the one stateful piece (center loss's centres)."""
+"""Losses as plain functions of tensors, plus the one stateful piece (center loss's centres), and
+the two registries training reads: SUPERVISED (loss.name of runs) and CONTRASTIVE (of pretraining)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-LOSSES = ("ce", "ce_triplet", "ce_center")
 
 
 def pairwise_distances(x: torch.Tensor, distance: str) -> torch.Tensor:
@@ -173,24 +175,50 @@ class CenterLoss(nn.Module):
         self.centers -= self.alpha * sums / (1 + counts)[:, None]
 
 
+@dataclass(frozen=True)
+class SupervisedLoss:
+    """Cross-entropy plus, when `term` is given, weight x a term on the penultimate features
+    (embeddings): term(embeddings, labels, spec, state) -> scalar, named `part` in the parts.
+    `state(spec, classes, features)` builds what the term learns beside the model (center loss's
+    centres), which training moves to the device and resuming restores."""
+
+    term: Callable[[torch.Tensor, torch.Tensor, dict, nn.Module | None], torch.Tensor] | None = None
+    part: str | None = None
+    state: Callable[[dict, int, int], nn.Module] | None = None
+
+
+# The schema's loss.name enum (tests/test_losses.py keeps the two equal).
+SUPERVISED: dict[str, SupervisedLoss] = {
+    "ce": SupervisedLoss(),
+    "ce_triplet": SupervisedLoss(
+        lambda embeddings, labels, spec, _: triplet_margin_loss(
+            embeddings, labels, spec["margin"], spec["distance"], spec["mining"]
+        ),
+        "triplet",
+    ),
+    "ce_center": SupervisedLoss(
+        lambda embeddings, labels, spec, center: center(embeddings, labels),
+        "center",
+        lambda spec, classes, features: CenterLoss(classes, features, spec["alpha"]),
+    ),
+}
+
+
 def combined_loss(
     logits: torch.Tensor,
     embeddings: torch.Tensor,
     labels: torch.Tensor,
     spec: dict,
-    center: CenterLoss | None = None,
+    state: nn.Module | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The configured training loss and its parts."""
-    ce = F.cross_entropy(logits, labels)
-    name = spec["name"]
-    if name == "ce":
+    """The configured training loss (SUPERVISED[spec["name"]]) and its parts; `state`: what
+    the loss's `state` built (center loss's centres)."""
+    if spec["name"] not in SUPERVISED:
+        raise ValueError(f"unknown loss {spec['name']!r}; choose from {list(SUPERVISED)}")
+    loss, ce = SUPERVISED[spec["name"]], F.cross_entropy(logits, labels)
+    if loss.term is None:
         return ce, {"ce": ce.detach()}
-    if name == "ce_triplet":
-        triplet = triplet_margin_loss(embeddings, labels, spec["margin"], spec["distance"], spec["mining"])
-        return ce + spec["weight"] * triplet, {"ce": ce.detach(), "triplet": triplet.detach()}
-    if name == "ce_center":
-        if center is None:
-            raise ValueError("loss ce_center needs a CenterLoss module")
-        term = center(embeddings, labels)
-        return ce + spec["weight"] * term, {"ce": ce.detach(), "center": term.detach()}
-    raise ValueError(f"unknown loss {name!r}; choose from {list(LOSSES)}")
+    if loss.state is not None and state is None:
+        raise ValueError(f"loss {spec['name']} needs its learned state ({loss.part})")
+    term = loss.term(embeddings, labels, spec, state)
+    return ce + spec["weight"] * term, {"ce": ce.detach(), loss.part: term.detach()}

@@ -16,7 +16,7 @@ from cvrepro.nets.device import model_input
 from cvrepro.nets.inference import evaluate, extract_features
 from cvrepro.nets.precision import autocast
 from cvrepro.train.engine import Method
-from cvrepro.train.losses import CONTRASTIVE, CenterLoss, combined_loss, triplet_margin_loss
+from cvrepro.train.losses import CONTRASTIVE, SUPERVISED, combined_loss, triplet_margin_loss
 from cvrepro.train.online_probe import online_probe, probe_scores
 
 
@@ -60,10 +60,10 @@ def supervised(
     """Cross-entropy, plus a triplet or center-loss term on the penultimate features as
     `recipe["loss"]` says; validation after every epoch when `val` is given."""
     spec, augment = recipe["loss"], recipe["augment"]
-    center = None
-    if spec["name"] == "ce_center":
-        device = next(model.parameters()).device
-        center = CenterLoss(num_classes, model.num_features, spec["alpha"]).to(device)
+    make_state = SUPERVISED[spec["name"]].state
+    state = None if make_state is None else make_state(spec, num_classes, model.num_features)
+    if state is not None:
+        state = state.to(next(model.parameters()).device)
     # Compiled only when CVREPRO_COMPILE asks (see cvrepro.nets.compile); eager is bit-for-bit as before.
     forward = maybe_compile(features_and_logits(model), compile_setting())
 
@@ -71,7 +71,7 @@ def supervised(
         x = augmented(images, augment, mean, std, generator)
         with autocast(images.device):
             embeddings, logits = forward(model_input(x, model))
-            loss, _ = combined_loss(logits.float(), embeddings.float(), labels, spec, center)
+            loss, _ = combined_loss(logits.float(), embeddings.float(), labels, spec, state)
         return loss, {"loss": loss.detach() * len(labels), "correct": (logits.argmax(1) == labels).sum()}
 
     def summarize(sums: dict[str, float], images: int, steps: int) -> dict[str, float]:
@@ -91,7 +91,7 @@ def supervised(
         )
         return {"val_loss": scores["loss"], "val_acc": scores["acc"]}
 
-    return Method(step, summarize, validate, center)
+    return Method(step, summarize, validate, state)
 
 
 def projected(model: PretrainNet) -> Callable[[torch.Tensor], torch.Tensor]:
