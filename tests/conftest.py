@@ -22,6 +22,17 @@ needs_fashion_mnist = pytest.mark.skipif(
 )
 
 
+def pytest_configure(config):
+    """Under pytest-xdist every worker shares the machine's cores with the others and with the
+    Snakemake jobs they start (one thread each, config `threads: 1`): one torch thread per worker
+    avoids oversubscribed, spin-waiting thread pools, where two per worker on two cores wasted
+    CPU time."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
+
 def pytest_collection_modifyitems(items):
     """The seed studies' rehearsal (tests/test_rehearsal.py) is the longest module by far: run it
     first, so that pytest-xdist's other workers run every other module beside it."""

@@ -63,7 +63,6 @@ def probe_accuracy(encoder, sets, mean, std) -> float:
 
 @needs_fashion_mnist
 def test_simclr_pretraining_beats_a_random_encoder_under_a_linear_probe(fashion):
-    torch.set_num_threads(2)
     mean, std = channel_stats(fashion["pretrain"].images)
     spec = {**MODEL, "arch": "resnet18", "width": 8, "in_channels": 1, "num_classes": 10, "image_size": 28}
     torch.manual_seed(0)
@@ -88,8 +87,8 @@ def test_simclr_pretraining_beats_a_random_encoder_under_a_linear_probe(fashion)
     assert history[-1]["contrastive_acc"] > history[0]["contrastive_acc"]
     assert "probe_acc" in history[-1]
     simclr_acc = probe_accuracy(net.encoder, fashion, mean, std)
-    # Measured 0.678 vs 0.597 on the 2-core build machine (n = 1,000 scored images; 6 epochs of
-    # 1,200 images, 30 s there).
+    # Measured 0.678 vs 0.597 on the 2-core build machine with 2 threads, and 0.676 vs 0.597 with the one
+    # thread each test worker has (n = 1,000 scored images; 6 epochs of 1,200 images).
     assert simclr_acc > random_acc + 0.05, (simclr_acc, random_acc)
 
 
