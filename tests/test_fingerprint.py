@@ -97,6 +97,27 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
+def test_a_package_that_lists_its_own_modules_covers_them_all(package):
+    """The figure-kind registry imports its kind modules by listing its folder: every module file
+    there joins the fingerprint, a new one too, so a new or edited kind reruns the figures."""
+    kinds = package / "cvrepro" / "kinds"
+    kinds.mkdir()
+    (kinds / "__init__.py").write_text(
+        "import importlib\nimport pkgutil\n\n"
+        "KINDS = [importlib.import_module(f'{__name__}.{m.name}') for m in pkgutil.iter_modules(__path__)]\n"
+    )
+    (kinds / "roc.py").write_text("KIND = 'roc'\n")
+    entry = package / "plot_entry.py"
+    entry.write_text("from cvrepro.kinds import KINDS\n")
+    before = fresh(entry)
+    assert {"cvrepro.kinds", "cvrepro.kinds.roc"} <= set(before["modules"])
+    (kinds / "confusion.py").write_text("KIND = 'confusion'\n")
+    after = fresh(entry)
+    assert "cvrepro.kinds.confusion" in after["modules"] and after["hash"] != before["hash"]
+    edit(kinds / "roc.py", "'roc'", "'roc curves'")
+    assert changed_parts(after, fresh(entry)) == ["cvrepro.kinds.roc changed"]
+
+
 def test_closure_follows_every_import_form(package):
     found = fresh(package / "entry.py")
     assert set(found["modules"]) == {
@@ -335,7 +356,7 @@ def test_metrics_record_the_code_that_made_them(finished):
     assert "different code" not in (results / "tables" / "t.md").read_text()  # one code for all rows
     # a training's and a pretraining's checkpoints carry the same fields (one save_model_files)
     trained, pretrained = (
-        torch.load(results / d / "model.pt", weights_only=False) for d in ("runs/a", "pretrain/ssl")
+        torch.load(results / d / "model.pt", weights_only=True) for d in ("runs/a", "pretrain/ssl")
     )
     assert (
         set(trained)

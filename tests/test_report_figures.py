@@ -13,8 +13,9 @@ from PIL import Image
 
 from conftest import TINY_STUDY
 from cvrepro.config import ConfigError, resolve_study
-from cvrepro.report import figure_draw, plots
-from cvrepro.report.figure_kinds import FIGURE_KINDS
+from cvrepro.report import plots
+from cvrepro.report.figures import FIGURE_KINDS
+from cvrepro.report.figures.shift_samples import shift_columns
 from cvrepro.study import Study
 
 
@@ -35,7 +36,7 @@ def shift_dir(root, n: int = 10):
 
 def test_shift_samples_pairs_the_same_images_clean_and_corrupted(tmp_path):
     images, labels = shift_dir(tmp_path)
-    columns, names = figure_draw.shift_columns(tmp_path, 4, seed=3)
+    columns, names = shift_columns(tmp_path, 4, seed=3)
     assert list(columns) == ["clean", "contrast-1", "gaussian_noise-5"]
     pick = np.sort(np.random.default_rng(3).permutation(10)[:4])
     assert np.array_equal(columns["clean"], images[pick])
@@ -43,7 +44,7 @@ def test_shift_samples_pairs_the_same_images_clean_and_corrupted(tmp_path):
     assert names == [["a", "b", "c"][label] for label in labels[pick]]
     out = tmp_path / "figure.png"
     spec = {"kind": "shift_samples", "shift_set": "c", "count": 4, "seed": 3, "caption": "Figure 1 (b)"}
-    figure_draw.draw_shift_samples(spec, [tmp_path], out)
+    FIGURE_KINDS["shift_samples"].draw(spec, [tmp_path], out)
     width, height = Image.open(out).size
     assert (width, height) == (3 * 108, 528)  # three 0.9-inch columns of four rows at 120 dpi
 

@@ -1,6 +1,6 @@
 # Configuration loading and the get_* helpers that rules use for inputs and params. The file
 # layout lives in cvrepro/study/paths.py, what each job receives in cvrepro/config/recipes.py and the
-# figure and table kinds in cvrepro/report/figure_kinds.py / table_kinds.py: plain Python that tests
+# figure and table kinds in cvrepro/report/figures/ / table_kinds.py: plain Python that tests
 # import too. All checks run at load time, so a bad config stops Snakemake before any job.
 import sys
 from functools import lru_cache
@@ -14,7 +14,7 @@ from cvrepro.report.caveats import automatic_caveats
 from cvrepro.config import ConfigError, load_config, shift_conditions
 from cvrepro.config import recipes
 from cvrepro.data.datasets.registry import DATASETS
-from cvrepro.report.figure_kinds import FIGURE_KINDS, figure_groups
+from cvrepro.report.figures import FIGURE_KINDS, figure_groups
 from cvrepro.jobs.fingerprint import fingerprint as script_fingerprint
 from cvrepro.study.names import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS
 from cvrepro.report.rst import escape as rst_escape

@@ -2,8 +2,7 @@
 
 from pathlib import Path
 
-from cvrepro.report import figure_draw
-from cvrepro.report.figure_kinds import FIGURE_KINDS
+from cvrepro.report.figures import FIGURE_KINDS
 from cvrepro.report.rehearsal_marks import stamp_png
 
 
@@ -12,7 +11,7 @@ def main(spec: dict, inputs: list[Path], out_png: Path) -> None:
     `rehearsal: true` in a rehearsal (the figure then carries a band saying so)."""
     if spec["kind"] not in FIGURE_KINDS:
         raise ValueError(f"unknown figure kind {spec['kind']!r}; choose from {list(FIGURE_KINDS)}")
-    getattr(figure_draw, f"draw_{spec['kind']}")(spec, [Path(p) for p in inputs], Path(out_png))
+    FIGURE_KINDS[spec["kind"]].draw(spec, [Path(p) for p in inputs], Path(out_png))
     if spec.get("rehearsal"):
         stamp_png(Path(out_png))
 

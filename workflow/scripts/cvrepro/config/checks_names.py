@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from cvrepro.config.schema import ConfigError
 from cvrepro.data.datasets.registry import CIFAR10_CLASSES, FASHION_MNIST_CLASSES
+from cvrepro.report.figures import FIGURE_KINDS
 from cvrepro.study import Study
 from cvrepro.study.names import CHILDREN, IMAGENET_SOURCES, RESNET_BLOCKS
 
@@ -107,7 +108,7 @@ def check_names(study: Study) -> None:
         if problem:
             raise ConfigError(f"{key}.layer: {problem}")
     for name, figure in study.figures.items():
-        if figure["kind"] != "activations":
+        if not FIGURE_KINDS[figure["kind"]].layer_names:
             continue
         key = f"{study.source}: figures.{name}"
         arch = _arch_of(study, figure["runs"][0]) if figure["runs"] else None

@@ -1,5 +1,5 @@
 """Config checks of what a study outputs: figures and tables, against the kinds' declarations
-(cvrepro.report.figure_kinds, cvrepro.report.table_kinds), and the reports' published numbers."""
+(cvrepro.report.figures, cvrepro.report.table_kinds), and the reports' published numbers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from cvrepro.config.checks_training import check_augment
 from cvrepro.config.schema import ConfigError
 from cvrepro.evaluate.per_class import COLUMNS as PER_CLASS_COLUMNS
 from cvrepro.evaluate.per_class import SUMMARY_ROWS
-from cvrepro.report.figure_kinds import FIGURE_KINDS
+from cvrepro.report.figures import FIGURE_KINDS
 from cvrepro.report.table_kinds import TABLE_KINDS, sweep_column
 from cvrepro.study import Study
 from cvrepro.study.names import PIXELS
@@ -35,11 +35,9 @@ def check_figures(study: Study) -> None:
             raise ConfigError(
                 f"{key}.runs: {figure['kind']} draws {kind.max_runs} run, got {len(figure['runs'])}"
             )
-        if figure["kind"] == "grid_scores" and not all(
-            study.grid_values(r) for n in figure["runs"] for r in study.rows(n)
-        ):
+        if kind.grid_rows and not all(study.grid_values(r) for n in figure["runs"] for r in study.rows(n)):
             raise ConfigError(
-                f"{key}.runs: grid_scores draws a grid run (one with `grid:`), got {figure['runs']}"
+                f"{key}.runs: {figure['kind']} draws a grid run (one with `grid:`), got {figure['runs']}"
             )
         check_subset_ref(study, f"figures.{name}.subset", figure["subset"])
         if figure["sweep"] is not None and figure["sweep"] not in study.bn_sweeps:
@@ -58,18 +56,18 @@ def check_figures(study: Study) -> None:
                 f"{key}.features: expected 'pixels' or a run or pretraining, got {figure['features']!r}"
             )
         check_augment(key, figure["augment"])
-        if figure["kind"] == "probe_curves":
-            _check_probe_curves(study, key, figure)
+        if kind.history_rows:
+            _check_probe_histories(study, key, figure)
 
 
-def _check_probe_curves(study: Study, key: str, figure: dict) -> None:
+def _check_probe_histories(study: Study, key: str, figure: dict) -> None:
     """Only probes fitted by minibatch_gd record a history to draw."""
     for name in figure["runs"]:
         for job in study.jobs(name):
             if study.probes[job]["solver"] != "minibatch_gd":
                 raise ConfigError(
                     f"{key}.runs: probe {name!r} has solver {study.probes[job]['solver']}; "
-                    "probe_curves draws probes fitted by solver minibatch_gd"
+                    f"{figure['kind']} draws probes fitted by solver minibatch_gd"
                 )
 
 

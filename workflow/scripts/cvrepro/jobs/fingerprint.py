@@ -109,7 +109,24 @@ def imported_names(tree: ast.Module, module: str, is_package: bool) -> tuple[set
             ours.add(target)
             ours.update(f"{target}.{alias.name}" for alias in node.names if alias.name != "*")
     ours = set().union(*(_with_parents(name) for name in ours)) if ours else set()
+    if is_package and _discovers_its_modules(tree):
+        ours.add(f"{module}.{EVERY_MODULE}")
     return ours, {name.split(".")[0] for name in others if name}
+
+
+EVERY_MODULE = "*"  # in a package's imports: every module file beside its __init__.py
+
+
+def _discovers_its_modules(tree: ast.Module) -> bool:
+    """A package that imports its own modules by listing them (`pkgutil.iter_modules(__path__)`,
+    as the figure-kind registry does) runs every module file in its directory."""
+    return any(
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute | ast.Name)
+        and (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id) == "iter_modules"
+        and any(isinstance(arg, ast.Name) and arg.id == "__path__" for arg in node.args)
+        for node in ast.walk(tree)
+    )
 
 
 # Parsed files by the sha256 of their bytes, kept between runs in the working directory, so a DAG
@@ -181,6 +198,13 @@ def closure(script: Path, root: Path) -> tuple[dict[str, str], set[str]]:
     pending, seen = sorted(entry.imports), set(entry.imports)
     while pending:
         name = pending.pop()
+        if name.endswith(f".{EVERY_MODULE}"):  # the package's directory, as it is now
+            package = name[: -len(EVERY_MODULE) - 1]
+            folder = root.joinpath(*package.split("."))
+            listed = {f"{package}.{p.stem}" for p in folder.glob("*.py") if p.stem != "__init__"}
+            pending.extend(sorted(listed - seen))
+            seen |= listed
+            continue
         found = module_file(root, name)
         if found is None:  # `from cvrepro.x import some_function`: not a module
             continue

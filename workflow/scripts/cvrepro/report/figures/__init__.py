@@ -1,0 +1,24 @@
+"""Every kind of figure a study can ask for, one module each in this package: the keys it needs,
+the names its `runs` may list, the files it reads, what the config checks ask of its rows, and
+the function that draws it (FigureKind, in kind.py).
+
+The registry finds the modules itself, so a new kind is one file here plus the schema's enum
+entry (tests/test_defaults.py holds the two equal; the code fingerprint of a job that imports the
+registry covers every file here). Light: importable while Snakemake parses the workflow; each
+draw function imports matplotlib, pandas or torch when it is called.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from cvrepro.report.figures.kind import FigureKind, figure_groups
+
+FIGURE_KINDS: dict[str, FigureKind] = {
+    found.name: importlib.import_module(f"{__name__}.{found.name}").KIND
+    for found in pkgutil.iter_modules(__path__)
+    if found.name != "kind"
+}
+
+__all__ = ["FIGURE_KINDS", "FigureKind", "figure_groups"]

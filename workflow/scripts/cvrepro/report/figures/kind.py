@@ -1,0 +1,84 @@
+"""What every figure kind declares (FigureKind), the files kinds read, and how they read them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cvrepro.study import Study, paths
+
+
+@dataclass(frozen=True)
+class FigureKind:
+    needs: tuple[str, ...]  # keys that must be set (non-empty) for this kind
+    inputs: Callable[[Study, dict], list[str]]  # the files the figure reads, in draw's order
+    draw: Callable[[dict, list[Path], Path], None]  # (spec with groups resolved, inputs, png)
+    rows: tuple[str, ...] = ("runs",)  # sections whose names `runs` may list
+    max_runs: int | None = None
+    grid_rows: bool = False  # every row is a grid run (its points are the x axis)
+    history_rows: bool = False  # every probe row records a history (solver minibatch_gd)
+    layer_names: bool = False  # `layers` and `classes` name layers of the run and classes of `subset`
+
+
+METRICS = ("runs", "probes")  # test-set metrics: runs (their evaluation) and probes both have them
+
+
+def figure_groups(study: Study, figure: dict) -> list[tuple[str, list[str]]]:
+    """(row, its jobs) for every row the figure draws: each run, pretraining or probe it lists
+    (a grid run: each point), or each run of its BN sweep, with all replicates of that row."""
+    names = study.bn_sweeps[figure["sweep"]]["runs"] if figure["sweep"] else figure["runs"]
+    return [(row, study.replicas(row)) for name in names for row in study.rows(name)]
+
+
+def jobs(study: Study, figure: dict) -> list[str]:
+    return [job for _, row_jobs in figure_groups(study, figure) for job in row_jobs]
+
+
+def job_files(name: str) -> Callable[[Study, dict], list[str]]:
+    """Inputs: file `name` (history.csv, steps.csv, grad_flow.csv, ...) of every job drawn."""
+    return lambda study, figure: [paths.job_file(study, job, name) for job in jobs(study, figure)]
+
+
+def metrics_on_test(study: Study, figure: dict) -> list[str]:
+    return [paths.test_metrics_file(study, job) for job in jobs(study, figure)]
+
+
+def subset(study: Study, figure: dict) -> list[str]:
+    files = paths.subset_files(study, figure["subset"])
+    return [files["data"], files["index"]]
+
+
+# --- reading the inputs ---------------------------------------------------------------------------
+
+
+def by_row(spec: dict, inputs: list[Path], read) -> dict[str, list]:
+    """Each row's replicates, read with `read`; `inputs` hold every row's jobs in spec["groups"] order."""
+    files, grouped = iter(inputs), {}
+    for row, row_jobs in spec["groups"]:
+        grouped[row] = [read(next(files)) for _ in row_jobs]
+    return grouped
+
+
+def read_csvs(spec: dict, inputs: list[Path]) -> dict[str, list]:
+    import pandas as pd
+
+    return by_row(spec, inputs, pd.read_csv)
+
+
+def read_metrics(spec: dict, inputs: list[Path]) -> dict[str, list[dict]]:
+    return by_row(spec, inputs, lambda path: json.loads(Path(path).read_text()))
+
+
+def first(grouped: dict[str, list]) -> dict:
+    """Replicate 0 of each row (figures that draw one replicate per row)."""
+    return {row: replicates[0] for row, replicates in grouped.items()}
+
+
+def load_images(spec: dict, inputs: list[Path]):
+    import torch
+
+    from cvrepro.data.tensors import load_subset
+
+    return load_subset(Path(inputs[0]), spec["split"], Path(inputs[1]), torch.device("cpu"))

@@ -1,0 +1,12 @@
+"""probe_curves: batch and validation accuracy per iteration of gradient-descent probes (S7)."""
+
+from cvrepro.report.figures.kind import FigureKind, first, job_files, read_csvs
+
+
+def draw(spec: dict, inputs: list, out_png) -> None:
+    from cvrepro.report import plots
+
+    plots.probe_curves(first(read_csvs(spec, inputs)), out_png, spec["caption"])
+
+
+KIND = FigureKind(("runs",), job_files("history.csv"), draw, rows=("probes",), history_rows=True)

@@ -1,0 +1,12 @@
+"""roc: one-vs-rest ROC curves on the test set of each run or probe (replicate 0)."""
+
+from cvrepro.report.figures.kind import METRICS, FigureKind, first, metrics_on_test, read_metrics
+
+
+def draw(spec: dict, inputs: list, out_png) -> None:
+    from cvrepro.report import plots
+
+    plots.roc_curves(first(read_metrics(spec, inputs)), out_png, spec["caption"])
+
+
+KIND = FigureKind(("runs",), metrics_on_test, draw, rows=METRICS)
