@@ -67,6 +67,15 @@ def test_tiny_study_is_valid():
         ({"subsets__small__within": "nope"}, "subsets.small.within: no subset named 'nope'"),
         ({"tables__t__runs": ["a", "zzz"]}, "tables.t.runs: no run named 'zzz'"),
         ({"figures__curves__runs": ["zzz"]}, "figures.curves.runs: no run named 'zzz'"),
+        # a near miss gets the closest defined name (difflib), then the list
+        (
+            {"runs__a__train": "smal"},
+            "runs.a.train: no subset named 'smal'; did you mean 'small'?; defined: val, big",
+        ),
+        (
+            {"tables__t__probes": ["svm_ss1"]},
+            "tables.t.probes: no probe named 'svm_ss1'; did you mean 'svm_ssl'?",
+        ),
         (
             {"runs__a__init": "ghost"},
             "runs.a.init: expected 'scratch', 'imagenet' or a run or pretraining of this study, got 'ghost'",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cvrepro.config.schema import ConfigError
+from cvrepro.config.schema import ConfigError, check_named
 from cvrepro.data.datasets.registry import CIFAR_C_CORRUPTIONS, DATASETS
 from cvrepro.study import Study
 from cvrepro.study.names import CORRUPTIONS
@@ -16,10 +16,8 @@ def num_classes(subset: dict) -> int:
 
 
 def check_subset_ref(study: Study, key: str, ref: str | None) -> None:
-    if ref is not None and ref not in study.subsets:
-        raise ConfigError(
-            f"{study.source}: {key}: no subset named {ref!r}; defined: {', '.join(study.subsets)}"
-        )
+    if ref is not None:
+        check_named(f"{study.source}: {key}", "subset", ref, study.subsets)
 
 
 def topological_order(edges: dict[str, Iterable[str | None]], where: str, what: str) -> list[str]:
@@ -84,10 +82,7 @@ def _check_subset(study: Study, name: str, subset: dict) -> None:
     for ref_key, ref in [("within", subset["within"])] + [("exclude", r) for r in subset["exclude"]]:
         if ref is None:
             continue
-        if ref not in study.subsets:
-            raise ConfigError(
-                f"{key}.{ref_key}: no subset named {ref!r}; defined: {', '.join(study.subsets)}"
-            )
+        check_named(f"{key}.{ref_key}", "subset", ref, study.subsets)
         other = study.subsets[ref]
         if (other["dataset"], other["split"]) != (subset["dataset"], subset["split"]):
             raise ConfigError(
@@ -184,13 +179,9 @@ def check_shift_sets(study: Study) -> None:
 def check_bn_sweeps(study: Study) -> None:
     for name, sweep in study.bn_sweeps.items():
         key = f"{study.source}: bn_sweeps.{name}"
-        if sweep["shift_set"] not in study.shift_sets:
-            raise ConfigError(f"{key}.shift_set: no shift set named {sweep['shift_set']!r}")
+        check_named(f"{key}.shift_set", "shift set", sweep["shift_set"], study.shift_sets)
         for run in sweep["runs"]:
-            if run not in study.names("runs"):
-                raise ConfigError(
-                    f"{key}.runs: no run named {run!r}; defined: {', '.join(study.names('runs'))}"
-                )
+            check_named(f"{key}.runs", "run", run, study.names("runs"))
             source = study.shift_sets[sweep["shift_set"]]["subset"]
             if not subsets_disjoint(study.subsets, study.runs[study.jobs(run)[0]]["train"], source):
                 raise ConfigError(

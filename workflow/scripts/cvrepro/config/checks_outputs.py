@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cvrepro.config.checks_data import check_subset_ref, num_classes, subsets_disjoint
 from cvrepro.config.checks_training import check_augment
-from cvrepro.config.schema import ConfigError
+from cvrepro.config.schema import ConfigError, check_named
 from cvrepro.evaluate.per_class import COLUMNS as PER_CLASS_COLUMNS
 from cvrepro.evaluate.per_class import SUMMARY_ROWS
 from cvrepro.report.figures import FIGURE_KINDS
@@ -28,8 +28,7 @@ def check_figures(study: Study) -> None:
         kind = FIGURE_KINDS[figure["kind"]]
         allowed = {n: None for section in kind.rows for n in study.names(section)}
         for run in figure["runs"]:
-            if run not in allowed:
-                raise ConfigError(f"{key}.runs: no run named {run!r}; defined: {', '.join(allowed)}")
+            check_named(f"{key}.runs", "run", run, allowed)
         _check_needs(key, figure, kind.needs)
         if kind.max_runs is not None and len(figure["runs"]) > kind.max_runs:
             raise ConfigError(
@@ -40,13 +39,10 @@ def check_figures(study: Study) -> None:
                 f"{key}.runs: {figure['kind']} draws a grid run (one with `grid:`), got {figure['runs']}"
             )
         check_subset_ref(study, f"figures.{name}.subset", figure["subset"])
-        if figure["sweep"] is not None and figure["sweep"] not in study.bn_sweeps:
-            raise ConfigError(f"{key}.sweep: no BN sweep named {figure['sweep']!r}")
-        if figure["shift_set"] is not None and figure["shift_set"] not in study.shift_sets:
-            raise ConfigError(
-                f"{key}.shift_set: no shift set named {figure['shift_set']!r}; "
-                f"defined: {', '.join(study.shift_sets) or 'none'}"
-            )
+        if figure["sweep"] is not None:
+            check_named(f"{key}.sweep", "BN sweep", figure["sweep"], study.bn_sweeps)
+        if figure["shift_set"] is not None:
+            check_named(f"{key}.shift_set", "shift set", figure["shift_set"], study.shift_sets)
         if figure["features"] is not None and figure["features"] not in {
             PIXELS,
             *study.runs,
@@ -89,11 +85,7 @@ def check_tables(study: Study) -> None:
         for section, row_kind in SECTION_ROWS.items():
             defined = study.names(section)
             for row in table[section]:
-                if row not in defined:
-                    raise ConfigError(
-                        f"{study.source}: tables.{name}.{section}: no {row_kind} named {row!r}; "
-                        f"defined: {', '.join(defined) or 'none'}"
-                    )
+                check_named(f"{study.source}: tables.{name}.{section}", row_kind, row, defined)
         if table["test"] is not None:
             _check_table_test(study, name, table)
         rows = [row for section in SECTION_ROWS for written in table[section] for row in study.rows(written)]
@@ -109,10 +101,7 @@ def _check_per_class_table(study: Study, name: str, table: dict) -> None:
     """One run or probe (one row of it: not a grid); its test subset's classes are the rows."""
     key, source = f"{study.source}: tables.{name}", table["source"]
     runs, probes = study.written("runs"), study.written("probes")
-    if source not in runs and source not in probes:
-        raise ConfigError(
-            f"{key}.source: no run or probe named {source!r}; defined: {', '.join([*runs, *probes]) or 'none'}"
-        )
+    check_named(f"{key}.source", "run or probe", source, [*runs, *probes])
     if len(study.rows(source)) != 1:
         raise ConfigError(
             f"{key}.source: {source!r} is a grid of {len(study.rows(source))} runs; name one point"
@@ -212,11 +201,8 @@ def _check_table_test(study: Study, name: str, table: dict) -> None:
 
 def _check_sweep_table(study: Study, name: str, table: dict) -> None:
     key = f"{study.source}: tables.{name}"
-    sweep = study.bn_sweeps.get(table["sweep"])
-    if sweep is None:
-        raise ConfigError(
-            f"{key}.sweep: no BN sweep named {table['sweep']!r}; defined: {', '.join(study.bn_sweeps) or 'none'}"
-        )
+    check_named(f"{key}.sweep", "BN sweep", table["sweep"], study.bn_sweeps)
+    sweep = study.bn_sweeps[table["sweep"]]
     for mode in table["modes"]:
         if mode not in sweep["modes"]:
             raise ConfigError(f"{key}.modes: the sweep {table['sweep']!r} does not run mode {mode!r}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from cvrepro.config.checks_data import check_subset_ref, num_classes, subsets_disjoint, topological_order
-from cvrepro.config.schema import ConfigError
+from cvrepro.config.schema import ConfigError, check_named
 from cvrepro.data import class_maps
 from cvrepro.data.augment_presets import resolve as resolve_augment
 from cvrepro.study import Study
@@ -37,8 +37,8 @@ def check_schedule(where: str, spec: dict, epochs: int) -> None:
 def _check_run_subsets(study: Study, key: str, run: dict) -> None:
     subsets = study.subsets
     for role in ("train", "val", "test"):
-        if run[role] is not None and run[role] not in subsets:
-            raise ConfigError(f"{key}.{role}: no subset named {run[role]!r}; defined: {', '.join(subsets)}")
+        if run[role] is not None:
+            check_named(f"{key}.{role}", "subset", run[role], subsets)
     train_classes = num_classes(subsets[run["train"]])
     outputs = run["model"]["head"]["outputs"]
     if outputs is not None and outputs < train_classes:

@@ -11,7 +11,7 @@ from pathlib import Path
 from cvrepro.config.checks import check_study
 from cvrepro.config.expand import expand_study
 from cvrepro.config.rehearsal import rehearsal_study
-from cvrepro.config.schema import ConfigError, load_schema, validate
+from cvrepro.config.schema import ConfigError, check_named, load_schema, validate
 from cvrepro.config.yamlfile import read_yaml
 from cvrepro.data.datasets.registry import DATASETS
 from cvrepro.study import Study
@@ -45,10 +45,7 @@ def load_config(config: dict, study_dir: Path) -> tuple[dict, dict[str, Study]]:
         selected = sorted(definitions)
     studies = {}
     for name in selected:
-        if name not in definitions:
-            raise ConfigError(
-                f"config: studies: no study named {name!r}; defined: {', '.join(sorted(definitions)) or 'none'}"
-            )
+        check_named("config: studies", "study", name, sorted(definitions))
         source, raw = definitions[name]
         check_name(name, source, "study name")
         studies[name] = resolve_study(name, _read_study(raw) if isinstance(raw, Path) else raw, source)
@@ -133,10 +130,7 @@ def merged_run(run: dict, defaults: dict, presets: dict, key: str) -> dict:
     names = run.pop("preset", [])
     merged = defaults
     for preset in [names] if isinstance(names, str) else names:
-        if preset not in presets:
-            raise ConfigError(
-                f"{key}.preset: no preset named {preset!r}; defined: {', '.join(presets) or 'none'}"
-            )
+        check_named(f"{key}.preset", "preset", preset, presets)
         merged = deep_merge(merged, presets[preset])
     return deep_merge(merged, run)
 

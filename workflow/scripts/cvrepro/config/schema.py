@@ -4,6 +4,7 @@ property's default, and the one-line error every configuration problem becomes."
 from __future__ import annotations
 
 import copy
+import difflib
 import math
 from functools import cache
 from pathlib import Path
@@ -134,3 +135,14 @@ def definition(name: str) -> dict:
     """A definition of the study schema (run, pretraining, probe, ...) as a schema of its own."""
     schema = load_schema("study.schema.yaml")
     return {**schema["definitions"][name], "definitions": schema["definitions"]}
+
+
+def check_named(key: str, thing: str, name, defined) -> None:
+    """The one wording for a reference to something that does not exist: `key: no <thing> named
+    'x'; did you mean 'y'? defined: ...` (the suggestion from difflib, when one is close)."""
+    defined = [str(d) for d in defined]
+    if name in defined:
+        return
+    close = difflib.get_close_matches(str(name), defined, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(f"{key}: no {thing} named {name!r}{hint}; defined: {', '.join(defined) or 'none'}")
