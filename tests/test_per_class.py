@@ -215,7 +215,7 @@ def per_class_study(table: dict) -> dict:
             {"kind": "per_class", "source": "a", "reported": {"10": {"f1": 0.5}}},
             "tables.pc.reported.10: class index not below the 10 classes of 'test'",
         ),
-        ({"source": "a", "runs": ["a"]}, "tables.pc.source: only used by kinds per_class and confusion"),
+        ({"source": "a", "runs": ["a"]}, "tables.pc.source: only used by kinds confusion and per_class"),
         (
             {"kind": "confusion", "source": "a", "reported": {"3": {"10": 5}}},
             "tables.pc.reported.3.10: class index not below the 10 classes of 'test'",

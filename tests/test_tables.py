@@ -11,7 +11,8 @@ from cvrepro.report.stats import t_interval, wilson
 from cvrepro.report.study_report import StudyText, index_markdown, reported_vs_ours, study_report
 from cvrepro.report.table_markdown import provenance_line, to_markdown
 from cvrepro.report.table_stats import comparisons
-from cvrepro.report.tables import pretrain_values, probe_values, run_table, run_values, sweep_table
+from cvrepro.report.tables.runs import pretrain_values, probe_values, run_table, run_values
+from cvrepro.report.tables.sweep import sweep_table
 
 SPEC = {
     "runs": ["t1", "t2"],

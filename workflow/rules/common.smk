@@ -1,6 +1,6 @@
 # Configuration loading and the get_* helpers that rules use for inputs and params. The file
 # layout lives in cvrepro/study/paths.py, what each job receives in cvrepro/config/recipes.py and the
-# figure and table kinds in cvrepro/report/figures/ / table_kinds.py: plain Python that tests
+# figure and table kinds in cvrepro/report/figures/ and tables/: plain Python that tests
 # import too. All checks run at load time, so a bad config stops Snakemake before any job.
 import sys
 from functools import lru_cache
@@ -19,7 +19,7 @@ from cvrepro.jobs.fingerprint import fingerprint as script_fingerprint
 from cvrepro.study.names import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS
 from cvrepro.report.rst import escape as rst_escape
 from cvrepro.study import REAL, REHEARSAL
-from cvrepro.report.table_kinds import TABLE_KINDS, table_groups
+from cvrepro.report.tables import TABLE_KINDS, table_groups
 
 try:
     CONFIG, STUDIES = load_config(config, Path(workflow.basedir) / "studies")

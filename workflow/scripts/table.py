@@ -5,11 +5,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from cvrepro.report import tables
 from cvrepro.report.rehearsal_marks import mark_frame, mark_markdown
-from cvrepro.report.table_kinds import TABLE_KINDS
 from cvrepro.report.table_markdown import comparisons_markdown, to_markdown
 from cvrepro.report.table_stats import comparisons as no_comparisons
+from cvrepro.report.tables import TABLE_KINDS
 
 
 def main(
@@ -17,10 +16,10 @@ def main(
 ) -> pd.DataFrame:
     """`spec`: the study's table with its rows' `groups` (row -> jobs) and `grid` values resolved
     by the rule (and `rehearsal: true` in a rehearsal); `inputs`: the files of each role its kind
-    reads (cvrepro.report.table_kinds)."""
+    reads (cvrepro.report.tables)."""
     if spec["kind"] not in TABLE_KINDS:
         raise ValueError(f"unknown table kind {spec['kind']!r}; choose from {list(TABLE_KINDS)}")
-    built = getattr(tables, f"build_{spec['kind']}")(spec, inputs)
+    built = TABLE_KINDS[spec["kind"]].build(spec, inputs)
     compared = built.comparisons if built.comparisons is not None else no_comparisons({}, [], [])
     frame = mark_frame(built.frame) if spec.get("rehearsal") else built.frame
     frame.to_csv(out_csv)

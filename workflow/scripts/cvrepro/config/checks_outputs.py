@@ -1,5 +1,5 @@
 """Config checks of what a study outputs: figures and tables, against the kinds' declarations
-(cvrepro.report.figures, cvrepro.report.table_kinds), and the reports' published numbers."""
+(cvrepro.report.figures, cvrepro.report.tables), and the reports' published numbers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from cvrepro.config.schema import ConfigError, check_named
 from cvrepro.evaluate.per_class import COLUMNS as PER_CLASS_COLUMNS
 from cvrepro.evaluate.per_class import SUMMARY_ROWS
 from cvrepro.report.figures import FIGURE_KINDS
-from cvrepro.report.table_kinds import TABLE_KINDS, sweep_column
+from cvrepro.report.tables import TABLE_KINDS, sweep_column
 from cvrepro.study import Study
 from cvrepro.study.names import PIXELS
 
@@ -69,19 +69,15 @@ def _check_probe_histories(study: Study, key: str, figure: dict) -> None:
 
 def check_tables(study: Study) -> None:
     for name, table in study.tables.items():
-        _check_needs(f"{study.source}: tables.{name}", table, TABLE_KINDS[table["kind"]].needs)
-        if table["kind"] == "sweep":
+        kind = TABLE_KINDS[table["kind"]]
+        _check_needs(f"{study.source}: tables.{name}", table, kind.needs)
+        _check_used_keys(f"{study.source}: tables.{name}", table)
+        if kind.rows_from == "sweep":
             _check_sweep_table(study, name, table)
             continue
-        if table["kind"] in ("per_class", "confusion"):
-            _check_per_class_table(study, name, table)
+        if kind.rows_from == "source":
+            _check_per_class_table(study, name, table, kind.reported_cells)
             continue
-        if table["source"] is not None:
-            raise ConfigError(
-                f"{study.source}: tables.{name}.source: only used by kinds per_class and confusion"
-            )
-        if table["sweep"] is not None:
-            raise ConfigError(f"{study.source}: tables.{name}.sweep: only used by kind sweep")
         for section, row_kind in SECTION_ROWS.items():
             defined = study.names(section)
             for row in table[section]:
@@ -97,7 +93,22 @@ def check_tables(study: Study) -> None:
         _check_compare(study, name, table, rows)
 
 
-def _check_per_class_table(study: Study, name: str, table: dict) -> None:
+def _kinds_using(key: str) -> list[str]:
+    """The table kinds whose rows come from `key` (sweep, source)."""
+    return [name for name, kind in TABLE_KINDS.items() if kind.rows_from == key]
+
+
+def _check_used_keys(key: str, table: dict) -> None:
+    """`sweep` and `source` only where the kind's rows come from them."""
+    for field in ("sweep", "source"):
+        users = _kinds_using(field)
+        if table[field] is not None and table["kind"] not in users:
+            raise ConfigError(
+                f"{key}.{field}: only used by kind{'s' * (len(users) > 1)} {' and '.join(users)}"
+            )
+
+
+def _check_per_class_table(study: Study, name: str, table: dict, reported_cells: str) -> None:
     """One run or probe (one row of it: not a grid); its test subset's classes are the rows."""
     key, source = f"{study.source}: tables.{name}", table["source"]
     runs, probes = study.written("runs"), study.written("probes")
@@ -111,8 +122,6 @@ def _check_per_class_table(study: Study, name: str, table: dict) -> None:
             raise ConfigError(
                 f"{key}.{section}: not used by kind {table['kind']} (its rows are `source`'s classes)"
             )
-    if table["sweep"] is not None:
-        raise ConfigError(f"{key}.sweep: only used by kind sweep")
     if table["test"] is not None:
         if source not in runs:
             raise ConfigError(f"{key}.test: a probe is scored on its own test subset only")
@@ -120,7 +129,7 @@ def _check_per_class_table(study: Study, name: str, table: dict) -> None:
     job = study.jobs(source)[0]
     test = table["test"] or (study.runs[job]["test"] if source in runs else study.probes[job]["test"])
     classes = num_classes(study.subsets[test])
-    if table["kind"] == "confusion":
+    if reported_cells == "matrix":
         # A zero-shot probe predicts one class more than the test set has: `other`.
         zero_shot = source in probes and study.probes[job]["kind"] == "zero_shot"
         _check_confusion_reported(key, table["reported"], classes + zero_shot, test)

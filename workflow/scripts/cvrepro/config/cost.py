@@ -19,7 +19,7 @@ import statistics
 from cvrepro.config.checks_data import check_subsets, num_classes, shift_conditions
 from cvrepro.data.augment_presets import eval_resize
 from cvrepro.report.figures import FIGURE_KINDS
-from cvrepro.report.table_kinds import TABLE_KINDS
+from cvrepro.report.tables import TABLE_KINDS
 from cvrepro.study import Study, paths
 from cvrepro.study.names import IMAGENET_SOURCES, PIXELS
 

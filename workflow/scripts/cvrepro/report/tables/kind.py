@@ -1,0 +1,68 @@
+"""What every table kind declares (TableKind), how tables group their files into rows, and what
+the builders share."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from cvrepro.study import Study
+
+
+class Built(NamedTuple):
+    """A built table: the frame, the line that says who made it, and its paired comparisons."""
+
+    frame: object  # pandas.DataFrame
+    footer: str
+    comparisons: object | None = None  # pandas.DataFrame
+
+
+@dataclass(frozen=True)
+class TableKind:
+    needs: tuple[str, ...]  # keys that must be set (non-empty) for this kind
+    inputs: Callable[[Study, dict], dict[str, list[str]]]  # role -> files, in the order of the rows
+    build: Callable[[dict, dict[str, list[Path]]], Built]  # (spec with groups resolved, inputs)
+    rows_from: str = "sections"  # sections (runs, pretrain, probes), sweep, or source (one job's classes)
+    reported_cells: str = "columns"  # `reported`: row -> {column: value}, or matrix (true -> predicted)
+
+
+def _groups(study: Study, names: list[str]) -> list[list]:
+    """[row, its jobs] for every row the names stand for (grid points; replicates)."""
+    return [[row, study.replicas(row)] for name in names for row in study.rows(name)]
+
+
+def table_groups(study: Study, table: dict) -> dict[str, list[list]] | list[list]:
+    """A run table's rows by section (runs, pretrain, probes), or a sweep table's runs, each
+    [row, its jobs]: what the table's files are, in order, and how they group into rows."""
+    if table["sweep"] is not None:  # only sweep tables name one (a config check)
+        return _groups(study, study.bn_sweeps[table["sweep"]]["runs"])
+    return {section: _groups(study, table[section]) for section in ("runs", "pretrain", "probes")}
+
+
+def jobs(groups: list[list]) -> list[str]:
+    return [job for _, row_jobs in groups for job in row_jobs]
+
+
+def sweep_column(mode: str, run: str) -> str:
+    """The column of a sweep table for BN mode `mode` of run `run`."""
+    return f"{mode}:{run}"
+
+
+def grouped(groups: list, files: list[Path], read) -> dict[str, list]:
+    """row -> `read` of each of its jobs' files; `files` hold every job in `groups` order."""
+    it = iter(files)
+    return {row: [read(next(it)) for _ in row_jobs] for row, row_jobs in groups}
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def with_reported(values_by_row: dict[str, dict], columns: list[str], reported: dict[str, dict]):
+    """Rows of single values (no replicates), `columns` in order, the report's numbers beside."""
+    from cvrepro.report.table_stats import summarize
+
+    return summarize({row: [values] for row, values in values_by_row.items()}, columns, reported)

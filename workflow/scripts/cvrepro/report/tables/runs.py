@@ -1,0 +1,102 @@
+"""runs: one row per run (a grid run: per point), pretraining or probe, the study's columns
+summarised over each row's replicates, paired comparisons (`compare`) beside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cvrepro.report.tables.kind import Built, TableKind, grouped, jobs, read_json, table_groups
+from cvrepro.study import Study, paths
+
+
+def inputs(study: Study, table: dict) -> dict[str, list[str]]:
+    """Runs (training metrics + test evaluation), then pretrainings, then probes; every job."""
+    groups = table_groups(study, table)
+    runs = jobs(groups["runs"])
+    return {
+        "train": [paths.job_file(study, run, "metrics.json") for run in runs],
+        "test": [paths.test_metrics_file(study, run, table["test"]) for run in runs],
+        "pretrain": [paths.job_file(study, name, "metrics.json") for name in jobs(groups["pretrain"])],
+        "probes": [paths.job_file(study, probe, "metrics.json") for probe in jobs(groups["probes"])],
+    }
+
+
+def run_values(train: dict, test: dict) -> dict:
+    """A trained run's cells: its training metrics plus its test-set evaluation."""
+    return {
+        **train,
+        "test_acc": test.get("accuracy"),
+        "test_top5": test.get("top5_accuracy"),
+        "test_images": test.get("n"),
+    }
+
+
+def pretrain_values(metrics: dict) -> dict:
+    """A pretraining's cells: its own objective's accuracy; its probe's accuracy as validation
+    (the refitted probe's, or the online probe's on probe_val) and the online probe's running
+    training accuracy as train_acc (S6's 'TRAINING/VALIDATION PROBE ACCURACY')."""
+    online = "probe_val_acc" in metrics or "probe_train_acc" in metrics
+    return {
+        "contrastive_acc": metrics.get("contrastive_acc"),
+        "train_acc": metrics.get("probe_train_acc"),
+        "val_acc": metrics.get("probe_val_acc") if online else metrics.get("probe_acc"),
+        "train_time_s": metrics.get("train_time_s"),
+        "epochs": metrics.get("epochs"),
+        "train_images": metrics.get("train_images"),
+        "trained_params": metrics.get("trained_params"),
+    }
+
+
+def probe_values(metrics: dict) -> dict:
+    """A probe's metrics under the run table's column names (fit time is its training time)."""
+    return {
+        "train_acc": metrics.get("train_acc"),
+        "test_acc": metrics.get("test_acc"),
+        "test_top5": metrics.get("top5_accuracy"),
+        "test_images": metrics.get("n"),
+        "train_time_s": metrics.get("fit_time_s"),
+        "train_images": metrics.get("train_images"),
+        "val_acc": metrics.get("val_acc"),  # minibatch_gd with a val subset: the last iteration's
+        "iterations": metrics.get("iterations"),  # minibatch_gd: iterations run (early stopping)
+        "silhouette": metrics.get("silhouette"),
+        "dunn": metrics.get("dunn"),
+    }
+
+
+def run_table(spec: dict, rows: dict[str, list[dict]], grid: dict[str, dict]):
+    """One row per run (a grid run: per point), pretraining and probe, summarised over its
+    replicates; the grid's keys first, as columns, when the table shows grid points."""
+    from cvrepro.report.table_stats import summarize
+
+    frame = summarize(rows, spec["columns"], spec["reported"])
+    keys = list(dict.fromkeys(key for values in grid.values() for key in values))
+    for position, key in enumerate(keys):
+        column = key.rsplit(".", 1)[-1]
+        frame.insert(position, column, [_grid_cell(grid.get(row, {}).get(key)) for row in frame.index])
+    return frame
+
+
+def _grid_cell(value) -> str | None:
+    return None if value is None else (", ".join(map(str, value)) if isinstance(value, list) else str(value))
+
+
+def build(spec: dict, inputs: dict[str, list[Path]]) -> Built:
+    """Replicates summarised per row, and the paired comparisons the study asks for."""
+    from cvrepro.report.table_markdown import provenance_line
+    from cvrepro.report.table_stats import comparisons
+
+    groups = spec["groups"]
+    train = grouped(groups["runs"], inputs["train"], read_json)
+    test = grouped(groups["runs"], inputs["test"], read_json)
+    pretrain = grouped(groups["pretrain"], inputs["pretrain"], read_json)
+    probes = grouped(groups["probes"], inputs["probes"], read_json)
+    rows = {row: [run_values(a, b) for a, b in zip(train[row], test[row], strict=True)] for row in train}
+    rows |= {row: [pretrain_values(m) for m in pretrain[row]] for row in pretrain}
+    rows |= {row: [probe_values(m) for m in probes[row]] for row in probes}
+    frame = run_table(spec, rows, spec["grid"])
+    made_by = [m for group in (train, pretrain, probes) for ms in group.values() for m in ms]
+    footer = provenance_line(made_by, [m for ms in test.values() for m in ms])
+    return Built(frame, footer, comparisons(rows, spec["compare"], spec["columns"]))
+
+
+KIND = TableKind((), inputs, build)
