@@ -230,3 +230,42 @@ def test_snakemake_stops_before_any_job_with_one_line(tmp_path):
     ]
     assert "Traceback" not in result.stderr and len(own) <= 2
     assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
+
+
+# --- numbers as users write them -------------------------------------------------------------------
+
+README_GRID = """
+runs:
+  a:
+    train: small
+    optimizer: {name: sgd, lr: 0.05, weight_decay: 5e-4}
+    grid: {optimizer.lr: [1e-3, 1E-2], batch_size: [16, 64]}
+"""
+
+
+def test_numbers_written_1e_3_are_numbers_in_study_files_and_inline_studies(tmp_path):
+    """PyYAML reads YAML 1.1, where 1e-3 is a string; wherever the schema expects a number it is
+    the number (the README's grid example), in a study file and in config.yaml's inline studies."""
+    import yaml
+
+    from cvrepro.config.yamlfile import read_yaml
+
+    study = study_with(runs__a=yaml.safe_load(README_GRID)["runs"]["a"], tables__t__reported={})
+    assert study["runs"]["a"]["grid"]["optimizer.lr"] == ["1e-3", "1E-2"]  # as PyYAML reads them
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(study).replace("'1e-3'", "1e-3").replace("'1E-2'", "1E-2"))
+    assert "1e-3" in path.read_text() and "'1e-3'" not in path.read_text()
+    for where, raw in (("study file", read_yaml(path)), ("inline study", copy.deepcopy(study))):
+        runs = resolve_study("mine", raw, where).runs
+        lrs = sorted(run["optimizer"]["lr"] for name, run in runs.items() if name.startswith("a."))
+        assert lrs == [0.001, 0.001, 0.01, 0.01], where
+        assert all(
+            run["optimizer"]["weight_decay"] == 0.0005 for name, run in runs.items() if name.startswith("a.")
+        )
+    config = {**tiny_config(), "inline_studies": {"tiny": study}}
+    _, studies = load(config)
+    assert {run["optimizer"]["lr"] for run in studies["tiny"].runs.values()} >= {0.001, 0.01}
+    # a string that is not a number still fails, naming the key
+    assert "optimizer.lr: 'fast' is not of type 'number'" in error_for(
+        study_with(runs__a__optimizer={"lr": "fast"})
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 import math
 from functools import cache
 from pathlib import Path
@@ -36,9 +37,26 @@ def _with_defaults(validator_class):
             for key, subschema in properties.items():
                 if "default" in subschema:
                     instance.setdefault(key, copy.deepcopy(subschema["default"]))
+                if _wants_number(subschema) and _looks_like_float(instance.get(key)):
+                    instance[key] = float(instance[key])
         yield from check_properties(validator, properties, instance, schema)
 
     return validators.extend(validator_class, {"properties": set_defaults})
+
+
+# YAML 1.2's float syntax. PyYAML reads YAML 1.1, where `1e-3` and `5e-4` (no dot) are strings;
+# every ML user writes them, so where the schema expects a number such a string becomes one.
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
+
+
+def _wants_number(subschema: dict) -> bool:
+    types = subschema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    return "number" in types and "string" not in types
+
+
+def _looks_like_float(value) -> bool:
+    return isinstance(value, str) and _FLOAT.fullmatch(value.strip()) is not None
 
 
 def _is_integer(checker, instance) -> bool:
