@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import copy
 import difflib
-import re
 import math
+import re
 from functools import cache
 from pathlib import Path
 
