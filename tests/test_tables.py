@@ -205,6 +205,19 @@ def test_report_assembles_tables_comparison_figures_jobs_and_caveats():
     assert rehearsal.startswith("# cvrepro rehearsal") and "mean nothing" in rehearsal
 
 
+def test_the_index_still_lists_a_study_run_before_alone(tmp_path):
+    """Study A ran, then study B alone: results/REPORT.md lists both (A from its REPORT.md)."""
+    import report
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "REPORT.md").write_text("# Study `a`\n\nWhat A reproduces.\n\n## Tables\n")
+    b = {"b": {"description": "What B reproduces.", "runs": 1, "tables": 1, "figures": 0}}
+    text = report.index(b, {"b": []}, tmp_path / "REPORT.md")
+    assert "| [b](b/REPORT.md) | What B reproduces. | 1 | 1 | 0 | 0.0 |" in text
+    assert "| [a](a/REPORT.md) | What A reproduces. (not in this run's selection) |" in text
+    assert (tmp_path / "REPORT.md").read_text() == text
+
+
 def test_automatic_caveats_name_imagenet_overlap_and_tiny_train_mode_batches():
     spec = {
         "subsets": {"a": {"dataset": "stl10"}, "b": {"dataset": "cifar10"}},

@@ -7,7 +7,7 @@ import pandas as pd
 
 from cvrepro.jobs.logs import log_to
 from cvrepro.jobs.provenance import git_commit
-from cvrepro.report.study_report import StudyText, index_markdown, study_report
+from cvrepro.report.study_report import StudyText, earlier_studies, index_markdown, study_report
 
 
 def main(
@@ -42,7 +42,7 @@ def index(
     for name, paths in job_metrics.items():
         seconds = sum(json.loads(Path(p).read_text()).get("train_time_s") or 0 for p in paths)
         studies[name]["train_minutes"] = seconds / 60
-    text = index_markdown(studies, rehearsal)
+    text = index_markdown(studies, rehearsal, earlier_studies(Path(out).parent, set(studies)))
     Path(out).write_text(text)
     return text
 

@@ -4,6 +4,7 @@ metrics the DAG made. Plain Markdown: readable on GitHub, in an editor, or as te
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -209,8 +210,22 @@ def study_report(
     return "\n".join(part for part in parts if part)
 
 
-def index_markdown(studies: dict[str, dict], rehearsal: bool) -> str:
-    """results/REPORT.md: one line per study with its description, size and link."""
+def earlier_studies(results: Path, current: set[str]) -> dict[str, str]:
+    """Studies with a REPORT.md under `results` that this invocation did not select (run before,
+    alone or with others): name -> the first line of its description (or "")."""
+    found = {}
+    for report in sorted(Path(results).glob("*/REPORT.md")):
+        if report.parent.name not in current:
+            lines = [line.strip() for line in report.read_text().splitlines()[1:]]
+            found[report.parent.name] = next(
+                (line for line in lines if line and not line.startswith(("#", ">"))), ""
+            )
+    return found
+
+
+def index_markdown(studies: dict[str, dict], rehearsal: bool, earlier: dict[str, str] | None = None) -> str:
+    """results/REPORT.md: one line per study with its description, size and link; then the
+    studies whose reports an earlier invocation left (`earlier`: name -> description)."""
     lines = [
         "# cvrepro rehearsal (synthetic data: the numbers mean nothing)\n"
         if rehearsal
@@ -225,4 +240,7 @@ def index_markdown(studies: dict[str, dict], rehearsal: bool) -> str:
             f"| [{name}]({name}/REPORT.md) | {summary} | {info['runs']} | {info['tables']} | "
             f"{info['figures']} | {info['train_minutes']:.1f} |"
         )
+    for name, description in (earlier or {}).items():
+        summary = description if len(description) <= 120 else description[:117] + "..."
+        lines.append(f"| [{name}]({name}/REPORT.md) | {summary} (not in this run's selection) | | | | |")
     return "\n".join(lines) + "\n"
