@@ -269,3 +269,24 @@ def test_numbers_written_1e_3_are_numbers_in_study_files_and_inline_studies(tmp_
     assert "optimizer.lr: 'fast' is not of type 'number'" in error_for(
         study_with(runs__a__optimizer={"lr": "fast"})
     )
+
+
+def test_run_defaults_and_presets_are_checked_where_they_are_written():
+    """A typo in run_defaults is named there with the closest key; a bad value there is an error
+    even when every run overrides it; presets likewise."""
+    all_override = {name: {**run, "epochs": 1} for name, run in TINY_STUDY["runs"].items()}
+    message = error_for(study_with(run_defaults__epoch=3))
+    assert message == "studies/tiny.yaml: run_defaults.epoch: not a run setting; did you mean 'epochs'?"
+    message = error_for(study_with(run_defaults__epochs="x", runs=all_override))
+    assert message == "studies/tiny.yaml: run_defaults.epochs: 'x' is not of type 'integer'"
+    message = error_for(study_with(presets={"fast": {"optimiser": {"lr": 0.1}}}))
+    assert (
+        message == "studies/tiny.yaml: presets.fast.optimiser: not a run setting; did you mean 'optimizer'?"
+    )
+    # partial settings are fine: required keys and the rest come from elsewhere
+    resolve_study("tiny", study_with(presets={"fast": {"optimizer": {"lr": 0.1}}}), "studies/tiny.yaml")
+    # a run's own unknown key gets the suggestion too
+    assert (
+        "runs.a: Additional properties are not allowed ('epoch' was unexpected); did you mean 'epochs'?"
+        in (error_for(study_with(runs__a__epoch=3)))
+    )

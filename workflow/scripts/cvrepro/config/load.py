@@ -11,7 +11,7 @@ from pathlib import Path
 from cvrepro.config.checks import check_study
 from cvrepro.config.expand import expand_study
 from cvrepro.config.rehearsal import rehearsal_study
-from cvrepro.config.schema import ConfigError, check_named, load_schema, validate
+from cvrepro.config.schema import ConfigError, check_named, check_partial, definition, load_schema, validate
 from cvrepro.config.yamlfile import read_yaml
 from cvrepro.data.datasets.registry import DATASETS
 from cvrepro.study import Study
@@ -142,6 +142,12 @@ def resolve_study(name: str, raw: dict, source: str) -> Study:
     raw = copy.deepcopy(raw)
     defaults = raw.get("run_defaults") or {}
     presets = raw.get("presets") or {}
+    # Each is checked where it is written, even where every run overrides what it sets.
+    if isinstance(defaults, dict):
+        check_partial(defaults, definition("run"), f"{source}: run_defaults")
+    for preset, settings in presets.items() if isinstance(presets, dict) else ():
+        if isinstance(settings, dict):
+            check_partial(settings, definition("run"), f"{source}: presets.{preset}")
     if isinstance(raw.get("runs"), dict) and isinstance(defaults, dict) and isinstance(presets, dict):
         raw["runs"] = {
             run: merged_run(spec, defaults, presets, f"{source}: runs.{run}")

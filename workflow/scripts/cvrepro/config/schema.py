@@ -133,10 +133,44 @@ def _message(error: ValidationError) -> str:
     instance = error.instance
     long_value = isinstance(instance, str) and len(instance) > 100
     if not long_value and not (isinstance(instance, (dict, list)) and len(error.message) > 200):
-        return short(error.message)
+        return short(error.message + _suggestion(error))
     size = f" of {len(instance)} characters" if long_value else f" of {len(instance)} items"
     rule = short(f"{error.validator}: {error.validator_value!r}", 100)
     return f"a {type(instance).__name__}{size} fails {rule}"
+
+
+def _suggestion(error: ValidationError) -> str:
+    """For an unknown key, the closest allowed one (difflib), or the allowed names."""
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return ""
+    allowed = list(error.schema.get("properties", {}))
+    unknown = [key for key in error.instance if key not in allowed]
+    if not unknown or not allowed:
+        return ""
+    close = difflib.get_close_matches(str(unknown[0]), allowed, n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
+
+
+def check_partial(instance, schema: dict, where: str) -> None:
+    """Validate settings that are only part of what `schema` describes (run_defaults, a preset):
+    every key and value they set must be valid there, whatever is missing (required keys, or a
+    branch of a oneOf that another part completes) is not an error here."""
+    for error in sorted(DefaultingValidator(schema).iter_errors(copy.deepcopy(instance)), key=_depth):
+        incomplete = error.validator == "required" or (
+            error.validator in ("oneOf", "anyOf") and any(e.validator == "required" for e in error.context)
+        )
+        if incomplete:
+            continue
+        path = ".".join(str(part) for part in error.absolute_path)
+        if error.validator == "additionalProperties":  # name the unknown key itself
+            unknown = next(key for key in error.instance if key not in error.schema.get("properties", {}))
+            key = ".".join(part for part in (where, path, str(unknown)) if part)
+            raise ConfigError(f"{key}: not a run setting{_suggestion(error)}")
+        raise ConfigError(f"{'.'.join(part for part in (where, path) if part)}: {_message(error)}")
+
+
+def _depth(error: ValidationError) -> int:
+    return -len(error.absolute_path)
 
 
 def validate(instance, schema: dict, where: str):
