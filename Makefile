@@ -71,13 +71,16 @@ lint: venv
 	$(VENV)/bin/ruff check workflow tests benchmarks
 	$(VENV)/bin/ruff format --check workflow tests benchmarks
 
+# STUDIES='[x]' on the command line selects studies for dry-run and why (else config.yaml's).
+STUDY_SELECTION = $(if $(filter command line,$(origin STUDIES)),--config studies='$(STUDIES)',)
+
 dry-run: venv
-	$(SNAKEMAKE) -n --cores all --resources gpu=$(GPUS) $(ARGS)
+	$(SNAKEMAKE) -n --cores all --resources gpu=$(GPUS) $(STUDY_SELECTION) $(ARGS)
 
 # Why does it rerun? Each job a dry run schedules, with its reasons: missing output, an upstream
 # job that reruns, changed params, and which code modules changed since it ran.
 why: venv
-	$(PY) workflow/scripts/why.py $(ARGS)
+	$(PY) workflow/scripts/why.py $(STUDY_SELECTION) $(ARGS)
 
 # Speed on this machine, side by side in one run (not a test): one table, also written to
 # benchmarks/results/<machine>.{md,csv}. E.g. `make bench ARGS=--with-default-study`.

@@ -275,6 +275,14 @@ Union of exclusive params before and now across all output: before: {'lr': 0.05,
 """
 
 
+def test_why_names_only_the_keys_that_changed_in_each_param():
+    """A figure's params are several values (its spec, its groups...): a caption edit is one line."""
+    spec = {"kind": "training_curves", "caption": "a", "runs": ["x"], "count": 8}
+    groups = [["x", ["x", "x.r1"]]]
+    change = why.value_change([spec, groups, "results"], [{**spec, "caption": "b"}, groups, "results"])
+    assert change == "caption: 'a' -> 'b'"
+
+
 def test_why_reads_jobs_and_param_changes_from_a_dry_run():
     [job] = why.planned_jobs(DRY_RUN)
     assert (job.rule, job.wildcards) == ("train", "study=s, run=a")

@@ -102,8 +102,8 @@ def differences(old, new, path: str = "") -> list[str]:
 def value_change(old: list, new: list) -> str:
     """The non-code param values that changed (Snakemake lists values, not names)."""
     old, new = [v for v in old if not is_code(v)], [v for v in new if not is_code(v)]
-    if len(old) == len(new) == 1:
-        return ", ".join(differences(old[0], new[0]))
+    if len(old) == len(new):  # the same params, in the rule's order: only the leaves that changed
+        return ", ".join(d for before, now in zip(old, new, strict=True) for d in differences(before, now))
     if old or new:
         return f"{', '.join(map(repr, old)) or '-'} -> {', '.join(map(repr, new)) or '-'}"
     return ""

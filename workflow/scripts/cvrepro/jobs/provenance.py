@@ -51,7 +51,8 @@ def device_name(device: torch.device) -> str:
 
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} ({precision_name(device)})"
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {precision_name(device)})"
+    threads = torch.get_num_threads()
+    return f"cpu ({platform.processor() or platform.machine()}, {threads} thread{'s' * (threads != 1)}, {precision_name(device)})"
 
 
 def code_provenance(code: dict | None, field: str = "code") -> dict:
