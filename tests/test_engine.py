@@ -313,10 +313,11 @@ def test_resume_continues_identically_and_other_hyperparameters_restart(tmp_path
     assert load_state(ResumeFile(resume.path, "other")) is None  # another training: no resume
 
 
-def test_center_and_triplet_losses_train():
+def test_center_triplet_and_label_smoothed_losses_train():
     for loss in (
         {"name": "ce_center", "weight": 0.1},
         {"name": "ce_triplet", "weight": 1.0, "mining": "batch_hard"},
+        {"name": "ce", "label_smoothing": 0.1},
     ):
         _, result = run_fit(run_recipe(**{**HP, "loss": loss}))
         assert result.history[-1]["val_acc"] > 0.8, loss

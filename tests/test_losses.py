@@ -199,10 +199,25 @@ def test_center_loss_value_and_centre_update_rate():
 @pytest.mark.parametrize(
     "spec",
     [
-        {"name": "ce"},
-        {"name": "ce_triplet", "weight": 1.0, "margin": 1.0, "mining": "batch_hard", "distance": "euclidean"},
-        {"name": "ce_triplet", "weight": 1.0, "margin": 0.5, "mining": "semi_hard", "distance": "cosine"},
-        {"name": "ce_center", "weight": 0.5, "alpha": 0.5},
+        {"name": "ce", "label_smoothing": 0.0},
+        {"name": "ce", "label_smoothing": 0.1},
+        {
+            "name": "ce_triplet",
+            "weight": 1.0,
+            "margin": 1.0,
+            "mining": "batch_hard",
+            "distance": "euclidean",
+            "label_smoothing": 0.0,
+        },
+        {
+            "name": "ce_triplet",
+            "weight": 1.0,
+            "margin": 0.5,
+            "mining": "semi_hard",
+            "distance": "cosine",
+            "label_smoothing": 0.0,
+        },
+        {"name": "ce_center", "weight": 0.5, "alpha": 0.5, "label_smoothing": 0.0},
     ],
 )
 def test_a_few_gradient_steps_reduce_each_loss(spec):
@@ -251,7 +266,10 @@ def test_no_valid_triplet_gives_a_zero_that_keeps_the_graph():
 def test_unknown_names_list_the_choices():
     with pytest.raises(ValueError, match="unknown loss 'focal'; choose from"):
         combined_loss(
-            torch.zeros(2, 2), torch.zeros(2, 2), torch.zeros(2, dtype=torch.long), {"name": "focal"}
+            torch.zeros(2, 2),
+            torch.zeros(2, 2),
+            torch.zeros(2, dtype=torch.long),
+            {"name": "focal", "label_smoothing": 0.0},
         )
     with pytest.raises(ValueError, match="unknown mining 'hardest'"):
         triplet_margin_loss(torch.randn(4, 2), torch.tensor([0, 0, 1, 1]), 1.0, "euclidean", "hardest")
@@ -265,3 +283,18 @@ def test_the_loss_registries_and_the_schema_name_the_same_losses():
     run_loss = definition("run")["properties"]["loss"]["properties"]["name"]["enum"]
     assert list(SUPERVISED) == run_loss
     assert set(CONTRASTIVE) == set(definition("pretraining")["properties"]["loss"]["enum"])
+
+
+def test_label_smoothing_is_torchs_cross_entropy_with_label_smoothing():
+    """On a fixed batch, equal to torch.nn.CrossEntropyLoss(label_smoothing=0.1), and to its
+    definition: (1 - s) x CE(true class) + s x mean over classes of -log p."""
+    g = torch.Generator().manual_seed(0)
+    logits, labels = torch.randn(16, 5, generator=g), torch.randint(0, 5, (16,), generator=g)
+    spec = {"name": "ce", "label_smoothing": 0.1}
+    ours, parts = combined_loss(logits, torch.zeros(16, 2), labels, spec)
+    torch.testing.assert_close(
+        ours, torch.nn.CrossEntropyLoss(label_smoothing=0.1)(logits, labels), rtol=0, atol=0
+    )
+    log_p = torch.log_softmax(logits, 1)
+    by_hand = (0.9 * -log_p[torch.arange(16), labels] + 0.1 * -log_p.mean(1)).mean()
+    torch.testing.assert_close(ours, by_hand)

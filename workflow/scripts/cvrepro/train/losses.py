@@ -215,7 +215,8 @@ def combined_loss(
     the loss's `state` built (center loss's centres)."""
     if spec["name"] not in SUPERVISED:
         raise ValueError(f"unknown loss {spec['name']!r}; choose from {list(SUPERVISED)}")
-    loss, ce = SUPERVISED[spec["name"]], F.cross_entropy(logits, labels)
+    loss = SUPERVISED[spec["name"]]
+    ce = F.cross_entropy(logits, labels, label_smoothing=spec["label_smoothing"])
     if loss.term is None:
         return ce, {"ce": ce.detach()}
     if loss.state is not None and state is None:
