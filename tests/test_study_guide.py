@@ -1,0 +1,79 @@
+"""studies/README.md, the guide to writing a study: its template runs to a report exactly as
+written, and its list of what exists is the schema's."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, copy_finished, copy_repository, needs_fashion_mnist, planned_jobs, run_snakemake
+from cvrepro.config.schema import load_schema
+
+GUIDE = (REPO / "studies" / "README.md").read_text()
+
+
+def template() -> str:
+    return re.search(r"```yaml\n(.*?)```", GUIDE, re.S).group(1)
+
+
+def listed(label: str) -> list[str]:
+    """The names after `label` in the guide's "What exists" list."""
+    line = next(line for line in GUIDE.splitlines() if line.startswith(f"- {label}"))
+    names = line.split(":", 1)[1].split(";")[0]
+    return [name.strip() for name in names.split(",")]
+
+
+def enum(*path: str) -> list:
+    node = load_schema("study.schema.yaml")["definitions"]
+    for key in path:
+        node = node[key]
+    return node["enum"] if "enum" in node else node["oneOf"][0]["enum"]
+
+
+@pytest.mark.parametrize(
+    "label, path",
+    [
+        ("supervised losses", ("run", "properties", "loss", "properties", "name")),
+        ("pretraining methods", ("pretraining", "properties", "method")),
+        ("augmentations", ("run", "properties", "augment")),
+        ("models", ("model", "properties", "arch")),
+        ("optimizers", ("optimizer", "properties", "name")),
+        ("schedules", ("schedule", "properties", "name")),
+        ("probes", ("probe", "properties", "kind")),
+        ("table kinds", ("table", "properties", "kind")),
+        ("figure kinds", ("figure", "properties", "kind")),
+    ],
+)
+def test_what_exists_is_what_the_schema_allows(label, path):
+    assert listed(label) == enum(*path)
+
+
+def test_the_contrastive_losses_are_listed_too():
+    line = next(line for line in GUIDE.splitlines() if line.startswith("- pretraining methods"))
+    assert line.split("contrastive losses (`loss`):")[1].strip().split(", ") == [
+        name.strip() for name in enum("pretraining", "properties", "loss")
+    ]
+
+
+@pytest.mark.workflow
+@needs_fashion_mnist
+def test_the_template_runs_to_its_report_as_written(tmp_path, finished_tiny):
+    """From the finished tiny study's prepared Fashion-MNIST (its download and prepare jobs are
+    up to date there), the template, copied verbatim, runs to REPORT.md."""
+    snakefile = copy_repository(tmp_path / "repo")
+    (tmp_path / "repo" / "studies" / "mine.yaml").write_text(template())
+    work = copy_finished(finished_tiny, tmp_path / "work")
+    config = {**yaml.safe_load((REPO / "config.yaml").read_text()), "device": "cpu", "studies": ["mine"]}
+    result = run_snakemake(work, config, "--cores", "2", snakefile=snakefile)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = tmp_path / "work" / "results" / "mine"
+    report = (results / "REPORT.md").read_text()
+    assert "Accuracy by learning rate" in report and "figures/curves.png" in report
+    table = pd.read_csv(results / "tables" / "results.csv", index_col=0)
+    assert {"lr.lr_1e-3", "lr.lr_1e-1"} <= set(table.index)
+    compared = pd.read_csv(results / "tables" / "results.compare.csv")
+    assert len(compared) > 0 and "test_acc" in set(compared.astype(str).values.ravel())
+    assert planned_jobs(run_snakemake(work, config, "-n", snakefile=snakefile)) == {}  # all up to date
