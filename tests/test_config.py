@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
@@ -234,12 +235,13 @@ def test_snakemake_stops_before_any_job_with_one_line(tmp_path):
 
 # --- numbers as users write them -------------------------------------------------------------------
 
-README_GRID = """
+# The README's own grid example, read from it, on a run with a weight decay written 5e-4.
+README_GRID = f"""
 runs:
   a:
     train: small
-    optimizer: {name: sgd, lr: 0.05, weight_decay: 5e-4}
-    grid: {optimizer.lr: [1e-3, 1E-2], batch_size: [16, 64]}
+    optimizer: {{name: sgd, lr: 0.05, weight_decay: 5e-4}}
+    {re.search(r"`(grid: [^`]*)`", (REPO / "README.md").read_text()).group(1)}
 """
 
 
@@ -251,9 +253,9 @@ def test_numbers_written_1e_3_are_numbers_in_study_files_and_inline_studies(tmp_
     from cvrepro.config.yamlfile import read_yaml
 
     study = study_with(runs__a=yaml.safe_load(README_GRID)["runs"]["a"], tables__t__reported={})
-    assert study["runs"]["a"]["grid"]["optimizer.lr"] == ["1e-3", "1E-2"]  # as PyYAML reads them
+    assert study["runs"]["a"]["grid"]["optimizer.lr"] == ["1e-3", "1e-2"]  # as PyYAML reads them
     path = tmp_path / "mine.yaml"
-    path.write_text(yaml.safe_dump(study).replace("'1e-3'", "1e-3").replace("'1E-2'", "1E-2"))
+    path.write_text(yaml.safe_dump(study).replace("'1e-3'", "1e-3").replace("'1e-2'", "1e-2"))
     assert "1e-3" in path.read_text() and "'1e-3'" not in path.read_text()
     for where, raw in (("study file", read_yaml(path)), ("inline study", copy.deepcopy(study))):
         runs = resolve_study("mine", raw, where).runs
@@ -265,6 +267,8 @@ def test_numbers_written_1e_3_are_numbers_in_study_files_and_inline_studies(tmp_
     config = {**tiny_config(), "inline_studies": {"tiny": study}}
     _, studies = load(config)
     assert {run["optimizer"]["lr"] for run in studies["tiny"].runs.values()} >= {0.001, 0.01}
+    upper = resolve_study("tiny", study_with(runs__a__optimizer={"name": "sgd", "lr": "1E-3"}), "s")
+    assert upper.runs["a"]["optimizer"]["lr"] == 0.001
     # a string that is not a number still fails, naming the key
     assert "optimizer.lr: 'fast' is not of type 'number'" in error_for(
         study_with(runs__a__optimizer={"lr": "fast"})
