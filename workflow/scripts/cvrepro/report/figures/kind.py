@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cvrepro.report.grouping import grouped, read_json
 from cvrepro.study import Study, paths
 
 
@@ -53,22 +53,14 @@ def subset(study: Study, figure: dict) -> list[str]:
 # --- reading the inputs ---------------------------------------------------------------------------
 
 
-def by_row(spec: dict, inputs: list[Path], read) -> dict[str, list]:
-    """Each row's replicates, read with `read`; `inputs` hold every row's jobs in spec["groups"] order."""
-    files, grouped = iter(inputs), {}
-    for row, row_jobs in spec["groups"]:
-        grouped[row] = [read(next(files)) for _ in row_jobs]
-    return grouped
-
-
 def read_csvs(spec: dict, inputs: list[Path]) -> dict[str, list]:
     import pandas as pd
 
-    return by_row(spec, inputs, pd.read_csv)
+    return grouped(spec["groups"], inputs, pd.read_csv)
 
 
 def read_metrics(spec: dict, inputs: list[Path]) -> dict[str, list[dict]]:
-    return by_row(spec, inputs, lambda path: json.loads(Path(path).read_text()))
+    return grouped(spec["groups"], inputs, read_json)
 
 
 def first(grouped: dict[str, list]) -> dict:

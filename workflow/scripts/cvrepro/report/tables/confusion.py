@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cvrepro.report.grouping import read_json
 from cvrepro.report.tables import per_class
-from cvrepro.report.tables.kind import Built, TableKind, read_json, with_reported
+from cvrepro.report.tables.kind import Built, TableKind, with_reported
 
 
 def build(spec: dict, inputs: dict[str, list[Path]]) -> Built:

@@ -3,7 +3,6 @@ the builders share."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,16 +48,6 @@ def jobs(groups: list[list]) -> list[str]:
 def sweep_column(mode: str, run: str) -> str:
     """The column of a sweep table for BN mode `mode` of run `run`."""
     return f"{mode}:{run}"
-
-
-def grouped(groups: list, files: list[Path], read) -> dict[str, list]:
-    """row -> `read` of each of its jobs' files; `files` hold every job in `groups` order."""
-    it = iter(files)
-    return {row: [read(next(it)) for _ in row_jobs] for row, row_jobs in groups}
-
-
-def read_json(path: Path) -> dict:
-    return json.loads(Path(path).read_text())
 
 
 def with_reported(values_by_row: dict[str, dict], columns: list[str], reported: dict[str, dict]):

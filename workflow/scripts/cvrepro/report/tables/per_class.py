@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cvrepro.report.tables.kind import Built, TableKind, read_json, with_reported
+from cvrepro.report.grouping import read_json
+from cvrepro.report.tables.kind import Built, TableKind, with_reported
 from cvrepro.study import Study, paths
 
 

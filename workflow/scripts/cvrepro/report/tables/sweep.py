@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cvrepro.report.tables.kind import Built, TableKind, grouped, jobs, read_json, sweep_column, table_groups
+from cvrepro.report.grouping import grouped, read_json
+from cvrepro.report.tables.kind import Built, TableKind, jobs, sweep_column, table_groups
 from cvrepro.study import Study, paths
 
 
