@@ -88,14 +88,16 @@ bench: setup
 	$(PY) benchmarks/bench.py $(ARGS)
 
 # What changed between two result sets, like `dvc metrics diff`: every table cell and metrics.json
-# value matched by study, table/run, row and column; timing shown apart. Prints a Markdown table,
-# writes compare/compare.{md,csv}; fails when anything differs by more than TOL (default 0: exact)
-# or is in one set only. E.g. `make compare A=old/results B=results TOL=0.001`; more options in
-# ARGS ("--include-timing --out DIR"). The script's own exit codes: 0 same, 1 differs, 2 bad usage.
+# value matched by study, table/run, row and column. Prints the verdict and counts first, then the
+# table cells and headline metrics that differ (per-class and other details with --detail; all of
+# it in compare/compare.{md,csv}); fails when anything differs by more than TOL (default 0: exact)
+# or is in one set only. E.g. `make compare A=old/results B=results TOL=0.001 STUDIES='[embedded]'`;
+# more options in ARGS ("--detail --table NAME --include-timing --out DIR"). STUDIES given on the
+# command line narrows it to those studies. The script's exit codes: 0 same, 1 differs, 2 bad usage.
 TOL ?= 0
 compare: venv
-	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=<results dir> B=<results dir> [TOL=0.001]"; exit 2; }
-	$(PY) workflow/scripts/compare_results.py "$(A)" "$(B)" --tol $(TOL) $(ARGS)
+	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=<results dir> B=<results dir> [TOL=0.001] [STUDIES='[a, b]']"; exit 2; }
+	$(PY) workflow/scripts/compare_results.py "$(A)" "$(B)" --tol $(TOL) $(if $(filter command line,$(origin STUDIES)),--study '$(STUDIES)',) $(ARGS)
 
 # snakemake's wheels for a GPU machine that cannot reach PyPI (benchmarks/gpu_session.sh installs
 # them from .gpu-data/wheels, which the device tool carries).

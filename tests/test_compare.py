@@ -104,7 +104,7 @@ def test_counts_are_shown_in_full(tmp_path, capsys):
     def change(tree):
         tree["s1/runs/a/metrics.json"]["epochs"] = 11173962
 
-    code, out = run_main(tmp_path, capsys, change)
+    code, out = run_main(tmp_path, capsys, change, detail=True)
     assert code == 1 and "| s1 | runs/a | – | epochs | 2 | 11173962 | +11173960 |" in out
 
 
@@ -115,7 +115,7 @@ def test_changed_metrics_leaf_and_text_and_attribute(tmp_path, capsys):
         tree["s1/tables/t.csv"][0]["note"] = "check"
         tree["s1/tables/t.csv"][0]["test_acc_sd"] = 0.03  # the mean is unchanged
 
-    code, out = run_main(tmp_path, capsys, change)
+    code, out = run_main(tmp_path, capsys, change, detail=True)
     assert code == 1
     assert "| s1 | evals/a/test | – | per_class.Bag.recall | 0.5 | 0.25 | -0.25 | – |" in out
     assert "| s1 | runs/a | – | stopped_early | False | True | changed |" in out
@@ -176,13 +176,18 @@ def test_timing_differences_are_shown_apart_and_do_not_count(tmp_path, capsys):
 
     code, out = run_main(tmp_path, capsys, change)
     assert code == 0 and "no differences" in out
+    assert "| timing (not compared) | 7 | 5 |" in out and "5 timing differences; --detail" in out
+    assert "train_time_s" not in out  # listed with --detail only
+
+    code, out = run_main(tmp_path / "detail", capsys, change, detail=True)
     timing = out.split("## Not compared: timing (5 of 7 differ)")[1]
     assert "| s1 | runs/a | – | images_per_s | 900 | 5 |" in timing
     assert "| s1 | tables/t | a | train_time_s | 12.5 | 99 |" in timing
     assert "provenance" not in out
 
-    code, out = run_main(tmp_path / "with", capsys, change, include_timing=True)
-    assert code == 1 and "## Differences (5)" in out and "Not compared: timing" not in out
+    code, out = run_main(tmp_path / "with", capsys, change, include_timing=True, detail=True)
+    assert code == 1 and "**Differs**: 5 values beyond" in out and "Not compared: timing" not in out
+    assert "## Table cells that differ (1)" in out and "## Details that differ (4)" in out
 
 
 @pytest.mark.parametrize(
@@ -210,7 +215,7 @@ def test_arrays_are_compared_whole_and_curves_skipped(tmp_path, capsys):
         tree["s1/evals/a/test/metrics.json"]["roc"]["per_class"]["Bag"]["fpr"] = [0, 1]
         tree["s1/evals/a/test/metrics.json"]["model"] = "elsewhere/model.pt"  # text: not a result
 
-    code, out = run_main(tmp_path, capsys, change)
+    code, out = run_main(tmp_path, capsys, change, detail=True)
     assert code == 1
     assert (
         "| s1 | evals/a/test | – | confusion | array[2x2] | array[2x2] | changed | – | max \\|B - A\\| 1 |"
@@ -268,3 +273,207 @@ def test_the_script_does_not_import_torch():
     command = [sys.executable, "-c", probe]
     result = subprocess.run(command, capture_output=True, text=True, cwd=SCRIPT.parent, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+# A study shaped like the default study's results: a grid table with its paired comparisons
+# (`<table>.compare.csv`: `a` repeats, one row per pair and column) and three evaluations with
+# ten classes each, the per-class values that made a real comparison 360 lines long.
+CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]  # fmt: skip
+RUNS = ["lr.lr_0.1", "lr.lr_0.01", "lr.lr_0.001"]
+
+
+def evaluation(accuracy: float) -> dict:
+    """An evaluate metrics.json as the workflow writes it."""
+    scores = {
+        "accuracy": accuracy,
+        "precision": accuracy,
+        "recall": accuracy,
+        "f1": accuracy,
+        "support": 1000,
+    }
+    curve = {"fpr": [0.0, 1.0], "tpr": [0.0, 1.0], "auc": 0.9}
+    return {
+        "n": 10000, "accuracy": accuracy, "classes": CLASSES,
+        "per_class": {name: dict(scores) for name in CLASSES}, "macro_f1": accuracy,
+        "confusion": [[100] * 10] * 10, "ece": 0.05,
+        "roc": {"per_class": {name: dict(curve) for name in CLASSES}, "macro_auc": 0.9},
+        "model": "results/grid/runs/lr/model.pt", "provenance": {"git_commit": "abc"},
+    }  # fmt: skip
+
+
+def study(accuracies: tuple[float, ...] = (0.8, 0.7, 0.6)) -> dict:
+    tree = {
+        "grid/tables/lr.csv": [
+            {"run": run, "test_acc": acc, "test_acc_sd": 0.01, "test_acc_n": 3, "test_acc_lo": acc - 0.02,
+             "test_acc_hi": acc + 0.02, "train_time_s": 9.0}
+            for run, acc in zip(RUNS, accuracies, strict=True)
+        ],
+        "grid/tables/lr.compare.csv": [
+            {"a": RUNS[0], "b": RUNS[1], "column": column, "diff": 0.1, "lo": 0.05, "hi": 0.15, "p": 0.01,
+             "n": 3, "verdict": "real"}
+            for column in ("train_acc", "test_acc")
+        ],
+    }  # fmt: skip
+    for run, acc in zip(RUNS, accuracies, strict=True):
+        tree[f"grid/runs/{run}/metrics.json"] = {
+            "train_acc": acc,
+            "val_loss": 1.0,
+            "epochs": 3,
+            "train_time_s": 9.0,
+        }
+        tree[f"grid/evals/{run}/test/metrics.json"] = evaluation(acc)
+    return tree
+
+
+def grid_trees(tmp_path: Path, change) -> tuple[Path, Path]:
+    """A: two studies, s1 and grid; B: the same passed through `change`."""
+    tree_b = {**copy.deepcopy(TREE), **study()}
+    change(tree_b)
+    return write_tree(tmp_path / "A", {**TREE, **study()}), write_tree(tmp_path / "B", tree_b)
+
+
+def shift_per_class(tree: dict) -> None:
+    """Every evaluation's per-class precision and recall moved: 60 detail differences."""
+    for run in RUNS:
+        for scores in tree[f"grid/evals/{run}/test/metrics.json"]["per_class"].values():
+            scores["precision"] += 0.01
+            scores["recall"] -= 0.01
+
+
+def issue_case(tree: dict) -> None:
+    """The report's case: a table cell, and many per-class values, differ."""
+    shift_per_class(tree)
+    tree["grid/tables/lr.csv"][1]["test_acc"] = 0.72
+
+
+def test_the_summary_comes_first_and_per_class_values_are_counted_not_listed(tmp_path, capsys):
+    a, b = grid_trees(tmp_path, issue_case)
+    code = main(a, b, 0.0, tmp_path / "out")
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1 and lines[2] == "**Differs**: 61 values beyond |B - A| <= 0."
+    first = "\n".join(lines[:20])
+    assert "## Table cells that differ (1)" in first
+    assert (
+        "| grid | tables/lr | lr.lr_0.01 | test_acc | 0.7 [0.68, 0.72] | 0.72 [0.68, 0.72] | +0.02 | yes |"
+        in first
+    )
+    assert "| details (per class, per evaluation) |" in first and "| 60 (60 per class) |" in first
+    assert not any("per_class" in line for line in lines)
+    assert lines[-1].startswith("Not listed: 60 detail differences; --detail to list them")
+    assert len(lines) < 30  # fits a screen
+    report = (tmp_path / "out" / "compare.md").read_text()  # the file keeps the details
+    assert report.count("| per_class.") == 60 and report.index("Table cells") < report.index("Details")
+    assert len(pd.read_csv(tmp_path / "out" / "compare.csv")) == 61
+
+
+def test_detail_lists_the_per_class_values_after_the_summary(tmp_path, capsys):
+    a, b = grid_trees(tmp_path, issue_case)
+    assert main(a, b, 0.0, tmp_path / "out", detail=True) == 1
+    out = capsys.readouterr().out
+    assert out == (tmp_path / "out" / "compare.md").read_text() and "--detail to list" not in out
+    row = "| grid | evals/lr.lr_0.1/test | – | per_class.Bag.recall | 0.8 | 0.79 | -0.01 | – |"
+    assert row in out and out.index("| tables/lr | lr.lr_0.01 |") < out.index(row)
+    assert "## Details that differ (60): per class and per evaluation" in out
+
+
+def test_headline_metrics_are_in_the_summary_and_other_values_in_the_details(tmp_path, capsys):
+    def change(tree):
+        evaluation = tree["grid/evals/lr.lr_0.1/test/metrics.json"]
+        evaluation.update(accuracy=0.81, ece=0.07, n=9999)
+        evaluation["roc"]["macro_auc"] = 0.91
+        evaluation["roc"]["per_class"]["Bag"]["auc"] = 0.5  # a class's AUC: a detail
+        tree["grid/runs/lr.lr_0.1/metrics.json"].update(val_loss=1.5, epochs=4)
+
+    a, b = grid_trees(tmp_path, change)
+    assert main(a, b, 0.0, tmp_path / "out") == 1
+    out = capsys.readouterr().out
+    headline = out.split("## Headline metrics that differ (4)")[1]
+    for column in ("accuracy", "ece", "roc.macro_auc", "val_loss"):
+        assert f" – | {column} |" in headline
+    assert "Not listed: 3 detail differences" in out
+    assert " epochs " not in out and "per_class" not in out
+
+
+def test_a_paired_comparison_row_names_its_pair_and_column(tmp_path, capsys):
+    def change(tree):
+        tree["grid/tables/lr.compare.csv"][1].update(diff=0.2, lo=0.16, hi=0.24, p=0.001)
+
+    a, b = grid_trees(tmp_path, change)
+    assert main(a, b, 0.0, tmp_path / "out") == 1
+    out = capsys.readouterr().out
+    label = "| grid | tables/lr.compare | lr.lr_0.1 - lr.lr_0.01 · test_acc |"
+    assert f"{label} diff | 0.1 [0.05, 0.15] | 0.2 [0.16, 0.24] | +0.1 | no |" in out
+    assert f"{label} p | 0.01 | 0.001 |" in out
+    assert "train_acc |" not in out and "'" not in out  # the unchanged row; no primes
+    frame = pd.read_csv(tmp_path / "out" / "compare.csv")
+    assert set(frame["row"]) == {"lr.lr_0.1 - lr.lr_0.01 · test_acc"}
+
+
+def both_studies_change(tree: dict) -> None:
+    tree["s1/tables/t.csv"][0]["test_acc"] = 0.5
+    tree["grid/tables/lr.csv"][0]["test_acc"] = 0.5
+
+
+@pytest.mark.parametrize(
+    ("studies", "with_s1"),
+    [(["grid"], False), (["[grid]"], False), (["grid,s1"], True), (["grid", "s1"], True), (["all"], True)],
+)
+def test_the_study_filter_leaves_other_studies_out(tmp_path, capsys, studies, with_s1):
+    a, b = grid_trees(tmp_path, both_studies_change)
+    assert main(a, b, 0.0, tmp_path / "out", studies=studies) == 1
+    out = capsys.readouterr().out
+    assert "| grid | tables/lr | lr.lr_0.1 | test_acc |" in out
+    assert ("| s1 | tables/t |" in out) == with_s1
+
+
+def test_a_study_neither_set_has_is_bad_usage(tmp_path, capsys):
+    a, b = grid_trees(tmp_path, both_studies_change)
+    assert main(a, b, 0.0, tmp_path / "out", studies=["[grid, nothing]"]) == 2
+    assert "no study nothing in A or B (there: grid, s1, s2)" in capsys.readouterr().err
+
+
+def test_a_selected_study_in_one_set_only_differs(tmp_path, capsys):
+    def drop_grid(tree):
+        for name in [name for name in tree if name.startswith("grid/")]:
+            del tree[name]
+
+    a, b = grid_trees(tmp_path, drop_grid)
+    assert main(a, b, 0.0, tmp_path / "out", studies=["grid"]) == 1
+    assert "- only in A: study `grid`" in capsys.readouterr().out
+
+
+def test_the_table_filter_keeps_the_table_and_its_comparisons_only(tmp_path, capsys):
+    def change(tree):
+        both_studies_change(tree)
+        shift_per_class(tree)
+        tree["grid/tables/lr.compare.csv"][0]["p"] = 0.02
+        tree["grid/runs/lr.lr_0.1/metrics.json"]["train_acc"] = 0.1
+
+    a, b = grid_trees(tmp_path, change)
+    assert main(a, b, 0.0, tmp_path / "out", tables=["lr"]) == 1
+    out = capsys.readouterr().out
+    assert "| grid | tables/lr | lr.lr_0.1 | test_acc |" in out and "| tables/lr.compare |" in out
+    assert "| s1 |" not in out and "runs/" not in out and "detail differences" not in out
+    assert main(a, b, 0.0, tmp_path / "out", tables=["t"], studies=["grid"]) == 2
+    assert "no table t in A or B (there: lr)" in capsys.readouterr().err  # t is s1's
+
+
+def test_make_compare_passes_studies_on_as_the_study_filter(tmp_path):
+    def dry_run(*variables: str) -> str:
+        command = ["make", "-s", "-n", "-C", str(REPO), "compare", "A=x", "B=y", *variables]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=True).stdout
+
+    assert 'compare_results.py "x" "y" --tol 0 --study \'[grid, s1]\'' in dry_run("STUDIES=[grid, s1]")
+    assert "--study" not in dry_run()
+
+
+def test_command_line_filters_and_detail(tmp_path):
+    a, b = grid_trees(tmp_path, issue_case)
+    args = (str(a), str(b), "--out", str(tmp_path / "o"))
+    summary = run_cli(*args, "--study", "[grid]", cwd=tmp_path)
+    assert summary.returncode == 1 and "per_class" not in summary.stdout, summary.stderr
+    detail = run_cli(*args, "--study", "grid", "--detail", cwd=tmp_path)
+    assert detail.returncode == 1 and "per_class.Bag.recall" in detail.stdout
+    same = run_cli(*args, "--study", "s1", cwd=tmp_path)
+    assert same.returncode == 0 and "**Same** within |B - A| <= 0: no differences" in same.stdout
+    assert run_cli(*args, "--table", "nothing", cwd=tmp_path).returncode == 2

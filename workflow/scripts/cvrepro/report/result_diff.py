@@ -5,12 +5,17 @@ metrics file (`<study>/<kind>/<name...>/metrics.json`, a single row of dotted-pa
 Values are numbers (compared within a tolerance), text and booleans (compared exactly) and
 arrays (compared whole, element by element). `<col>_sd`, `_n`, `_lo`, `_hi`, `_reported`,
 `_diff` and `_verdict` are attributes of `<col>`, compared with it in one cell.
+
+Every compared value has a category, so that a report can answer first: table cells and
+headline metrics (accuracy, loss, AUC, ECE of a metrics file) are the summary; per-class and
+other per-evaluation values are details; timing is apart.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +33,15 @@ SKIPPED_KEYS = {"provenance"}
 # ROC curves: their length follows the distinct scores, so they differ whenever any score
 # does; each curve's `auc` (and `macro_auc`) is compared instead.
 SKIPPED_ARRAYS = {"fpr", "tpr", "thresholds"}
+# A table's paired comparisons (`<table>.compare.csv`, table_stats.comparisons) have one row per
+# pair and score column, so `a` repeats: these three name a row, `a - b · column`.
+PAIR_KEYS = ["a", "b", "column"]
+# The metrics-file values a reader compares first, as evaluate (accuracy, top5_accuracy, ece,
+# roc.macro_auc, macro_f1), training (train/val acc and loss, best_val_acc, min_val_loss),
+# probes (test_acc) and pretraining (contrastive_acc, probe_acc) name them.
+HEADLINE_NAMES = {"accuracy", "loss", "ece", "auc"}
+HEADLINE_ENDINGS = ("_acc", "_accuracy", "_loss", "_auc", "_f1")
+CATEGORIES = ("table", "headline", "detail")  # timing, when not compared, is a fourth
 
 Key = tuple[str, str]  # (study, source), source e.g. "tables/t", "runs/a", "evals/a/test"
 Rows = dict[str, dict[str, object]]  # row name ("" for metrics files) -> column -> value
@@ -41,10 +55,9 @@ class ResultError(ValueError):
 class ResultSet:
     root: Path
     sources: dict[Key, Rows]
-
-    @property
-    def studies(self) -> set[str]:
-        return {study for study, _ in self.sources}
+    # Studies with results; kept apart from `sources` so that a table filter that leaves a
+    # study's sources out on one side does not make the study itself one-sided.
+    studies: set[str]
 
 
 @dataclass
@@ -63,6 +76,7 @@ class Row:
     column: str
     a: Cell
     b: Cell
+    category: str  # one of CATEGORIES, or "timing"
     note: str = ""
 
 
@@ -76,13 +90,16 @@ class Missing:
     row: str = ""
     column: str = ""
 
+    @property
+    def where(self) -> str:
+        return "/".join(part for part in (self.study, self.source) if part)
+
     def describe(self) -> str:
-        where = "/".join(part for part in (self.study, self.source) if part)
         if self.row:
-            return f"row `{self.row}` of `{where}`"
+            return f"row `{self.row}` of `{self.where}`"
         if self.column:
-            return f"column `{self.column}` of `{where}`"
-        return f"study `{where}`" if not self.source else f"`{where}`"
+            return f"column `{self.column}` of `{self.where}`"
+        return f"study `{self.where}`" if not self.source else f"`{self.where}`"
 
 
 @dataclass
@@ -90,12 +107,18 @@ class Comparison:
     differences: list[Row]
     timing: list[Row]  # timing values that differ, not counted (unless asked to)
     missing: list[Missing]
-    compared: int  # values matched on both sides and compared (timing excluded)
-    timing_compared: int
+    # Values matched on both sides, by category ("timing": those not compared).
+    compared: Counter[str] = field(default_factory=Counter)
 
     @property
     def exit_code(self) -> int:
         return 1 if self.differences or self.missing else 0
+
+    def differing(self, category: str) -> list[Row]:
+        """The values of one category that differ (timing's: those not compared)."""
+        if category == "timing":
+            return self.timing
+        return [row for row in self.differences if row.category == category]
 
 
 def is_number(value: object) -> bool:
@@ -104,6 +127,22 @@ def is_number(value: object) -> bool:
 
 def is_timing(column: str) -> bool:
     return column.rsplit(".", 1)[-1].endswith(TIMING_SUFFIXES)
+
+
+def is_per_class(column: str) -> bool:
+    return "per_class" in column.split(".")
+
+
+def category(source: str, column: str) -> str:
+    """Table cells and headline metrics are the summary; the rest of a metrics file (per-class
+    values, counts, the recipe it ran) are details."""
+    if source.startswith("tables/"):
+        return "table"
+    parts = column.split(".")
+    if parts[0] == "recipe" or is_per_class(column):
+        return "detail"
+    last = parts[-1]
+    return "headline" if last in HEADLINE_NAMES or last.endswith(HEADLINE_ENDINGS) else "detail"
 
 
 def parse_text(text: str) -> object:
@@ -124,14 +163,24 @@ def read_table(path: Path) -> Rows:
         raise ResultError(f"{path}: not a readable CSV table ({error})") from error
     if frame.shape[1] == 0:
         raise ResultError(f"{path}: expected a row-name column first, found no columns")
+    keys = [frame.columns[0]]
+    if list(frame.columns[: len(PAIR_KEYS)]) == PAIR_KEYS:
+        keys = PAIR_KEYS
+        # The interval is the difference's: shown and compared with it, as `<col>_lo`/`_hi` are.
+        frame = frame.rename(columns={"lo": "diff_lo", "hi": "diff_hi"})
     rows: Rows = {}
-    index = frame.columns[0]
     for record in frame.to_dict("records"):
-        name = str(record.pop(index))
+        name = row_label([str(record.pop(key)) for key in keys])
         while name in rows:  # a repeated row name is kept, not overwritten
             name += "'"
         rows[name] = {column: parse_text(text) for column, text in record.items()}
     return rows
+
+
+def row_label(names: list[str]) -> str:
+    """A table row's name, or a paired comparison's `a - b · column` (its rows' values are that
+    difference's statistics: diff, p, n, verdict)."""
+    return f"{names[0]} - {names[1]} · {names[2]}" if len(names) == len(PAIR_KEYS) else names[0]
 
 
 def leaves(node: object, path: str = ""):
@@ -171,7 +220,7 @@ def read_result_set(root: Path) -> ResultSet:
             source = metrics.parent.relative_to(study_dir).as_posix()
             if not source.startswith("tables/"):
                 sources[(study, source)] = read_metrics(metrics)
-    return ResultSet(root, sources)
+    return ResultSet(root, sources, {study for study, _ in sources})
 
 
 def cells(values: dict[str, object]) -> dict[str, Cell]:
@@ -303,20 +352,17 @@ def compare_sources(key: Key, a: Rows, b: Rows, tol: float, include_timing: bool
             cell_a, cell_b = cells_a[row].get(column), cells_b[row].get(column)
             if cell_a is None or cell_b is None:  # rows of one CSV share their columns
                 continue
-            timing = is_timing(column) and not include_timing
-            if timing:
-                into.timing_compared += 1
-            else:
-                into.compared += 1
+            kind = "timing" if is_timing(column) and not include_timing else category(source, column)
+            into.compared[kind] += 1
             differs, note = compare_cells(cell_a, cell_b, tol)
             if differs:
-                found = Row(study, source, row, column, cell_a, cell_b, note)
-                (into.timing if timing else into.differences).append(found)
+                found = Row(study, source, row, column, cell_a, cell_b, kind, note)
+                (into.timing if kind == "timing" else into.differences).append(found)
 
 
 def compare(a: ResultSet, b: ResultSet, tol: float = 0.0, include_timing: bool = False) -> Comparison:
     """Everything in A and B matched by (study, source, row, column)."""
-    result = Comparison([], [], [], 0, 0)
+    result = Comparison([], [], [])
     studies_a, studies_b = a.studies, b.studies
     result.missing += [Missing("A", study) for study in sorted(studies_a - studies_b)]
     result.missing += [Missing("B", study) for study in sorted(studies_b - studies_a)]
