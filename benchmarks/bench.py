@@ -39,9 +39,13 @@ from bench_report import Row, markdown, write  # noqa: E402
 from bench_ssl import extraction_throughput, simclr_throughput  # noqa: E402
 from train_throughput import engine_throughput, seed_style_throughput  # noqa: E402
 
-from cvrepro.nets.compile import compile_setting  # noqa: E402
-from cvrepro.nets.device import resolve_device  # noqa: E402
-from cvrepro.nets.precision import precision_name, set_precision, uses_bf16  # noqa: E402
+from cvrepro.nets.device import (  # noqa: E402
+    compile_setting,  # noqa: E402
+    precision_name,
+    resolve_device,  # noqa: E402
+    set_precision,
+    uses_bf16,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -24,7 +24,7 @@ from cvrepro.nets.device import place_model  # noqa: E402
 from cvrepro.nets.inference import evaluate  # noqa: E402
 from cvrepro.nets.models import build_model  # noqa: E402
 from cvrepro.train.engine import fit  # noqa: E402
-from cvrepro.train.methods import supervised  # noqa: E402
+from cvrepro.train.supervised import supervised  # noqa: E402
 
 
 def recipe(epochs: int, batch_size: int) -> dict:

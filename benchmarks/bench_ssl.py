@@ -1,5 +1,5 @@
 """Feature extraction (cvrepro.nets.inference.extract_features) and SimCLR pretraining (cvrepro.train.engine.fit
-with cvrepro.train.methods.simclr) throughput on one image set, as the workflow's extract and pretrain
+with cvrepro.train.pretraining.simclr) throughput on one image set, as the workflow's extract and pretrain
 rules run them."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from cvrepro.nets.heads import ProjectionHead  # noqa: E402
 from cvrepro.nets.inference import extract_features  # noqa: E402
 from cvrepro.nets.models import build_model  # noqa: E402
 from cvrepro.train.engine import fit  # noqa: E402
-from cvrepro.train.methods import PretrainNet, simclr  # noqa: E402
+from cvrepro.train.pretraining import PretrainNet, simclr  # noqa: E402
 
 
 def extraction_throughput(bench_set: BenchSet, width: int, batch_size: int, device: torch.device) -> float:

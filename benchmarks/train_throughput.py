@@ -4,7 +4,7 @@ The seed-style loop is what the reports' notebooks do: a torchvision Dataset tha
 uint8 image into a PIL image, per-image transforms (RandomCrop + RandomHorizontalFlip +
 ToTensor + Normalize), a DataLoader with workers, then the model. Ours keeps the uint8 set on
 the training device and augments whole batches there (cvrepro.train.engine.train_one_epoch), with
-channels_last, bf16 autocast where the hardware has it (cvrepro.nets.precision) and optionally
+channels_last, bf16 autocast where the hardware has it (cvrepro.nets.device) and optionally
 torch.compile. Same model, data, batch size,
 augmentation and number of images for both; numbers are images/s after one warm-up epoch.
 
@@ -31,14 +31,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scrip
 
 from cvrepro.config.recipes import run_recipe  # noqa: E402
 from cvrepro.data.tensors import TensorSet, channel_stats  # noqa: E402
-from cvrepro.nets.compile import ENV as COMPILE_ENV  # noqa: E402
-from cvrepro.nets.device import place_model, prepare_device, resolve_device  # noqa: E402
+from cvrepro.nets.device import ENV as COMPILE_ENV  # noqa: E402
+from cvrepro.nets.device import (  # noqa: E402
+    place_model,
+    prepare_device,
+    resolve_device,
+    set_precision,  # noqa: E402
+)
 from cvrepro.nets.models import build_model  # noqa: E402
-from cvrepro.nets.precision import set_precision  # noqa: E402
 from cvrepro.train.batches import steps_per_epoch  # noqa: E402
-from cvrepro.train.engine import train_one_epoch  # noqa: E402
-from cvrepro.train.methods import supervised  # noqa: E402
-from cvrepro.train.schedules import make_optimizer, make_scheduler  # noqa: E402
+from cvrepro.train.engine import (  # noqa: E402
+    make_optimizer,
+    make_scheduler,
+    train_one_epoch,  # noqa: E402
+)
+from cvrepro.train.supervised import supervised  # noqa: E402
 
 OPTIMIZER = {
     "name": "sgd",
@@ -167,7 +174,7 @@ def engine_throughput(
     precision: str = "auto",
 ) -> tuple[float, float]:
     """(images/s over `epochs` timed epochs, seconds of the warm-up epoch) of cvrepro's engine in
-    `precision` (see cvrepro.nets.precision); with a `compile_setting` (a CVREPRO_COMPILE value) the
+    `precision` (see cvrepro.nets.device); with a `compile_setting` (a CVREPRO_COMPILE value) the
     warm-up epoch includes torch.compile's compile time."""
     set_precision(precision)
     prepare_device(device)

@@ -42,7 +42,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(autouse=True)
 def default_precision():
     """Scripts' main() sets the process-wide precision policy; each test starts from the default."""
-    from cvrepro.nets.precision import set_precision
+    from cvrepro.nets.device import set_precision
 
     set_precision("auto")
     yield

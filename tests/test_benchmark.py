@@ -16,7 +16,7 @@ import bench_workflow  # noqa: E402
 import train_throughput  # noqa: E402
 from bench_report import COLUMNS  # noqa: E402
 
-from cvrepro.nets.precision import cpu_has_native_bf16  # noqa: E402
+from cvrepro.nets.device import cpu_has_native_bf16  # noqa: E402
 
 SHAPES = ("28x28x1", "32x32x3", "96x96x3")
 

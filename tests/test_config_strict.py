@@ -148,7 +148,7 @@ def test_a_training_job_refuses_a_non_finite_metric_before_writing_metrics_json(
     stops it with the key's name, and no metrics.json is left that other readers would reject."""
     from torch import nn
 
-    from cvrepro.jobs.model_files import ModelFiles, save_model_files
+    from cvrepro.nets.checkpoint import ModelFiles, save_model_files
 
     out = ModelFiles(tmp_path / "model.pt", tmp_path / "history.csv", tmp_path / "metrics.json")
     metrics = {"recipe": {"seed": 0}, "provenance": {}, "scores": {"val_loss": float("nan")}}

@@ -18,13 +18,14 @@ import train as train_script
 from cvrepro.data.datasets.splits import write_info, write_split
 from cvrepro.data.tensors import SubsetFiles, TensorSet, channel_stats
 from cvrepro.jobs.job import Job
-from cvrepro.jobs.model_files import ModelFiles
+from cvrepro.nets.checkpoint import ModelFiles
+from cvrepro.nets.device import set_precision
 from cvrepro.nets.heads import ProjectionHead
 from cvrepro.nets.inference import extract_features, predict
 from cvrepro.nets.models import build_model
-from cvrepro.nets.precision import set_precision
 from cvrepro.train.engine import fit
-from cvrepro.train.methods import PretrainNet, simclr, supervised
+from cvrepro.train.pretraining import PretrainNet, simclr
+from cvrepro.train.supervised import supervised
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible")
 

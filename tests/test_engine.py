@@ -11,14 +11,11 @@ from conftest import REPO
 from cvrepro.config import ConfigError, load_config
 from cvrepro.config.recipes import pretraining_recipe, run_recipe
 from cvrepro.data.tensors import TensorSet, channel_stats
-from cvrepro.nets.checkpoint import init_from_checkpoint
-from cvrepro.nets.models import build_model
+from cvrepro.nets.checkpoint import ResumeFile, init_from_checkpoint, load_state
+from cvrepro.nets.models import ResNet, build_model, freeze, set_train_mode
 from cvrepro.nets.pretrained import imagenet_state_dict, imagenet_weights
-from cvrepro.nets.resnet import ResNet
 from cvrepro.train.engine import fit
-from cvrepro.train.freezing import freeze, set_train_mode
-from cvrepro.train.methods import supervised
-from cvrepro.train.resume import ResumeFile, load_state
+from cvrepro.train.supervised import supervised
 
 HP = run_recipe(
     epochs=3,
@@ -330,7 +327,7 @@ def test_fit_does_not_modify_its_hyperparameters():
 
 
 def test_compile_setting_reads_the_environment_values(monkeypatch):
-    from cvrepro.nets.compile import compile_setting
+    from cvrepro.nets.device import compile_setting
 
     assert [compile_setting(v) for v in ("", "0", "off")] == [None, None, None]
     assert compile_setting("1") == ("inductor", None)
@@ -345,7 +342,7 @@ def test_compile_setting_reads_the_environment_values(monkeypatch):
 
 
 def test_a_failing_compile_warns_once_and_runs_eagerly():
-    from cvrepro.nets.compile import CompiledOrEager
+    from cvrepro.nets.device import CompiledOrEager
 
     def broken_backend(graph, example_inputs):
         raise RuntimeError("no compiler on this machine")
@@ -374,7 +371,7 @@ def test_fit_with_a_compiled_forward_trains_like_eager_and_keeps_state_dict_keys
 
 def test_pretrain_with_a_compiled_forward_runs(monkeypatch, recwarn):
     from cvrepro.nets.heads import ProjectionHead
-    from cvrepro.train.methods import PretrainNet, simclr
+    from cvrepro.train.pretraining import PretrainNet, simclr
 
     torch._dynamo.reset()
     monkeypatch.setenv("CVREPRO_COMPILE", "eager")
@@ -432,7 +429,7 @@ def conv_output_dtypes(hp: dict) -> set[torch.dtype]:
 
 
 def test_precision_policy_sets_the_dtype_of_convolutions():
-    from cvrepro.nets.precision import cpu_has_native_bf16, set_precision, uses_bf16
+    from cvrepro.nets.device import cpu_has_native_bf16, set_precision, uses_bf16
 
     set_precision("fp32")
     assert conv_output_dtypes(HP) == {torch.float32}
@@ -449,7 +446,7 @@ def test_the_start_up_line_and_the_jobs_agree_on_bf16(tmp_path):
     """The console line (no torch) and the jobs' auto policy read the same CPU flags."""
     from cvrepro.jobs.console import compute_line
     from cvrepro.nets.cpu_flags import cpu_has_native_bf16
-    from cvrepro.nets.precision import set_precision, uses_bf16
+    from cvrepro.nets.device import set_precision, uses_bf16
 
     set_precision("auto")
     claimed = "precision bf16 autocast" in compute_line("cpu", "auto")
@@ -463,8 +460,8 @@ def test_the_start_up_line_and_the_jobs_agree_on_bf16(tmp_path):
 
 
 def test_provenance_names_the_precision():
-    from cvrepro.jobs.provenance import device_name
-    from cvrepro.nets.precision import set_precision
+    from cvrepro.jobs.job import device_name
+    from cvrepro.nets.device import set_precision
 
     set_precision("fp32")
     assert device_name(torch.device("cpu")).endswith(", fp32)")

@@ -219,7 +219,7 @@ def test_fingerprints_need_no_torch_and_are_fast():
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
     report = json.loads(result.stdout)
     assert report["heavy"] == []
-    assert {"cvrepro", "cvrepro.train.losses", "train.py"} <= set(report["train"]["modules"])
+    assert {"cvrepro", "cvrepro.train.supervised", "train.py"} <= set(report["train"]["modules"])
     assert "cvrepro.report.plots" not in report["train"]["modules"]
     # The budget is 0.3 s of DAG build on an idle machine (measured ~0.1 s); generous on a busy one.
     assert report["seconds"] < 1.0, report["seconds"]
@@ -239,14 +239,16 @@ def metrics(modules: dict | None, eval_modules: dict | None = None, torch: str =
 
 def test_table_warns_when_rows_come_from_different_code():
     same = [
-        metrics({"train.py": "1", "cvrepro.train.losses": "a"}),
-        metrics({"train.py": "1", "cvrepro.train.losses": "a"}),
+        metrics({"train.py": "1", "cvrepro.train.supervised": "a"}),
+        metrics({"train.py": "1", "cvrepro.train.supervised": "a"}),
     ]
     assert code_warning(same) == ""
     assert code_warning([metrics(None), metrics(None)]) == ""  # made before fingerprints: silent
-    mixed = [*same, metrics({"train.py": "1", "cvrepro.train.losses": "b"}, torch="2.2")]
+    mixed = [*same, metrics({"train.py": "1", "cvrepro.train.supervised": "b"}, torch="2.2")]
     warning = code_warning(mixed)
-    assert "cvrepro.train.losses" in warning and "torch 2.1 vs 2.2" in warning and "train.py" not in warning
+    assert (
+        "cvrepro.train.supervised" in warning and "torch 2.1 vs 2.2" in warning and "train.py" not in warning
+    )
     evaluated = [
         metrics({"train.py": "1"}, {"evaluate.py": "x"}),
         metrics({"train.py": "1"}, {"evaluate.py": "y"}),
@@ -358,9 +360,9 @@ def test_metrics_record_the_code_that_made_them(finished):
     assert "evaluate.py" in evaluation["eval_code"]["modules"]
     assert "train.py" in evaluation["code"]["modules"]  # the checkpoint's, carried into its evaluation
     run = json.loads((results / "runs" / "a" / "metrics.json").read_text())["provenance"]
-    assert {"train.py", "cvrepro.train.engine", "cvrepro.train.losses"} <= set(run["code"]["modules"])
+    assert {"train.py", "cvrepro.train.engine", "cvrepro.train.supervised"} <= set(run["code"]["modules"])
     pretraining = json.loads((results / "pretrain" / "ssl" / "metrics.json").read_text())["provenance"]
-    assert {"pretrain.py", "cvrepro.train.methods"} <= set(pretraining["code"]["modules"])
+    assert {"pretrain.py", "cvrepro.train.pretraining"} <= set(pretraining["code"]["modules"])
     assert "different code" not in (results / "tables" / "t.md").read_text()  # one code for all rows
     # a training's and a pretraining's checkpoints carry the same fields (one save_model_files)
     trained, pretrained = (
@@ -393,15 +395,17 @@ def test_plotting_code_reruns_only_figures_and_reports(finished):
 @pytest.mark.workflow
 @needs_fashion_mnist
 def test_loss_code_reruns_trainings_and_what_follows_them(finished):
-    edit(finished.scripts / "cvrepro" / "train" / "losses.py", "\ndef ", "\nLOSS_NOTE = 1\n\n\ndef ")
+    edit(finished.scripts / "cvrepro" / "train" / "supervised.py", "\ndef ", "\nLOSS_NOTE = 1\n\n\ndef ")
     planned = finished.planned()
     assert planned["train"] == finished.full["train"] and planned["pretrain"] == finished.full["pretrain"]
     assert not {"download", "prepare", "subset", "shift"} & set(planned)
     assert {"evaluate", "extract", "probe", "bn_sweep", "table", "report"} <= set(planned)
     # `make why` names the module, for the jobs that import it, upstream reruns or not.
     explained = why_output(finished)
-    assert re.search(r"^  train \(study=tiny, run=a\): code: cvrepro.train.losses changed$", explained, re.M)
-    assert "Code changes: cvrepro.train.losses changed" in explained
+    assert re.search(
+        r"^  train \(study=tiny, run=a\): code: cvrepro.train.supervised changed$", explained, re.M
+    )
+    assert "Code changes: cvrepro.train.supervised changed" in explained
     # Every job line names the module exactly when the job's own code imports it.
     clear_caches()
     scripts = why.rule_scripts(finished.repo / "workflow" / "rules")
@@ -409,8 +413,8 @@ def test_loss_code_reruns_trainings_and_what_follows_them(finished):
     assert len(lines) == sum(planned.values()) - 1  # all but `all`
     for line in lines:
         rule = line.split()[0]
-        imports = "cvrepro.train.losses" in fingerprint(scripts[rule])["modules"]
-        assert ("code: cvrepro.train.losses changed" in line) == imports, line
+        imports = "cvrepro.train.supervised" in fingerprint(scripts[rule])["modules"]
+        assert ("code: cvrepro.train.supervised changed" in line) == imports, line
     finished.touch()
     assert finished.planned() == {}
 
@@ -433,8 +437,8 @@ def test_dataset_readers_rerun_prepare_and_everything_after_it(finished):
 @needs_fashion_mnist
 def test_comments_docstrings_and_ruff_format_rerun_nothing(finished):
     library = finished.scripts / "cvrepro"
-    edit(library / "train" / "losses.py", "\ndef ", "\n# A comment only.\n\n\ndef ")
-    reword_docstring(library / "train" / "losses.py")
+    edit(library / "train" / "supervised.py", "\ndef ", "\n# A comment only.\n\n\ndef ")
+    reword_docstring(library / "train" / "supervised.py")
     reword_docstring(library / "data" / "datasets" / "readers.py")
     ruff = [str(RUFF), "format", "--quiet"]
     subprocess.run([*ruff, "--line-length", "70", str(library)], check=True)

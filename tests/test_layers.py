@@ -125,3 +125,55 @@ def test_no_function_under_workflow_has_more_than_80_lines():
         and node.end_lineno - node.lineno + 1 > 80
     ]
     assert long == []
+
+
+def test_a_training_run_executes_code_in_at_most_twelve_library_modules(tmp_path):
+    """Following one run from train.py's main through the library stays short: the modules whose
+    functions a tiny CPU training calls (sys.setprofile sees every Python call)."""
+    import sys
+
+    import numpy as np
+    import torch
+    import train as train_script
+
+    from cvrepro.config.recipes import run_recipe
+    from cvrepro.data.datasets.splits import write_info, write_split
+    from cvrepro.data.tensors import SubsetFiles
+    from cvrepro.jobs.job import Job
+    from cvrepro.nets.checkpoint import ModelFiles
+
+    labels = np.arange(48) % 2
+    images = (
+        np.random.default_rng(0).random((48, 8, 8, 1)) * 100 + labels[:, None, None, None] * 120
+    ).astype(np.uint8)
+    write_split(tmp_path / "data", "train", images, labels)
+    write_info(tmp_path / "data", "easy", ["dark", "bright"], {"train": 48}, {})
+    np.save(tmp_path / "train.npy", np.arange(32))
+    np.save(tmp_path / "val.npy", np.arange(32, 48))
+    run = run_recipe(epochs=1, batch_size=16, model={"arch": "resnet18", "width": 4}, grad_flow=True)
+    seen: set[str] = set()
+
+    def record(frame, event: str, arg) -> None:
+        name = frame.f_globals.get("__name__") or ""
+        if event == "call" and name.startswith("cvrepro"):
+            seen.add(name)
+
+    sys.setprofile(record)
+    try:
+        train_script.main(
+            run,
+            train=SubsetFiles(tmp_path / "data", "train", tmp_path / "train.npy"),
+            val=SubsetFiles(tmp_path / "data", "train", tmp_path / "val.npy"),
+            init=None,
+            out=ModelFiles(
+                *(
+                    tmp_path / n
+                    for n in ("model.pt", "history.csv", "metrics.json", "resume.pt", "g.csv", "steps.csv")
+                )
+            ),
+            ctx=Job(torch.device("cpu"), log=lambda line: None),
+        )
+    finally:
+        sys.setprofile(None)
+    assert (tmp_path / "model.pt").exists() and "cvrepro.train.engine" in seen
+    assert len(seen) <= 12, sorted(seen)

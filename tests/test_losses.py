@@ -8,16 +8,14 @@ import math
 import pytest
 import torch
 
-from cvrepro.train.losses import (
-    CenterLoss,
-    combined_loss,
+from cvrepro.train.pretraining import (
     contrastive_accuracy,
     cross_view_accuracy,
     cross_view_loss,
     decoupled_nt_xent_loss,
     nt_xent_loss,
-    triplet_margin_loss,
 )
+from cvrepro.train.supervised import CenterLoss, combined_loss, triplet_margin_loss
 
 
 def distance(a: torch.Tensor, b: torch.Tensor, kind: str) -> float:
@@ -278,7 +276,8 @@ def test_unknown_names_list_the_choices():
 def test_the_loss_registries_and_the_schema_name_the_same_losses():
     """A new loss is an entry in SUPERVISED or CONTRASTIVE plus the schema's enum, nothing else."""
     from cvrepro.config.schema import definition
-    from cvrepro.train.losses import CONTRASTIVE, SUPERVISED
+    from cvrepro.train.pretraining import CONTRASTIVE
+    from cvrepro.train.supervised import SUPERVISED
 
     run_loss = definition("run")["properties"]["loss"]["properties"]["name"]["enum"]
     assert list(SUPERVISED) == run_loss

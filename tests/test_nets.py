@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cvrepro.config.recipes import run_recipe
-from cvrepro.nets import resnet, small_nets
+from cvrepro.nets import models, small_nets
 from cvrepro.nets.heads import make_head
 from cvrepro.nets.models import build_model, count_parameters
 from cvrepro.nets.small_nets import ConvBNEncoder, ConvNet4, SmallCNN
@@ -127,5 +127,5 @@ def test_heads(kind):
 
 def test_the_light_name_lists_name_what_the_modules_build():
     """names.py is what the config checks read without importing torch; it must match the modules."""
-    assert set(names.RESNETS) == set(resnet.RESNETS)
+    assert set(names.RESNETS) == set(models.RESNETS)
     assert set(names.SMALL_NETS) == set(small_nets.NETS)

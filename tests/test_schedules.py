@@ -16,9 +16,9 @@ from cvrepro.data.tensors import TensorSet, channel_stats
 from cvrepro.nets.heads import ProjectionHead
 from cvrepro.nets.models import build_model
 from cvrepro.train.batches import batch_starts, steps_per_epoch
-from cvrepro.train.engine import fit
-from cvrepro.train.methods import PretrainNet, pretraining_method, supervised
-from cvrepro.train.schedules import lr_factor, make_scheduler, schedule_steps
+from cvrepro.train.engine import fit, lr_factor, make_scheduler, schedule_steps
+from cvrepro.train.pretraining import PretrainNet, pretraining_method
+from cvrepro.train.supervised import supervised
 
 EPOCHS, STEPS = 6, 7  # 42 optimizer steps
 

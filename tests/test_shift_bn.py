@@ -15,8 +15,8 @@ from cvrepro.data.corruptions import CORRUPTIONS, corrupt
 from cvrepro.data.tensors import TensorSet
 from cvrepro.evaluate.bn_modes import accuracies, bn_sweep, grouped_logits
 from cvrepro.nets.checkpoint import save_checkpoint
+from cvrepro.nets.device import set_precision
 from cvrepro.nets.models import build_model
-from cvrepro.nets.precision import set_precision
 
 IMAGES = np.random.default_rng(0).integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
 

@@ -19,7 +19,7 @@ from cvrepro.nets.heads import ProjectionHead
 from cvrepro.nets.inference import extract_features, layer_output
 from cvrepro.nets.models import build_model
 from cvrepro.train.engine import fit
-from cvrepro.train.methods import PretrainNet, pretraining_method
+from cvrepro.train.pretraining import PretrainNet, pretraining_method
 
 OPTIMIZER = {"name": "adam", "lr": 2e-3, "weight_decay": 1e-6}
 MODEL = run_recipe()["model"]
@@ -184,7 +184,7 @@ def test_imagenet_features_match_torchvision(tmp_path, monkeypatch):
     from torchvision.models import resnet18
 
     from cvrepro.data.datasets.splits import write_info, write_split
-    from cvrepro.nets.precision import set_precision
+    from cvrepro.nets.device import set_precision
     from cvrepro.nets.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_weights
 
     reference = resnet18().eval()

@@ -6,13 +6,11 @@ import pytest
 import torch
 
 from cvrepro.config.recipes import run_recipe
-from cvrepro.data.augment import augment_batch, random_crop
-from cvrepro.data.tensors import TensorSet, channel_stats
+from cvrepro.data.tensors import TensorSet, augment_batch, channel_stats, random_crop
 from cvrepro.nets.checkpoint import init_from_checkpoint, load_model, save_checkpoint
-from cvrepro.nets.models import build_model
-from cvrepro.nets.resnet import ResNet
+from cvrepro.nets.models import ResNet, build_model
 from cvrepro.train.engine import fit
-from cvrepro.train.methods import supervised
+from cvrepro.train.supervised import supervised
 
 MODEL = run_recipe()["model"]
 

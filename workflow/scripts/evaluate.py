@@ -7,8 +7,7 @@ import torch
 
 from cvrepro.data.tensors import SubsetFiles
 from cvrepro.evaluate.metrics import classification_metrics, expected_calibration_error, one_vs_rest_roc
-from cvrepro.jobs.job import Job
-from cvrepro.jobs.provenance import code_provenance, device_name
+from cvrepro.jobs.job import Job, code_provenance, device_name
 from cvrepro.nets.checkpoint import load_model
 from cvrepro.nets.device import place_model
 from cvrepro.nets.inference import predict

@@ -9,8 +9,8 @@ from cvrepro.jobs.job import Job
 from cvrepro.nets.checkpoint import load_model
 from cvrepro.nets.device import place_model
 from cvrepro.nets.inference import extract_features
+from cvrepro.nets.models import ResNet
 from cvrepro.nets.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
-from cvrepro.nets.resnet import ResNet
 
 IMAGENET_SIZE = 224  # torchvision's ImageNet weights were trained at 224 px
 

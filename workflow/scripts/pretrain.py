@@ -3,15 +3,14 @@
 import torch
 
 from cvrepro.data.tensors import SubsetFiles, channel_stats
-from cvrepro.jobs.job import Job
-from cvrepro.jobs.model_files import ModelFiles, save_model_files
-from cvrepro.jobs.provenance import provenance
+from cvrepro.jobs.job import Job, provenance
+from cvrepro.nets.checkpoint import ModelFiles, save_model_files
 from cvrepro.nets.device import place_model
 from cvrepro.nets.heads import ProjectionHead
 from cvrepro.nets.models import build_model, count_parameters
 from cvrepro.train.batches import steps_per_epoch
 from cvrepro.train.engine import fit
-from cvrepro.train.methods import PretrainNet, pretraining_method
+from cvrepro.train.pretraining import PretrainNet, pretraining_method
 
 
 def main(

@@ -9,8 +9,7 @@ from cvrepro.data.class_maps import load_class_map, map_scores
 from cvrepro.evaluate.linear_gd import HISTORY_COLUMNS, fit_minibatch_gd
 from cvrepro.evaluate.metrics import classification_metrics, one_vs_rest_roc
 from cvrepro.evaluate.probes import fit_probe, representation_metrics, scores
-from cvrepro.jobs.job import Job
-from cvrepro.jobs.provenance import provenance
+from cvrepro.jobs.job import Job, provenance
 from cvrepro.study.jsonio import write_json
 
 # Finite stand-in for "this class cannot be predicted" (sklearn's top-k rejects -inf).

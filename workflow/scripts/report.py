@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from cvrepro.jobs.job import git_commit
 from cvrepro.jobs.logs import log_to
-from cvrepro.jobs.provenance import git_commit
 from cvrepro.report.study_report import StudyText, earlier_studies, index_markdown, study_report
 
 

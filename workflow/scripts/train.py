@@ -9,17 +9,14 @@ from torch import nn
 
 from cvrepro.data.augment_presets import eval_resize
 from cvrepro.data.tensors import SubsetFiles, TensorSet, channel_stats
-from cvrepro.jobs.job import Job
-from cvrepro.jobs.model_files import ModelFiles, save_model_files
-from cvrepro.jobs.provenance import provenance
-from cvrepro.nets.checkpoint import init_from_checkpoint, load_checkpoint
+from cvrepro.jobs.job import Job, provenance
+from cvrepro.nets.checkpoint import ModelFiles, init_from_checkpoint, load_checkpoint, save_model_files
 from cvrepro.nets.device import place_model
 from cvrepro.nets.inference import evaluate
-from cvrepro.nets.models import build_model, count_parameters
+from cvrepro.nets.models import build_model, count_parameters, freeze
 from cvrepro.nets.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict, imagenet_weights
 from cvrepro.train.engine import FitResult, fit
-from cvrepro.train.freezing import freeze
-from cvrepro.train.methods import supervised, val_augmentation
+from cvrepro.train.supervised import supervised, val_augmentation
 
 
 def input_normalization(run: dict, train: TensorSet) -> tuple[list[float], list[float]]:

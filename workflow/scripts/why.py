@@ -184,7 +184,7 @@ def option(args: list[str], names: tuple[str, ...], default: str) -> str:
 
 
 def code_summary(explained: list[list[str]]) -> str:
-    """'Code changes: cvrepro.train.losses changed (14 jobs)' over all jobs; '' when no code changed."""
+    """'Code changes: cvrepro.train.supervised changed (14 jobs)' over all jobs; '' when no code changed."""
     counts: dict[str, int] = {}
     for reasons in explained:
         for reason in reasons:

@@ -30,8 +30,7 @@ import torch
 from torch import nn
 
 from cvrepro.data.tensors import TensorSet, eval_batch
-from cvrepro.nets.device import model_input
-from cvrepro.nets.precision import autocast
+from cvrepro.nets.device import autocast, model_input
 
 MODES = ("eval", "train", "adapt")
 CHUNK_IMAGES = 2048  # images per forward pass (rounded down to whole groups): bounded memory

@@ -1,6 +1,6 @@
 """What the CPU computes natively, read from /proc/cpuinfo without torch: the one answer that both
 the start-up line (cvrepro.jobs.console, which must not import torch) and the jobs' precision
-policy (cvrepro.nets.precision) use, so the line never claims bf16 while the jobs run fp32."""
+policy (cvrepro.nets.device) use, so the line never claims bf16 while the jobs run fp32."""
 
 from __future__ import annotations
 

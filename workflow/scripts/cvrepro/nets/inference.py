@@ -8,8 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cvrepro.data.tensors import TensorSet, augmented, eval_batch
-from cvrepro.nets.device import model_input, prepare_device
-from cvrepro.nets.precision import autocast
+from cvrepro.nets.device import autocast, model_input, prepare_device
 
 
 @torch.no_grad()

@@ -1,10 +1,19 @@
-"""The one training loop, shared by supervised training, SimCLR and triplet pretraining.
+"""The one training loop, shared by supervised training, SimCLR and triplet pretraining, with
+its optimizer and learning-rate schedule.
 
-What differs between those is a `Method` (cvrepro.train.methods): the loss of one batch and the numbers
-an epoch reports. Everything else exists once, here: the batch plan and the schedule built from it
-(cvrepro.train.schedules), the seeded order, the optimizer, gradient-flow recording, the NaN check,
-early stopping, the history and resuming after a kill. Sums are accumulated on the device and read
-once per epoch, so the loop never waits on the host inside an epoch.
+What differs between those is a `Method` (cvrepro.train.supervised, cvrepro.train.pretraining):
+the loss of one batch and the numbers an epoch reports. Everything else exists once, here: the
+batch plan and the schedule built from it, the seeded order, the optimizer, gradient-flow
+recording, the NaN check, early stopping, the history and resuming after a kill. Sums are
+accumulated on the device and read once per epoch, so the loop never waits on the host inside an
+epoch.
+
+The schedule, stepped once per training batch, is a closed-form multiplier of the peak learning
+rate, `lr_factor(step)`, wrapped in torch's LambdaLR. tests/test_schedules.py proves it equal,
+step by step, to the chain of torch.optim.lr_scheduler's own schedulers (LinearLR warm-up, then
+CosineAnnealingLR / StepLR / ConstantLR, joined by SequentialLR) for every combination the config
+allows. Periods are given in epochs, as in the seed reports (`T_max` 200 with 20 epochs), and
+turned into steps with the one `steps_per_epoch` (cvrepro.train.batches) that the loop also uses.
 """
 
 from __future__ import annotations
@@ -19,11 +28,10 @@ from torch import nn
 
 from cvrepro.data.tensors import TensorSet
 from cvrepro.evaluate.early_stopping import EarlyStop
+from cvrepro.nets.checkpoint import ResumeFile, load_state, restore_training, save_state, training_state
 from cvrepro.nets.device import prepare_device
+from cvrepro.nets.models import frozen_bn_mode, set_train_mode
 from cvrepro.train.batches import batch_starts
-from cvrepro.train.freezing import frozen_bn_mode, set_train_mode
-from cvrepro.train.resume import ResumeFile, load_state, restore_training, save_state, training_state
-from cvrepro.train.schedules import make_optimizer, make_scheduler
 
 Sums = dict[str, torch.Tensor]
 
@@ -96,7 +104,7 @@ def train_one_epoch(
     (scores, gradient rows, each step's batch loss). A gradient row holds a watched weight's mean
     and max |grad|: per step (`step` numbered from 1 in the epoch) when `grads_per_step`, else the
     mean over steps of its mean |grad| and the largest |grad| of any step. Frozen BatchNorm layers
-    run in `frozen_bn` mode (cvrepro.train.freezing.set_train_mode)."""
+    run in `frozen_bn` mode (cvrepro.nets.models.set_train_mode)."""
     set_train_mode(model, frozen_bn)
     if method.state is not None:
         method.state.train()
@@ -279,3 +287,68 @@ def fit(
         model.load_state_dict(result.best_weights)
         log(f"restored the weights of epoch {result.best_epoch} ({stopping['metric']} {result.best:.4f})")
     return result
+
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("cosine", "constant", "step")
+
+
+def make_optimizer(params, spec: dict) -> torch.optim.Optimizer:
+    name = spec["name"]
+    if name == "sgd":
+        return torch.optim.SGD(
+            params,
+            lr=spec["lr"],
+            momentum=spec["momentum"],
+            nesterov=spec["nesterov"] and spec["momentum"] > 0,
+            weight_decay=spec["weight_decay"],
+        )
+    if name in ("adam", "adamw"):
+        optimizer = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        return optimizer(params, lr=spec["lr"], betas=tuple(spec["betas"]), weight_decay=spec["weight_decay"])
+    raise ValueError(f"unknown optimizer {name!r}; choose from {list(OPTIMIZERS)}")
+
+
+def schedule_steps(spec: dict, epochs: int, steps: int) -> tuple[int, int]:
+    """(warm-up steps, cosine period in steps, counted from step 0) of a schedule spec."""
+    warmup = round(spec["warmup_epochs"] * steps)
+    period = round((spec["t_max"] or epochs) * steps)
+    return warmup, period
+
+
+def lr_factor(step: int, spec: dict, epochs: int, steps: int) -> float:
+    """The multiplier of the peak learning rate at optimizer step `step` (0-based).
+
+    Warm-up: (step + 1) / W over the first W steps (torch's LinearLR from 1/W to 1 over W - 1
+    steps). Then cosine: 0.5 (1 + cos(pi t / (P - W))) for t = step - W, reaching 0 at step P =
+    t_max epochs, and 0 from there on (a t_max shorter than the run anneals and then holds,
+    rather than climbing back as CosineAnnealingLR would). Step: gamma ** (t // step_size steps).
+    Constant: 1.
+    """
+    warmup, period = schedule_steps(spec, epochs, steps)
+    if warmup > 1 and step < warmup:
+        return (step + 1) / warmup
+    warmup = warmup if warmup > 1 else 0
+    t = step - warmup
+    name = spec["name"]
+    if name == "constant":
+        return 1.0
+    if name == "cosine":
+        if step >= period:
+            return 0.0
+        return 0.5 * (1 + math.cos(math.pi * t / (period - warmup)))
+    if name == "step":
+        return spec["gamma"] ** (t // max(1, round(spec["step_size"] * steps)))
+    raise ValueError(f"unknown schedule {name!r}; choose from {list(SCHEDULES)}")
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, spec: dict, epochs: int, steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """A per-step LambdaLR of `lr_factor`; a warm-up at least as long as the cosine period is an
+    error (the config checks say so first, naming the key)."""
+    warmup, period = schedule_steps(spec, epochs, steps)
+    if spec["name"] == "cosine" and warmup >= period:
+        raise ValueError(f"schedule: warm-up ({warmup} steps) must be shorter than t_max ({period} steps)")
+    lr_factor(0, spec, epochs, steps)  # unknown names fail here, before training
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, spec, epochs, steps))

@@ -6,7 +6,7 @@ from cvrepro.report.figures.kind import FigureKind, load_images, subset
 def draw(spec: dict, inputs: list, out_png) -> None:
     import torch
 
-    from cvrepro.data.augment import augment_batch
+    from cvrepro.data.tensors import augment_batch
     from cvrepro.report import plot_images
 
     data = load_images(spec, inputs)

@@ -1,23 +1,85 @@
-"""The training methods the one loop (cvrepro.train.engine.fit) runs: each is the loss of one batch and
-the numbers its epochs report. Supervised (cross-entropy, + triplet, + center loss), SimCLR and
-triplet pretraining, in the style of solo-learn's per-method pieces."""
+"""Self-supervised pretraining: SimCLR and triplet pretraining, their contrastive losses
+(the registry CONTRASTIVE, a pretraining's loss) and their methods for the one loop
+(cvrepro.train.engine.fit), in the style of solo-learn's per-method pieces."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from cvrepro.data.augment_presets import eval_resize
 from cvrepro.data.tensors import TensorSet, augmented
-from cvrepro.nets.compile import compile_setting, maybe_compile
-from cvrepro.nets.device import model_input
-from cvrepro.nets.inference import evaluate, extract_features
-from cvrepro.nets.precision import autocast
+from cvrepro.nets.device import autocast, compile_setting, maybe_compile, model_input
+from cvrepro.nets.inference import extract_features
 from cvrepro.train.engine import Method
-from cvrepro.train.losses import CONTRASTIVE, SUPERVISED, combined_loss, triplet_margin_loss
 from cvrepro.train.online_probe import online_probe, probe_scores
+from cvrepro.train.supervised import triplet_margin_loss
+
+
+def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
+    """SimCLR's NT-Xent over 2N views: each view's positive is its pair; self-similarity masked."""
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    n = len(z1)
+    sim = z @ z.T / temperature
+    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), -float("inf"))
+    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return F.cross_entropy(sim, targets)
+
+
+def decoupled_nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
+    """NT-Xent without the positive in its denominator: each view's 2(N-1) negatives only (the
+    decoupled contrastive loss of Yeh et al. 2022, and S1's printed formula)."""
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    n = len(z1)
+    sim = z @ z.T / temperature
+    rows = torch.arange(2 * n, device=z.device)
+    partners = torch.cat([rows[n:], rows[:n]])
+    positive = sim[rows, partners]
+    not_negative = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    not_negative[rows, partners] = True
+    negatives = sim.masked_fill(not_negative, -float("inf"))
+    return (torch.logsumexp(negatives, dim=1) - positive).mean()
+
+
+def contrastive_accuracy(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """Fraction of the 2N views whose most similar other view is their positive pair."""
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    n = len(z1)
+    sim = (z @ z.T).masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), -float("inf"))
+    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return (sim.argmax(1) == targets).float().mean()
+
+
+def cross_view_logits(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
+    """The N x N cosine similarities of view 1 (rows) to view 2 (columns), over the temperature."""
+    return F.normalize(z1, dim=1) @ F.normalize(z2, dim=1).T / temperature
+
+
+def cross_view_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
+    """S6's contrastive loss (the Keras SimCLR example's): cross-entropy with labels 0..N-1 over
+    the rows and over the columns of the N x N view-1 vs view-2 logits, the mean of the 2N
+    terms. Unlike NT-Xent there are no same-view negatives: each view competes only with the
+    other view's N - 1 images."""
+    logits = cross_view_logits(z1, z2, temperature)
+    targets = torch.arange(len(z1), device=z1.device)
+    return F.cross_entropy(torch.cat([logits, logits.T]), torch.cat([targets, targets]))
+
+
+def cross_view_accuracy(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """Fraction of the 2N rows and columns of the view-1 vs view-2 similarity matrix whose
+    largest entry is on the diagonal (the report's 'CONTRASTIVE ACCURACY')."""
+    sim = F.normalize(z1, dim=1) @ F.normalize(z2, dim=1).T
+    targets = torch.arange(len(z1), device=z1.device)
+    return torch.cat([sim.argmax(1) == targets, sim.argmax(0) == targets]).float().mean()
+
+
+CONTRASTIVE = {
+    "nt_xent": (nt_xent_loss, contrastive_accuracy),
+    "decoupled": (decoupled_nt_xent_loss, contrastive_accuracy),
+    "cross_view": (cross_view_loss, cross_view_accuracy),
+}
 
 
 class PretrainNet(nn.Module):
@@ -28,70 +90,6 @@ class PretrainNet(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.projector = projector if projector is not None else nn.Identity()
-
-
-def val_augmentation(recipe: dict, generator: torch.Generator) -> tuple[str | dict, torch.Generator] | None:
-    """With `val_augment`, the training augmentation and a generator for this validation's draw
-    (seeded from the training generator: a fresh draw every epoch, the same after a resume)."""
-    if not recipe["val_augment"]:
-        return None
-    seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
-    return recipe["augment"], torch.Generator(device=generator.device).manual_seed(seed)
-
-
-def features_and_logits(model: nn.Module) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-    """The supervised forward pass as one function of x, the unit that torch.compile compiles."""
-
-    def forward(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        embeddings = model.features(x)
-        return embeddings, model.fc(embeddings)
-
-    return forward
-
-
-def supervised(
-    model: nn.Module,
-    recipe: dict,
-    mean: list[float],
-    std: list[float],
-    num_classes: int,
-    val: TensorSet | None,
-) -> Method:
-    """Cross-entropy, plus a triplet or center-loss term on the penultimate features as
-    `recipe["loss"]` says; validation after every epoch when `val` is given."""
-    spec, augment = recipe["loss"], recipe["augment"]
-    make_state = SUPERVISED[spec["name"]].state
-    state = None if make_state is None else make_state(spec, num_classes, model.num_features)
-    if state is not None:
-        state = state.to(next(model.parameters()).device)
-    # Compiled only when CVREPRO_COMPILE asks (see cvrepro.nets.compile); eager is bit-for-bit as before.
-    forward = maybe_compile(features_and_logits(model), compile_setting())
-
-    def step(images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator):
-        x = augmented(images, augment, mean, std, generator)
-        with autocast(images.device):
-            embeddings, logits = forward(model_input(x, model))
-            loss, _ = combined_loss(logits.float(), embeddings.float(), labels, spec, state)
-        return loss, {"loss": loss.detach() * len(labels), "correct": (logits.argmax(1) == labels).sum()}
-
-    def summarize(sums: dict[str, float], images: int, steps: int) -> dict[str, float]:
-        return {"train_loss": sums["loss"] / images, "train_acc": sums["correct"] / images}
-
-    def validate(generator: torch.Generator) -> dict[str, float]:
-        if val is None:
-            return {}
-        scores = evaluate(
-            model,
-            val,
-            recipe["eval_batch_size"],
-            mean,
-            std,
-            eval_resize(augment),
-            val_augmentation(recipe, generator),
-        )
-        return {"val_loss": scores["loss"], "val_acc": scores["acc"]}
-
-    return Method(step, summarize, validate, state)
 
 
 def projected(model: PretrainNet) -> Callable[[torch.Tensor], torch.Tensor]:
