@@ -226,6 +226,21 @@ def test_every_optimizer_step_s_loss_is_kept_and_averages_to_the_epoch_s():
         assert sum(losses) / len(losses) == pytest.approx(row["train_loss"], rel=1e-6)
 
 
+def test_mixing_with_a_triplet_or_center_term_is_a_config_error():
+    study = {
+        "subsets": {
+            "a": {"dataset": "cifar10", "split": "train", "size": 100},
+            "t": {"dataset": "cifar10", "split": "test", "size": 10},
+        },
+        "runs": {"r": {"train": "a", "test": "t", "loss": {"name": "ce_center", "cutmix_alpha": 1.0}}},
+    }
+    with pytest.raises(ConfigError) as info:
+        load_config({"studies": ["s"], "inline_studies": {"s": study}}, REPO / "studies")
+    assert str(info.value).endswith(
+        "runs.r.loss.cutmix_alpha: mixes targets, so it needs loss.name ce, not ce_center"
+    )
+
+
 def test_steps_that_need_other_epochs_are_a_config_error():
     study = {
         "subsets": {
@@ -299,22 +314,31 @@ def test_nan_loss_stops_with_a_clear_error():
         run_fit({**HP, "optimizer": {**HP["optimizer"], "lr": 1e30}})
 
 
-def test_resume_continues_identically_and_other_hyperparameters_restart(tmp_path):
+MIXING = {**HP["loss"], "mixup_alpha": 0.2, "cutmix_alpha": 1.0}
+
+
+@pytest.mark.parametrize("loss", [HP["loss"], MIXING], ids=["plain", "mixup_or_cutmix"])
+def test_resume_continues_identically_and_other_hyperparameters_restart(tmp_path, loss):
+    """Also with MixUp / CutMix, whose draws come from torch's global generator: the resume state
+    carries it, so a resumed run mixes the same batches the same way."""
+    hp = {**HP, "loss": loss}
     resume = ResumeFile(tmp_path / "state.pt", "h")
-    _, full = run_fit(HP)
+    _, full = run_fit(hp)
     # Stop after epoch 1 (as a killed job would), then resume for the remaining epochs.
-    run_fit({**HP, "epochs": 1, "schedule": {**HP["schedule"], "t_max": 3}}, resume=resume)
+    run_fit({**hp, "epochs": 1, "schedule": {**HP["schedule"], "t_max": 3}}, resume=resume)
     assert load_state(resume)["epoch"] == 1
-    net, resumed = run_fit(HP, resume=resume)
+    net, resumed = run_fit(hp, resume=resume)
     assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in full.history]
     assert load_state(ResumeFile(resume.path, "other")) is None  # another training: no resume
 
 
-def test_center_triplet_and_label_smoothed_losses_train():
+def test_center_triplet_label_smoothed_and_mixed_losses_train():
     for loss in (
         {"name": "ce_center", "weight": 0.1},
         {"name": "ce_triplet", "weight": 1.0, "mining": "batch_hard"},
         {"name": "ce", "label_smoothing": 0.1},
+        {**HP["loss"], "mixup_alpha": 0.2},
+        {**HP["loss"], "cutmix_alpha": 1.0},
     ):
         _, result = run_fit(run_recipe(**{**HP, "loss": loss}))
         assert result.history[-1]["val_acc"] > 0.8, loss

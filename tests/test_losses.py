@@ -297,3 +297,50 @@ def test_label_smoothing_is_torchs_cross_entropy_with_label_smoothing():
     log_p = torch.log_softmax(logits, 1)
     by_hand = (0.9 * -log_p[torch.arange(16), labels] + 0.1 * -log_p.mean(1)).mean()
     torch.testing.assert_close(ours, by_hand)
+
+
+def mixing_case(alpha_key: str):
+    """A fixed batch, a tiny model, the supervised method mixing it, and torchvision's own mix."""
+    from torchvision.transforms import v2
+
+    from cvrepro.config.recipes import run_recipe
+    from cvrepro.data.tensors import augmented
+    from cvrepro.nets.models import build_model
+    from cvrepro.train.supervised import supervised
+
+    g = torch.Generator().manual_seed(1)
+    images = (torch.rand(8, 3, 16, 16, generator=g) * 255).to(torch.uint8)
+    labels = torch.randint(0, 4, (8,), generator=g)
+    recipe = run_recipe(augment="flip", loss={"name": "ce", "label_smoothing": 0.1, alpha_key: 0.4})
+    arch = {**recipe["model"], "width": 4, "in_channels": 3, "num_classes": 4, "image_size": 16}
+    torch.manual_seed(0)
+    net = build_model(arch).eval()  # eval: BatchNorm's statistics stay put between the two passes
+    mean, std = [0.5] * 3, [0.25] * 3
+    method = supervised(net, recipe, mean, std, 4, None)
+    make = {"mixup_alpha": v2.MixUp, "cutmix_alpha": v2.CutMix}[alpha_key]
+    x = augmented(images, "flip", mean, std, torch.Generator().manual_seed(5))
+    torch.manual_seed(7)
+    mixed, targets = make(alpha=0.4, num_classes=4)(x, labels)
+    torch.manual_seed(7)
+    loss, sums = method.step(images, labels, torch.Generator().manual_seed(5))
+    return net, x, labels, mixed, targets, loss, sums
+
+
+@pytest.mark.parametrize("alpha_key", ["mixup_alpha", "cutmix_alpha"])
+def test_mixup_and_cutmix_are_torchvisions_on_the_augmented_batch(alpha_key):
+    """The training step's loss is label-smoothed cross-entropy of the model on torchvision's
+    MixUp / CutMix of the augmented batch (same seed), and that mix is what its paper defines."""
+    net, x, labels, mixed, targets, loss, sums = mixing_case(alpha_key)
+    expected = torch.nn.CrossEntropyLoss(label_smoothing=0.1)(net(mixed), targets)
+    torch.testing.assert_close(loss, expected, rtol=1e-6, atol=1e-6)
+    assert int(sums["correct"]) == int((net(mixed).argmax(1) == targets.argmax(1)).sum())
+    one_hot = torch.nn.functional.one_hot(labels, 4).float()
+    assert labels[0] != labels[-1]  # so image 0's own-class weight is its lam
+    lam = float(targets[0] @ one_hot[0])
+    if alpha_key == "mixup_alpha":  # lam x image + (1 - lam) x the one before
+        torch.testing.assert_close(mixed, lam * x + (1 - lam) * x.roll(1, 0))
+        torch.testing.assert_close(targets, lam * one_hot + (1 - lam) * one_hot.roll(1, 0))
+    else:  # a box pasted from the image before; targets mixed by the area kept
+        assert ((mixed == x) | (mixed == x.roll(1, 0))).all()
+        pasted = (mixed != x).any(1)[0]
+        assert pasted.any() and lam == pytest.approx(1 - float(pasted.float().mean()))

@@ -197,6 +197,10 @@ def test_report_assembles_tables_comparison_figures_jobs_and_caveats():
     assert "![Loss](figures/curves.png)" in text
     assert "| t1 | run | H100 | ? | 2 | 500 | 60.0 | 17 |" in text and "| simclr | pretraining |" in text
     assert "Total training time: 60 s" in text and "- c1" in text and text.rstrip().endswith("commit abc.")
+    own = study_report(
+        StudyText("mine", "", {}, [], []), {"t": (to_markdown(frame), frame.iloc[:0], none)}, {}, "a"
+    )
+    assert "source report" not in own and "Reported vs ours" not in own and "fidelity" not in own
     index = index_markdown(
         {"s1": {"description": "x " * 200, "runs": 2, "tables": 1, "figures": 1, "train_minutes": 1.0}}, False
     )

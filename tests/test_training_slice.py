@@ -139,3 +139,19 @@ def test_a_head_with_extra_outputs_trains_and_predicts_over_all_of_them():
     assert logits.shape == (256, 6)
     assert (logits.argmax(1) < 2).all()  # no image predicted on an output that is no class
     assert (logits.argmax(1) == data.labels).float().mean() > 0.9
+
+
+def test_the_done_line_says_when_the_epoch_lines_saw_augmented_batches():
+    import train as train_script
+
+    metrics = {"train_acc": 0.9, "val_acc": None, "train_time_s": 2.0}
+    plain = train_script.done_line(run_recipe(augment="none"), metrics)
+    assert plain == "done: train_acc 0.9000  2.0s training"
+    for run in (
+        run_recipe(augment="flip"),
+        run_recipe(augment={"name": "crop_flip", "flip_p": 0.0}),
+        run_recipe(loss={"name": "ce", "mixup_alpha": 0.2}),
+    ):
+        assert "(clean images; the epoch lines' are on augmented batches)" in train_script.done_line(
+            run, metrics
+        )

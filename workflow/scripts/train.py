@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from cvrepro.data.augment_presets import eval_resize
+from cvrepro.data.augment_presets import OFF, eval_resize, resolve
 from cvrepro.data.tensors import SubsetFiles, TensorSet, channel_stats
 from cvrepro.jobs.job import Job, provenance
 from cvrepro.nets.checkpoint import ModelFiles, init_from_checkpoint, load_checkpoint, save_model_files
@@ -78,6 +78,18 @@ def run_metrics(run: dict, net: nn.Module, train: TensorSet, result: FitResult, 
     }
 
 
+def done_line(run: dict, metrics: dict) -> str:
+    """The job's last line. Its train_acc is on the clean training images; where the epoch lines'
+    was on randomly augmented or mixed batches, it says so, as the two differ."""
+    moved = {key: value for key, value in resolve(run["augment"]).items() if key != "size"}
+    altered = moved != {key: value for key, value in OFF.items() if key != "size"} or (
+        run["loss"]["mixup_alpha"] > 0 or run["loss"]["cutmix_alpha"] > 0
+    )
+    note = " (clean images; the epoch lines' are on augmented batches)" if altered else ""
+    val = f"  val_acc {metrics['val_acc']:.4f}" if metrics["val_acc"] is not None else ""
+    return f"done: train_acc {metrics['train_acc']:.4f}{note}{val}  {metrics['train_time_s']:.1f}s training"
+
+
 def main(
     run: dict, *, train: SubsetFiles, val: SubsetFiles | None, init: Path | None, out: ModelFiles, ctx: Job
 ) -> dict:
@@ -135,8 +147,7 @@ def main(
     pd.DataFrame(result.grad_flow, columns=columns).to_csv(out.grad_flow, index=False)
     normalization = {"mean": mean, "std": std, "size": size}
     save_model_files(out, net, arch, normalization, train_set.classes, result.history, metrics, result.steps)
-    val = f"  val_acc {metrics['val_acc']:.4f}" if metrics["val_acc"] is not None else ""
-    log(f"done: train_acc {metrics['train_acc']:.4f}{val}  {metrics['train_time_s']:.1f}s training")
+    log(done_line(run, metrics))
     return metrics
 
 

@@ -83,6 +83,7 @@ def check_runs(study: Study) -> None:
         check_model(key, run["model"])
         check_augment(key, run["augment"])
         check_schedule(key, run["schedule"], run["epochs"])
+        _check_mixing(key, run["loss"])
         stopping = run["early_stopping"]
         if stopping is not None and stopping["metric"].startswith("val") and run["val"] is None:
             raise ConfigError(f"{key}.early_stopping.metric: {stopping['metric']} needs a `val` subset")
@@ -91,6 +92,15 @@ def check_runs(study: Study) -> None:
         f"{study.source}: runs",
         "init",
     )
+
+
+def _check_mixing(key: str, loss: dict) -> None:
+    """MixUp / CutMix targets are class mixtures: a triplet or center term needs one class each."""
+    for mix in ("mixup_alpha", "cutmix_alpha"):
+        if loss[mix] > 0 and loss["name"] != "ce":
+            raise ConfigError(
+                f"{key}.loss.{mix}: mixes targets, so it needs loss.name ce, not {loss['name']}"
+            )
 
 
 def check_pretrain(study: Study) -> None:

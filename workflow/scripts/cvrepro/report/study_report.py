@@ -99,7 +99,7 @@ def differences_markdown(comparisons: dict[str, pd.DataFrame]) -> str:
 def fidelity_markdown(items: list[dict]) -> str:
     """How far the study follows its source report: one row per recipe element."""
     if not items:
-        return "This study has no source report (or lists no fidelity items).\n"
+        return "This study lists no fidelity items.\n"
     counts = {
         status: sum(i["status"] == status for i in items) for status in ("same", "departs", "report_silent")
     }
@@ -189,11 +189,15 @@ def study_report(
     parts += [
         "## Differences between runs\n",
         differences_markdown({n: c for n, (_, _, c) in tables.items() if not c.empty}),
-        "## Reported vs ours\n",
-        comparison_markdown(reported_vs_ours({n: f for n, (_, f, _) in tables.items()})),
-        "## How far this study follows its report\n",
-        fidelity_markdown(study.fidelity),
     ]
+    reported = reported_vs_ours({n: f for n, (_, f, _) in tables.items()})
+    if study.fidelity or not reported.empty:  # a study of a source report (a user's own has none)
+        parts += [
+            "## Reported vs ours\n",
+            comparison_markdown(reported),
+            "## How far this study follows its report\n",
+            fidelity_markdown(study.fidelity),
+        ]
     parts.append("## Figures\n")
     for name, caption in study.captions.items():
         parts += [

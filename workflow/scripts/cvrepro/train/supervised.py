@@ -159,8 +159,9 @@ def combined_loss(
     spec: dict,
     state: nn.Module | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The configured training loss (SUPERVISED[spec["name"]]) and its parts; `state`: what
-    the loss's `state` built (center loss's centres)."""
+    """The configured training loss (SUPERVISED[spec["name"]]) and its parts; `labels`: class
+    indices, or (N, classes) target probabilities (MixUp / CutMix, cross-entropy alone); `state`:
+    what the loss's `state` built (center loss's centres)."""
     if spec["name"] not in SUPERVISED:
         raise ValueError(f"unknown loss {spec['name']!r}; choose from {list(SUPERVISED)}")
     loss = SUPERVISED[spec["name"]]
@@ -171,6 +172,26 @@ def combined_loss(
         raise ValueError(f"loss {spec['name']} needs its learned state ({loss.part})")
     term = loss.term(embeddings, labels, spec, state)
     return ce + spec["weight"] * term, {"ce": ce.detach(), loss.part: term.detach()}
+
+
+def batch_mixing(spec: dict, classes: int) -> Callable[[torch.Tensor, torch.Tensor], tuple] | None:
+    """torchvision's MixUp and CutMix of a (normalised, augmented) device batch as `spec` (a run's
+    loss) asks: (images, labels) -> (mixed images, mixed one-hot targets over `classes`); with
+    both, one of the two per batch at even odds, torchvision's reference recipe (RandomChoice).
+    None when both alphas are 0. Their Beta and box draws come from torch's global CPU generator,
+    which the job seeds with the run's seed and the resume state saves, so a resumed run mixes as
+    the uninterrupted one; mixing is linear, so mixing normalised images is normalising mixed ones.
+    """
+    from torchvision.transforms import v2  # torchvision only where a run mixes
+
+    mixes = [
+        make(alpha=alpha, num_classes=classes)
+        for make, alpha in ((v2.MixUp, spec["mixup_alpha"]), (v2.CutMix, spec["cutmix_alpha"]))
+        if alpha > 0
+    ]
+    if not mixes:
+        return None
+    return mixes[0] if len(mixes) == 1 else v2.RandomChoice(mixes)
 
 
 def val_augmentation(recipe: dict, generator: torch.Generator) -> tuple[str | dict, torch.Generator] | None:
@@ -201,8 +222,10 @@ def supervised(
     val: TensorSet | None,
 ) -> Method:
     """Cross-entropy, plus a triplet or center-loss term on the penultimate features as
-    `recipe["loss"]` says; validation after every epoch when `val` is given."""
+    `recipe["loss"]` says (or on MixUp / CutMix targets); validation after every epoch when `val`
+    is given. With mixing, train_acc counts a prediction of the batch's dominant mixed class."""
     spec, augment = recipe["loss"], recipe["augment"]
+    mix = batch_mixing(spec, recipe["model"]["head"]["outputs"] or num_classes)
     make_state = SUPERVISED[spec["name"]].state
     state = None if make_state is None else make_state(spec, num_classes, model.num_features)
     if state is not None:
@@ -212,9 +235,13 @@ def supervised(
 
     def step(images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator):
         x = augmented(images, augment, mean, std, generator)
+        targets = labels
+        if mix is not None:
+            x, targets = mix(x, labels)
+            labels = targets.argmax(1)
         with autocast(images.device):
             embeddings, logits = forward(model_input(x, model))
-            loss, _ = combined_loss(logits.float(), embeddings.float(), labels, spec, state)
+            loss, _ = combined_loss(logits.float(), embeddings.float(), targets, spec, state)
         return loss, {"loss": loss.detach() * len(labels), "correct": (logits.argmax(1) == labels).sum()}
 
     def summarize(sums: dict[str, float], images: int, steps: int) -> dict[str, float]:
