@@ -1,7 +1,8 @@
 # Configuration loading and the get_* helpers that rules use for inputs and params. The file
-# layout lives in cvrepro/study/paths.py, what each job receives in cvrepro/config/recipes.py and the
-# figure and table kinds in cvrepro/report/figures/ and tables/: plain Python that tests
-# import too. All checks run at load time, so a bad config stops Snakemake before any job.
+# layout lives in cvrepro/study/paths.py (its patterns are the rules' output paths), what each
+# job receives in cvrepro/config/recipes.py and the figure and table kinds in
+# cvrepro/report/figures/ and tables/: plain Python that tests import too. All checks run at load
+# time, so a bad config stops Snakemake before any job.
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -40,7 +41,7 @@ pathvars:
 
 # A rehearsal never downloads ImageNet weights: it writes random ones of the same architecture
 # here, in torchvision's format (cvrepro/nets/pretrained.py). None: torchvision's real weights.
-RANDOM_WEIGHTS = f"{LAYOUT.resources}/random_imagenet_weights" if CONFIG["rehearsal"] else None
+RANDOM_WEIGHTS = paths.rooted(paths.RANDOM_WEIGHTS, LAYOUT) if CONFIG["rehearsal"] else None
 
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 
@@ -71,8 +72,8 @@ def all_targets():
         targets += [paths.figure_file(study, figure) for figure in study.figures]
         for sweep, spec in study.bn_sweeps.items():
             targets += [paths.sweep_file(study, sweep, job) for run in spec["runs"] for job in study.jobs(run)]
-        targets.append(f"{study.results}/REPORT.md")
-    return targets + [f"{LAYOUT.results}/REPORT.md"]
+        targets.append(paths.report_file(study))
+    return targets + [paths.rooted(paths.INDEX, LAYOUT)]
 
 
 def study_of(wildcards):
@@ -90,7 +91,8 @@ def rehearsal_flag(study):
 
 def get_dataset_files(wildcards):
     spec = DATASETS[wildcards.dataset]
-    return [f"{LAYOUT.resources}/downloads/{wildcards.dataset}/{f.filename}" for f in spec.files]
+    download = paths.rooted(paths.DOWNLOAD, LAYOUT)
+    return [download.format(dataset=wildcards.dataset, filename=f.filename) for f in spec.files]
 
 
 def get_dataset_options(wildcards):

@@ -8,7 +8,7 @@ localrules:
 
 rule download:
     output:
-        "<resources>/downloads/{dataset}/{filename}",
+        paths.DOWNLOAD,
     log:
         "<resources>/logs/download/{dataset}/{filename}.log",
     retries: 2
@@ -29,7 +29,7 @@ rule prepare:
     # after a download changed) and lose it if prepare then fails on a damaged file; flagged, it is
     # backed up and restored on failure. prepare_dataset itself replaces it only when complete.
     output:
-        update(directory("<resources>/prepared/{dataset}")),
+        update(directory(paths.PREPARED)),
     log:
         "<resources>/logs/prepare/{dataset}.log",
     params:

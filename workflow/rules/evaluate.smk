@@ -6,8 +6,8 @@ rule evaluate:
     input:
         unpack(get_eval_inputs),
     output:
-        metrics="<results>/{study}/evals/{run}/{subset}/metrics.json",
-        predictions="<results>/{study}/evals/{run}/{subset}/predictions.npz",
+        metrics=paths.EVAL + "/metrics.json",
+        predictions=paths.EVAL + "/predictions.npz",
     log:
         "<results>/{study}/logs/evaluate/{run}/{subset}.log",
     benchmark:

@@ -6,7 +6,7 @@ rule figure:
         get_figure_inputs,
     output:
         png=report(
-            "<results>/{study}/figures/{figure}.png",
+            paths.FIGURE,
             caption="../report/figure.rst",
             category="{study}",
             subcategory="figures",

@@ -5,10 +5,10 @@ rule pretrain:
     input:
         unpack(get_pretrain_inputs),
     output:
-        model="<results>/{study}/pretrain/{run}/model.pt",
-        history="<results>/{study}/pretrain/{run}/history.csv",
-        steps="<results>/{study}/pretrain/{run}/steps.csv",
-        metrics="<results>/{study}/pretrain/{run}/metrics.json",
+        model=paths.PRETRAIN + "/model.pt",
+        history=paths.PRETRAIN + "/history.csv",
+        steps=paths.PRETRAIN + "/steps.csv",
+        metrics=paths.PRETRAIN + "/metrics.json",
     log:
         "<results>/{study}/logs/pretrain/{run}.log",
     benchmark:

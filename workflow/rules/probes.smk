@@ -5,7 +5,7 @@ rule extract:
     input:
         unpack(get_extract_inputs),
     output:
-        "<results>/{study}/features/{source}/{layer}/{subset}.npz",
+        paths.FEATURES,
     log:
         "<results>/{study}/logs/extract/{source}/{layer}/{subset}.log",
     params:
@@ -29,9 +29,9 @@ rule probe:
     input:
         unpack(get_probe_inputs),
     output:
-        metrics="<results>/{study}/probes/{probe}/metrics.json",
-        predictions="<results>/{study}/probes/{probe}/predictions.npz",
-        history="<results>/{study}/probes/{probe}/history.csv",
+        metrics=paths.PROBE + "/metrics.json",
+        predictions=paths.PROBE + "/predictions.npz",
+        history=paths.PROBE + "/history.csv",
     log:
         "<results>/{study}/logs/probe/{probe}.log",
     params:

@@ -12,7 +12,7 @@ rule report:
     input:
         unpack(get_report_inputs),
     output:
-        "<results>/{study}/REPORT.md",
+        paths.REPORT,
     log:
         "<results>/{study}/logs/report.log",
     params:
@@ -32,10 +32,10 @@ rule report:
 
 rule report_index:
     input:
-        reports=expand("<results>/{study}/REPORT.md", study=list(STUDIES)),
+        reports=expand(paths.REPORT, study=list(STUDIES)),
         metrics=[path for name in STUDIES for path in job_metrics_files(name)],
     output:
-        "<results>/REPORT.md",
+        paths.INDEX,
     log:
         "<results>/logs/report_index.log",
     params:

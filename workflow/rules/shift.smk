@@ -5,7 +5,7 @@ rule shift:
     input:
         unpack(get_shift_inputs),
     output:
-        directory("<results>/{study}/shifted/{shift}"),
+        directory(paths.SHIFTED),
     log:
         "<results>/{study}/logs/shift/{shift}.log",
     params:
@@ -21,10 +21,10 @@ rule shift:
 
 rule bn_sweep:
     input:
-        model="<results>/{study}/runs/{run}/model.pt",
+        model=paths.RUN + "/model.pt",
         shift=get_sweep_shift_dir,
     output:
-        "<results>/{study}/bn_sweeps/{sweep}/{run}.csv",
+        paths.SWEEP,
     log:
         "<results>/{study}/logs/bn_sweep/{sweep}/{run}.log",
     benchmark:

@@ -6,8 +6,8 @@ rule subset:
     input:
         unpack(get_subset_inputs),
     output:
-        index="<results>/{study}/subsets/{subset}.npy",
-        summary="<results>/{study}/subsets/{subset}.json",
+        index=paths.SUBSET + ".npy",
+        summary=paths.SUBSET + ".json",
     log:
         "<results>/{study}/logs/subset/{subset}.log",
     params:

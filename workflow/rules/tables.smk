@@ -12,14 +12,14 @@ rule table:
         unpack(get_table_inputs),
     output:
         csv=report(
-            "<results>/{study}/tables/{table}.csv",
+            paths.TABLE + ".csv",
             caption="../report/table.rst",
             category="{study}",
             subcategory="tables",
             labels={"table": "{table}"},
         ),
-        md="<results>/{study}/tables/{table}.md",
-        compare="<results>/{study}/tables/{table}.compare.csv",
+        md=paths.TABLE + ".md",
+        compare=paths.TABLE + ".compare.csv",
     log:
         "<results>/{study}/logs/table/{table}.log",
     params:

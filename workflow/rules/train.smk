@@ -5,11 +5,11 @@ rule train:
     input:
         unpack(get_train_inputs),
     output:
-        model="<results>/{study}/runs/{run}/model.pt",
-        history="<results>/{study}/runs/{run}/history.csv",
-        steps="<results>/{study}/runs/{run}/steps.csv",
-        metrics="<results>/{study}/runs/{run}/metrics.json",
-        grad_flow="<results>/{study}/runs/{run}/grad_flow.csv",
+        model=paths.RUN + "/model.pt",
+        history=paths.RUN + "/history.csv",
+        steps=paths.RUN + "/steps.csv",
+        metrics=paths.RUN + "/metrics.json",
+        grad_flow=paths.RUN + "/grad_flow.csv",
     log:
         "<results>/{study}/logs/train/{run}.log",
     benchmark:
