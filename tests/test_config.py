@@ -142,6 +142,9 @@ def test_tiny_study_is_valid():
         ({"figures__acts__layers": []}, "figures.acts.layers: required for kind activations"),
         ({"figures__curves__runs": ["pix"]}, "figures.curves.runs: no run named 'pix'"),
         ({"probes__pix__train": None}, "probes.pix.train: required for kind softmax"),
+        # Keys only some kinds use, refused by the schema's if/then.
+        ({"probes__pix__class_map": "x"}, "probes.pix.class_map: only used by kind zero_shot, got 'x'"),
+        ({"probes__pix__val": "val"}, "probes.pix.val: only used by solver minibatch_gd, got 'val'"),
         ({"runs__scratch": {"train": "small"}}, "runs.scratch: 'scratch' is reserved"),
     ],
 )

@@ -237,7 +237,7 @@ def test_mixing_with_a_triplet_or_center_term_is_a_config_error():
     with pytest.raises(ConfigError) as info:
         load_config({"studies": ["s"], "inline_studies": {"s": study}}, REPO / "studies")
     assert str(info.value).endswith(
-        "runs.r.loss.cutmix_alpha: mixes targets, so it needs loss.name ce, not ce_center"
+        "runs.r.loss.cutmix_alpha: mixes targets, so it needs loss.name ce, got 1.0"
     )
 
 

@@ -83,7 +83,6 @@ def check_runs(study: Study) -> None:
         check_model(key, run["model"])
         check_augment(key, run["augment"])
         check_schedule(key, run["schedule"], run["epochs"])
-        _check_mixing(key, run["loss"])
         stopping = run["early_stopping"]
         if stopping is not None and stopping["metric"].startswith("val") and run["val"] is None:
             raise ConfigError(f"{key}.early_stopping.metric: {stopping['metric']} needs a `val` subset")
@@ -92,15 +91,6 @@ def check_runs(study: Study) -> None:
         f"{study.source}: runs",
         "init",
     )
-
-
-def _check_mixing(key: str, loss: dict) -> None:
-    """MixUp / CutMix targets are class mixtures: a triplet or center term needs one class each."""
-    for mix in ("mixup_alpha", "cutmix_alpha"):
-        if loss[mix] > 0 and loss["name"] != "ce":
-            raise ConfigError(
-                f"{key}.loss.{mix}: mixes targets, so it needs loss.name ce, not {loss['name']}"
-            )
 
 
 def check_pretrain(study: Study) -> None:
@@ -131,12 +121,6 @@ def _check_online_probe(study: Study, key: str, spec: dict) -> None:
         raise ConfigError(f"{study.source}: {key}.probe_augment: {error}") from None
     if spec["probe"] == "online" and (spec["method"] != "simclr" or spec["probe_data"] is None):
         raise ConfigError(f"{study.source}: {key}.probe: online needs method simclr and a probe_data subset")
-    if spec["probe_val"] is not None and spec["probe"] != "online":
-        raise ConfigError(f"{study.source}: {key}.probe_val: only used by probe: online")
-    if spec["contrast_labelled"] and spec["probe"] != "online":
-        raise ConfigError(
-            f"{study.source}: {key}.contrast_labelled: needs probe: online (its labelled batches)"
-        )
     for role in ("probe_data", "probe_val"):
         if spec[role] is not None and study.subsets[spec[role]]["split"] == "unlabeled":
             raise ConfigError(
@@ -169,8 +153,6 @@ def check_probes(study: Study) -> None:
             continue
         if probe["train"] is None:
             raise ConfigError(f"{key}.train: required for kind {probe['kind']} (only zero_shot fits nothing)")
-        if probe["class_map"] is not None:
-            raise ConfigError(f"{key}.class_map: only used by kind zero_shot")
         if not subsets_disjoint(study.subsets, probe["train"], probe["test"]):
             raise ConfigError(
                 f"{key}.test: subset {probe['test']!r} may overlap the training subset {probe['train']!r}"
@@ -188,8 +170,6 @@ def _check_probe_solver(study: Study, name: str, probe: dict) -> None:
     gd = probe["solver"] == "minibatch_gd"
     if gd and probe["kind"] not in ("softmax", "logistic"):
         raise ConfigError(f"{key}.solver: minibatch_gd fits softmax or logistic, not {probe['kind']}")
-    if probe["val"] is not None and not gd:
-        raise ConfigError(f"{key}.val: only used by solver minibatch_gd")
     if probe["patience"] is not None and (not gd or probe["val"] is None):
         raise ConfigError(f"{key}.patience: early stopping needs solver minibatch_gd and a `val` subset")
     if probe["val"] is None:
