@@ -70,7 +70,6 @@ def test_probe_curves_draws_each_probes_history(tmp_path):
         "kind": "probe_curves",
         "caption": "c",
         "runs": ["a", "b"],
-        "groups": [("a", ["a"]), ("b", ["b"])],
     }
-    plot_script.main(spec, histories, tmp_path / "f.png")
+    plot_script.main(spec, {"jobs": {"a": [histories[0]], "b": [histories[1]]}}, tmp_path / "f.png")
     assert (tmp_path / "f.png").stat().st_size > 10_000

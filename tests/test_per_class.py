@@ -104,7 +104,7 @@ def write_metrics(tmp_path, confusion, classes) -> tuple:
 
 def build_table(spec: dict, test, made_by, tmp_path):
     """The table script on one source's metrics: t.csv and t.md in tmp_path; the frame."""
-    inputs = {"test": [test], "made_by": [made_by]}
+    inputs = {"test": {spec["source"]: [test]}, "made_by": {spec["source"]: [made_by]}}
     out = (tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "compare.csv")
     return table_script.main(spec, inputs, *out, log=lambda *_: None)
 
@@ -157,9 +157,8 @@ def test_class_accuracy_figure_draws_the_chosen_metric(tmp_path, metric, monkeyp
         "caption": "c",
         "metric": metric,
         "runs": ["zs", "ft"],
-        "groups": [("zs", ["zs"]), ("ft", ["ft"])],
     }
-    plot_script.main(spec, [other, a], tmp_path / "f.png")
+    plot_script.main(spec, {"jobs": {"zs": [other], "ft": [a]}}, tmp_path / "f.png")
     assert (tmp_path / "f.png").stat().st_size > 0
     expected = per_class_values(metrics_of(FINE_TUNED, STL10))
     assert drawn["ft"][:10] == pytest.approx([expected[c][metric] for c in STL10])

@@ -44,7 +44,7 @@ def test_shift_samples_pairs_the_same_images_clean_and_corrupted(tmp_path):
     assert names == [["a", "b", "c"][label] for label in labels[pick]]
     out = tmp_path / "figure.png"
     spec = {"kind": "shift_samples", "shift_set": "c", "count": 4, "seed": 3, "caption": "Figure 1 (b)"}
-    FIGURE_KINDS["shift_samples"].draw(spec, [tmp_path], out)
+    FIGURE_KINDS["shift_samples"].draw(spec, {"shift_set": {"c": [tmp_path]}}, out)
     width, height = Image.open(out).size
     assert (width, height) == (3 * 108, 528)  # three 0.9-inch columns of four rows at 120 dpi
 
@@ -52,7 +52,9 @@ def test_shift_samples_pairs_the_same_images_clean_and_corrupted(tmp_path):
 def test_shift_samples_reads_the_shift_sets_directory_and_is_checked():
     study: Study = resolve_study("tiny", copy.deepcopy(TINY_STUDY), "x")
     figure = {"shift_set": "c", "runs": []}
-    assert FIGURE_KINDS["shift_samples"].inputs(study, figure) == ["results/tiny/shifted/c"]
+    assert FIGURE_KINDS["shift_samples"].inputs(study, figure) == {
+        "shift_set": {"c": ["results/tiny/shifted/c"]}
+    }
     for changes, message in (
         ({"kind": "shift_samples", "count": 3}, "figures.s.shift_set: required for kind shift_samples"),
         (

@@ -16,6 +16,7 @@ from cvrepro.config import ConfigError, load_config, shift_conditions
 from cvrepro.config import recipes
 from cvrepro.data.datasets.registry import DATASETS
 from cvrepro.report.figures import FIGURE_KINDS, figure_groups
+from cvrepro.report.grouping import manifest_files
 from cvrepro.jobs.fingerprint import fingerprint as script_fingerprint
 from cvrepro.study.names import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS
 from cvrepro.report.rst import escape as rst_escape
@@ -117,11 +118,18 @@ def fetch_original(dataset, dest, log):
 # --- subsets ---------------------------------------------------------------------------------
 
 
-def get_subset_inputs(wildcards):
+def get_subset_refs(wildcards):
+    """The index of each subset this one is drawn `within` or must `exclude`, by name."""
     study = study_of(wildcards)
     spec = study.subsets[wildcards.subset]
     refs = ([spec["within"]] if spec["within"] else []) + spec["exclude"]
-    return {"data": paths.prepared_dir(study, spec["dataset"]), "refs": [paths.subset_index(study, ref) for ref in refs]}
+    return {ref: paths.subset_index(study, ref) for ref in refs}
+
+
+def get_subset_inputs(wildcards):
+    study = study_of(wildcards)
+    data = paths.prepared_dir(study, study.subsets[wildcards.subset]["dataset"])
+    return {"data": data, "refs": list(get_subset_refs(wildcards).values())}
 
 
 def get_subset_params(wildcards):
@@ -271,13 +279,13 @@ def get_table_inputs(wildcards):
 
 
 def get_table_spec(wildcards):
-    """The table with its rows resolved: `groups` (row -> its jobs) and grid points' values."""
+    """The table with its grid points' values resolved (its files come by row: get_table_inputs)."""
     study = study_of(wildcards)
     table = study.tables[wildcards.table]
     groups = table_groups(study, table)
     rows = [row for section in (groups.values() if isinstance(groups, dict) else [groups]) for row, _ in section]
     grid = {row: study.grid_values(row) for row in rows if study.grid_values(row)}
-    return {**table, "groups": groups, "grid": grid, **rehearsal_flag(study)}
+    return {**table, "grid": grid, **rehearsal_flag(study)}
 
 
 def get_figure_inputs(wildcards):
@@ -290,9 +298,9 @@ def get_figure_spec(wildcards):
     study = study_of(wildcards)
     figure = study.figures[wildcards.figure]
     split = study.subsets[figure["subset"]]["split"] if figure["subset"] else None
-    groups = [[row, jobs] for row, jobs in figure_groups(study, figure)]
-    grid = {row: study.grid_values(row) for row, _ in groups if study.grid_values(row)}
-    return {**figure, "split": split, "groups": groups, "grid": grid, **rehearsal_flag(study)}
+    rows = [row for row, _ in figure_groups(study, figure)]
+    grid = {row: study.grid_values(row) for row in rows if study.grid_values(row)}
+    return {**figure, "split": split, "grid": grid, **rehearsal_flag(study)}
 
 
 # --- the final report --------------------------------------------------------------------------
@@ -305,13 +313,15 @@ def job_metrics_files(name):
 
 
 def get_report_inputs(wildcards):
+    """A study report's files by role and name (cvrepro.report.grouping): its tables' three
+    files, its figures and the metrics of its trainings."""
     study = study_of(wildcards)
+    suffixes = {"md": "md", "csv": "csv", "compare": "compare.csv"}
+    tables = {role: {name: [paths.table_file(study, name, suffix)] for name in study.tables} for role, suffix in suffixes.items()}
     return {
-        "md": [paths.table_file(study, name, "md") for name in study.tables],
-        "csv": [paths.table_file(study, name, "csv") for name in study.tables],
-        "compare": [paths.table_file(study, name, "compare.csv") for name in study.tables],
-        "figures": [paths.figure_file(study, name) for name in study.figures],
-        "metrics": job_metrics_files(study.name),
+        **tables,
+        "figures": {name: [paths.figure_file(study, name)] for name in study.figures},
+        "metrics": {job: [paths.job_file(study, job, "metrics.json")] for job in [*study.runs, *study.pretrain]},
     }
 
 

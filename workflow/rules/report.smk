@@ -10,7 +10,7 @@ localrules:
 
 rule report:
     input:
-        unpack(get_report_inputs),
+        lambda wildcards: manifest_files(get_report_inputs(wildcards)),
     output:
         paths.REPORT,
     log:
@@ -18,7 +18,7 @@ rule report:
     params:
         code=code_fingerprint("../scripts/report.py"),
         description=lambda wildcards: STUDIES[wildcards.study].spec["description"],
-        tables=lambda wildcards: list(STUDIES[wildcards.study].tables),
+        inputs=get_report_inputs,
         figures=lambda wildcards: {name: f["caption"] for name, f in STUDIES[wildcards.study].figures.items()},
         jobs=get_report_jobs,
         caveats=get_report_caveats,

@@ -13,6 +13,7 @@ rule subset:
     params:
         code=code_fingerprint("../scripts/subset.py"),
         spec=get_subset_params,
+        refs=get_subset_refs,
     conda:
         "../../envs/cvrepro.yaml"
     script:

@@ -9,7 +9,7 @@ localrules:
 
 rule table:
     input:
-        unpack(get_table_inputs),
+        lambda wildcards: manifest_files(get_table_inputs(wildcards)),
     output:
         csv=report(
             paths.TABLE + ".csv",
@@ -25,6 +25,8 @@ rule table:
     params:
         code=code_fingerprint("../scripts/table.py"),
         spec=get_table_spec,
+        # The same files by role and row (cvrepro.report.grouping): the script reads them by name.
+        inputs=get_table_inputs,
         caption=lambda wildcards: rst_escape(study_of(wildcards).tables[wildcards.table]["caption"]),
     conda:
         "../../envs/cvrepro.yaml"

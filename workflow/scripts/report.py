@@ -63,14 +63,8 @@ if __name__ == "__main__":
                     params.fidelity,
                 ),
                 tables={
-                    name: (Path(md), Path(csv), Path(compare))
-                    for name, md, csv, compare in zip(
-                        params.tables,
-                        snakemake.input.md,
-                        snakemake.input.csv,
-                        snakemake.input.compare,
-                        strict=True,
-                    )
+                    name: tuple(Path(params.inputs[role][name][0]) for role in ("md", "csv", "compare"))
+                    for name in params.inputs["md"]
                 },
                 jobs={name: (kind, Path(path)) for name, (kind, path) in params.jobs.items()},
                 out=Path(snakemake.output[0]),

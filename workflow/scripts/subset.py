@@ -44,8 +44,7 @@ def main(
 
 if __name__ == "__main__":
     spec = snakemake.params.spec
-    names = ([spec["within"]] if spec["within"] else []) + spec["exclude"]
-    refs = dict(zip(names, snakemake.input.refs, strict=True))
+    refs = snakemake.params.refs  # subset name -> its index file
     with log_to(snakemake.log[0]):
         main(
             data_dir=Path(snakemake.input.data),

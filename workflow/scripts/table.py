@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cvrepro.report.grouping import Manifest
 from cvrepro.report.rehearsal_marks import mark_frame, mark_markdown
 from cvrepro.report.table_markdown import comparisons_markdown, to_markdown
 from cvrepro.report.table_stats import comparisons as no_comparisons
@@ -12,11 +13,11 @@ from cvrepro.report.tables import TABLE_KINDS
 
 
 def main(
-    spec: dict, inputs: dict[str, list[Path]], out_csv: Path, out_md: Path, out_compare: Path, log=print
+    spec: dict, inputs: Manifest, out_csv: Path, out_md: Path, out_compare: Path, log=print
 ) -> pd.DataFrame:
-    """`spec`: the study's table with its rows' `groups` (row -> jobs) and `grid` values resolved
-    by the rule (and `rehearsal: true` in a rehearsal); `inputs`: the files of each role its kind
-    reads (cvrepro.report.tables)."""
+    """`spec`: the study's table with its rows' `grid` values resolved by the rule (and
+    `rehearsal: true` in a rehearsal); `inputs`: its files by role and row, as its kind declares
+    them (cvrepro.report.grouping)."""
     if spec["kind"] not in TABLE_KINDS:
         raise ValueError(f"unknown table kind {spec['kind']!r}; choose from {list(TABLE_KINDS)}")
     built = TABLE_KINDS[spec["kind"]].build(spec, inputs)
@@ -40,7 +41,7 @@ if __name__ == "__main__":
     with job(snakemake):
         main(
             spec=snakemake.params.spec,
-            inputs={role: [Path(p) for p in snakemake.input[role]] for role in snakemake.input.keys()},
+            inputs=snakemake.params.inputs,
             out_csv=Path(snakemake.output.csv),
             out_md=Path(snakemake.output.md),
             out_compare=Path(snakemake.output.compare),

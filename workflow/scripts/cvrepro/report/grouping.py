@@ -1,17 +1,32 @@
-"""How a figure's or table's flat list of input files lines up with its rows: the rule lists every
-row's jobs in order ([row, jobs] groups), and this reads them back row by row. One place for
-both kinds of output, and the JSON reader they share."""
+"""Inputs by name. A figure's or table's kind declares its files as a manifest, role -> name ->
+files (a row's name -> the files of its jobs, replicates in order; or a subset's `data` and
+`index`); the rule gives Snakemake every file of it as the job's input and hands the manifest
+itself to the script, which reads each file by its role and name, never by its position."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+Manifest = dict[str, dict[str, list[str]]]
 
-def grouped(groups: list, files: list[Path], read) -> dict[str, list]:
-    """row -> `read` of each of its jobs' files; `files` hold every job in `groups` order."""
-    it = iter(files)
-    return {row: [read(next(it)) for _ in row_jobs] for row, row_jobs in groups}
+
+def manifest_files(manifest: Manifest) -> list[str]:
+    """Every file of a manifest: what the rule lists as the job's input."""
+    return [file for names in manifest.values() for files in names.values() for file in files]
+
+
+def read_rows(files_by_row: dict[str, list[str]], read: Callable[[Path], object]) -> dict[str, list]:
+    """row -> `read` of each of its jobs' files."""
+    return {row: [read(Path(file)) for file in files] for row, files in files_by_row.items()}
+
+
+def only_file(files_by_name: dict[str, list[str]]) -> Path:
+    """The one file of a role that holds one (a per-class table's source, a t-SNE's features)."""
+    (files,) = files_by_name.values()
+    (file,) = files
+    return Path(file)
 
 
 def read_json(path: Path) -> dict:

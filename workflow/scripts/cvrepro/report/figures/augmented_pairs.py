@@ -1,9 +1,10 @@
 """augmented_pairs: images of a subset beside two draws of an augmentation (SimCLR's views)."""
 
 from cvrepro.report.figures.kind import FigureKind, load_images, subset
+from cvrepro.report.grouping import Manifest
 
 
-def draw(spec: dict, inputs: list, out_png) -> None:
+def draw(spec: dict, inputs: Manifest, out_png) -> None:
     import torch
 
     from cvrepro.data.tensors import augment_batch

@@ -1,17 +1,18 @@
 """bn_sweep: accuracy against test batch size per BatchNorm mode, and against severity (S1)."""
 
-from cvrepro.report.figures.kind import FigureKind, jobs, read_csvs
+from cvrepro.report.figures.kind import FigureKind, files_by_row, read_csvs
+from cvrepro.report.grouping import Manifest
 from cvrepro.study import Study, paths
 
 
-def inputs(study: Study, figure: dict) -> list[str]:
-    return [paths.sweep_file(study, figure["sweep"], job) for job in jobs(study, figure)]
+def inputs(study: Study, figure: dict) -> Manifest:
+    return {"jobs": files_by_row(study, figure, lambda job: paths.sweep_file(study, figure["sweep"], job))}
 
 
-def draw(spec: dict, inputs: list, out_png) -> None:
+def draw(spec: dict, inputs: Manifest, out_png) -> None:
     from cvrepro.report import plots
 
-    plots.bn_sweep(read_csvs(spec, inputs), out_png, spec["caption"])
+    plots.bn_sweep(read_csvs(inputs), out_png, spec["caption"])
 
 
 KIND = FigureKind(("sweep",), inputs, draw)

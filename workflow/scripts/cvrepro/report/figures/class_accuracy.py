@@ -2,12 +2,13 @@
 probe (replicate 0)."""
 
 from cvrepro.report.figures.kind import METRICS, FigureKind, first, metrics_on_test, read_metrics
+from cvrepro.report.grouping import Manifest
 
 
-def draw(spec: dict, inputs: list, out_png) -> None:
+def draw(spec: dict, inputs: Manifest, out_png) -> None:
     from cvrepro.report import plots
 
-    plots.class_accuracy_bars(first(read_metrics(spec, inputs)), out_png, spec["caption"], spec["metric"])
+    plots.class_accuracy_bars(first(read_metrics(inputs)), out_png, spec["caption"], spec["metric"])
 
 
 KIND = FigureKind(("runs",), metrics_on_test, draw, rows=METRICS)

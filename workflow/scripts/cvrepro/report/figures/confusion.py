@@ -1,12 +1,13 @@
 """confusion: the test-set confusion matrix of each run or probe (replicate 0)."""
 
 from cvrepro.report.figures.kind import METRICS, FigureKind, first, metrics_on_test, read_metrics
+from cvrepro.report.grouping import Manifest
 
 
-def draw(spec: dict, inputs: list, out_png) -> None:
+def draw(spec: dict, inputs: Manifest, out_png) -> None:
     from cvrepro.report import plots
 
-    plots.confusion_heatmaps(first(read_metrics(spec, inputs)), out_png, spec["caption"])
+    plots.confusion_heatmaps(first(read_metrics(inputs)), out_png, spec["caption"])
 
 
 KIND = FigureKind(("runs",), metrics_on_test, draw, rows=METRICS)

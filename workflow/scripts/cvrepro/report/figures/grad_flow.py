@@ -2,12 +2,13 @@
 epoch or every step overlaid (grad_flow_per)."""
 
 from cvrepro.report.figures.kind import FigureKind, first, job_files, read_csvs
+from cvrepro.report.grouping import Manifest
 
 
-def draw(spec: dict, inputs: list, out_png) -> None:
+def draw(spec: dict, inputs: Manifest, out_png) -> None:
     from cvrepro.report import plots
 
-    plots.gradient_flow(first(read_csvs(spec, inputs)), out_png, spec["caption"], spec["scale"])
+    plots.gradient_flow(first(read_csvs(inputs)), out_png, spec["caption"], spec["scale"])
 
 
 KIND = FigureKind(("runs",), job_files("grad_flow.csv"), draw)

@@ -1,23 +1,22 @@
 """grid_scores: train, validation and test accuracy of each point of a grid run against its grid
 value (S2's dropout graph), mean with sd error bars over each point's replicates."""
 
-from cvrepro.report.figures.kind import FigureKind, jobs, metrics_on_test, read_metrics
+from cvrepro.report.figures.kind import FigureKind, files_by_row, metrics_on_test, read_metrics
+from cvrepro.report.grouping import Manifest
 from cvrepro.study import Study, paths
 
 
-def inputs(study: Study, figure: dict) -> list[str]:
-    """Every job's training metrics, then every job's test metrics."""
-    return [paths.job_file(study, job, "metrics.json") for job in jobs(study, figure)] + metrics_on_test(
-        study, figure
-    )
+def inputs(study: Study, figure: dict) -> Manifest:
+    """Every job's training metrics and its test metrics."""
+    train = files_by_row(study, figure, lambda job: paths.job_file(study, job, "metrics.json"))
+    return {"train": train, "test": metrics_on_test(study, figure)["jobs"]}
 
 
-def draw(spec: dict, inputs: list, out_png) -> None:
+def draw(spec: dict, inputs: Manifest, out_png) -> None:
     from cvrepro.report import plots
 
-    half = len(inputs) // 2
-    train, test = read_metrics(spec, inputs[:half]), read_metrics(spec, inputs[half:])
-    keys = list(spec["grid"][spec["groups"][0][0]])
+    train, test = read_metrics(inputs, "train"), read_metrics(inputs, "test")
+    keys = list(spec["grid"][next(iter(train))])
     scores = {
         row: {
             "train_acc": [m["train_acc"] for m in train[row]],

@@ -6,15 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cvrepro.report.grouping import grouped, read_json
+from cvrepro.report.grouping import Manifest, read_json, read_rows
 from cvrepro.study import Study, paths
 
 
 @dataclass(frozen=True)
 class FigureKind:
     needs: tuple[str, ...]  # keys that must be set (non-empty) for this kind
-    inputs: Callable[[Study, dict], list[str]]  # the files the figure reads, in draw's order
-    draw: Callable[[dict, list[Path], Path], None]  # (spec with groups resolved, inputs, png)
+    inputs: Callable[[Study, dict], Manifest]  # the files the figure reads, by role and row
+    draw: Callable[[dict, Manifest, Path], None]  # (spec, its inputs by name, png)
     rows: tuple[str, ...] = ("runs",)  # sections whose names `runs` may list
     max_runs: int | None = None
     grid_rows: bool = False  # every row is a grid run (its points are the x axis)
@@ -36,31 +36,38 @@ def jobs(study: Study, figure: dict) -> list[str]:
     return [job for _, row_jobs in figure_groups(study, figure) for job in row_jobs]
 
 
-def job_files(name: str) -> Callable[[Study, dict], list[str]]:
+def files_by_row(study: Study, figure: dict, file_of: Callable[[str], str]) -> dict[str, list[str]]:
+    """row -> `file_of` each of its jobs, for every row the figure draws."""
+    return {row: [file_of(job) for job in row_jobs] for row, row_jobs in figure_groups(study, figure)}
+
+
+def job_files(name: str) -> Callable[[Study, dict], Manifest]:
     """Inputs: file `name` (history.csv, steps.csv, grad_flow.csv, ...) of every job drawn."""
-    return lambda study, figure: [paths.job_file(study, job, name) for job in jobs(study, figure)]
+    return lambda study, figure: {
+        "jobs": files_by_row(study, figure, lambda job: paths.job_file(study, job, name))
+    }
 
 
-def metrics_on_test(study: Study, figure: dict) -> list[str]:
-    return [paths.test_metrics_file(study, job) for job in jobs(study, figure)]
+def metrics_on_test(study: Study, figure: dict) -> Manifest:
+    return {"jobs": files_by_row(study, figure, lambda job: paths.test_metrics_file(study, job))}
 
 
-def subset(study: Study, figure: dict) -> list[str]:
+def subset(study: Study, figure: dict) -> Manifest:
     files = paths.subset_files(study, figure["subset"])
-    return [files["data"], files["index"]]
+    return {"subset": {"data": [files["data"]], "index": [files["index"]]}}
 
 
 # --- reading the inputs ---------------------------------------------------------------------------
 
 
-def read_csvs(spec: dict, inputs: list[Path]) -> dict[str, list]:
+def read_csvs(inputs: Manifest, role: str = "jobs") -> dict[str, list]:
     import pandas as pd
 
-    return grouped(spec["groups"], inputs, pd.read_csv)
+    return read_rows(inputs[role], pd.read_csv)
 
 
-def read_metrics(spec: dict, inputs: list[Path]) -> dict[str, list[dict]]:
-    return grouped(spec["groups"], inputs, read_json)
+def read_metrics(inputs: Manifest, role: str = "jobs") -> dict[str, list[dict]]:
+    return read_rows(inputs[role], read_json)
 
 
 def first(grouped: dict[str, list]) -> dict:
@@ -68,9 +75,10 @@ def first(grouped: dict[str, list]) -> dict:
     return {row: replicates[0] for row, replicates in grouped.items()}
 
 
-def load_images(spec: dict, inputs: list[Path]):
+def load_images(spec: dict, inputs: Manifest):
     import torch
 
     from cvrepro.data.tensors import load_subset
 
-    return load_subset(Path(inputs[0]), spec["split"], Path(inputs[1]), torch.device("cpu"))
+    files = inputs["subset"]
+    return load_subset(Path(files["data"][0]), spec["split"], Path(files["index"][0]), torch.device("cpu"))

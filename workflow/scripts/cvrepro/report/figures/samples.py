@@ -1,9 +1,10 @@
 """samples: `count` images of every class of a subset."""
 
 from cvrepro.report.figures.kind import FigureKind, load_images, subset
+from cvrepro.report.grouping import Manifest
 
 
-def draw(spec: dict, inputs: list, out_png) -> None:
+def draw(spec: dict, inputs: Manifest, out_png) -> None:
     from cvrepro.report import plot_images
 
     data = load_images(spec, inputs)

@@ -4,12 +4,13 @@ import json
 from pathlib import Path
 
 from cvrepro.report.figures.kind import FigureKind
+from cvrepro.report.grouping import Manifest, only_file
 from cvrepro.study import Study, paths
 
 
-def inputs(study: Study, figure: dict) -> list[str]:
+def inputs(study: Study, figure: dict) -> Manifest:
     """The shift set's directory: clean.npz, one <corruption>-<severity>.npz per condition, info.json."""
-    return [paths.shift_dir(study, figure["shift_set"])]
+    return {"shift_set": {figure["shift_set"]: [paths.shift_dir(study, figure["shift_set"])]}}
 
 
 def shift_columns(shift_dir: Path, count: int, seed: int) -> tuple[dict, list[str]]:
@@ -26,10 +27,10 @@ def shift_columns(shift_dir: Path, count: int, seed: int) -> tuple[dict, list[st
     return columns, [str(info["classes"][label]) for label in clean["labels"][pick]]
 
 
-def draw(spec: dict, inputs: list, out_png) -> None:
+def draw(spec: dict, inputs: Manifest, out_png) -> None:
     from cvrepro.report import plot_images
 
-    columns, names = shift_columns(Path(inputs[0]), spec["count"], spec["seed"])
+    columns, names = shift_columns(only_file(inputs["shift_set"]), spec["count"], spec["seed"])
     plot_images.shift_samples(columns, names, out_png, spec["caption"])
 
 

@@ -2,12 +2,13 @@
 "loss vs iterations"."""
 
 from cvrepro.report.figures.kind import FigureKind, job_files, read_csvs
+from cvrepro.report.grouping import Manifest
 
 
-def draw(spec: dict, inputs: list, out_png) -> None:
+def draw(spec: dict, inputs: Manifest, out_png) -> None:
     from cvrepro.report import plots
 
-    plots.step_loss(read_csvs(spec, inputs), out_png, spec["caption"])
+    plots.step_loss(read_csvs(inputs), out_png, spec["caption"])
 
 
 KIND = FigureKind(("runs",), job_files("steps.csv"), draw, rows=("runs", "pretrain"))

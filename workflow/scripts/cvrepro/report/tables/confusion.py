@@ -3,18 +3,16 @@ class: its count), the report's counts beside them where it gives them (S3's mat
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from cvrepro.report.grouping import read_json
+from cvrepro.report.grouping import Manifest, only_file, read_json
 from cvrepro.report.tables import per_class
 from cvrepro.report.tables.kind import Built, TableKind, with_reported
 
 
-def build(spec: dict, inputs: dict[str, list[Path]]) -> Built:
+def build(spec: dict, inputs: Manifest) -> Built:
     from cvrepro.evaluate.per_class import class_name
     from cvrepro.report.table_markdown import provenance_line
 
-    metrics = read_json(inputs["test"][0])
+    metrics = read_json(only_file(inputs["test"]))
     classes, counts = metrics["classes"], metrics["confusion"]
     where = f"table of {spec['source']}"
     reported = {
@@ -30,7 +28,7 @@ def build(spec: dict, inputs: dict[str, list[Path]]) -> Built:
     }
     frame = with_reported(values, ["count"], reported)
     frame.index.name = "true -> predicted"
-    return Built(frame, provenance_line([read_json(inputs["made_by"][0])], [metrics]))
+    return Built(frame, provenance_line([read_json(only_file(inputs["made_by"]))], [metrics]))
 
 
 # The same files as a per-class table: the source's test metrics and who made them.

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 
+from cvrepro.report.grouping import Manifest
 from cvrepro.study import Study
 
 
@@ -22,8 +22,8 @@ class Built(NamedTuple):
 @dataclass(frozen=True)
 class TableKind:
     needs: tuple[str, ...]  # keys that must be set (non-empty) for this kind
-    inputs: Callable[[Study, dict], dict[str, list[str]]]  # role -> files, in the order of the rows
-    build: Callable[[dict, dict[str, list[Path]]], Built]  # (spec with groups resolved, inputs)
+    inputs: Callable[[Study, dict], Manifest]  # the files the table reads, by role and row
+    build: Callable[[dict, Manifest], Built]  # (spec, its inputs by name)
     rows_from: str = "sections"  # sections (runs, pretrain, probes), sweep, or source (one job's classes)
     reported_cells: str = "columns"  # `reported`: row -> {column: value}, or matrix (true -> predicted)
 
@@ -41,8 +41,9 @@ def table_groups(study: Study, table: dict) -> dict[str, list[list]] | list[list
     return {section: _groups(study, table[section]) for section in ("runs", "pretrain", "probes")}
 
 
-def jobs(groups: list[list]) -> list[str]:
-    return [job for _, row_jobs in groups for job in row_jobs]
+def files_by_row(groups: list[list], file_of: Callable[[str], str]) -> dict[str, list[str]]:
+    """row -> `file_of` each of its jobs."""
+    return {row: [file_of(job) for job in row_jobs] for row, row_jobs in groups}
 
 
 def sweep_column(mode: str, run: str) -> str:

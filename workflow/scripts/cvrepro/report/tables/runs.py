@@ -3,22 +3,20 @@ summarised over each row's replicates, paired comparisons (`compare`) beside."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from cvrepro.report.grouping import grouped, read_json
-from cvrepro.report.tables.kind import Built, TableKind, jobs, table_groups
+from cvrepro.report.grouping import Manifest, read_json, read_rows
+from cvrepro.report.tables.kind import Built, TableKind, files_by_row, table_groups
 from cvrepro.study import Study, paths
 
 
-def inputs(study: Study, table: dict) -> dict[str, list[str]]:
-    """Runs (training metrics + test evaluation), then pretrainings, then probes; every job."""
+def inputs(study: Study, table: dict) -> Manifest:
+    """Runs (training metrics + test evaluation), pretrainings and probes; every job of each row."""
     groups = table_groups(study, table)
-    runs = jobs(groups["runs"])
+    metrics = lambda job: paths.job_file(study, job, "metrics.json")  # noqa: E731
     return {
-        "train": [paths.job_file(study, run, "metrics.json") for run in runs],
-        "test": [paths.test_metrics_file(study, run, table["test"]) for run in runs],
-        "pretrain": [paths.job_file(study, name, "metrics.json") for name in jobs(groups["pretrain"])],
-        "probes": [paths.job_file(study, probe, "metrics.json") for probe in jobs(groups["probes"])],
+        "train": files_by_row(groups["runs"], metrics),
+        "test": files_by_row(groups["runs"], lambda run: paths.test_metrics_file(study, run, table["test"])),
+        "pretrain": files_by_row(groups["pretrain"], metrics),
+        "probes": files_by_row(groups["probes"], metrics),
     }
 
 
@@ -81,16 +79,14 @@ def _grid_cell(value) -> str | None:
     return None if value is None else (", ".join(map(str, value)) if isinstance(value, list) else str(value))
 
 
-def build(spec: dict, inputs: dict[str, list[Path]]) -> Built:
+def build(spec: dict, inputs: Manifest) -> Built:
     """Replicates summarised per row, and the paired comparisons the study asks for."""
     from cvrepro.report.table_markdown import provenance_line
     from cvrepro.report.table_stats import comparisons
 
-    groups = spec["groups"]
-    train = grouped(groups["runs"], inputs["train"], read_json)
-    test = grouped(groups["runs"], inputs["test"], read_json)
-    pretrain = grouped(groups["pretrain"], inputs["pretrain"], read_json)
-    probes = grouped(groups["probes"], inputs["probes"], read_json)
+    train, test, pretrain, probes = (
+        read_rows(inputs[role], read_json) for role in ("train", "test", "pretrain", "probes")
+    )
     rows = {row: [run_values(a, b) for a, b in zip(train[row], test[row], strict=True)] for row in train}
     rows |= {row: [pretrain_values(m) for m in pretrain[row]] for row in pretrain}
     rows |= {row: [probe_values(m) for m in probes[row]] for row in probes}

@@ -3,19 +3,17 @@ each the mean accuracy over the shift set's corrupted conditions."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from cvrepro.report.grouping import grouped, read_json
-from cvrepro.report.tables.kind import Built, TableKind, jobs, sweep_column, table_groups
+from cvrepro.report.grouping import Manifest, read_json, read_rows
+from cvrepro.report.tables.kind import Built, TableKind, files_by_row, sweep_column, table_groups
 from cvrepro.study import Study, paths
 
 
-def inputs(study: Study, table: dict) -> dict[str, list[str]]:
+def inputs(study: Study, table: dict) -> Manifest:
     """The BN sweep's CSV of each job of its runs, and their training metrics (provenance)."""
-    runs = jobs(table_groups(study, table))
+    groups = table_groups(study, table)
     return {
-        "sweeps": [paths.sweep_file(study, table["sweep"], run) for run in runs],
-        "train": [paths.job_file(study, run, "metrics.json") for run in runs],
+        "sweeps": files_by_row(groups, lambda job: paths.sweep_file(study, table["sweep"], job)),
+        "train": files_by_row(groups, lambda job: paths.job_file(study, job, "metrics.json")),
     }
 
 
@@ -50,14 +48,14 @@ def sweep_table(spec: dict, sweeps: dict[str, list]):
     return frame
 
 
-def build(spec: dict, inputs: dict[str, list[Path]]) -> Built:
+def build(spec: dict, inputs: Manifest) -> Built:
     """From the sweep CSVs; the runs' training metrics say who made it."""
     import pandas as pd
 
     from cvrepro.report.table_markdown import provenance_line
 
-    sweeps = grouped(spec["groups"], inputs["sweeps"], pd.read_csv)
-    made_by = [read_json(path) for path in inputs["train"]]
+    sweeps = read_rows(inputs["sweeps"], pd.read_csv)
+    made_by = [metrics for ms in read_rows(inputs["train"], read_json).values() for metrics in ms]
     return Built(sweep_table(spec, sweeps), provenance_line(made_by))
 
 
