@@ -35,9 +35,9 @@ TREE = {
         "provenance": {"git_commit": "abc", "device": "cpu"},
     },
     "s1/pretrain/ssl/metrics.json": {"contrastive_acc": 0.7, "train_time_s": 40.0},
-    "s1/probes/svm/metrics.json": {"test_acc": 0.6, "fit_time_s": 1.0},
+    "s1/probes/svm/metrics.json": {"test_acc": 0.6, "train_time_s": 1.0},
     "s1/evals/a/test/metrics.json": {
-        "accuracy": 0.9, "per_class": {"Bag": {"recall": 0.5}, "Coat": {"recall": 1.0}},
+        "test_acc": 0.9, "per_class": {"Bag": {"recall": 0.5}, "Coat": {"recall": 1.0}},
         "confusion": [[1, 1], [0, 2]], "model": "results/s1/runs/a/model.pt",
         "roc": {"per_class": {"Bag": {"fpr": [0, 0.5, 1], "tpr": [0, 1, 1], "auc": 0.75}}, "macro_auc": 0.75},
     },
@@ -171,7 +171,7 @@ def test_timing_differences_are_shown_apart_and_do_not_count(tmp_path, capsys):
     def change(tree):
         tree["s1/tables/t.csv"][0]["train_time_s"] = 99.0
         tree["s1/runs/a/metrics.json"].update(train_time_s=1.0, wall_time_s=2.0, images_per_s=5.0)
-        tree["s1/probes/svm/metrics.json"]["fit_time_s"] = 3.0
+        tree["s1/probes/svm/metrics.json"]["train_time_s"] = 3.0
         tree["s1/runs/a/metrics.json"]["provenance"]["device"] = "cuda"  # never compared
 
     code, out = run_main(tmp_path, capsys, change)
@@ -293,7 +293,7 @@ def evaluation(accuracy: float) -> dict:
     }
     curve = {"fpr": [0.0, 1.0], "tpr": [0.0, 1.0], "auc": 0.9}
     return {
-        "n": 10000, "accuracy": accuracy, "classes": CLASSES,
+        "test_images": 10000, "test_acc": accuracy, "classes": CLASSES,
         "per_class": {name: dict(scores) for name in CLASSES}, "macro_f1": accuracy,
         "confusion": [[100] * 10] * 10, "ece": 0.05,
         "roc": {"per_class": {name: dict(curve) for name in CLASSES}, "macro_auc": 0.9},
@@ -379,7 +379,7 @@ def test_detail_lists_the_per_class_values_after_the_summary(tmp_path, capsys):
 def test_headline_metrics_are_in_the_summary_and_other_values_in_the_details(tmp_path, capsys):
     def change(tree):
         evaluation = tree["grid/evals/lr.lr_0.1/test/metrics.json"]
-        evaluation.update(accuracy=0.81, ece=0.07, n=9999)
+        evaluation.update(test_acc=0.81, ece=0.07, test_images=9999)
         evaluation["roc"]["macro_auc"] = 0.91
         evaluation["roc"]["per_class"]["Bag"]["auc"] = 0.5  # a class's AUC: a detail
         tree["grid/runs/lr.lr_0.1/metrics.json"].update(val_loss=1.5, epochs=4)
@@ -388,7 +388,7 @@ def test_headline_metrics_are_in_the_summary_and_other_values_in_the_details(tmp
     assert main(a, b, 0.0, tmp_path / "out") == 1
     out = capsys.readouterr().out
     headline = out.split("## Headline metrics that differ (4)")[1]
-    for column in ("accuracy", "ece", "roc.macro_auc", "val_loss"):
+    for column in ("test_acc", "ece", "roc.macro_auc", "val_loss"):
         assert f" – | {column} |" in headline
     assert "Not listed: 3 detail differences" in out
     assert " epochs " not in out and "per_class" not in out

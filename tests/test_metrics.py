@@ -25,7 +25,7 @@ CLASSES = [f"c{i}" for i in range(12)]
 def test_against_sklearn():
     m = classification_metrics(Y, SCORES, CLASSES)
     pred = SCORES.argmax(1)
-    assert m["accuracy"] == pytest.approx((pred == Y).mean())
+    assert m["test_acc"] == pytest.approx((pred == Y).mean())
     assert m["confusion"] == confusion_matrix(Y, pred).tolist()
     assert [m["per_class"][c]["precision"] for c in CLASSES] == pytest.approx(
         precision_score(Y, pred, average=None)
@@ -38,8 +38,8 @@ def test_against_sklearn():
     assert [m["per_class"][c]["accuracy"] for c in CLASSES] == pytest.approx(
         recall_score(Y, pred, average=None)
     )
-    assert m["top5_accuracy"] == pytest.approx(top_k_accuracy_score(Y, SCORES, k=5))
-    assert "top5_accuracy" not in classification_metrics(Y % 2, SCORES[:, :2], ["a", "b"])
+    assert m["test_top5"] == pytest.approx(top_k_accuracy_score(Y, SCORES, k=5))
+    assert "test_top5" not in classification_metrics(Y % 2, SCORES[:, :2], ["a", "b"])
 
 
 def test_a_prediction_on_an_extra_output_is_an_error_and_keeps_its_support():
@@ -49,12 +49,12 @@ def test_a_prediction_on_an_extra_output_is_an_error_and_keeps_its_support():
     m = classification_metrics(Y, np.hstack([SCORES, extra]), CLASSES)
     pred = np.hstack([SCORES, extra]).argmax(1)
     assert (pred[:30] == 12).all()
-    assert m["accuracy"] == pytest.approx((pred == Y).mean())
+    assert m["test_acc"] == pytest.approx((pred == Y).mean())
     assert [m["per_class"][c]["support"] for c in CLASSES] == [20] * 12
     assert [m["per_class"][c]["recall"] for c in CLASSES] == pytest.approx(
         recall_score(Y, pred, labels=np.arange(12), average=None, zero_division=0)
     )
-    assert m["top5_accuracy"] == pytest.approx(top_k_accuracy_score(Y, SCORES, k=5))
+    assert m["test_top5"] == pytest.approx(top_k_accuracy_score(Y, SCORES, k=5))
 
 
 def test_roc_auc_matches_sklearn():

@@ -219,6 +219,16 @@ def test_the_cost_estimate_spans_the_best_measured_rate_and_each_network_s_own()
     assert "| train | 2 | 2 k | 0 |" in text
 
 
+def test_the_cost_plan_holds_every_evaluation_and_extraction_the_outputs_read(studies):
+    """The plan reads the files each table and figure kind declares (their manifests)."""
+    from cvrepro.config.cost import work_plan
+
+    plan = work_plan(studies[1]["embedded"], {"fashion_mnist": (28, 1)})
+    jobs = {(job["rule"], job["job"]) for job in plan["jobs"]}
+    assert {("evaluate", "scratch_1k/test"), ("evaluate", "scratch_1k.r2/test")} <= jobs
+    assert ("extract", "simclr_5k/penultimate/train_1k") in jobs
+
+
 # --- the seven seed studies, rehearsed -----------------------------------------------------------
 
 

@@ -96,7 +96,7 @@ def test_table_shows_mean_sd_n_and_intervals(finished):
         assert column in table.columns, column
     assert table.loc["a", "test_acc_n"] == 3 and table.loc["g.lr_0.1.batch_size_64", "test_acc_n"] == 1
     values = [
-        pd.read_json(workdir / f"results/rep/evals/{job}/test/metrics.json", typ="series")["accuracy"]
+        pd.read_json(workdir / f"results/rep/evals/{job}/test/metrics.json", typ="series")["test_acc"]
         for job in ("a", "a.r1", "a.r2")
     ]
     expected = t_interval(values)
@@ -121,7 +121,7 @@ def test_verdicts_and_paired_comparison(finished):
     compare = pd.read_csv(workdir / "results/rep/tables/t.compare.csv")
     row = compare[compare["column"] == "test_acc"].iloc[0]
     accs = {
-        job: pd.read_json(workdir / f"results/rep/evals/{job}/test/metrics.json", typ="series")["accuracy"]
+        job: pd.read_json(workdir / f"results/rep/evals/{job}/test/metrics.json", typ="series")["test_acc"]
         for job in ("a", "a.r1", "a.r2", "b", "b.r1", "b.r2")
     }
     diffs = [accs[f"b{s}"] - accs[f"a{s}"] for s in ("", ".r1", ".r2")]

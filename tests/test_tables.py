@@ -11,7 +11,7 @@ from cvrepro.report.stats import t_interval, wilson
 from cvrepro.report.study_report import StudyText, index_markdown, reported_vs_ours, study_report
 from cvrepro.report.table_markdown import provenance_line, to_markdown
 from cvrepro.report.table_stats import comparisons
-from cvrepro.report.tables.runs import pretrain_values, probe_values, run_table, run_values
+from cvrepro.report.tables.runs import pretrain_values, run_table, run_values
 from cvrepro.report.tables.sweep import sweep_table
 
 SPEC = {
@@ -28,13 +28,14 @@ def rows(t1: list[tuple[float, float]], t2=(), svm=None, simclr=None) -> dict[st
     values = {
         "t1": [
             run_values(
-                {"train_acc": a, "train_images": 200, "train_time_s": 12.0}, {"accuracy": b, "n": 1000}
+                {"train_acc": a, "train_images": 200, "train_time_s": 12.0},
+                {"test_acc": b, "test_images": 1000},
             )
             for a, b in t1
         ],
-        "t2": [run_values({"train_acc": a}, {"accuracy": b, "n": 1000}) for a, b in t2] or [{}],
+        "t2": [run_values({"train_acc": a}, {"test_acc": b, "test_images": 1000}) for a, b in t2] or [{}],
         "simclr": [pretrain_values(simclr or {})],
-        "svm": [probe_values(svm or {})],
+        "svm": [svm or {}],  # a probe's metrics.json as it is
     }
     return values
 
@@ -45,7 +46,7 @@ def test_run_table_puts_reported_difference_and_verdict_beside_ours():
         rows(
             [(0.9, 0.25)],
             [(0.95, 0.39)],
-            {"train_acc": 1.0, "test_acc": 0.80, "n": 1000, "fit_time_s": 0.5},
+            {"train_acc": 1.0, "test_acc": 0.80, "test_images": 1000, "train_time_s": 0.5},
             {"contrastive_acc": 0.99, "train_time_s": 30.0},
         ),
         {},

@@ -48,7 +48,7 @@ def main(
         out_predictions, y_true=y_true, y_pred=probs.argmax(1), probs=probs.astype(np.float32)
     )
     ctx.log(
-        f"{subset.split}: accuracy {metrics['accuracy']:.4f} on {metrics['n']} images, batches of {batch_size}"
+        f"{subset.split}: test_acc {metrics['test_acc']:.4f} on {metrics['test_images']} images, batches of {batch_size}"
     )
     return metrics
 

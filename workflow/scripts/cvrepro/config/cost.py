@@ -19,6 +19,7 @@ import statistics
 from cvrepro.config.checks_data import check_subsets, num_classes, shift_conditions
 from cvrepro.data.augment_presets import eval_resize
 from cvrepro.report.figures import FIGURE_KINDS
+from cvrepro.report.grouping import manifest_files
 from cvrepro.report.tables import TABLE_KINDS
 from cvrepro.study import Study, paths
 from cvrepro.study.names import IMAGENET_SOURCES, PIXELS
@@ -113,9 +114,9 @@ def _forward_jobs(study: Study) -> list[tuple[str, str, str, str]]:
     figures and probes read: the files they name are the jobs' outputs."""
     files: set[str] = set()
     for table in study.tables.values():
-        files.update(f for group in TABLE_KINDS[table["kind"]].inputs(study, table).values() for f in group)
+        files.update(manifest_files(TABLE_KINDS[table["kind"]].inputs(study, table)))
     for figure in study.figures.values():
-        files.update(FIGURE_KINDS[figure["kind"]].inputs(study, figure))
+        files.update(manifest_files(FIGURE_KINDS[figure["kind"]].inputs(study, figure)))
     for probe in study.probes:
         files.update(paths.probe_inputs(study, probe).values())
     found = []

@@ -12,7 +12,8 @@ from sklearn.metrics import (
 
 
 def classification_metrics(y_true: np.ndarray, scores: np.ndarray, classes: list[str]) -> dict:
-    """Accuracy, top-5 (more than 10 classes), per-class accuracy/precision/recall/F1, confusion.
+    """Accuracy, top-5 (more than 10 classes), per-class accuracy/precision/recall/F1, confusion,
+    named as tables and every other producer name them (test_acc, test_top5, test_images).
     `scores` may have more columns than classes (a head with extra outputs): a prediction is the
     argmax over all of them, so one on an extra output is an error (left out of the confusion
     matrix, whose columns are the classes)."""
@@ -24,8 +25,8 @@ def classification_metrics(y_true: np.ndarray, scores: np.ndarray, classes: list
     per_class_acc = np.divide(np.diag(confusion), support, out=np.zeros(len(labels)), where=support > 0)
     precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     result = {
-        "n": int(len(y_true)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "test_images": int(len(y_true)),
+        "test_acc": float(accuracy_score(y_true, y_pred)),
         "classes": list(classes),
         "per_class": {
             name: {
@@ -41,7 +42,7 @@ def classification_metrics(y_true: np.ndarray, scores: np.ndarray, classes: list
         "confusion": confusion.tolist(),
     }
     if len(classes) > 10:
-        result["top5_accuracy"] = float(
+        result["test_top5"] = float(
             top_k_accuracy_score(y_true, np.asarray(scores)[:, : len(classes)], k=5, labels=labels)
         )
     return result

@@ -29,7 +29,7 @@ def summary_rows(metrics: dict) -> dict[str, dict]:
     macro = {c: sum(row[c] for row in rows) / len(rows) for c in COLUMNS[:3]}
     weighted = {c: sum(row[c] * row["support"] for row in rows) / total for c in COLUMNS[:3]}
     return {
-        "accuracy": {"precision": None, "recall": None, "f1": metrics["accuracy"], "support": total},
+        "accuracy": {"precision": None, "recall": None, "f1": metrics["test_acc"], "support": total},
         "macro avg": {**macro, "support": total},
         "weighted avg": {**weighted, "support": total},
     }

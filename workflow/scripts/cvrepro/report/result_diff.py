@@ -36,7 +36,7 @@ SKIPPED_ARRAYS = {"fpr", "tpr", "thresholds"}
 # A table's paired comparisons (`<table>.compare.csv`, table_stats.comparisons) have one row per
 # pair and score column, so `a` repeats: these three name a row, `a - b · column`.
 PAIR_KEYS = ["a", "b", "column"]
-# The metrics-file values a reader compares first, as evaluate (accuracy, top5_accuracy, ece,
+# The metrics-file values a reader compares first, as evaluate (test_acc, test_top5, ece,
 # roc.macro_auc, macro_f1), training (train/val acc and loss, best_val_acc, min_val_loss),
 # probes (test_acc) and pretraining (contrastive_acc, probe_acc) name them.
 HEADLINE_NAMES = {"accuracy", "loss", "ece", "auc"}

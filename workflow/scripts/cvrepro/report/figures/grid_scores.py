@@ -21,7 +21,7 @@ def draw(spec: dict, inputs: Manifest, out_png) -> None:
         row: {
             "train_acc": [m["train_acc"] for m in train[row]],
             "val_acc": [m["val_acc"] for m in train[row] if m.get("val_acc") is not None],
-            "test_acc": [m["accuracy"] for m in test[row]],
+            "test_acc": [m["test_acc"] for m in test[row]],
         }
         for row in train
     }

@@ -20,14 +20,13 @@ def inputs(study: Study, table: dict) -> Manifest:
     }
 
 
+# What a run's test evaluation (evals/<run>/<test>/metrics.json) adds to its row.
+TEST_COLUMNS = ("test_acc", "test_top5", "test_images")
+
+
 def run_values(train: dict, test: dict) -> dict:
-    """A trained run's cells: its training metrics plus its test-set evaluation."""
-    return {
-        **train,
-        "test_acc": test.get("accuracy"),
-        "test_top5": test.get("top5_accuracy"),
-        "test_images": test.get("n"),
-    }
+    """A trained run's cells: its training metrics plus its test-set evaluation's."""
+    return {**train, **{column: test.get(column) for column in TEST_COLUMNS}}
 
 
 def pretrain_values(metrics: dict) -> dict:
@@ -43,22 +42,6 @@ def pretrain_values(metrics: dict) -> dict:
         "epochs": metrics.get("epochs"),
         "train_images": metrics.get("train_images"),
         "trained_params": metrics.get("trained_params"),
-    }
-
-
-def probe_values(metrics: dict) -> dict:
-    """A probe's metrics under the run table's column names (fit time is its training time)."""
-    return {
-        "train_acc": metrics.get("train_acc"),
-        "test_acc": metrics.get("test_acc"),
-        "test_top5": metrics.get("top5_accuracy"),
-        "test_images": metrics.get("n"),
-        "train_time_s": metrics.get("fit_time_s"),
-        "train_images": metrics.get("train_images"),
-        "val_acc": metrics.get("val_acc"),  # minibatch_gd with a val subset: the last iteration's
-        "iterations": metrics.get("iterations"),  # minibatch_gd: iterations run (early stopping)
-        "silhouette": metrics.get("silhouette"),
-        "dunn": metrics.get("dunn"),
     }
 
 
@@ -89,7 +72,7 @@ def build(spec: dict, inputs: Manifest) -> Built:
     )
     rows = {row: [run_values(a, b) for a, b in zip(train[row], test[row], strict=True)] for row in train}
     rows |= {row: [pretrain_values(m) for m in pretrain[row]] for row in pretrain}
-    rows |= {row: [probe_values(m) for m in probes[row]] for row in probes}
+    rows |= probes  # a probe's metrics.json names its cells as a run's row does
     frame = run_table(spec, rows, spec["grid"])
     made_by = [m for group in (train, pretrain, probes) for ms in group.values() for m in ms]
     footer = provenance_line(made_by, [m for ms in test.values() for m in ms])
