@@ -115,6 +115,9 @@ def augmented(
     return standardize(augment_batch(images.float() / 255, augment, generator), mean, std)
 
 
+# --- batch augmentation ---------------------------------------------------------------------------
+
+
 def _uniform(n: int, low: float, high: float, like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return low + (high - low) * torch.rand(n, device=like.device, generator=generator)
 

@@ -99,6 +99,9 @@ def init_from_checkpoint(model: nn.Module, checkpoint: dict, source: str) -> lis
     return sorted(set(skipped) | set(missing))
 
 
+# --- the resumable state of a training in progress ------------------------------------------------
+
+
 @dataclass(frozen=True)
 class ResumeFile:
     path: Path
@@ -175,6 +178,9 @@ def restore_training(state: dict, model, optimizer, scheduler, generator: torch.
     generator.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])
     return state["epoch"] + 1
+
+
+# --- the files a training or pretraining job leaves -----------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,9 @@ def model_input(x: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
 
+# --- precision: bf16 autocast where the hardware computes bf16 natively ---------------------------
+
+
 PRECISIONS = ("auto", "bf16", "fp32")
 
 _policy = "auto"
@@ -139,6 +142,9 @@ def autocast(device: torch.device):
 def precision_name(device: torch.device) -> str:
     """What the policy means on `device`, for provenance: 'bf16 autocast' or 'fp32'."""
     return "bf16 autocast" if uses_bf16(device) else "fp32"
+
+
+# --- compiling the training step (opt-in) ---------------------------------------------------------
 
 
 ENV = "CVREPRO_COMPILE"

@@ -155,6 +155,9 @@ class ResNet(nn.Module):
         return self.fc(self.features(x))
 
 
+# --- the builder of every arch --------------------------------------------------------------------
+
+
 def build_model(spec: dict) -> nn.Module:
     """A network from its spec: the run's `model` keys (arch, stem, width: None for the arch's
     own, embedding_dim, head: {kind, dropout, hidden}) plus in_channels, num_classes and image_size."""
@@ -189,6 +192,9 @@ def build_model(spec: dict) -> nn.Module:
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+# --- freezing -------------------------------------------------------------------------------------
 
 
 HEAD = "fc"

@@ -289,6 +289,9 @@ def fit(
     return result
 
 
+# --- the optimizer and its learning-rate schedule -------------------------------------------------
+
+
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "constant", "step")
 
