@@ -131,3 +131,31 @@ def test_gradient_flow_overlays_every_step_when_rows_are_per_step(tmp_path):
     out = tmp_path / "steps.png"
     plots.gradient_flow({"a": frame}, out, "", "linear")
     assert Image.open(out).size[0] > 0
+
+
+@pytest.mark.parametrize("kind", ["confusion", "roc", "class_accuracy", "grid_scores"])
+def test_evaluation_figures_draw_what_an_evaluation_writes(tmp_path, kind):
+    """The figure kinds that read test metrics, drawn from metrics.json built as evaluate.py
+    builds it: a name changed on one side only (a vocabulary drift) fails here."""
+    import plot as plot_script
+
+    from cvrepro.evaluate.metrics import classification_metrics, expected_calibration_error, one_vs_rest_roc
+
+    rng = np.random.default_rng(0)
+    classes = ["a", "b", "c"]
+    runs = ["lr.lr_0.1", "lr.lr_0.01"]
+    for run in runs:
+        y = np.arange(60) % 3
+        probs = rng.dirichlet(np.ones(3), 60) + np.eye(3)[y]
+        probs /= probs.sum(1, keepdims=True)
+        metrics = classification_metrics(y, probs, classes)
+        metrics |= {"ece": expected_calibration_error(y, probs), "roc": one_vs_rest_roc(y, probs, classes)}
+        (tmp_path / f"{run}.json").write_text(json.dumps(metrics))
+        (tmp_path / f"{run}.train.json").write_text(json.dumps({"train_acc": 0.9, "val_acc": 0.8}))
+    test = {"jobs": {run: [str(tmp_path / f"{run}.json")] for run in runs}}
+    spec = {"kind": kind, "caption": "c", "runs": ["lr"], "metric": "recall"}
+    if kind == "grid_scores":
+        spec["grid"] = {"lr.lr_0.1": {"optimizer.lr": 0.1}, "lr.lr_0.01": {"optimizer.lr": 0.01}}
+        test = {"train": {run: [str(tmp_path / f"{run}.train.json")] for run in runs}, "test": test["jobs"]}
+    plot_script.main(spec, test, tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 5_000

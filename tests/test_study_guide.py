@@ -60,7 +60,7 @@ def test_the_contrastive_losses_are_listed_too():
 
 @pytest.mark.workflow
 @needs_fashion_mnist
-def test_the_template_runs_to_its_report_as_written(tmp_path, finished_tiny):
+def test_the_template_runs_to_its_report_as_written(tmp_path, finished_tiny, capsys):
     """From the finished tiny study's prepared Fashion-MNIST (its download and prepare jobs are
     up to date there), the template, copied verbatim, runs to REPORT.md."""
     snakefile = copy_repository(tmp_path / "repo")
@@ -77,3 +77,23 @@ def test_the_template_runs_to_its_report_as_written(tmp_path, finished_tiny):
     compared = pd.read_csv(results / "tables" / "results.compare.csv")
     assert len(compared) > 0 and "test_acc" in set(compared.astype(str).values.ravel())
     assert planned_jobs(run_snakemake(work, config, "-n", snakefile=snakefile)) == {}  # all up to date
+    # Two result sets of the template study, the second with a changed table cell and changed
+    # per-class scores: make compare names the cell in its first 20 lines and counts the rest.
+    import json
+    import shutil
+
+    from compare_results import main as compare
+
+    other = tmp_path / "other"
+    shutil.copytree(results.parent, other)
+    changed = pd.read_csv(other / "mine" / "tables" / "results.csv", index_col=0)
+    changed.loc["lr.lr_1e-3", "test_acc"] += 0.01
+    changed.to_csv(other / "mine" / "tables" / "results.csv")
+    evaluation = next((other / "mine" / "evals").rglob("metrics.json"))
+    scores = json.loads(evaluation.read_text())
+    for values in scores["per_class"].values():
+        values["recall"] += 0.01
+    evaluation.write_text(json.dumps(scores))
+    assert compare(results.parent, other, 0.0, tmp_path / "compare") == 1
+    first = "\n".join(capsys.readouterr().out.splitlines()[:20])
+    assert "| mine | tables/results | lr.lr_1e-3 | test_acc |" in first and "--detail" in first

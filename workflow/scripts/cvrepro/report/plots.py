@@ -174,7 +174,7 @@ def confusion_heatmaps(metrics: dict[str, dict], out_png: Path, title: str = "")
         ticks = range(len(m["classes"]))
         ax.set_xticks(ticks, m["classes"], rotation=90, fontsize=6)
         ax.set_yticks(ticks, m["classes"], fontsize=6)
-        ax.set(xlabel="predicted", ylabel="true", title=f"{run} ({100 * m['accuracy']:.1f}%)")
+        ax.set(xlabel="predicted", ylabel="true", title=f"{run} ({100 * m['test_acc']:.1f}%)")
     save_figure(fig, out_png, title)
 
 
