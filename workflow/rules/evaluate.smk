@@ -6,8 +6,8 @@ rule evaluate:
     input:
         unpack(get_eval_inputs),
     output:
-        metrics=paths.EVAL + "/metrics.json",
-        predictions=paths.EVAL + "/predictions.npz",
+        metrics=f"{paths.EVAL}/metrics.json",
+        predictions=f"{paths.EVAL}/predictions.npz",
     log:
         "<results>/{study}/logs/evaluate/{run}/{subset}.log",
     benchmark:

@@ -5,10 +5,10 @@ rule pretrain:
     input:
         unpack(get_pretrain_inputs),
     output:
-        model=paths.PRETRAIN + "/model.pt",
-        history=paths.PRETRAIN + "/history.csv",
-        steps=paths.PRETRAIN + "/steps.csv",
-        metrics=paths.PRETRAIN + "/metrics.json",
+        model=f"{paths.PRETRAIN}/model.pt",
+        history=f"{paths.PRETRAIN}/history.csv",
+        steps=f"{paths.PRETRAIN}/steps.csv",
+        metrics=f"{paths.PRETRAIN}/metrics.json",
     log:
         "<results>/{study}/logs/pretrain/{run}.log",
     benchmark:

@@ -29,9 +29,9 @@ rule probe:
     input:
         unpack(get_probe_inputs),
     output:
-        metrics=paths.PROBE + "/metrics.json",
-        predictions=paths.PROBE + "/predictions.npz",
-        history=paths.PROBE + "/history.csv",
+        metrics=f"{paths.PROBE}/metrics.json",
+        predictions=f"{paths.PROBE}/predictions.npz",
+        history=f"{paths.PROBE}/history.csv",
     log:
         "<results>/{study}/logs/probe/{probe}.log",
     params:

@@ -21,7 +21,7 @@ rule shift:
 
 rule bn_sweep:
     input:
-        model=paths.RUN + "/model.pt",
+        model=f"{paths.RUN}/model.pt",
         shift=get_sweep_shift_dir,
     output:
         paths.SWEEP,

@@ -6,8 +6,8 @@ rule subset:
     input:
         unpack(get_subset_inputs),
     output:
-        index=paths.SUBSET + ".npy",
-        summary=paths.SUBSET + ".json",
+        index=f"{paths.SUBSET}.npy",
+        summary=f"{paths.SUBSET}.json",
     log:
         "<results>/{study}/logs/subset/{subset}.log",
     params:

@@ -12,14 +12,14 @@ rule table:
         lambda wildcards: manifest_files(get_table_inputs(wildcards)),
     output:
         csv=report(
-            paths.TABLE + ".csv",
+            f"{paths.TABLE}.csv",
             caption="../report/table.rst",
             category="{study}",
             subcategory="tables",
             labels={"table": "{table}"},
         ),
-        md=paths.TABLE + ".md",
-        compare=paths.TABLE + ".compare.csv",
+        md=f"{paths.TABLE}.md",
+        compare=f"{paths.TABLE}.compare.csv",
     log:
         "<results>/{study}/logs/table/{table}.log",
     params:

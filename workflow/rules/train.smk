@@ -5,11 +5,11 @@ rule train:
     input:
         unpack(get_train_inputs),
     output:
-        model=paths.RUN + "/model.pt",
-        history=paths.RUN + "/history.csv",
-        steps=paths.RUN + "/steps.csv",
-        metrics=paths.RUN + "/metrics.json",
-        grad_flow=paths.RUN + "/grad_flow.csv",
+        model=f"{paths.RUN}/model.pt",
+        history=f"{paths.RUN}/history.csv",
+        steps=f"{paths.RUN}/steps.csv",
+        metrics=f"{paths.RUN}/metrics.json",
+        grad_flow=f"{paths.RUN}/grad_flow.csv",
     log:
         "<results>/{study}/logs/train/{run}.log",
     benchmark:
