@@ -35,8 +35,13 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(items):
     """The seed studies' rehearsal (tests/test_rehearsal.py) is the longest module by far: run it
-    first, so that pytest-xdist's other workers run every other module beside it."""
-    items.sort(key=lambda item: item.module.__name__ != "test_rehearsal")
+    first, so that pytest-xdist's other workers run every other module beside it. Its worker
+    starts by building the finished tiny study (finished_tiny, once behind a lock): the modules
+    that need it come last, so the other worker runs the rest meanwhile instead of waiting."""
+    needs_tiny = {item.module.__name__ for item in items if "finished_tiny" in item.fixturenames}
+    items.sort(
+        key=lambda item: (item.module.__name__ != "test_rehearsal", item.module.__name__ in needs_tiny)
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -231,3 +236,27 @@ def planned_wildcards(result, rule: str) -> list[str]:
         elif current == rule and line.strip().startswith("wildcards:"):
             found.append(line.split(":", 1)[1].strip())
     return sorted(found)
+
+
+# --- the seed studies, as the rehearsal tests load them ------------------------------------------
+
+SEED_STUDIES = sorted(path.stem for path in (REPO / "studies").glob("*.yaml"))
+
+
+def repo_config(**changes) -> dict:
+    """config.yaml as the repository has it, on the CPU, with `changes`."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    return {**config, "device": "cpu", **changes}
+
+
+@pytest.fixture(scope="module")
+def studies():
+    """(real, rehearsal): every study of config.yaml and studies/ as loaded and checked."""
+    from cvrepro.config import load_config
+
+    config = repo_config(studies="all")
+    real = load_config(config, REPO / "studies")[1]
+    rehearsal = load_config({**config, "rehearsal": "true"}, REPO / "studies")[1]
+    return real, rehearsal
