@@ -27,13 +27,10 @@ setup: venv data
 venv: $(VENV)/.installed
 
 # Reinstalls when the dependency files change; the marker is written only after pip succeeded.
-# --no-compile: Python compiles each module when first imported instead of pip compiling all of
-# torch's files up front (160 s -> 103 s to install on the 2-core build machine; the first import
-# of train.py then takes 2 s longer, once).
 $(VENV)/.installed: requirements.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --no-compile -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
 	touch $@
 
 # The Slurm executor plugin, for profiles/slurm and tests/test_slurm.py (requirements-slurm.txt says
@@ -41,7 +38,7 @@ $(VENV)/.installed: requirements.txt constraints.txt
 setup-slurm: $(VENV)/.installed-slurm
 
 $(VENV)/.installed-slurm: requirements-slurm.txt constraints.txt $(VENV)/.installed
-	$(PY) -m pip install --quiet --no-compile -r requirements-slurm.txt -c constraints.txt
+	$(PY) -m pip install --quiet -r requirements-slurm.txt -c constraints.txt
 	touch $@
 
 # Fashion-MNIST from Debian's package when we can install it (root + apt); otherwise the
