@@ -37,7 +37,9 @@ def pytest_collection_modifyitems(items):
     """The seed studies' rehearsal (tests/test_rehearsal.py) is the longest module by far: run it
     first, so that pytest-xdist's other workers run every other module beside it. Its worker
     starts by building the finished tiny study (finished_tiny, once behind a lock): the modules
-    that need it come last, so the other worker runs the rest meanwhile instead of waiting."""
+    that need it come last, so the other worker runs the rest meanwhile instead of waiting. (xdist's
+    default --loadscope-reorder then sorts modules by test count, which this order only breaks
+    ties of; with --no-loadscope-reorder one run was slower, so the default stays.)"""
     needs_tiny = {item.module.__name__ for item in items if "finished_tiny" in item.fixturenames}
     items.sort(
         key=lambda item: (item.module.__name__ != "test_rehearsal", item.module.__name__ in needs_tiny)
