@@ -17,6 +17,11 @@ def manifest_files(manifest: Manifest) -> list[str]:
     return [file for names in manifest.values() for files in names.values() for file in files]
 
 
+def files_by_row(groups, file_of: Callable[[str], str]) -> dict[str, list[str]]:
+    """row -> `file_of` each of its jobs, for (row, its jobs) groups."""
+    return {row: [file_of(job) for job in row_jobs] for row, row_jobs in groups}
+
+
 def read_rows(files_by_row: dict[str, list[str]], read: Callable[[Path], object]) -> dict[str, list]:
     """row -> `read` of each of its jobs' files."""
     return {row: [read(Path(file)) for file in files] for row, files in files_by_row.items()}

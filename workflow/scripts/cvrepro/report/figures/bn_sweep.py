@@ -1,12 +1,12 @@
 """bn_sweep: accuracy against test batch size per BatchNorm mode, and against severity (S1)."""
 
-from cvrepro.report.figures.kind import FigureKind, files_by_row, read_csvs
+from cvrepro.report.figures.kind import FigureKind, read_csvs, rows_files
 from cvrepro.report.grouping import Manifest
 from cvrepro.study import Study, paths
 
 
 def inputs(study: Study, figure: dict) -> Manifest:
-    return {"jobs": files_by_row(study, figure, lambda job: paths.sweep_file(study, figure["sweep"], job))}
+    return {"jobs": rows_files(study, figure, lambda job: paths.sweep_file(study, figure["sweep"], job))}
 
 
 def draw(spec: dict, inputs: Manifest, out_png) -> None:

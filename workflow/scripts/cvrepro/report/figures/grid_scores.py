@@ -1,14 +1,14 @@
 """grid_scores: train, validation and test accuracy of each point of a grid run against its grid
 value (S2's dropout graph), mean with sd error bars over each point's replicates."""
 
-from cvrepro.report.figures.kind import FigureKind, files_by_row, metrics_on_test, read_metrics
+from cvrepro.report.figures.kind import FigureKind, metrics_on_test, read_metrics, rows_files
 from cvrepro.report.grouping import Manifest
 from cvrepro.study import Study, paths
 
 
 def inputs(study: Study, figure: dict) -> Manifest:
     """Every job's training metrics and its test metrics."""
-    train = files_by_row(study, figure, lambda job: paths.job_file(study, job, "metrics.json"))
+    train = rows_files(study, figure, lambda job: paths.job_file(study, job, "metrics.json"))
     return {"train": train, "test": metrics_on_test(study, figure)["jobs"]}
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cvrepro.report.grouping import Manifest, read_json, read_rows
+from cvrepro.report.grouping import Manifest, files_by_row, read_json, read_rows
 from cvrepro.study import Study, paths
 
 
@@ -36,20 +36,20 @@ def jobs(study: Study, figure: dict) -> list[str]:
     return [job for _, row_jobs in figure_groups(study, figure) for job in row_jobs]
 
 
-def files_by_row(study: Study, figure: dict, file_of: Callable[[str], str]) -> dict[str, list[str]]:
+def rows_files(study: Study, figure: dict, file_of: Callable[[str], str]) -> dict[str, list[str]]:
     """row -> `file_of` each of its jobs, for every row the figure draws."""
-    return {row: [file_of(job) for job in row_jobs] for row, row_jobs in figure_groups(study, figure)}
+    return files_by_row(figure_groups(study, figure), file_of)
 
 
 def job_files(name: str) -> Callable[[Study, dict], Manifest]:
     """Inputs: file `name` (history.csv, steps.csv, grad_flow.csv, ...) of every job drawn."""
     return lambda study, figure: {
-        "jobs": files_by_row(study, figure, lambda job: paths.job_file(study, job, name))
+        "jobs": rows_files(study, figure, lambda job: paths.job_file(study, job, name))
     }
 
 
 def metrics_on_test(study: Study, figure: dict) -> Manifest:
-    return {"jobs": files_by_row(study, figure, lambda job: paths.test_metrics_file(study, job))}
+    return {"jobs": rows_files(study, figure, lambda job: paths.test_metrics_file(study, job))}
 
 
 def subset(study: Study, figure: dict) -> Manifest:

@@ -41,11 +41,6 @@ def table_groups(study: Study, table: dict) -> dict[str, list[list]] | list[list
     return {section: _groups(study, table[section]) for section in ("runs", "pretrain", "probes")}
 
 
-def files_by_row(groups: list[list], file_of: Callable[[str], str]) -> dict[str, list[str]]:
-    """row -> `file_of` each of its jobs."""
-    return {row: [file_of(job) for job in row_jobs] for row, row_jobs in groups}
-
-
 def sweep_column(mode: str, run: str) -> str:
     """The column of a sweep table for BN mode `mode` of run `run`."""
     return f"{mode}:{run}"

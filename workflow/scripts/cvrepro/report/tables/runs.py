@@ -3,8 +3,8 @@ summarised over each row's replicates, paired comparisons (`compare`) beside."""
 
 from __future__ import annotations
 
-from cvrepro.report.grouping import Manifest, read_json, read_rows
-from cvrepro.report.tables.kind import Built, TableKind, files_by_row, table_groups
+from cvrepro.report.grouping import Manifest, files_by_row, read_json, read_rows
+from cvrepro.report.tables.kind import Built, TableKind, table_groups
 from cvrepro.study import Study, paths
 
 

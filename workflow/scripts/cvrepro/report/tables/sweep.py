@@ -3,8 +3,8 @@ each the mean accuracy over the shift set's corrupted conditions."""
 
 from __future__ import annotations
 
-from cvrepro.report.grouping import Manifest, read_json, read_rows
-from cvrepro.report.tables.kind import Built, TableKind, files_by_row, sweep_column, table_groups
+from cvrepro.report.grouping import Manifest, files_by_row, read_json, read_rows
+from cvrepro.report.tables.kind import Built, TableKind, sweep_column, table_groups
 from cvrepro.study import Study, paths
 
 
