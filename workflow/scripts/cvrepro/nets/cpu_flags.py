@@ -1,15 +1,40 @@
 """What the CPU computes natively, read from /proc/cpuinfo without torch: the one answer that both
 the start-up line (cvrepro.jobs.console, which must not import torch) and the jobs' precision
-policy (cvrepro.nets.device) use, so the line never claims bf16 while the jobs run fp32."""
+policy (cvrepro.nets.device) use, so the line never claims bf16 while the jobs run fp32.
+
+CVREPRO_CPU_BF16=1 (or 0) overrides what the flags say: a machine without bf16 then runs every job
+and test as a bf16 CPU would (bf16 is emulated there: correct, slower), which is how CI catches a
+test that holds only under fp32; =0 makes a bf16 CPU behave as an fp32 one."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+ENV = "CVREPRO_CPU_BF16"
 
-def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+
+def forced_cpu_bf16() -> bool | None:
+    """What CVREPRO_CPU_BF16 forces (True / False), or None when it is unset or empty."""
+    raw = os.environ.get(ENV, "").strip().lower()
+    if raw == "":
+        return None
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{ENV}={raw!r} is not understood; use 1 (act as a bf16 CPU) or 0 (as an fp32 one)")
+
+
+def cpu_has_native_bf16(cpuinfo: Path | None = None) -> bool:
     """AVX512-BF16 or AMX tiles in the CPU flags: oneDNN then runs bf16 convolutions in hardware
-    (elsewhere bf16 is emulated and slower than float32). False where the file cannot be read."""
+    (elsewhere bf16 is emulated and slower than float32). False where the file cannot be read.
+    Without `cpuinfo` (this machine's /proc/cpuinfo), CVREPRO_CPU_BF16 overrides the flags."""
+    if cpuinfo is None:
+        forced = forced_cpu_bf16()
+        if forced is not None:
+            return forced
+        cpuinfo = Path("/proc/cpuinfo")
     try:
         flags = cpuinfo.read_text()
     except OSError:
