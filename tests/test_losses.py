@@ -326,14 +326,22 @@ def mixing_case(alpha_key: str):
     return net, x, labels, mixed, targets, loss, sums
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("alpha_key", ["mixup_alpha", "cutmix_alpha"])
-def test_mixup_and_cutmix_are_torchvisions_on_the_augmented_batch(alpha_key):
+def test_mixup_and_cutmix_are_torchvisions_on_the_augmented_batch(alpha_key, precision):
     """The training step's loss is label-smoothed cross-entropy of the model on torchvision's
-    MixUp / CutMix of the augmented batch (same seed), and that mix is what its paper defines."""
+    MixUp / CutMix of the augmented batch (same seed), and that mix is what its paper defines.
+    The reference runs under the precision the step ran in (pinned, so a bf16 CPU and an fp32 one
+    test the same thing): exact in fp32, and in bf16 the same autocast gives the same numbers."""
+    from cvrepro.nets.device import autocast, set_precision
+
+    set_precision(precision)
     net, x, labels, mixed, targets, loss, sums = mixing_case(alpha_key)
-    expected = torch.nn.CrossEntropyLoss(label_smoothing=0.1)(net(mixed), targets)
+    with autocast(torch.device("cpu")):
+        logits = net(mixed)
+    expected = torch.nn.CrossEntropyLoss(label_smoothing=0.1)(logits.float(), targets)
     torch.testing.assert_close(loss, expected, rtol=1e-6, atol=1e-6)
-    assert int(sums["correct"]) == int((net(mixed).argmax(1) == targets.argmax(1)).sum())
+    assert int(sums["correct"]) == int((logits.argmax(1) == targets.argmax(1)).sum())
     one_hot = torch.nn.functional.one_hot(labels, 4).float()
     assert labels[0] != labels[-1]  # so image 0's own-class weight is its lam
     lam = float(targets[0] @ one_hot[0])
