@@ -112,6 +112,8 @@ def test_the_template_runs_to_its_report_as_written(tmp_path, finished_tiny, cap
     assert "Accuracy by learning rate" in report and "figures/curves.png" in report
     table = pd.read_csv(results / "tables" / "results.csv", index_col=0)
     assert {"lr.lr_1e-3", "lr.lr_1e-1"} <= set(table.index)
+    lo, hi = (100 * table.loc["lr.lr_1e-1", f"test_acc_{end}"] for end in ("lo", "hi"))
+    assert f"[{lo:.1f}, {hi:.1f}] (n=3)" in (results / "tables" / "results.md").read_text()  # interval: ci95
     compared = pd.read_csv(results / "tables" / "results.compare.csv")
     assert len(compared) > 0 and "test_acc" in set(compared.astype(str).values.ravel())
     assert planned_jobs(run_snakemake(work, config, "-n", snakefile=snakefile)) == {}  # all up to date

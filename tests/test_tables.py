@@ -85,6 +85,19 @@ def test_replicates_give_mean_sd_n_and_a_t_interval():
     assert "23.0 ± 3.0% (n=3)" in to_markdown(frame)
 
 
+def test_the_interval_option_shows_the_95_percent_t_interval_of_replicates():
+    """`interval: ci95` puts the CSV's _lo/_hi in the Markdown cell (what a paper reports);
+    `both` shows sd and interval; the default `sd` is the cell as before."""
+    frame = run_table(SPEC, rows([(0.9, 0.20), (0.9, 0.26), (0.9, 0.23)]), {})
+    lo, hi = (100 * frame.loc["t1", f"test_acc_{end}"] for end in ("lo", "hi"))
+    interval = f"[{lo:.1f}, {hi:.1f}]"
+    assert f"| 23.0% {interval} (n=3) |" in to_markdown(frame, interval="ci95")
+    assert f"| 23.0 ± 3.0% {interval} (n=3) |" in to_markdown(frame, interval="both")
+    assert interval not in to_markdown(frame) and "23.0 ± 3.0% (n=3)" in to_markdown(frame, interval="sd")
+    with pytest.raises(ValueError, match="table interval 'ci' is not known; choose from"):
+        to_markdown(frame, interval="ci")
+
+
 def test_missing_runs_give_empty_cells_not_errors():
     frame = run_table(SPEC, {"t1": [{}], "t2": [{}], "simclr": [{}], "svm": [{}]}, {})
     assert frame.loc["t1", "test_acc_reported"] == 0.2446

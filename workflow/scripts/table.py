@@ -25,7 +25,7 @@ def main(
     frame = mark_frame(built.frame) if spec.get("rehearsal") else built.frame
     frame.to_csv(out_csv)
     compared.to_csv(out_compare, index=False)
-    markdown = to_markdown(built.frame, spec["caption"], built.footer)
+    markdown = to_markdown(built.frame, spec["caption"], built.footer, spec["interval"])
     if not compared.empty:
         markdown += "\n" + comparisons_markdown(compared)
     if spec.get("rehearsal"):

@@ -42,16 +42,27 @@ def format_value(column: str, value) -> str:
     return str(value)
 
 
-def format_cell(column: str, row: pd.Series) -> str:
-    """A score with its uncertainty: `48.5 ± 3.9% (n=3)` over replicates, `49.3% [48.3, 50.3]`
-    for one accuracy (its Wilson interval), else the value alone."""
+# How a mean over replicates shows its uncertainty (a table's `interval` key).
+INTERVALS = ("sd", "ci95", "both")
+
+
+def format_cell(column: str, row: pd.Series, interval: str = "sd") -> str:
+    """A score with its uncertainty. Over replicates, by `interval`: `48.5 ± 3.9% (n=3)` (sd),
+    `48.5% [38.8, 58.2] (n=3)` (ci95: the 95% t-interval of the mean, the CSV's _lo/_hi) or
+    `48.5 ± 3.9% [38.8, 58.2] (n=3)` (both). One accuracy: `49.3% [48.3, 50.3]` (its Wilson
+    interval). Anything else: the value alone."""
+    if interval not in INTERVALS:
+        raise ValueError(f"table interval {interval!r} is not known; choose from {list(INTERVALS)}")
     value = row[column]
     if _missing(value) or not is_score(column):
         return format_value(column, value)
     n, sd, lo, hi = (row.get(f"{column}{s}") for s in ("_n", "_sd", "_lo", "_hi"))
+    scale, unit = (100, "%") if is_accuracy(column) else (1, "")
+    bracket = "" if _missing(lo) else f" [{lo * scale:.1f}, {hi * scale:.1f}]"
     if not _missing(n) and n > 1:
-        scale, unit = (100, "%") if is_accuracy(column) else (1, "")
-        return f"{value * scale:.1f} ± {sd * scale:.1f}{unit} (n={int(n)})"
+        spread = f" ± {sd * scale:.1f}" if interval != "ci95" or not bracket else ""
+        shown = bracket if interval != "sd" else ""
+        return f"{value * scale:.1f}{spread}{unit}{shown} (n={int(n)})"
     if not _missing(lo):
         return f"{format_value(column, value)} [{format_value(column, lo).rstrip('%')}, {format_value(column, hi)}]"
     return format_value(column, value)
@@ -64,14 +75,15 @@ def shown_columns(frame: pd.DataFrame) -> list[str]:
     ]
 
 
-def to_markdown(frame: pd.DataFrame, caption: str = "", footer: str = "") -> str:
-    """A GitHub-flavoured Markdown table (no extra dependency), accuracies in percent."""
+def to_markdown(frame: pd.DataFrame, caption: str = "", footer: str = "", interval: str = "sd") -> str:
+    """A GitHub-flavoured Markdown table (no extra dependency), accuracies in percent; `interval`:
+    how means over replicates show their uncertainty (format_cell)."""
     columns = shown_columns(frame)
     lines = [f"**{caption}**", ""] if caption else []
     lines.append("| " + " | ".join([frame.index.name or "", *columns]) + " |")
     lines.append("|" + "|".join(["---"] + ["---:"] * len(columns)) + "|")
     for index, row in frame.astype(object).iterrows():  # object: ints stay ints, not upcast floats
-        lines.append("| " + " | ".join([str(index), *(format_cell(col, row) for col in columns)]) + " |")
+        lines.append("| " + " | ".join([str(index), *(format_cell(col, row, interval) for col in columns)]) + " |")
     if footer:
         lines += ["", footer]
     return "\n".join(lines) + "\n"
