@@ -83,7 +83,9 @@ def to_markdown(frame: pd.DataFrame, caption: str = "", footer: str = "", interv
     lines.append("| " + " | ".join([frame.index.name or "", *columns]) + " |")
     lines.append("|" + "|".join(["---"] + ["---:"] * len(columns)) + "|")
     for index, row in frame.astype(object).iterrows():  # object: ints stay ints, not upcast floats
-        lines.append("| " + " | ".join([str(index), *(format_cell(col, row, interval) for col in columns)]) + " |")
+        lines.append(
+            "| " + " | ".join([str(index), *(format_cell(col, row, interval) for col in columns)]) + " |"
+        )
     if footer:
         lines += ["", footer]
     return "\n".join(lines) + "\n"
