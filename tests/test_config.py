@@ -146,6 +146,11 @@ def test_tiny_study_is_valid():
         ({"probes__pix__class_map": "x"}, "probes.pix.class_map: only used by kind zero_shot, got 'x'"),
         ({"probes__pix__val": "val"}, "probes.pix.val: only used by solver minibatch_gd, got 'val'"),
         ({"runs__scratch": {"train": "small"}}, "runs.scratch: 'scratch' is reserved"),
+        (
+            {"runs__a__batch_size": 5000},
+            "runs.a.batch_size: 5000 is larger than subset 'small' (200 images), so an epoch would be "
+            "one batch of 200 (1 optimizer step, 1 in all); set batch_size to at most 200",
+        ),
     ],
 )
 def test_config_errors_name_the_key(changes, expected):

@@ -6,6 +6,7 @@ from cvrepro.config.checks_data import check_bn_sweeps, check_shift_sets, check_
 from cvrepro.config.checks_names import check_names
 from cvrepro.config.checks_outputs import check_figures, check_tables
 from cvrepro.config.checks_training import (
+    check_batch_fits,
     check_imagenet_weights,
     check_pretrain,
     check_probes,
@@ -23,6 +24,7 @@ def check_study(study: Study) -> None:
     check_probes(study)
     check_imagenet_weights(study)
     check_steps(study, sizes)
+    check_batch_fits(study, sizes)
     check_shift_sets(study)
     check_bn_sweeps(study)
     check_figures(study)

@@ -245,3 +245,20 @@ def check_steps(study: Study, sizes: dict[str, int]) -> None:
                     f"per epoch ({images} images of {job[data_key]!r} at batch {job['batch_size']}) take "
                     f"{need} epochs, not {job['epochs']}"
                 )
+
+
+def check_batch_fits(study: Study, sizes: dict[str, int]) -> None:
+    """A batch larger than the subset it draws from makes an epoch one short batch (5000 on 500
+    images: one optimizer step per epoch) -- nearly always a slip, so it is refused with the
+    numbers. A rehearsal cuts subsets to a few images on purpose and is not checked."""
+    if study.rehearsal_of is not None:
+        return
+    for section, data_key in (("runs", "train"), ("pretrain", "data")):
+        for name, job in getattr(study, section).items():
+            images = sizes[job[data_key]]
+            if job["batch_size"] > images:
+                raise ConfigError(
+                    f"{study.source}: {section}.{name}.batch_size: {job['batch_size']} is larger than "
+                    f"subset {job[data_key]!r} ({images} images), so an epoch would be one batch of {images} "
+                    f"(1 optimizer step, {job['epochs']} in all); set batch_size to at most {images}"
+                )
