@@ -477,3 +477,28 @@ def test_command_line_filters_and_detail(tmp_path):
     same = run_cli(*args, "--study", "s1", cwd=tmp_path)
     assert same.returncode == 0 and "**Same** within |B - A| <= 0: no differences" in same.stdout
     assert run_cli(*args, "--table", "nothing", cwd=tmp_path).returncode == 2
+
+
+def test_the_settings_that_differ_stand_in_the_summary(tmp_path, capsys):
+    """Two result sets whose runs ran different recipes (a learning rate and an optimizer name):
+    the summary names each changed key with both values and the runs, without --detail."""
+
+    def with_recipe(tree: dict, lr: float, optimizer: str) -> dict:
+        for run in RUNS:
+            recipe = {"optimizer": {"name": optimizer, "lr": lr}, "augment": "flip", "epochs": 3}
+            tree[f"grid/runs/{run}/metrics.json"]["recipe"] = recipe
+        return tree
+
+    a = write_tree(tmp_path / "A", with_recipe({**TREE, **study()}, 0.1, "sgd"))
+    b = write_tree(tmp_path / "B", with_recipe({**copy.deepcopy(TREE), **study()}, 0.05, "adam"))
+    assert main(a, b, 0.0, tmp_path / "out") == 1
+    lines = capsys.readouterr().out.splitlines()
+    first = "\n".join(lines[:20])
+    assert "## Settings that differ (6 values)" in first
+    assert (
+        "- grid: `optimizer.lr` 0.1 -> 0.05 in 3 runs: `runs/lr.lr_0.001`, `runs/lr.lr_0.01` and 1 more"
+        in first
+    )
+    assert "- grid: `optimizer.name` sgd -> adam in 3 runs:" in first
+    assert "| settings (the recipe each run ran) | 12 | 6 |" in first  # lr, name, augment, epochs x 3 runs
+    assert not any("augment" in line or "epochs`" in line for line in lines)  # unchanged keys stay out

@@ -41,6 +41,7 @@ CSV_COLUMNS = [
 LABELS = {
     "table": "table cells",
     "headline": "headline metrics (accuracy, loss, AUC, ECE)",
+    "recipe": "settings (the recipe each run ran)",
     "detail": "details (per class, per evaluation)",
     "timing": "timing (not compared)",
 }
@@ -106,6 +107,26 @@ def missing_lines(missing: list[Missing]) -> list[str]:
     return lines
 
 
+def setting_lines(rows: list[Row]) -> list[str]:
+    """The recipe keys that differ, one line per key and change, naming the runs it applies to:
+    the cause of the numbers above, first thing a reader looks for."""
+    changes: dict[tuple[str, str, str, str], list[str]] = {}
+    for row in rows:
+        key = (
+            row.study,
+            row.column.removeprefix("recipe."),
+            format_value(row.a.value),
+            format_value(row.b.value),
+        )
+        changes.setdefault(key, []).append(row.source)
+    lines = []
+    for (study, column, a, b), sources in changes.items():
+        named = ", ".join(f"`{source}`" for source in sources[:NAMED_SOURCES])
+        more = f" and {len(sources) - NAMED_SOURCES} more" if len(sources) > NAMED_SOURCES else ""
+        lines.append(f"- {study}: `{column}` {a} -> {b} in {plural(len(sources), 'run')}: {named}{more}")
+    return lines
+
+
 def verdict(result: Comparison, tol: float) -> str:
     if result.exit_code == 0:
         compared = sum(result.compared[kind] for kind in CATEGORIES)
@@ -123,6 +144,8 @@ def summary_lines(result: Comparison, a: Path, b: Path, tol: float, include_timi
     what only one set has."""
     lines = [f"# Compare: A = `{a}`, B = `{b}`", "", verdict(result, tol), ""]
     lines += counts_table(result, include_timing)
+    if rows := result.differing("recipe"):
+        lines += [f"## Settings that differ ({len(rows)} values)", "", *setting_lines(rows), ""]
     for kind, title in SECTIONS.items():
         if rows := result.differing(kind):
             lines += [f"## {title} ({len(rows)})", "", *markdown_rows(rows), ""]

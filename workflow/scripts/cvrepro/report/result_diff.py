@@ -41,7 +41,10 @@ PAIR_KEYS = ["a", "b", "column"]
 # probes (test_acc) and pretraining (contrastive_acc, probe_acc) name them.
 HEADLINE_NAMES = {"accuracy", "loss", "ece", "auc"}
 HEADLINE_ENDINGS = ("_acc", "_accuracy", "_loss", "_auc", "_f1")
-CATEGORIES = ("table", "headline", "detail")  # timing, when not compared, is a fourth
+# The recipe a run ran (metrics.json's `recipe`: learning rate, optimizer, augmentation ...) is
+# its own category, so the setting that changed between two sets stands in the summary beside
+# the numbers it changed. Timing, when not compared, is a fifth.
+CATEGORIES = ("table", "headline", "recipe", "detail")
 
 Key = tuple[str, str]  # (study, source), source e.g. "tables/t", "runs/a", "evals/a/test"
 Rows = dict[str, dict[str, object]]  # row name ("" for metrics files) -> column -> value
@@ -134,12 +137,14 @@ def is_per_class(column: str) -> bool:
 
 
 def category(source: str, column: str) -> str:
-    """Table cells and headline metrics are the summary; the rest of a metrics file (per-class
-    values, counts, the recipe it ran) are details."""
+    """Table cells, headline metrics and the recipe are the summary; the rest of a metrics file
+    (per-class values, counts) are details."""
     if source.startswith("tables/"):
         return "table"
     parts = column.split(".")
-    if parts[0] == "recipe" or is_per_class(column):
+    if parts[0] == "recipe":
+        return "recipe"
+    if is_per_class(column):
         return "detail"
     last = parts[-1]
     return "headline" if last in HEADLINE_NAMES or last.endswith(HEADLINE_ENDINGS) else "detail"
@@ -183,13 +188,17 @@ def row_label(names: list[str]) -> str:
     return f"{names[0]} - {names[1]} · {names[2]}" if len(names) == len(PAIR_KEYS) else names[0]
 
 
-def leaves(node: object, path: str = ""):
-    """(dotted path, value) for every number, boolean, null and array under `node`;
-    text is skipped (names, paths: configuration, not results)."""
+def leaves(node: object, path: str = "", text: bool = False):
+    """(dotted path, value) for every number, boolean, null and array under `node`; text is
+    skipped (names, paths: configuration, not results), except in the recipe (`text`), where an
+    optimizer's or augmentation's name is the setting that changed."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key not in SKIPPED_KEYS:
-                yield from leaves(value, f"{path}.{key}" if path else str(key))
+                inner = text or (not path and key == "recipe")
+                yield from leaves(value, f"{path}.{key}" if path else str(key), inner)
+    elif isinstance(node, str) and text:
+        yield path, node
     elif isinstance(node, list):
         if path.rsplit(".", 1)[-1] not in SKIPPED_ARRAYS:
             yield path, node
