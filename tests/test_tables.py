@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from scipy import stats
 
 from cvrepro.report.caveats import automatic_caveats
+from cvrepro.report.results_index import index_markdown
 from cvrepro.report.stats import t_interval, wilson
-from cvrepro.report.study_report import StudyText, index_markdown, reported_vs_ours, study_report
+from cvrepro.report.study_report import StudyText, reported_vs_ours, study_report
 from cvrepro.report.table_markdown import provenance_line, to_markdown
 from cvrepro.report.table_stats import comparisons
 from cvrepro.report.tables.runs import pretrain_values, run_table, run_values
@@ -216,24 +220,57 @@ def test_report_assembles_tables_comparison_figures_jobs_and_caveats():
     )
     assert "source report" not in own and "Reported vs ours" not in own and "fidelity" not in own
     index = index_markdown(
-        {"s1": {"description": "x " * 200, "runs": 2, "tables": 1, "figures": 1, "train_minutes": 1.0}}, False
+        {
+            "s1": {
+                "description": "x " * 200,
+                "runs": 2,
+                "tables": 1,
+                "figures": 1,
+                "train_minutes": 1.0,
+                "best": "",
+            }
+        },
+        False,
     )
     assert "| [s1](s1/REPORT.md) |" in index and "..." in index and index.startswith("# cvrepro results")
     rehearsal = index_markdown({}, True)
     assert rehearsal.startswith("# cvrepro rehearsal") and "mean nothing" in rehearsal
 
 
-def test_the_index_still_lists_a_study_run_before_alone(tmp_path):
-    """Study A ran, then study B alone: results/REPORT.md lists both (A from its REPORT.md)."""
+def test_the_index_shows_every_studys_numbers_from_its_own_files(tmp_path):
+    """Study A ran, then study B alone: results/REPORT.md lists both, A's row as full as B's
+    (trainings, tables, figures, training time and best test accuracy read from A's files)."""
     import report
 
-    (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "REPORT.md").write_text("# Study `a`\n\nWhat A reproduces.\n\n## Tables\n")
-    b = {"b": {"description": "What B reproduces.", "runs": 1, "tables": 1, "figures": 0}}
-    text = report.index(b, {"b": []}, tmp_path / "REPORT.md")
-    assert "| [b](b/REPORT.md) | What B reproduces. | 1 | 1 | 0 | 0.0 |" in text
-    assert "| [a](a/REPORT.md) | What A reproduces. (not in this run's selection) |" in text
-    assert (tmp_path / "REPORT.md").read_text() == text
+    def write_study(name: str, accuracies: list[float], seconds: float) -> list[Path]:
+        root = tmp_path / name
+        (root / "tables").mkdir(parents=True)
+        (root / "figures").mkdir()
+        (root / "figures" / "curves.png").write_bytes(b"png")
+        (root / "REPORT.md").write_text(f"# Study `{name}`\n\nWhat {name.upper()} reproduces.\n\n## Tables\n")
+        frame = pd.DataFrame(
+            {"test_acc": accuracies, "test_acc_sd": 0.01, "test_acc_n": 3}, index=["r1", "r2"]
+        )
+        frame.index.name = "run"
+        frame.to_csv(root / "tables" / "t.csv")
+        (root / "tables" / "t.md").write_text("| |\n")
+        (root / "tables" / "t.compare.csv").write_text("a,b,column\n")
+        files = []
+        for run in ("r1", "r2"):
+            (root / "runs" / run).mkdir(parents=True)
+            (root / "runs" / run / "metrics.json").write_text(json.dumps({"train_time_s": seconds}))
+            files.append(root / "runs" / run / "metrics.json")
+        return files
+
+    write_study("a", [0.5, 0.75], 30.0)
+    b_files = write_study("b", [0.9, 0.2], 60.0)
+    text = report.index({"b": {"description": "What B reproduces."}}, {"b": b_files}, tmp_path / "REPORT.md")
+    assert "| [b](b/REPORT.md) | What B reproduces. | 2 | 1 | 1 | 2.0 | 90.0 ± 1.0% (n=3): r1 in t |" in text
+    assert (
+        "| [a](a/REPORT.md) | What A reproduces. (an earlier run; not in this one's selection) | 2 | 1 | 1 | "
+        "1.0 | 75.0 ± 1.0% (n=3): r2 in t |" in text
+    )
+    assert text.index("[b]") < text.index("[a]") and (tmp_path / "REPORT.md").read_text() == text
 
 
 def test_automatic_caveats_name_imagenet_overlap_and_tiny_train_mode_batches():

@@ -7,7 +7,8 @@ import pandas as pd
 
 from cvrepro.jobs.job import git_commit
 from cvrepro.jobs.logs import log_to
-from cvrepro.report.study_report import StudyText, earlier_studies, index_markdown, study_report
+from cvrepro.report.results_index import results_index
+from cvrepro.report.study_report import StudyText, study_report
 
 
 def main(
@@ -38,11 +39,11 @@ def main(
 def index(
     studies: dict[str, dict], job_metrics: dict[str, list[Path]], out: Path, rehearsal: bool = False
 ) -> str:
-    """studies: name -> {description, runs, tables, figures}; job_metrics: name -> metrics files."""
-    for name, paths in job_metrics.items():
-        seconds = sum(json.loads(Path(p).read_text()).get("train_time_s") or 0 for p in paths)
-        studies[name]["train_minutes"] = seconds / 60
-    text = index_markdown(studies, rehearsal, earlier_studies(Path(out).parent, set(studies)))
+    """studies: name -> {description, ...} of the studies this invocation ran; job_metrics: name ->
+    their trainings' metrics files. Studies an earlier invocation left are listed too, each row's
+    numbers read from the study's own files (cvrepro.report.results_index)."""
+    selected = {name: info["description"] for name, info in studies.items()}
+    text = results_index(Path(out).parent, selected, job_metrics, rehearsal)
     Path(out).write_text(text)
     return text
 

@@ -4,7 +4,6 @@ metrics the DAG made. Plain Markdown: readable on GitHub, in an editor, or as te
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
@@ -212,39 +211,3 @@ def study_report(
     parts += [f"- {caveat}\n" for caveat in study.caveats] if study.caveats else ["None noted.\n"]
     parts.append(f"\nMade by cvrepro commit {commit}.\n")
     return "\n".join(part for part in parts if part)
-
-
-def earlier_studies(results: Path, current: set[str]) -> dict[str, str]:
-    """Studies with a REPORT.md under `results` that this invocation did not select (run before,
-    alone or with others): name -> the first line of its description (or "")."""
-    found = {}
-    for report in sorted(Path(results).glob("*/REPORT.md")):
-        if report.parent.name not in current:
-            lines = [line.strip() for line in report.read_text().splitlines()[1:]]
-            found[report.parent.name] = next(
-                (line for line in lines if line and not line.startswith(("#", ">"))), ""
-            )
-    return found
-
-
-def index_markdown(studies: dict[str, dict], rehearsal: bool, earlier: dict[str, str] | None = None) -> str:
-    """results/REPORT.md: one line per study with its description, size and link; then the
-    studies whose reports an earlier invocation left (`earlier`: name -> description)."""
-    lines = [
-        "# cvrepro rehearsal (synthetic data: the numbers mean nothing)\n"
-        if rehearsal
-        else "# cvrepro results\n",
-        "| study | what it reproduces | runs | tables | figures | training time (min) |",
-        "|---|---|---:|---:|---:|---:|",
-    ]
-    for name, info in studies.items():
-        summary = " ".join(info["description"].split())
-        summary = summary if len(summary) <= 160 else summary[:157] + "..."
-        lines.append(
-            f"| [{name}]({name}/REPORT.md) | {summary} | {info['runs']} | {info['tables']} | "
-            f"{info['figures']} | {info['train_minutes']:.1f} |"
-        )
-    for name, description in (earlier or {}).items():
-        summary = description if len(description) <= 120 else description[:117] + "..."
-        lines.append(f"| [{name}]({name}/REPORT.md) | {summary} (not in this run's selection) | | | | |")
-    return "\n".join(lines) + "\n"
