@@ -15,6 +15,7 @@ cvrepro.data.augment_presets.PRESETS.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,10 +86,23 @@ def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
     return mean.tolist(), std.tolist()
 
 
+@functools.lru_cache(maxsize=256)
+def device_constant(
+    values: tuple, device: torch.device, dtype: torch.dtype, shape: tuple[int, ...] = (-1,)
+) -> torch.Tensor:
+    """`values` as a tensor on `device`, made once per process: torch.tensor(..., device=cuda)
+    copies from pageable host memory, which makes the host wait for the GPU, so nothing that runs
+    per batch may build its constants that way. The same values and dtype as torch.tensor would
+    give; callers must not modify the result in place. Made outside inference mode, so a constant
+    first made while evaluating can still take part in autograd later."""
+    with torch.inference_mode(False):
+        return torch.tensor(values, device=device, dtype=dtype).view(shape)
+
+
 def standardize(x: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
     """Float images in [0, 1] -> per-channel standardised (mean/std given in [0, 1] units)."""
-    mean_t = torch.tensor(mean, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
-    std_t = torch.tensor(std, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+    mean_t = device_constant(tuple(mean), x.device, x.dtype, (1, -1, 1, 1))
+    std_t = device_constant(tuple(std), x.device, x.dtype, (1, -1, 1, 1))
     return (x - mean_t) / std_t
 
 
@@ -187,7 +201,7 @@ def random_resized_crop(
 def _gray(x: torch.Tensor) -> torch.Tensor:
     if x.shape[1] == 1:
         return x
-    weights = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    weights = device_constant((0.299, 0.587, 0.114), x.device, x.dtype, (1, 3, 1, 1))
     return (x * weights).sum(1, keepdim=True)
 
 
@@ -206,7 +220,7 @@ def rgb_to_hsv(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
 
 
 # For each hue sector i, which of (v, p, q, t) is red, green and blue (torchvision's table).
-_HSV_SECTORS = torch.tensor([[0, 2, 1, 1, 3, 0], [3, 0, 0, 2, 1, 1], [1, 1, 3, 0, 0, 2]])
+_HSV_SECTORS = ((0, 2, 1, 1, 3, 0), (3, 0, 0, 2, 1, 1), (1, 1, 3, 0, 0, 2))
 
 
 def hsv_to_rgb(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -217,7 +231,8 @@ def hsv_to_rgb(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tenso
     q = ((1.0 - s * f) * v).clamp(0.0, 1.0)
     t = ((s * f + (1.0 - s)) * v).clamp(0.0, 1.0)
     p = ((1.0 - s) * v).clamp(0.0, 1.0)
-    select = _HSV_SECTORS.to(h.device)[:, sector.long().remainder(6)].moveaxis(0, 1)  # (N, 3, H, W)
+    sectors = device_constant(_HSV_SECTORS, h.device, torch.int64, (3, 6))
+    select = sectors[:, sector.long().remainder(6)].moveaxis(0, 1)  # (N, 3, H, W)
     return torch.stack((v, p, q, t), 1).gather(1, select)
 
 

@@ -6,7 +6,13 @@ the loss of one batch and the numbers an epoch reports. Everything else exists o
 batch plan and the schedule built from it, the seeded order, the optimizer, gradient-flow
 recording, the NaN check, early stopping, the history and resuming after a kill. Sums are
 accumulated on the device and read once per epoch, so the loop never waits on the host inside an
-epoch.
+epoch: the methods' steps build no tensor from Python values and branch on no tensor
+(tests/test_host_sync.py counts such operations in each), and under fp16 the GradScaler's skip of
+an overflowing step happens inside fused optimizers on CUDA instead of in a host-side check.
+
+Precision (cvrepro.nets.device): under fp16 the loss is scaled before backward and the gradients
+unscaled (GradScaler.unscale_) before the gradient-flow statistics read them, so they mean the
+same under every precision; a step the scaler skips (an overflow) adds 0 to them.
 
 The schedule, stepped once per training batch, is a closed-form multiplier of the peak learning
 rate, `lr_factor(step)`, wrapped in torch's LambdaLR. tests/test_schedules.py proves it equal,
@@ -29,7 +35,7 @@ from torch import nn
 from cvrepro.data.tensors import TensorSet
 from cvrepro.evaluate.early_stopping import EarlyStop
 from cvrepro.nets.checkpoint import ResumeFile, load_state, restore_training, save_state, training_state
-from cvrepro.nets.device import prepare_device
+from cvrepro.nets.device import grad_scaler, prepare_device
 from cvrepro.nets.models import frozen_bn_mode, set_train_mode
 from cvrepro.train.batches import batch_starts
 
@@ -98,13 +104,14 @@ def train_one_epoch(
     shuffle: bool,
     batches: int | None = None,
     grads_per_step: bool = False,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> tuple[dict[str, float], list[dict], list[float]]:
     """One pass in a seeded random order, or the data's own without `shuffle` (its first
     `batches` batches only, when given: the last epoch of a recipe that counts `steps`). Returns
     (scores, gradient rows, each step's batch loss). A gradient row holds a watched weight's mean
     and max |grad|: per step (`step` numbered from 1 in the epoch) when `grads_per_step`, else the
     mean over steps of its mean |grad| and the largest |grad| of any step. Frozen BatchNorm layers
-    run in `frozen_bn` mode (cvrepro.nets.models.set_train_mode)."""
+    run in `frozen_bn` mode (cvrepro.nets.models.set_train_mode). `scaler`: fp16's GradScaler."""
     set_train_mode(model, frozen_bn)
     if method.state is not None:
         method.state.train()
@@ -123,17 +130,27 @@ def train_one_epoch(
         batch = order[start : start + batch_size]
         loss, parts = method.step(data.images[batch], data.labels[batch], generator)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if scaler is None:
+            loss.backward()
+        else:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)  # true gradients from here on, for the statistics too
         losses.append(loss.detach())
         if watched:
             means = torch.stack([p.grad.abs().mean() for _, p in watched])
             maxes = torch.stack([p.grad.abs().amax() for _, p in watched])
+            if scaler is not None:  # an overflowing step, which the scaler skips, counts 0
+                means, maxes = (torch.nan_to_num(v, nan=0.0, posinf=0.0) for v in (means, maxes))
             grad_sums += means
             grad_max = torch.maximum(grad_max, maxes)
             if grads_per_step:
                 step_grads.append(torch.stack([means, maxes]))
         last_lr = optimizer.param_groups[0]["lr"]
-        optimizer.step()
+        if scaler is None:
+            optimizer.step()
+        else:
+            scaler.step(optimizer)
+            scaler.update()
         scheduler.step()
         for key, value in parts.items():
             sums[key] = sums[key] + value if key in sums else value
@@ -231,17 +248,24 @@ def fit(
     steps = len(batch_starts(len(data), batch_size))
     if sum(min(batch_size, len(data) - s) for s in batch_starts(len(data), batch_size)) < len(data):
         log("the last batch of one image is left out of every epoch (BatchNorm needs two)")
-    optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], recipe["optimizer"])
+    scaler = grad_scaler(device)
+    # Fused optimizers skip an overflowing fp16 step on the GPU; others make the scaler read a flag.
+    fused = scaler is not None and device.type == "cuda"
+    optimizer = make_optimizer(
+        [p for p in model.parameters() if p.requires_grad], recipe["optimizer"], fused=fused
+    )
     scheduler = make_scheduler(optimizer, recipe["schedule"], epochs, steps)
     watched = watched_parameters(model) if watch_grads else []
     result, first_epoch = FitResult(), 1
     state = load_state(resume)
     if state is not None:
-        first_epoch = restore_training(state, model, optimizer, scheduler, generator)
+        first_epoch = restore_training(
+            state, model, optimizer, scheduler, generator, scaler, reseed=recipe["seed"], log=log
+        )
         result = FitResult(**state["result"])
         if method.state is not None:
             method.state.load_state_dict(state["method_state"])
-    started = time.perf_counter()
+    started = saved = time.perf_counter()
     for epoch in range(first_epoch, epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
         if device.type == "cuda":
@@ -262,6 +286,7 @@ def fit(
             recipe["shuffle"],
             batches,
             watch_grads == "step",
+            scaler,
         )
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -275,12 +300,15 @@ def fit(
         log(_epoch_line(row, epochs, elapsed * (epochs - epoch)))
         if stopping is not None:
             _track_best(result, row, stopping, model, log)
-        if resume is not None:
+        last = epoch == epochs or result.stopped_early
+        if resume is not None and (last or time.perf_counter() - saved >= resume.every_s):
             extra = {
                 "result": vars(result),
                 "method_state": method.state.state_dict() if method.state else None,
             }
-            save_state(resume, training_state(epoch, model, optimizer, scheduler, generator, **extra))
+            state = training_state(epoch, model, optimizer, scheduler, generator, scaler, **extra)
+            save_state(resume, state)
+            saved = time.perf_counter()
         if result.stopped_early:
             break
     if result.best_weights is not None and stopping["restore_best"]:
@@ -296,8 +324,11 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "constant", "step")
 
 
-def make_optimizer(params, spec: dict) -> torch.optim.Optimizer:
+def make_optimizer(params, spec: dict, fused: bool = False) -> torch.optim.Optimizer:
+    """The optimizer `spec` names; `fused`: torch's fused CUDA kernels (fp16 training on a GPU),
+    otherwise torch's default implementation, as before."""
     name = spec["name"]
+    options = {"fused": True} if fused else {}
     if name == "sgd":
         return torch.optim.SGD(
             params,
@@ -305,10 +336,13 @@ def make_optimizer(params, spec: dict) -> torch.optim.Optimizer:
             momentum=spec["momentum"],
             nesterov=spec["nesterov"] and spec["momentum"] > 0,
             weight_decay=spec["weight_decay"],
+            **options,
         )
     if name in ("adam", "adamw"):
         optimizer = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-        return optimizer(params, lr=spec["lr"], betas=tuple(spec["betas"]), weight_decay=spec["weight_decay"])
+        return optimizer(
+            params, lr=spec["lr"], betas=tuple(spec["betas"]), weight_decay=spec["weight_decay"], **options
+        )
     raise ValueError(f"unknown optimizer {name!r}; choose from {list(OPTIMIZERS)}")
 
 

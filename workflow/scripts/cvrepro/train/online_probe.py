@@ -67,6 +67,9 @@ def online_probe(
     size = labelled_batch_size(len(labelled), steps)
     augment = recipe["probe_augment"]
     state = {"step": 0, "order": None}
+    # Every step's labelled batch has `size` images; the count is made once, not once per step
+    # (a tensor built from a Python value on the GPU is a copy the host waits for).
+    seen = torch.tensor(size, device=device)
 
     def features(x: torch.Tensor) -> torch.Tensor:
         # Keras: encoder(..., training=False) - eval mode, and no gradient reaches the encoder.
@@ -98,7 +101,7 @@ def online_probe(
         return {
             "probe_loss": loss.detach() * len(labels),
             "probe_correct": (logits.argmax(1) == labels).sum(),
-            "probe_seen": torch.tensor(len(labels), device=device),
+            "probe_seen": seen if len(labels) == size else torch.tensor(len(labels), device=device),
         }
 
     @torch.no_grad()

@@ -18,13 +18,19 @@ from cvrepro.train.online_probe import online_probe, probe_scores
 from cvrepro.train.supervised import triplet_margin_loss
 
 
+def _partners(n: int, device: torch.device) -> torch.Tensor:
+    """Each of 2N views' positive: view i's is i + N and back; made on the device (a CPU tensor
+    moved there would be a host-to-device copy that waits, in every step)."""
+    return torch.cat([torch.arange(n, 2 * n, device=device), torch.arange(0, n, device=device)])
+
+
 def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
     """SimCLR's NT-Xent over 2N views: each view's positive is its pair; self-similarity masked."""
     z = F.normalize(torch.cat([z1, z2]), dim=1)
     n = len(z1)
     sim = z @ z.T / temperature
     sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), -float("inf"))
-    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    targets = _partners(n, z.device)
     return F.cross_entropy(sim, targets)
 
 
@@ -48,8 +54,7 @@ def contrastive_accuracy(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
     z = F.normalize(torch.cat([z1, z2]), dim=1)
     n = len(z1)
     sim = (z @ z.T).masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), -float("inf"))
-    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
-    return (sim.argmax(1) == targets).float().mean()
+    return (sim.argmax(1) == _partners(n, z.device)).float().mean()
 
 
 def cross_view_logits(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:

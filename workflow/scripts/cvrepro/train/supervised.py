@@ -32,6 +32,15 @@ def pairwise_distances(x: torch.Tensor, distance: str) -> torch.Tensor:
     raise ValueError(f"unknown distance {distance!r}; choose from ['euclidean', 'cosine']")
 
 
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The mean of `values` where `mask` holds, 0 where it never does: values[mask].mean() without
+    its host waits (boolean indexing counts the selected entries on the host; a branch on
+    mask.any() reads the mask there). Where the mask holds everywhere, the same sum of the same
+    numbers divided by the same count, so the float32 result is bit for bit values.mean()'s.
+    The sum keeps the graph when nothing is selected."""
+    return torch.where(mask, values, 0).sum() / mask.sum().clamp_min(1)
+
+
 def triplet_margin_loss(
     embeddings: torch.Tensor,
     labels: torch.Tensor,
@@ -47,48 +56,44 @@ def triplet_margin_loss(
     semi_hard: per anchor and positive, the nearest negative farther than the positive
     (FaceNet); the hardest negative when none is.
     random: per anchor, one random positive and one random negative.
+    A batch without a valid triplet gives 0 (with a graph). No branch depends on the data and no
+    shape does either, so the loss never makes the host wait for the GPU; the distances are float32
+    (the caller computes them outside autocast; TF32 is off, cvrepro.nets.device).
     """
     d = pairwise_distances(embeddings, distance)
     same = labels[:, None] == labels[None, :]
     eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
     positive = same & ~eye
     negative = ~same
-    zero = embeddings.sum() * 0  # keeps the graph when no triplet exists
     if mining == "batch_all":
         losses = (d[:, :, None] - d[:, None, :] + margin).clamp_min(0)
         valid = positive[:, :, None] & negative[:, None, :]
-        active = valid & (losses > 1e-16)
-        return losses[active].mean() if active.any() else zero
+        return masked_mean(losses, valid & (losses > 1e-16))
     if mining == "batch_hard":
         has = positive.any(1) & negative.any(1)
-        if not has.any():
-            return zero
         hardest_pos = torch.where(positive, d, torch.full_like(d, -float("inf"))).amax(1)
         hardest_neg = torch.where(negative, d, torch.full_like(d, float("inf"))).amin(1)
-        return (hardest_pos - hardest_neg + margin).clamp_min(0)[has].mean()
+        return masked_mean((hardest_pos - hardest_neg + margin).clamp_min(0), has)
     if mining == "semi_hard":
-        anchor, pos = positive.nonzero(as_tuple=True)
-        if len(anchor) == 0 or not negative.any():
-            return zero
-        d_ap = d[anchor, pos]
-        d_an = d[anchor]  # (T, N)
-        neg = negative[anchor]
-        semi = neg & (d_an > d_ap[:, None])
-        inf = torch.full_like(d_an, float("inf"))
-        semi_min = torch.where(semi, d_an, inf).amin(1)
-        hardest = torch.where(neg, d_an, inf).amin(1)
-        chosen = torch.where(semi.any(1), semi_min, hardest)
-        ok = neg.any(1)
-        return (d_ap - chosen + margin).clamp_min(0)[ok].mean() if ok.any() else zero
+        # Every (anchor, positive) pair at once: (N, N) pairs against (N, N, N) negatives, where the
+        # pairs that are not positives are masked out (the pair list itself would need nonzero).
+        d_ap = d  # (anchor, positive)
+        d_an = d[:, None, :]  # (anchor, 1, negative)
+        neg = negative[:, None, :]
+        semi = neg & (d_an > d_ap[:, :, None])
+        inf = torch.full_like(d, float("inf"))[:, None, :]
+        semi_min = torch.where(semi, d_an, inf).amin(2)
+        hardest = torch.where(negative, d, inf[:, 0]).amin(1)[:, None]
+        chosen = torch.where(semi.any(2), semi_min, hardest)
+        ok = positive & negative.any(1)[:, None]
+        return masked_mean((d_ap - chosen + margin).clamp_min(0), ok)
     if mining == "random":
         has = positive.any(1) & negative.any(1)
-        if not has.any():
-            return zero
         scores = torch.rand(d.shape, device=d.device, generator=generator)
         pos = torch.where(positive, scores, torch.full_like(scores, -1.0)).argmax(1)
         neg = torch.where(negative, scores, torch.full_like(scores, -1.0)).argmax(1)
         rows = torch.arange(len(labels), device=d.device)
-        return (d[rows, pos] - d[rows, neg] + margin).clamp_min(0)[has].mean()
+        return masked_mean((d[rows, pos] - d[rows, neg] + margin).clamp_min(0), has)
     raise ValueError(
         f"unknown mining {mining!r}; choose from ['batch_all', 'batch_hard', 'semi_hard', 'random']"
     )
