@@ -20,7 +20,7 @@ space     := $(empty) $(empty)
 SEED_STUDIES := [$(subst $(space),$(comma),$(sort $(basename $(notdir $(wildcard studies/*.yaml)))))]
 STUDIES   ?= $(SEED_STUDIES)
 
-.PHONY: setup setup-slurm venv data run rehearse test lint dry-run why clean bench compare gpu-wheels
+.PHONY: setup setup-slurm venv data run rehearse test test-precision lint dry-run why clean bench compare gpu-wheels
 
 setup: venv data
 
@@ -63,8 +63,21 @@ run: setup
 rehearse: venv
 	$(SNAKEMAKE) --cores all --resources gpu=$(GPUS) --config rehearsal=true studies='$(STUDIES)' $(ARGS)
 
+# The suite at this CPU's own precision, then (with no ARGS) the tests that compare training and
+# inference results again at the other one: CVREPRO_CPU_BF16 makes an fp32 CPU act as a bf16 one
+# and the other way round (cvrepro/nets/cpu_flags.py), so every machine checks both precisions.
+PRECISION_TESTS := tests/test_losses.py tests/test_engine.py tests/test_ssl_probes.py tests/test_online_probe.py tests/test_training_slice.py
+OTHER_CPU_BF16   = $$($(PY) -c 'import sys; sys.path.insert(0, "workflow/scripts"); from cvrepro.nets.cpu_flags import cpu_has_native_bf16; print(0 if cpu_has_native_bf16() else 1)')
+
 test: setup setup-slurm
 	$(PY) -m pytest $(ARGS)
+	@if [ -z "$(ARGS)" ]; then other=$(OTHER_CPU_BF16); \
+		echo "The precision tests at this CPU's other precision (CVREPRO_CPU_BF16=$$other):"; \
+		CVREPRO_CPU_BF16=$$other $(MAKE) --no-print-directory test-precision; fi
+
+# Only the precision tests, at the precision CVREPRO_CPU_BF16 says (1: bf16, 0: fp32; unset: the CPU's).
+test-precision: venv
+	$(PY) -m pytest -o addopts='-ra --strict-markers -n auto --dist loadscope' $(PRECISION_TESTS) $(ARGS)
 
 lint: venv
 	$(SNAKEMAKE) --lint
