@@ -11,30 +11,52 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from cvrepro.report.plot_axes import (  # noqa: E402
+    ACCURACY_RANGE,
+    LOSS_RANGE,
+    all_positive,
+    integer_axis,
+    legend_beside,
+    log_axis_labels,
+    mean_and_band,
+)
 
 
 def _mean_line(
-    ax, curves: list[pd.Series], color: str, style: str, label: str, marker: str | None = None
+    ax,
+    curves: list[pd.Series],
+    color: str,
+    style: str,
+    label: str,
+    marker: str | None = None,
+    log: bool = False,
+    bounds: tuple[float | None, float | None] = (None, None),
 ) -> None:
-    """The mean of replicate curves (indexed alike), with a +-1 sd band when there are several."""
+    """The mean of replicate curves (indexed alike), with a +-1 sd band when there are several
+    (plot_axes.mean_and_band: geometric on a log axis, else cut to `bounds`). A curve of a few
+    points is marked at each: a one-epoch curve is otherwise invisible."""
     table = pd.concat(curves, axis=1)
-    mean = table.mean(axis=1)
+    centre, low, high = mean_and_band(table, log, bounds)
     n = table.shape[1]
+    if marker is None and len(centre) <= FEW_POINTS:
+        marker = "o"
     ax.plot(
-        mean.index,
-        mean.values,
+        centre.index,
+        centre.values,
         linestyle=style,
         color=color,
         marker=marker,
+        markersize=3,
         label=label + (f" (n={n})" if n > 1 else ""),
     )
-    if n > 1:
-        sd = table.std(axis=1, ddof=1)
-        ax.fill_between(
-            mean.index, (mean - sd).values, (mean + sd).values, color=color, alpha=0.15, linewidth=0
-        )
+    if low is not None:
+        ax.fill_between(centre.index, low.values, high.values, color=color, alpha=0.15, linewidth=0)
+
+
+FEW_POINTS = 12  # curves with at most this many points get a marker at each
 
 
 def _column(histories: list[pd.DataFrame], column: str) -> list[pd.Series] | None:
@@ -44,49 +66,109 @@ def _column(histories: list[pd.DataFrame], column: str) -> list[pd.Series] | Non
     return [h.set_index("epoch")[column] for h in histories]
 
 
+def _loss_axis(ax, tables: list[pd.DataFrame]) -> bool:
+    """A log loss axis when every loss recorded is > 0 (one epoch-1 spike then takes a decade,
+    not the whole axis); else a linear one. Returns whether it is log (then call
+    log_axis_labels once the lines are drawn)."""
+    log = bool(tables) and all(all_positive(t) for t in tables)
+    ax.set_yscale("log" if log else "linear")
+    return log
+
+
+def _band_note(log: bool, replicated: bool) -> str:
+    if not replicated:
+        return " (log axis)" if log else ""
+    return " (log axis; geometric mean, band x/÷ 1 sd)" if log else " (mean, band ± 1 sd)"
+
+
+def _shared_legend(ax, axes) -> None:
+    """One legend beside `ax` with every labelled line of `axes`, each label once (a run's
+    colour and a split's line style are the same in every panel)."""
+    handles = {}
+    for each in axes:
+        for handle, label in zip(*each.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    legend_beside(ax, list(handles.values()))
+
+
+HISTORY_ACCURACIES = (
+    ("train_acc", "-", "train"),
+    ("contrastive_acc", "-", "contrastive"),
+    ("probe_acc", ":", "probe"),
+    ("probe_train_acc", "-.", "probe train"),  # probe: online (S6)
+    ("probe_val_acc", ":", "probe val"),
+    ("val_acc", "--", "val"),
+)
+
+
 def training_curves(histories: dict[str, list[pd.DataFrame]], out_png: Path, title: str) -> None:
+    """training_curves_figure, saved."""
+    save_figure(training_curves_figure(histories), out_png, title)
+
+
+def training_curves_figure(histories: dict[str, list[pd.DataFrame]]) -> Figure:
     """Loss (left) and accuracy (right) per epoch, mean over replicates with +-1 sd bands; solid =
-    train, dashed = validation (pretrainings: their objective's accuracy and probe, dotted)."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    train, dashed = validation (pretrainings: their objective's accuracy and probe, dotted). The
+    loss axis is log (a geometric band) whenever every loss is > 0; accuracy bands stay in [0, 1];
+    the legend sits beside the panels."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(13, 4.2))
+    losses = {
+        (run, column): curves
+        for run, replicates in histories.items()
+        for column in ("train_loss", "val_loss")
+        if (curves := _column(replicates, column)) is not None
+    }
+    log = _loss_axis(ax_loss, [pd.concat(curves, axis=1) for curves in losses.values()])
     for i, (run, replicates) in enumerate(histories.items()):
         color = f"C{i % 10}"
-        _mean_line(ax_loss, _column(replicates, "train_loss"), color, "-", f"{run} train")
-        for column, style, label in (
-            ("train_acc", "-", "train"),
-            ("contrastive_acc", "-", "contrastive"),
-            ("probe_acc", ":", "probe"),
-            ("probe_train_acc", "-.", "probe train"),  # probe: online (S6)
-            ("probe_val_acc", ":", "probe val"),
-            ("val_acc", "--", "val"),
-        ):
+        for column, style in (("train_loss", "-"), ("val_loss", "--")):
+            if (run, column) in losses:
+                split = column.removesuffix("_loss")
+                _mean_line(
+                    ax_loss, losses[run, column], color, style, f"{run} {split}", log=log, bounds=LOSS_RANGE
+                )
+        for column, style, label in HISTORY_ACCURACIES:
             if (curves := _column(replicates, column)) is not None:
-                _mean_line(ax_acc, curves, color, style, f"{run} {label}")
-        if (curves := _column(replicates, "val_loss")) is not None:
-            _mean_line(ax_loss, curves, color, "--", f"{run} val")
-    ax_loss.set(xlabel="epoch", ylabel="training objective", title="loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+                _mean_line(ax_acc, curves, color, style, f"{run} {label}", bounds=ACCURACY_RANGE)
+    replicated = any(len(replicates) > 1 for replicates in histories.values())
+    ax_loss.set(xlabel="epoch", ylabel="training objective", title="loss" + _band_note(log, replicated))
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy" + _band_note(False, replicated))
+    xs = sorted({float(e) for replicates in histories.values() for h in replicates for e in h["epoch"]})
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax_acc.legend(fontsize=8, loc="lower right")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=120)
-    plt.close(fig)
+        integer_axis(ax, xs)
+    if log:
+        log_axis_labels(ax_loss)
+    _shared_legend(ax_acc, (ax_loss, ax_acc))
+    return fig
 
 
 def step_loss(steps: dict[str, list[pd.DataFrame]], out_png: Path, title: str) -> None:
+    """step_loss_figure, saved."""
+    save_figure(step_loss_figure(steps), out_png, title)
+
+
+def step_loss_figure(steps: dict[str, list[pd.DataFrame]]) -> Figure:
     """The training loss of every optimizer step, one line per run (mean over replicates with a
-    +-1 sd band), against the step: a report's 'loss vs iterations'."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for i, (run, replicates) in enumerate(steps.items()):
-        _mean_line(ax, [r.set_index("step")["loss"] for r in replicates], f"C{i % 10}", "-", run)
-    ax.set(xlabel="iteration (optimizer step)", ylabel="training loss of the batch")
+    +-1 sd band), against the step: a report's 'loss vs iterations'. Log axis when every loss is
+    > 0, as in training_curves."""
+    fig, ax = plt.subplots(figsize=(8.5, 4))
+    curves = {run: [r.set_index("step")["loss"] for r in replicates] for run, replicates in steps.items()}
+    log = _loss_axis(ax, [pd.concat(c, axis=1) for c in curves.values()])
+    for i, (run, replicates) in enumerate(curves.items()):
+        _mean_line(ax, replicates, f"C{i % 10}", "-", run, log=log, bounds=LOSS_RANGE)
+    replicated = any(len(replicates) > 1 for replicates in steps.values())
+    ax.set(
+        xlabel="iteration (optimizer step)",
+        ylabel="training loss of the batch",
+        title="loss" + _band_note(log, replicated),
+    )
     ax.grid(alpha=0.3)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(fontsize=8)
-    save_figure(fig, out_png, title)
+    integer_axis(ax, sorted({float(s) for c in curves.values() for r in c for s in r.index}))
+    if log:
+        log_axis_labels(ax)
+    legend_beside(ax)
+    return fig
 
 
 def tsne(
@@ -98,7 +180,15 @@ def tsne(
     count: int,
     seed: int,
 ) -> None:
-    """scikit-learn's t-SNE of (a seeded sample of) the features, coloured by class."""
+    """tsne_figure, saved (its title on the axes: a t-SNE has one panel)."""
+    save_figure(tsne_figure(features, labels, classes, title, count, seed), out_png, "")
+
+
+def tsne_figure(
+    features: np.ndarray, labels: np.ndarray, classes: list[str], title: str, count: int, seed: int
+) -> Figure:
+    """scikit-learn's t-SNE of (a seeded sample of) the features, coloured by class, the legend
+    beside the points."""
     from sklearn.manifold import TSNE
 
     rng = np.random.default_rng(seed)
@@ -107,24 +197,28 @@ def tsne(
     points = TSNE(n_components=2, init="pca", random_state=seed, perplexity=perplexity).fit_transform(
         features[index]
     )
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig, ax = plt.subplots(figsize=(8.2, 6))
     for c in np.unique(labels[index]):
         mask = labels[index] == c
         ax.scatter(
             points[mask, 0], points[mask, 1], s=6, label=classes[c] if 0 <= c < len(classes) else str(c)
         )
     ax.set(xticks=[], yticks=[], title=title or f"t-SNE of {len(index)} embeddings")
-    ax.legend(fontsize=7, markerscale=2, loc="best")
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=120)
-    plt.close(fig)
+    legend_beside(ax, markerscale=2)
+    return fig
 
 
 def bn_sweep(results: dict[str, list[pd.DataFrame]], out_png: Path, title: str) -> None:
+    """bn_sweep_figure, saved."""
+    save_figure(bn_sweep_figure(results), out_png, title)
+
+
+def bn_sweep_figure(results: dict[str, list[pd.DataFrame]]) -> Figure:
     """Left: accuracy on the corrupted sets (mean over conditions, shuffled order) against test
     batch size, one line per run and BN mode. Right: eval-mode accuracy against severity. Mean
-    over each run's replicates, with +-1 sd bands."""
-    fig, (ax_bs, ax_sev) = plt.subplots(1, 2, figsize=(11, 4))
+    over each run's replicates, with +-1 sd bands kept in [0, 1]; one legend beside both (the
+    right panel's lines are the left's `eval` ones)."""
+    fig, (ax_bs, ax_sev) = plt.subplots(1, 2, figsize=(13, 4.2))
     styles = {"eval": "-", "train": "--", "adapt": ":"}
     for i, (run, frames) in enumerate(results.items()):
         shuffled = [frame[frame["order"] == "shuffled"] for frame in frames]
@@ -133,10 +227,18 @@ def bn_sweep(results: dict[str, list[pd.DataFrame]], out_png: Path, title: str) 
                 f[(f["mode"] == mode) & (f["severity"] > 0)].groupby("batch_size")["accuracy"].mean()
                 for f in shuffled
             ]
-            _mean_line(ax_bs, curves, f"C{i}", styles.get(mode, "-"), f"{run} {mode}", marker="o")
+            _mean_line(
+                ax_bs, curves, f"C{i}", styles.get(mode, "-"), f"{run} {mode}", "o", bounds=ACCURACY_RANGE
+            )
         largest = [f[(f["mode"] == "eval") & (f["batch_size"] == f["batch_size"].max())] for f in shuffled]
         _mean_line(
-            ax_sev, [f.groupby("severity")["accuracy"].mean() for f in largest], f"C{i}", "-", run, marker="o"
+            ax_sev,
+            [f.groupby("severity")["accuracy"].mean() for f in largest],
+            f"C{i}",
+            "-",
+            f"{run} eval",
+            "o",
+            bounds=ACCURACY_RANGE,
         )
     ax_bs.set(
         xscale="log", xlabel="test batch size", ylabel="accuracy (corrupted, mean)", title="BatchNorm mode"
@@ -147,8 +249,8 @@ def bn_sweep(results: dict[str, list[pd.DataFrame]], out_png: Path, title: str) 
     ax_sev.set(xlabel="severity (0 = clean)", ylabel="accuracy (eval mode)", title="corruption severity")
     for ax in (ax_bs, ax_sev):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    save_figure(fig, out_png, title)
+    _shared_legend(ax_sev, (ax_bs, ax_sev))
+    return fig
 
 
 def panel_row(n: int, panel_width: float = 5.0, height: float = 4.5):
@@ -156,80 +258,52 @@ def panel_row(n: int, panel_width: float = 5.0, height: float = 4.5):
     return fig, axes[0]
 
 
-def save_figure(fig, out_png: Path, title: str) -> None:
+def layout(fig: Figure, title: str) -> Figure:
+    """The caption above the panels, then the panels, legends and colour bars fitted in."""
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Figure, out_png: Path, title: str) -> None:
+    layout(fig, title)
     fig.savefig(out_png, dpi=120)
     plt.close(fig)
 
 
-def confusion_heatmaps(metrics: dict[str, dict], out_png: Path, title: str = "") -> None:
-    """Row-normalised confusion matrices (true class down, predicted across), one panel per run."""
-    fig, axes = panel_row(len(metrics))
-    for ax, (run, m) in zip(axes, metrics.items(), strict=True):
-        confusion = np.asarray(m["confusion"], dtype=float)
-        normalised = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
-        ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
-        ticks = range(len(m["classes"]))
-        ax.set_xticks(ticks, m["classes"], rotation=90, fontsize=6)
-        ax.set_yticks(ticks, m["classes"], fontsize=6)
-        ax.set(xlabel="predicted", ylabel="true", title=f"{run} ({100 * m['test_acc']:.1f}%)")
-    save_figure(fig, out_png, title)
-
-
-def roc_curves(metrics: dict[str, dict], out_png: Path, title: str = "") -> None:
-    """One-vs-rest ROC curve per class, one panel per run, AUC in the legend."""
-    fig, axes = panel_row(len(metrics))
-    for ax, (run, m) in zip(axes, metrics.items(), strict=True):
-        for name, curve in m["roc"]["per_class"].items():
-            ax.plot(curve["fpr"], curve["tpr"], linewidth=1, label=f"{name} ({curve['auc']:.2f})")
-        ax.plot([0, 1], [0, 1], "k:", linewidth=0.8)
-        ax.set(
-            xlabel="false positive rate",
-            ylabel="true positive rate",
-            title=f"{run}: macro AUC {m['roc']['macro_auc']:.3f}",
-        )
-        ax.legend(fontsize=6)
-    save_figure(fig, out_png, title)
-
-
-def class_accuracy_bars(metrics: dict[str, dict], out_png: Path, title: str, metric: str) -> None:
-    """Per-class `metric` (recall = per-class accuracy, precision or f1), one group of bars per
-    class, one bar per run. Classes are every run's in first-seen order (a zero-shot probe adds
-    `other`); a run without a class has no bar there."""
-    classes = list(dict.fromkeys(c for m in metrics.values() for c in m["classes"]))
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(classes) * len(metrics)), 4))
-    width = 0.8 / len(metrics)
-    for i, (run, m) in enumerate(metrics.items()):
-        values = [m["per_class"][c][metric] if c in m["per_class"] else np.nan for c in classes]
-        ax.bar(np.arange(len(classes)) + i * width, values, width, label=run)
-    ax.set_xticks(np.arange(len(classes)) + 0.4 - width / 2, classes, rotation=45, ha="right", fontsize=8)
-    ax.set(ylabel=f"per-class {metric}", ylim=(0, 1))
-    ax.legend(fontsize=8)
-    save_figure(fig, out_png, f"{title} [{metric}]" if title else f"per-class {metric}")
-
-
 def probe_curves(histories: dict[str, pd.DataFrame], out_png: Path, title: str = "") -> None:
+    """probe_curves_figure, saved."""
+    save_figure(probe_curves_figure(histories), out_png, title)
+
+
+def probe_curves_figure(histories: dict[str, pd.DataFrame]) -> Figure:
     """Loss (left) and accuracy (right) per iteration of probes fitted by minibatch_gd: solid =
-    the iteration's training batch, dashed = the validation set (S7's Figures 1-2)."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    the iteration's training batch, dashed = the validation set (S7's Figures 1-2). Log loss
+    axis when every loss is > 0; one legend beside both panels."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(13, 4.2))
+    log = _loss_axis(ax_loss, [h[["train_loss", "val_loss"]] for h in histories.values()])
     for i, (probe, history) in enumerate(histories.items()):
-        color, label = f"C{i % 10}", f"{probe} ({len(history)} iterations)"
+        color = f"C{i % 10}"
         steps = history["iteration"]
-        ax_loss.plot(steps, history["train_loss"], color=color, linewidth=0.8, label=f"{label} batch")
-        ax_acc.plot(
-            steps, history["train_acc"], color=color, linewidth=0.5, alpha=0.6, label=f"{probe} batch"
-        )
+        label = f"{probe} batch ({len(history)} iterations)"
+        ax_loss.plot(steps, history["train_loss"], color=color, linewidth=0.8, label=label)
+        ax_acc.plot(steps, history["train_acc"], color=color, linewidth=0.5, alpha=0.6, label=label)
         if history["val_acc"].notna().any():
             ax_loss.plot(steps, history["val_loss"], color=color, linestyle="--", label=f"{probe} val")
             ax_acc.plot(steps, history["val_acc"], color=color, linestyle="--", label=f"{probe} val")
-    ax_loss.set(xlabel="iteration", ylabel="cross-entropy (+ L2 on the batch)", title="loss")
+    ax_loss.set(
+        xlabel="iteration",
+        ylabel="cross-entropy (+ L2 on the batch)",
+        title="loss" + (" (log axis)" if log else ""),
+    )
     ax_acc.set(xlabel="iteration", ylabel="accuracy", title="accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    save_figure(fig, out_png, title)
+    if log:
+        log_axis_labels(ax_loss)
+    _shared_legend(ax_acc, (ax_loss, ax_acc))
+    return fig
 
 
 STEP_ALPHA = 0.1  # plot_grad_flow's alpha for each step's bars
@@ -254,13 +328,19 @@ def _step_bars(ax, frame: pd.DataFrame, column: str, color: str, floor: float) -
 
 
 def gradient_flow(flows: dict[str, pd.DataFrame], out_png: Path, title: str, scale: str) -> None:
+    """gradient_flow_figure, saved."""
+    save_figure(gradient_flow_figure(flows, scale), out_png, title)
+
+
+def gradient_flow_figure(flows: dict[str, pd.DataFrame], scale: str) -> Figure:
     """S5's gradient-flow plot (the usual plot_grad_flow recipe), one panel per run: for each
     weight, a bar of its max |gradient| (light) over a bar of its mean |gradient| (dark), on a log
     axis (small early-layer gradients stay visible) or the recipe's linear one. Per-step rows
     (grad_flow_per: step) are all overlaid, as the recipe draws when called after every step;
-    per-epoch rows show the last epoch."""
+    per-epoch rows show the last epoch. Axis limits come from the panel's values (log: from the
+    decade below the smallest); the legend sits beside the panel, off the bars."""
     runs = list(flows.items())
-    fig, axes = plt.subplots(len(runs), 1, figsize=(10, 3.2 * len(runs)), squeeze=False)
+    fig, axes = plt.subplots(len(runs), 1, figsize=(11.5, 3.2 * len(runs)), squeeze=False)
     for ax, (run, frame) in zip(axes[:, 0], runs, strict=True):
         ax.set_title(run, fontsize=9)
         if frame.empty:
@@ -269,7 +349,7 @@ def gradient_flow(flows: dict[str, pd.DataFrame], out_png: Path, title: str, sca
         shown = frame if "step" in frame else frame[frame["epoch"] == frame["epoch"].max()]
         layers = list(dict.fromkeys(shown["layer"]))
         values = shown[["mean_abs_grad", "max_abs_grad"]].to_numpy(float)
-        floor = values[values > 0].min(initial=1e-12) / 2 if scale == "log" else 0.0
+        floor = log_floor(values) if scale == "log" else 0.0
         handles = []
         for column, color, alpha, label in (
             ("max_abs_grad", "c", 0.6, "max |gradient|"),
@@ -284,17 +364,35 @@ def gradient_flow(flows: dict[str, pd.DataFrame], out_png: Path, title: str, sca
                 )
         ax.set_xticks(np.arange(len(layers)), layers, rotation=90, fontsize=6)
         top = values.max(initial=0.0) * (2 if scale == "log" else 1.05) or 1.0
-        ax.set(yscale=scale, ylabel="|gradient|", xlim=(-0.5, len(layers) - 0.5), ylim=(floor, top))
+        ax.set(
+            yscale=scale,
+            ylabel="|gradient|",
+            xlim=(-0.5, len(layers) - 0.5),
+            ylim=(floor, max(top, floor * 10)),
+        )
         ax.grid(alpha=0.3, axis="y")
-        ax.legend(handles=handles, fontsize=7, loc="upper right")
-    save_figure(fig, out_png, title)
+        legend_beside(ax, handles)
+    return fig
+
+
+def log_floor(values: np.ndarray) -> float:
+    """The bottom of a log |gradient| axis: the power of ten at or below the smallest positive
+    value (within a decade of the data, whatever its scale); 1e-12 only when nothing is > 0."""
+    positive = values[values > 0]
+    return float(10 ** np.floor(np.log10(positive.min()))) if positive.size else 1e-12
 
 
 def grid_scores(
     points: list[tuple[object, dict[str, list[float]]]], key: str, out_png: Path, title: str
 ) -> None:
-    """Scores against a grid value: one line per score, mean with sd error bars over replicates."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    """grid_scores_figure, saved."""
+    save_figure(grid_scores_figure(points, key), out_png, title)
+
+
+def grid_scores_figure(points: list[tuple[object, dict[str, list[float]]]], key: str) -> Figure:
+    """Scores against a grid value: one line per score, mean with sd error bars over replicates
+    (cut to [0, 1], what an accuracy can take); the legend beside the axes."""
+    fig, ax = plt.subplots(figsize=(7.5, 4))
     labels = [", ".join(map(str, x)) if isinstance(x, list) else str(x) for x, _ in points]
     numeric = all(isinstance(x, int | float) and not isinstance(x, bool) for x, _ in points)
     xs = [x for x, _ in points] if numeric else list(range(len(points)))
@@ -302,21 +400,23 @@ def grid_scores(
         values = [s[score] for _, s in points]
         if not all(values):
             continue
-        means = [float(np.mean(v)) for v in values]
-        errors = [float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for v in values]
+        means = np.array([float(np.mean(v)) for v in values])
+        errors = np.array([float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for v in values])
+        low, high = ACCURACY_RANGE
+        yerr = np.stack([means - np.maximum(means - errors, low), np.minimum(means + errors, high) - means])
         n = min(len(v) for v in values)
         ax.errorbar(
             xs,
             means,
-            yerr=errors,
+            yerr=yerr,
             marker="o",
             capsize=3,
             color=f"C{i}",
-            label=score.replace("_acc", "") + (f" (n={n})" if n > 1 else ""),
+            label=score.replace("_acc", "") + (f" (mean ± sd, n={n})" if n > 1 else ""),
         )
     if not numeric:
         ax.set_xticks(xs, [label.replace(", ", "\n") for label in labels], fontsize=8)
     ax.set(xlabel=key, ylabel="accuracy")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    save_figure(fig, out_png, title)
+    legend_beside(ax, fontsize=8)
+    return fig

@@ -1,14 +1,14 @@
 """class_accuracy: per-class bars of `metric` (recall, precision, f1) on the test set of each run or
-probe (replicate 0)."""
+probe, the mean over its replicates with sd error bars."""
 
-from cvrepro.report.figures.kind import METRICS, FigureKind, first, metrics_on_test, read_metrics
+from cvrepro.report.figures.kind import METRICS, FigureKind, metrics_on_test, read_metrics
 from cvrepro.report.grouping import Manifest
 
 
 def draw(spec: dict, inputs: Manifest, out_png) -> None:
-    from cvrepro.report import plots
+    from cvrepro.report import plot_metrics
 
-    plots.class_accuracy_bars(first(read_metrics(inputs)), out_png, spec["caption"], spec["metric"])
+    plot_metrics.class_accuracy_bars(read_metrics(inputs), out_png, spec["caption"], spec["metric"])
 
 
 KIND = FigureKind(("runs",), metrics_on_test, draw, rows=METRICS)

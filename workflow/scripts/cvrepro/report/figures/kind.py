@@ -71,8 +71,15 @@ def read_metrics(inputs: Manifest, role: str = "jobs") -> dict[str, list[dict]]:
 
 
 def first(grouped: dict[str, list]) -> dict:
-    """Replicate 0 of each row (figures that draw one replicate per row)."""
-    return {row: replicates[0] for row, replicates in grouped.items()}
+    """Replicate 0 of each row (figures that draw one replicate per row), keyed by the row and,
+    when it has several, which replicate is shown: `cnn_sgd (replicate 0 of 3)` (replicate k
+    trains with the run's seed + k), so the panel says it is not the mean."""
+    from cvrepro.report.plot_axes import replicate_note
+
+    return {
+        (f"{row} ({replicate_note(0, len(replicates))})" if len(replicates) > 1 else row): replicates[0]
+        for row, replicates in grouped.items()
+    }
 
 
 def load_images(spec: dict, inputs: Manifest):

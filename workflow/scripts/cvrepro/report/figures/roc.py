@@ -1,13 +1,14 @@
-"""roc: one-vs-rest ROC curves on the test set of each run or probe (replicate 0)."""
+"""roc: one-vs-rest ROC curves on the test set of each run or probe (replicate 0; its title names
+it and gives the macro AUC of every replicate)."""
 
-from cvrepro.report.figures.kind import METRICS, FigureKind, first, metrics_on_test, read_metrics
+from cvrepro.report.figures.kind import METRICS, FigureKind, metrics_on_test, read_metrics
 from cvrepro.report.grouping import Manifest
 
 
 def draw(spec: dict, inputs: Manifest, out_png) -> None:
-    from cvrepro.report import plots
+    from cvrepro.report import plot_metrics
 
-    plots.roc_curves(first(read_metrics(inputs)), out_png, spec["caption"])
+    plot_metrics.roc_curves(read_metrics(inputs), out_png, spec["caption"])
 
 
 KIND = FigureKind(("runs",), metrics_on_test, draw, rows=METRICS)
