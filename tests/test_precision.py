@@ -154,7 +154,9 @@ def test_a_state_written_on_another_device_type_goes_on_with_a_note(tmp_path):
 
 
 @pytest.mark.parametrize(("every_s", "saved_after_epoch_1"), [(0, True), (3600, False)])
-def test_resume_state_is_written_at_most_every_n_seconds_and_at_the_end(tmp_path, every_s, saved_after_epoch_1):
+def test_resume_state_is_written_at_most_every_n_seconds_and_at_the_end(
+    tmp_path, every_s, saved_after_epoch_1
+):
     set_precision("fp32")
     resume = ResumeFile(tmp_path / "state.pt", "h", every_s=every_s)
     present: dict[int, bool] = {}

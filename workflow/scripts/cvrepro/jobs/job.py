@@ -190,6 +190,12 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {threads} thread{'s' * (threads != 1)}, {precision_name(device)})"
 
 
+def _precision(device: torch.device) -> str:
+    from cvrepro.nets.device import precision_name
+
+    return precision_name(device)
+
+
 def code_provenance(code: dict | None, field: str = "code") -> dict:
     """{key: fingerprint} of the code a job ran (the rule's `code` param, cvrepro/jobs/fingerprint.py),
     or {} when there is none: a script's main() called directly, as tests do."""
@@ -205,6 +211,8 @@ def provenance(
         "git_commit": git_commit(),
         "versions": versions(),
         "device": device if isinstance(device, str) else device_name(device),
+        # What the forward passes ran in: bf16 / fp16 (+ GradScaler) autocast or fp32, TF32 on CUDA.
+        **({} if isinstance(device, str) else {"precision": _precision(device)}),
         "host": platform.node(),
         "seed": seed,
         **code_provenance(code),
