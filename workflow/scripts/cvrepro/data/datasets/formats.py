@@ -112,21 +112,22 @@ def write_cifar10_tar(
     images, labels = train
     members = []
     for i, part in enumerate(np.array_split(np.arange(len(labels)), batches), start=1):
-        batch = {
-            b"batch_label": f"training batch {i} of {batches}".encode(),
-            b"labels": labels[part].tolist(),
-        }
-        batch[b"data"] = cifar_rows(images[part])
-        members.append((f"{CIFAR10_ROOT}/data_batch_{i}", _pickled(batch)))
-    batch = {
-        b"batch_label": b"testing batch 1 of 1",
-        b"labels": test[1].tolist(),
-        b"data": cifar_rows(test[0]),
-    }
-    members.append((f"{CIFAR10_ROOT}/test_batch", _pickled(batch)))
+        batch = _cifar_batch(f"training batch {i} of {batches}", images[part], {b"labels": labels[part]})
+        members.append((f"{CIFAR10_ROOT}/data_batch_{i}", batch))
+    batch = _cifar_batch("testing batch 1 of 1", test[0], {b"labels": test[1]})
+    members.append((f"{CIFAR10_ROOT}/test_batch", batch))
     meta = {b"label_names": [n.encode() for n in class_names], b"num_cases_per_batch": len(labels) // batches}
     members.append((f"{CIFAR10_ROOT}/batches.meta", _pickled(meta)))
     write_tar(path, members, gz=True)
+
+
+def _cifar_batch(name: str, images: np.ndarray, labels: dict[bytes, np.ndarray]) -> bytes:
+    """One pickled batch as CIFAR-10 and CIFAR-100 store it: its name, its labels under the
+    dataset's keys, then its images as rows (keys in the originals' order)."""
+    return _pickled(
+        {b"batch_label": name.encode(), **{key: value.tolist() for key, value in labels.items()}}
+        | {b"data": cifar_rows(images)}
+    )
 
 
 def write_cifar100_tar(
@@ -139,13 +140,11 @@ def write_cifar100_tar(
     """cifar-100-python.tar.gz: train and test (fine and coarse labels), meta."""
     members = []
     for split, (images, labels) in (("train", train), ("test", test)):
-        batch = {
-            b"batch_label": f"{split}ing batch 1 of 1".encode(),
-            b"fine_labels": labels.tolist(),
-            b"coarse_labels": (labels % len(coarse_names)).tolist(),
-            b"data": cifar_rows(images),
-        }
-        members.append((f"{CIFAR100_ROOT}/{split}", _pickled(batch)))
+        coarse = labels % len(coarse_names)
+        batch = _cifar_batch(
+            f"{split}ing batch 1 of 1", images, {b"fine_labels": labels, b"coarse_labels": coarse}
+        )
+        members.append((f"{CIFAR100_ROOT}/{split}", batch))
     meta = {
         b"fine_label_names": [n.encode() for n in fine_names],
         b"coarse_label_names": [n.encode() for n in coarse_names],
