@@ -1,2 +1,3 @@
-"""Stage 3, evaluation: metrics, per-class scores, BatchNorm modes for shift sweeps, feature
-probes (SVM, softmax, gradient-descent linear models) and activation maps."""
+"""The evaluation stage, after training and before the report: metrics, per-class scores,
+BatchNorm modes for shift sweeps, feature probes (SVM, softmax, gradient-descent linear models)
+and activation maps."""
