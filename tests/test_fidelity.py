@@ -10,6 +10,7 @@ that silently departs from the report fails here.
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
@@ -70,12 +71,19 @@ def grid_values(study: str, spec: dict, run: str) -> dict:
 
 
 def value_at(spec: dict, key: str):
-    """The value at a dotted key (optimizer.lr), or MISSING."""
+    """The value at a dotted key (optimizer.lr), or MISSING; a final `[i:j]` takes that slice of a
+    list (batch_sizes[:4]: the report's sizes, where ours append more)."""
+    key, _, cut = key.partition("[")
     value = spec
     for step in key.split("."):
         if not isinstance(value, dict) or step not in value:
             return MISSING
         value = value[step]
+    if cut:
+        start, _, stop = cut.removesuffix("]").partition(":")
+        if not isinstance(value, list):
+            return MISSING
+        value = value[int(start or 0) : int(stop) if stop else None]
     return value
 
 
@@ -130,6 +138,10 @@ def test_every_item_is_explained(name):
             assert item["why"].strip(), f"{where}: status {item['status']} needs a why"
         if item["status"] in ("same", "departs"):
             assert item["report"].strip(), f"{where}: status {item['status']} must quote the report"
+        if item["derived"].strip():
+            assert item["status"] == "same", (
+                f"{where}: `derived` explains a same value; status is {item['status']}"
+            )
 
 
 @pytest.mark.parametrize("name", sorted(STUDIES))
@@ -198,8 +210,124 @@ def test_a_planted_value_in_any_same_claim_is_caught(study, number):
         assert any(f"fidelity[{number}]" in line for line in mismatches(study, spec))
         return
     target = part(study, spec, first)
-    *parents, last = item["key"].split(".")
+    *parents, last = item["key"].partition("[")[0].split(".")
     for step in parents:
         target = target[step]
     target[last] = "planted"
     assert any(f"fidelity[{number}]" in line for line in mismatches(study, spec))
+
+
+# --- quotes: the report's own words ---------------------------------------------------------------
+# Each seed study's source report (the study files' headers and /work/shared/STUDIES.md say the same).
+# CI and every session have a read-only copy of shared/ beside the clone.
+SEEDS_DIR = REPO.parent / "shared" / "seeds"
+SEED_OF = {
+    "cifar100_subsets": "000",
+    "cifar10_transfer": "001",
+    "stl10_transfer": "002",
+    "tinyimagenet_losses": "002",
+    "dogs_cats_optimizers": "002",
+    "stl10_simclr": "003",
+    "cifar10_linear_and_triplet": "004",
+}
+needs_seeds = pytest.mark.skipif(
+    not SEEDS_DIR.is_dir(), reason=f"the seed reports are not here ({SEEDS_DIR} is absent)"
+)
+TAG = re.compile(r"</?[a-z]+>")
+NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def plain(text: str) -> str:
+    """Text as compared: whitespace runs (line breaks included) made one space, and the seed
+    texts' markup dropped: markdown emphasis (`*trainset1*`, `**Data Abundance**`) and HTML tags
+    (`<u>6m 4s</u>`, `</pre>`), which are formatting, not words."""
+    return " ".join(TAG.sub("", text.replace("*", "")).split())
+
+
+def seed_text(study: str) -> str:
+    """The study's source report, as `plain` compares it."""
+    number = SEED_OF[study]
+    found = sorted(SEEDS_DIR.glob(f"{number}_*.txt"))
+    if len(found) != 1:
+        raise FileNotFoundError(f"{SEEDS_DIR}: expected one seed report {number}_*.txt, found {len(found)}")
+    return plain(found[0].read_text(encoding="utf-8"))
+
+
+def unquoted(report: str, source: str) -> list[str]:
+    """The pieces of a `report` field (`...` joins verbatim pieces) that are not in the source."""
+    pieces = [piece.strip() for piece in re.split(r"\.\.\.|\u2026", report)]
+    return [piece for piece in pieces if piece and plain(piece) not in source]
+
+
+def numbers_in(value) -> list[float]:
+    """The numbers of a claimed value (a number, or those inside its lists and dicts)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return []
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    if isinstance(value, dict):
+        return [n for item in value.values() for n in numbers_in(item)]
+    return [n for item in value for n in numbers_in(item)]
+
+
+def printed(number: float, quote: str) -> bool:
+    """Whether the quote prints the number, as itself or as a percentage (0.2446 as 24.46%)."""
+    shown = [float(token.replace(",", "")) for token in NUMBER.findall(quote)]
+    return any(abs(s - number) <= 1e-9 * max(1.0, abs(number)) for s in shown) or any(
+        abs(s - 100 * number) < 5e-3 for s in shown
+    )
+
+
+def claim_problems(study: str, spec: dict, source: str) -> list[str]:
+    """One line per quote that is not the report's words and per `same` number the quote lacks."""
+    problems = []
+    for number, item in enumerate(spec["fidelity"]):
+        where = f"{study}: fidelity[{number}] ({item['what']})"
+        for piece in unquoted(item["report"], source):
+            problems.append(f"{where}: report quotes {piece[:80]!r}, which is not in the seed report")
+        if item["status"] == "same" and not item["derived"].strip():
+            missing = [n for n in numbers_in(item["value"]) if not printed(n, item["report"])]
+            if missing:
+                problems.append(f"{where}: status same claims {missing[:4]}, which its quote does not print")
+    return problems
+
+
+@needs_seeds
+@pytest.mark.parametrize("name", sorted(SEED_OF))
+def test_every_quote_is_the_reports_words_and_every_same_number_is_printed(name):
+    problems = claim_problems(name, STUDIES[name], seed_text(name))
+    assert not problems, "\n".join(problems)
+
+
+def test_every_seed_study_names_its_report():
+    assert set(SEED_OF) == set(STUDIES), "a study without a seed report entry (SEED_OF) or a stale entry"
+
+
+@needs_seeds
+def test_a_planted_paraphrase_or_unprinted_value_is_caught():
+    """The check itself, on a real study: a reworded quote, a quote joined from a paraphrase and a
+    `same` value that the quote does not print each fail; the verbatim item passes."""
+    source = seed_text("cifar100_subsets")
+    spec = copy.deepcopy(STUDIES["cifar100_subsets"])
+    number, item = next(
+        (n, i) for n, i in enumerate(spec["fidelity"]) if i["status"] == "same" and i["key"] == "size"
+    )
+    assert not claim_problems("cifar100_subsets", spec, source)
+    quote = item["report"]
+    item["report"] = quote.replace("comprises", "contains")  # a paraphrase
+    assert any(
+        f"fidelity[{number}]" in line and "not in the seed" in line
+        for line in claim_problems("cifar100_subsets", spec, source)
+    )
+    item["report"] = (
+        quote + " ... and it was trained for 90 epochs"
+    )  # a verbatim piece joined to an invented one
+    assert any("not in the seed" in line for line in claim_problems("cifar100_subsets", spec, source))
+    item["report"], item["value"] = quote, item["value"] + 1  # a value the quote does not print
+    assert any("does not print" in line for line in claim_problems("cifar100_subsets", spec, source))
+
+
+def test_numbers_are_found_as_printed():
+    assert printed(0.2446, "trainset1 24.46%") and printed(5000, "comprises 5000 images")
+    assert printed(0.001, "lr=0.001") and printed(1e-4, "lr 1e-4") and printed(25000, "25,000 images")
+    assert not printed(128, "as 4, 8, 16, 32") and not printed(0.3, "13.00%")
