@@ -110,7 +110,18 @@ def fidelity_markdown(items: list[dict]) -> str:
         "|---|---|---|---|---|",
     ]
     for item in items:
-        cells = [item["what"], item["report"] or "(silent)", item["ours"], item["status"], item["why"]]
+        # `report` holds the report's words only; how a value follows from them and text from
+        # another source (a library's example) are the item's own fields, shown with the why.
+        why = " ".join(
+            part
+            for part in (
+                item["why"],
+                f"Derived from the quote: {item['derived']}" if item.get("derived") else "",
+                f"Source (not the report): {item['source']}" if item.get("source") else "",
+            )
+            if part
+        )
+        cells = [item["what"], item["report"] or "(silent)", item["ours"], item["status"], why]
         lines.append("| " + " | ".join(" ".join(str(c).split()).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
