@@ -331,3 +331,23 @@ def test_numbers_are_found_as_printed():
     assert printed(0.2446, "trainset1 24.46%") and printed(5000, "comprises 5000 images")
     assert printed(0.001, "lr=0.001") and printed(1e-4, "lr 1e-4") and printed(25000, "25,000 images")
     assert not printed(128, "as 4, 8, 16, 32") and not printed(0.3, "13.00%")
+
+
+def test_the_report_shows_derived_and_source_beside_the_why():
+    """REPORT.md's fidelity table keeps the report's words apart from what is ours or another
+    source's: `derived` and `source` are shown in the why cell, labelled."""
+    from cvrepro.report.study_report import fidelity_markdown
+
+    item = {
+        "what": "Adam's betas",
+        "report": "optim.Adam(model.parameters(), lr=0.001)",
+        "ours": "(0.9, 0.999)",
+        "status": "same",
+        "why": "",
+        "derived": "The call passes no betas: PyTorch's defaults.",
+        "source": "keras-team/keras-io, examples/vision/semisupervised_simclr.py",
+    }
+    row = fidelity_markdown([item]).splitlines()[-1]
+    assert row.startswith("| Adam's betas | optim.Adam(model.parameters(), lr=0.001) | (0.9, 0.999) | same |")
+    assert "Derived from the quote: The call passes no betas" in row
+    assert "Source (not the report): keras-team/keras-io, examples/vision/semisupervised_simclr.py" in row
