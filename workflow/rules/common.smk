@@ -273,8 +273,14 @@ def get_sweep_shift_dir(wildcards):
 
 
 def get_table_inputs(wildcards):
-    study = study_of(wildcards)
-    table = study.tables[wildcards.table]
+    return table_inputs(wildcards.study, wildcards.table)
+
+
+# A kind's inputs are asked for by the rule's input and params functions: computed once per job.
+@lru_cache(maxsize=None)
+def table_inputs(study_name, table_name):
+    study = STUDIES[study_name]
+    table = study.tables[table_name]
     return TABLE_KINDS[table["kind"]].inputs(study, table)
 
 
@@ -289,8 +295,13 @@ def get_table_spec(wildcards):
 
 
 def get_figure_inputs(wildcards):
-    study = study_of(wildcards)
-    figure = study.figures[wildcards.figure]
+    return figure_inputs(wildcards.study, wildcards.figure)
+
+
+@lru_cache(maxsize=None)
+def figure_inputs(study_name, figure_name):
+    study = STUDIES[study_name]
+    figure = study.figures[figure_name]
     return FIGURE_KINDS[figure["kind"]].inputs(study, figure)
 
 
