@@ -78,7 +78,7 @@ def _loss_axis(ax, tables: list[pd.DataFrame]) -> bool:
 def _band_note(log: bool, replicated: bool) -> str:
     if not replicated:
         return " (log axis)" if log else ""
-    return " (log axis; geometric mean, band x/÷ 1 sd)" if log else " (mean, band ± 1 sd)"
+    return " (log axis; geometric mean, band ×/÷ 1 sd)" if log else " (mean, band ± 1 sd)"
 
 
 def _shared_legend(ax, axes) -> None:
@@ -337,8 +337,8 @@ def gradient_flow_figure(flows: dict[str, pd.DataFrame], scale: str) -> Figure:
     weight, a bar of its max |gradient| (light) over a bar of its mean |gradient| (dark), on a log
     axis (small early-layer gradients stay visible) or the recipe's linear one. Per-step rows
     (grad_flow_per: step) are all overlaid, as the recipe draws when called after every step;
-    per-epoch rows show the last epoch. Axis limits come from the panel's values (log: from the
-    decade below the smallest); the legend sits beside the panel, off the bars."""
+    per-epoch rows show the last epoch. Axis limits come from the panel's values (log: from
+    a third of the smallest); the legend sits beside the panel, off the bars."""
     runs = list(flows.items())
     fig, axes = plt.subplots(len(runs), 1, figsize=(11.5, 3.2 * len(runs)), squeeze=False)
     for ax, (run, frame) in zip(axes[:, 0], runs, strict=True):
@@ -376,10 +376,11 @@ def gradient_flow_figure(flows: dict[str, pd.DataFrame], scale: str) -> Figure:
 
 
 def log_floor(values: np.ndarray) -> float:
-    """The bottom of a log |gradient| axis: the power of ten at or below the smallest positive
-    value (within a decade of the data, whatever its scale); 1e-12 only when nothing is > 0."""
+    """The bottom of a log |gradient| axis: a third of the smallest positive value, so that every
+    bar, the smallest too, shows half a decade of length while the axis stays within a decade of
+    the data whatever its scale; 1e-12 only when nothing is > 0."""
     positive = values[values > 0]
-    return float(10 ** np.floor(np.log10(positive.min()))) if positive.size else 1e-12
+    return float(positive.min() / 3) if positive.size else 1e-12
 
 
 def grid_scores(
