@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
+import torch
 import yaml
 
-from conftest import REPO, planned_jobs, planned_wildcards, run_snakemake
-from cvrepro.config import load_config
+from conftest import REPO, TINY_STUDY, planned_jobs, planned_wildcards, run_snakemake
+from cvrepro.config import ConfigError, load_config, resolve_study
+from cvrepro.evaluate.activations import activation_maps, imagenet_network
 
 # study -> (datasets it downloads, runs it trains, pretrainings, whether it has BN sweeps)
 EXPECTED = {
@@ -101,3 +105,46 @@ def test_all_studies_download_every_dataset_once(dry_run_of_all):
     assert (
         jobs["download"] == 13 and jobs["prepare"] == 8 and jobs["report"] == 8 and jobs["report_index"] == 1
     )
+
+
+def acts_error(**figure) -> str:
+    """The one-line ConfigError of the tiny study with its activations figure changed."""
+    study = copy.deepcopy(TINY_STUDY)
+    study["figures"]["acts"].update(figure)
+    with pytest.raises(ConfigError) as info:
+        resolve_study("tiny", study, "studies/tiny.yaml")
+    assert "\n" not in str(info.value)
+    return str(info.value)
+
+
+def test_an_activations_figure_draws_a_run_or_an_imagenet_network_not_both():
+    """S2's report drew an ImageNet ResNet-50 (figure key imagenet), not a trained run."""
+    both = acts_error(imagenet={"arch": "resnet50"})
+    assert "figures.acts: kind activations needs exactly one of runs, imagenet" in both
+    assert "needs exactly one of runs, imagenet" in acts_error(runs=[])
+    wrong = acts_error(runs=[], imagenet={"arch": "resnet50"}, layers=["layer1.3.conv1"])
+    assert "figures.acts.layers:" in wrong and "layer1 has blocks layer1.0 .. layer1.2" in wrong
+    study = copy.deepcopy(TINY_STUDY)
+    study["figures"]["acts"].update(runs=[], imagenet={"arch": "resnet50"}, layers=["layer1.1.conv3"])
+    figure = resolve_study("tiny", study, "studies/tiny.yaml").figures["acts"]
+    assert figure["imagenet"] == {"arch": "resnet50", "weights": "IMAGENET1K_V1"}
+
+
+def test_s2_draws_torchvisions_resnet50_at_the_reports_layers_and_a_rehearsal_its_stand_in(tmp_path):
+    """The report's Keras layers conv1_conv, conv2_block1_1_conv, conv2_block2_3_conv are
+    torchvision ResNet-50's conv1, layer1.0.conv1, layer1.1.conv3 (64, 64 and 256 filters); a
+    rehearsal loads torchvision's own random initialisation of that architecture, never ImageNet's."""
+    from torchvision import models
+
+    spec = load_config({"studies": ["cifar10_transfer"]}, REPO / "studies")[1]["cifar10_transfer"].spec
+    figure = spec["figures"]["activations_resnet50"]
+    assert figure["imagenet"] == {"arch": "resnet50", "weights": "IMAGENET1K_V1"} and not figure["runs"]
+    model = imagenet_network("resnet50", "IMAGENET1K_V1", tmp_path)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        reference = models.get_model("resnet50").state_dict()
+    assert all(torch.equal(reference[key], value) for key, value in model.state_dict().items())
+    x = torch.rand(2, 3, 32, 32)
+    maps = activation_maps(model, x, figure["layers"], None)
+    assert [maps[layer].shape for layer in figure["layers"]] == [(2, 16, 16), (2, 8, 8), (2, 8, 8)]
+    assert model.layer1[1].conv3.out_channels == 256

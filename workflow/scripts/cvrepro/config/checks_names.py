@@ -111,7 +111,9 @@ def check_names(study: Study) -> None:
         if not FIGURE_KINDS[figure["kind"]].layer_names:
             continue
         key = f"{study.source}: figures.{name}"
-        arch = _arch_of(study, figure["runs"][0]) if figure["runs"] else None
+        arch = (
+            _arch_of(study, figure["runs"][0]) if figure["runs"] else (figure["imagenet"] or {}).get("arch")
+        )
         for layer in figure["layers"] if arch else []:
             if problem := layer_problem(arch, layer, penultimate=False):
                 raise ConfigError(f"{key}.layers: {problem}")

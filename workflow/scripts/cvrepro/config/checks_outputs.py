@@ -30,6 +30,8 @@ def check_figures(study: Study) -> None:
         for run in figure["runs"]:
             check_named(f"{key}.runs", "run", run, allowed)
         _check_needs(key, figure, kind.needs)
+        if kind.one_of and sum(bool(figure[field]) for field in kind.one_of) != 1:
+            raise ConfigError(f"{key}: kind {figure['kind']} needs exactly one of {', '.join(kind.one_of)}")
         if kind.max_runs is not None and len(figure["runs"]) > kind.max_runs:
             raise ConfigError(
                 f"{key}.runs: {figure['kind']} draws {kind.max_runs} run, got {len(figure['runs'])}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
@@ -18,6 +20,19 @@ def first_of_each_class(labels: np.ndarray, classes: list[str], wanted: list[str
             raise ValueError(f"no image of class {name!r} in this subset")
         picks.append(int(found[0]))
     return picks
+
+
+def imagenet_network(arch: str, weights: str, random_dir: Path | str | None = None) -> nn.Module:
+    """torchvision's ImageNet-trained `arch` (weights `weights`), RGB input, its 1,000-class fc:
+    our ResNet, whose module names are torchvision's, so the state dict loads strictly and the
+    layers are named as torchvision names them (layer1.1.conv3). `random_dir`: a rehearsal's
+    random stand-in weights (cvrepro.nets.pretrained)."""
+    from cvrepro.nets.models import ResNet
+    from cvrepro.nets.pretrained import imagenet_state_dict
+
+    model = ResNet(arch=arch, num_classes=1000, in_channels=3, width=64, stem="imagenet")
+    model.load_state_dict(imagenet_state_dict(arch, weights, 3, Path(random_dir) if random_dir else None))
+    return model.eval()
 
 
 @torch.no_grad()

@@ -20,6 +20,7 @@ class FigureKind:
     grid_rows: bool = False  # every row is a grid run (its points are the x axis)
     history_rows: bool = False  # every probe row records a history (solver minibatch_gd)
     layer_names: bool = False  # `layers` and `classes` name layers of the run and classes of `subset`
+    one_of: tuple[str, ...] = ()  # exactly one of these keys must be set (activations: runs or imagenet)
 
 
 METRICS = ("runs", "probes")  # test-set metrics: runs (their evaluation) and probes both have them
