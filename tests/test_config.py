@@ -184,7 +184,41 @@ def test_cycle_in_subsets_is_reported():
 def test_unsafe_run_names_are_rejected(name):
     study = copy.deepcopy(TINY_STUDY)
     study["runs"][name] = {"train": "small"}
-    assert "is not a safe file name" in error_for(study)
+    assert f"runs.{name}: {name!r} is not a safe file name" in error_for(study)
+
+
+@pytest.mark.parametrize(
+    "section, entry",
+    [
+        ("subsets", {"dataset": "fashion_mnist", "split": "test"}),
+        ("pretrain", {"method": "simclr", "data": "big"}),
+        ("probes", {"kind": "knn", "features": "pixels", "train": "small", "test": "test"}),
+        ("shift_sets", {"subset": "test"}),
+        ("bn_sweeps", {"runs": ["b"], "shift_set": "c"}),
+        ("tables", {"runs": ["a"]}),
+        ("figures", {"kind": "samples", "subset": "test"}),
+    ],
+)
+def test_every_section_refuses_an_unsafe_name_in_one_line_naming_it(section, entry):
+    study = copy.deepcopy(TINY_STUDY)
+    study.setdefault(section, {})["x/y"] = entry
+    assert f"studies/tiny.yaml: {section}.x/y: 'x/y' is not a safe file name (1 to 100" in error_for(study)
+
+
+def test_init_keywords_are_reserved_for_pretrainings_too():
+    study = study_with(pretrain__imagenet={"method": "simclr", "data": "big"})
+    assert "pretrain.imagenet: 'imagenet' is reserved (an `init` keyword); rename it" in error_for(study)
+
+
+def test_a_grid_value_that_makes_an_unsafe_name_is_refused():
+    study = study_with(runs__a__grid={"train": ["small", "x/y"]})
+    assert "runs.a.grid: 'a.train_x/y' is not a safe file name" in error_for(study)
+
+
+def test_an_unsafe_study_file_name_is_refused(tmp_path):
+    (tmp_path / "bad name.yaml").write_text("subsets: {}\n")
+    with pytest.raises(ConfigError, match="bad name.yaml: study name: 'bad name' is not a safe file name"):
+        load_config({**tiny_config(), "studies": ["bad name"]}, tmp_path)
 
 
 def test_top_level_errors():
@@ -202,8 +236,8 @@ def test_top_level_errors():
         load({**tiny_config(), "datasets": {"fashion_mnist": {"options": {"image_size": 32}}}})
     with pytest.raises(ConfigError, match="config: device: 'gpu' is not one of"):
         load({**tiny_config(), "device": "gpu"})
-    with pytest.raises(ConfigError, match="config: precision: 'fp16' is not one of"):
-        load({**tiny_config(), "precision": "fp16"})
+    with pytest.raises(ConfigError, match="config: precision: 'fp8' is not one of"):
+        load({**tiny_config(), "precision": "fp8"})
 
 
 def test_run_defaults_merge_deeply_and_the_run_wins():

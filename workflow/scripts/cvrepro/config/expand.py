@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import itertools
 
-from cvrepro.config.schema import ConfigError, definition, validate
+from cvrepro.config.schema import ConfigError, check_name, definition, validate
 
 
 def replica_name(name: str, k: int) -> str:
@@ -65,6 +65,7 @@ def grid_points(name: str, run: dict, where: str) -> dict[str, tuple[dict, dict]
         for key, value in zip(keys, values, strict=True):
             _set_path(point, key, value, where)
         label = ".".join(f"{short}_{_value_name(v)}" for short, v in zip(shorts, values, strict=True))
+        check_name(f"{name}.{label}", f"{where}.grid")  # a value becomes part of a file name
         point = validate(point, definition("run"), f"{where} (grid point {label})")
         points[f"{name}.{label}"] = (point, dict(zip(keys, values, strict=True)))
     return points

@@ -5,22 +5,23 @@ a schema cannot express (cvrepro.config.checks). Every problem is a one-line Con
 from __future__ import annotations
 
 import copy
-import re
 from pathlib import Path
 
 from cvrepro.config.checks import check_study
 from cvrepro.config.expand import expand_study
 from cvrepro.config.rehearsal import rehearsal_study
-from cvrepro.config.schema import ConfigError, check_named, check_partial, definition, load_schema, validate
+from cvrepro.config.schema import (
+    ConfigError,
+    check_name,
+    check_named,
+    check_partial,
+    definition,
+    load_schema,
+    validate,
+)
 from cvrepro.config.yamlfile import read_yaml
 from cvrepro.data.datasets.registry import DATASETS
 from cvrepro.study import Study
-from cvrepro.study.names import INIT_KEYWORDS
-
-# Names become file and directory names: no separators, no leading dot or dash, no newline
-# (matched whole, with fullmatch), and short enough for any file system's 255-byte limit.
-SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
-SECTIONS = ("subsets", "runs", "pretrain", "probes", "shift_sets", "bn_sweeps", "tables", "figures")
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -47,7 +48,7 @@ def load_config(config: dict, study_dir: Path) -> tuple[dict, dict[str, Study]]:
     for name in selected:
         check_named("config: studies", "study", name, sorted(definitions))
         source, raw = definitions[name]
-        check_name(name, source, "study name")
+        check_name(name, f"{source}: study name")
         studies[name] = resolve_study(name, _read_study(raw) if isinstance(raw, Path) else raw, source)
         if config["rehearsal"]:
             studies[name] = rehearsal_study(studies[name])
@@ -116,14 +117,6 @@ def _check_dataset_settings(settings: dict) -> None:
                 )
 
 
-def check_name(name: str, source: str, key: str) -> None:
-    if not SAFE_NAME.fullmatch(name):
-        raise ConfigError(
-            f"{source}: {key}: {name[:120]!r} is not a safe file name "
-            "(1 to 100 letters, digits, '_', '-', '.', starting with a letter or digit)"
-        )
-
-
 def merged_run(run: dict, defaults: dict, presets: dict, key: str) -> dict:
     """run_defaults, then each preset the run names, then the run's own values."""
     run = dict(run)
@@ -136,7 +129,8 @@ def merged_run(run: dict, defaults: dict, presets: dict, key: str) -> dict:
 
 
 def resolve_study(name: str, raw: dict, source: str) -> Study:
-    """Merge run defaults, validate against the study schema and check cross-references."""
+    """Merge run defaults, validate against the study schema (names included: its
+    `propertyNames`) and check cross-references."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping (a study), got {type(raw).__name__}")
     raw = copy.deepcopy(raw)
@@ -157,14 +151,5 @@ def resolve_study(name: str, raw: dict, source: str) -> Study:
         }
     spec = expand_study(validate(raw, load_schema("study.schema.yaml"), source), source)
     study = Study(name=name, source=source, spec=spec)
-    for section in SECTIONS:
-        for item in spec[section]:
-            check_name(item, source, f"{section}.{item}")
-    for section in ("runs", "pretrain"):
-        for item in spec[section]:
-            if item in INIT_KEYWORDS:
-                raise ConfigError(
-                    f"{source}: {section}.{item}: {item!r} is reserved (an `init` keyword); rename it"
-                )
     check_study(study)
     return study

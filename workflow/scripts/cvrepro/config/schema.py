@@ -122,13 +122,16 @@ def check_plain(instance, where: str) -> None:
     measure(instance, ())
 
 
-def _message(error: ValidationError) -> str:
+def _message(error: ValidationError, root=None) -> str:
     """The schema's own wording (`x-error`) where it has one; else jsonschema's, unless that
     quotes a long value: then the rule that failed and the kind of value, without the value."""
     current = error
     while current is not None:
         if isinstance(current.schema, dict) and "x-error" in current.schema:
-            return f"{current.schema['x-error']}, got {short(repr(current.instance), 80)}"
+            wording = _fill(current.schema["x-error"], _parent(root, current.absolute_path))
+            if _names_a_key(current):  # the value is the key itself, already in the path
+                return f"{short(repr(current.instance), 120)} {wording}"
+            return f"{wording}, got {short(repr(current.instance), 80)}"
         current = current.parent
     instance = error.instance
     long_value = isinstance(instance, str) and len(instance) > 100
@@ -137,6 +140,43 @@ def _message(error: ValidationError) -> str:
     size = f" of {len(instance)} characters" if long_value else f" of {len(instance)} items"
     rule = short(f"{error.validator}: {error.validator_value!r}", 100)
     return f"a {type(instance).__name__}{size} fails {rule}"
+
+
+def _names_a_key(error: ValidationError) -> bool:
+    """Whether the failing value is a key of a mapping (a name, checked by `propertyNames`)."""
+    return "propertyNames" in error.schema_path
+
+
+def _where(error: ValidationError) -> str:
+    """The dotted key of the failing value; a name refused by `propertyNames` is part of it."""
+    path = [*error.absolute_path, *([short(str(error.instance), 120)] if _names_a_key(error) else [])]
+    return _dotted(path)
+
+
+def _parent(root, path) -> dict:
+    """The mapping that holds the value at `path` (what an x-error's {placeholders} read)."""
+    node = root
+    for part in list(path)[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return {}
+    return node if isinstance(node, dict) else {}
+
+
+def _fill(wording: str, parent: dict) -> str:
+    """`{kind}` or `{model.arch}` in an x-error: that value of the mapping holding the failing key,
+    so one rule's wording can name the setting that makes the value wrong."""
+
+    def value(match: re.Match) -> str:
+        node = parent
+        for part in match.group(1).split("."):
+            if not isinstance(node, dict) or part not in node:
+                return match.group(0)
+            node = node[part]
+        return short(str(node), 60)
+
+    return re.sub(r"\{([\w.]+)\}", value, wording)
 
 
 def _suggestion(error: ValidationError) -> str:
@@ -154,10 +194,16 @@ def _suggestion(error: ValidationError) -> str:
 def check_partial(instance, schema: dict, where: str) -> None:
     """Validate settings that are only part of what `schema` describes (run_defaults, a preset):
     every key and value they set must be valid there, whatever is missing (required keys, or a
-    branch of a oneOf that another part completes) is not an error here."""
+    branch of a oneOf that another part completes) is not an error here, nor is a rule that
+    depends on another key (an if/then: `init: imagenet` in run_defaults, the model in each run)."""
     for error in sorted(DefaultingValidator(schema).iter_errors(copy.deepcopy(instance)), key=_depth):
-        incomplete = error.validator == "required" or (
-            error.validator in ("oneOf", "anyOf") and any(e.validator == "required" for e in error.context)
+        incomplete = (
+            error.validator == "required"
+            or "then" in error.schema_path
+            or (
+                error.validator in ("oneOf", "anyOf")
+                and any(e.validator == "required" for e in error.context)
+            )
         )
         if incomplete:
             continue
@@ -179,7 +225,7 @@ def validate(instance, schema: dict, where: str):
     instance = copy.deepcopy(instance)
     error = best_match(DefaultingValidator(schema).iter_errors(instance))
     if error is not None:
-        raise ConfigError(f"{where}: {_dotted(error.absolute_path)}: {_message(error)}")
+        raise ConfigError(f"{where}: {_where(error)}: {_message(error, instance)}")
     return instance
 
 
@@ -198,3 +244,10 @@ def check_named(key: str, thing: str, name, defined) -> None:
     close = difflib.get_close_matches(str(name), defined, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise ConfigError(f"{key}: no {thing} named {name!r}{hint}; defined: {', '.join(defined) or 'none'}")
+
+
+def check_name(name: str, where: str) -> None:
+    """A name the schema cannot see as a key (a study's, a grid point's) against its `name` rule."""
+    rule = definition("name")
+    if not re.search(rule["pattern"], name):
+        raise ConfigError(f"{where}: {short(repr(name), 120)} {rule['x-error']}")
