@@ -1,49 +1,112 @@
 #!/usr/bin/env bash
-# Everything a GPU machine should measure, in one command: the CUDA tests, `bench.py` at full size
-# with the torch.compile rows and the full Fashion-MNIST accuracy run, then the rehearsal of every
-# seed study on CUDA (README "Before a long run"), timed, its REPORT.md files copied to $OUT.
+# The GPU kit: what a borrowed GPU machine should run, in stages of under 5 minutes each, each
+# useful alone, so a slot that ends early still leaves the stages it finished in $OUT.
 #
-#   bash benchmarks/gpu_session.sh                  # on a workstation with the venv: PY=.venv/bin/python
+#   bash benchmarks/gpu_session.sh                       # every stage, in the order below
+#   bash benchmarks/gpu_session.sh tests throughput      # only those
+#   KIT_DEVICE=cpu bash benchmarks/gpu_session.sh        # dry run on a CPU: tiny sizes, rehearsal planned (-n)
 #
-# Needs python3 with torch, torchvision, numpy, pandas, scikit-learn, pyyaml and pytest (a stock
-# PyTorch image has them; snakemake is not needed: the DAG rows are skipped). Fashion-MNIST is
-# read from Debian's package, or from CVREPRO_FASHION_MNIST_DIR (copy the four .gz files to
-# .gpu-data/fashion-mnist, which git ignores, when the machine has no package). Logs and the
-# results table go to $OUT (default benchmarks/results). About 6-8 minutes on one H100, plus the
-# rehearsal. The rehearsal needs snakemake: when the machine has none and cannot reach PyPI, put
-# its wheels in .gpu-data/wheels first (`make gpu-wheels`, about 30 MB) and carry .gpu-data.
+# Stages (benchmarks/README.md says which to run first when time is short):
+#   info        nvidia-smi, torch/CUDA versions, whether torch can use the GPU (seconds)
+#   tests       tests/test_cuda.py and tests/test_host_sync.py: every CUDA test, the steps under
+#               torch.cuda.set_sync_debug_mode("error") (1-2 min)
+#   throughput  cvrepro's engine vs a plain loop on resident tensors, auto precision and fp32:
+#               images/s, MFU, peak memory (1-3 min)
+#   fp16        the same in fp16 (+ GradScaler) and bf16: what a 7.x GPU runs vs bf16 (1-3 min)
+#   rehearsal   two seed studies' rehearsal (S6 stl10_simclr, S7 cifar10_linear_and_triplet) on the
+#               GPU through real GPU slots (no CUDA_VISIBLE_DEVICES set here), timed (2-4 min)
+#
+# Needs python3 with torch, torchvision, numpy, pandas, scikit-learn, pyyaml, jsonschema and pytest
+# (PY=.venv/bin/python on a workstation with the venv); the rehearsal also needs snakemake: when the
+# machine cannot reach PyPI, put its wheels in .gpu-data/wheels first (`make gpu-wheels`) and carry
+# .gpu-data. pytest runs with the project's addopts cleared (-o addopts=''), so pytest-xdist is not
+# needed. Each stage is cut at STAGE_TIMEOUT seconds (default 290) and logs to $OUT/<stage>.log
+# (default OUT=benchmarks/results/gpu); the last lines say each stage's exit status and seconds.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-python3}
-OUT=${OUT:-benchmarks/results}
+OUT=${OUT:-benchmarks/results/gpu}
+STAGE_TIMEOUT=${STAGE_TIMEOUT:-290}
+KIT_DEVICE=${KIT_DEVICE:-cuda}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
-if [ -z "${CVREPRO_FASHION_MNIST_DIR:-}" ] && [ -e .gpu-data/fashion-mnist/train-images-idx3-ubyte.gz ]; then
-    export CVREPRO_FASHION_MNIST_DIR=$PWD/.gpu-data/fashion-mnist
+STAGES=("$@")
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(info tests throughput fp16 rehearsal)
+
+if [ "$KIT_DEVICE" = cpu ]; then  # the dry run: every command as on the GPU, at toy sizes
+    SIZES=(--images 128 --size 16 --width 4 --batch-size 64 --epochs 1)
+    TESTS=(-k "cpu and (predict or compiled) or counter_catches")
+    PLAN=(-n)
+else
+    SIZES=(--images 50000 --size 32 --width 64 --batch-size 512 --epochs 2)
+    TESTS=()
+    PLAN=()
 fi
-nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
-"$PY" -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
-"$PY" -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$OUT/test_cuda.log"
-tests=$?
-# shellcheck disable=SC2086  # BENCH_ARGS is a list of options
-"$PY" benchmarks/bench.py --device cuda --no-dag --fmnist-accuracy on ${BENCH_ARGS:-} --out-dir "$OUT" 2>&1 | tee "$OUT/bench.log"
-bench=$?
-# The rehearsal: every seed study's DAG on synthetic data, its model jobs on the GPU. All jobs share
-# GPU 0 (CUDA_VISIBLE_DEVICES set here, so no job claims a slot) and up to 8 run at once.
-if ! "$PY" -c "import snakemake" 2>/dev/null && [ -d .gpu-data/wheels ]; then
-    "$PY" -m pip install -q --no-index --find-links .gpu-data/wheels snakemake 2>&1 | tail -2
-fi
-start=$(date +%s)
-CUDA_VISIBLE_DEVICES=0 timeout "${REHEARSAL_TIMEOUT:-360}" "$PY" -m snakemake --cores all --resources gpu=8 \
-    --config rehearsal=true device=cuda \
-    studies="[$(cd studies && ls ./*.yaml | sed 's|^./||; s|.yaml$||' | paste -sd, -)]" \
-    > "$OUT/rehearsal.log" 2>&1
-rehearsal=$?
-echo "rehearsal exit $rehearsal in $(($(date +%s) - start)) s" | tee -a "$OUT/rehearsal.log"
-tail -3 "$OUT/rehearsal.log"
-mkdir -p "$OUT/rehearsal"
-for report in results-rehearsal/*/REPORT.md; do
-    [ -e "$report" ] && cp "$report" "$OUT/rehearsal/$(basename "$(dirname "$report")").md"
+
+stage_info() {
+    nvidia-smi --query-gpu=name,compute_cap,memory.total,driver_version,clocks.max.sm --format=csv || true
+    "$PY" - <<'EOF'
+import sys
+sys.path.insert(0, "workflow/scripts")
+import torch, torchvision
+from cvrepro.nets.device import gpu_unusable
+print("torch", torch.__version__, "torchvision", torchvision.__version__, "CUDA", torch.version.cuda)
+print("architectures", torch.cuda.get_arch_list() if torch.cuda.is_available() else "-")
+problem = gpu_unusable()
+print(problem or f"torch can use the GPU: {torch.cuda.is_available()}")
+if torch.cuda.is_available():
+    print("device", torch.cuda.get_device_name(), "capability", torch.cuda.get_device_capability())
+EOF
+}
+
+stage_tests() {
+    "$PY" -m pytest -q -p no:cacheprovider -o addopts='' -ra tests/test_cuda.py tests/test_host_sync.py "${TESTS[@]}"
+}
+
+throughput() {  # $1: precisions, $2: the JSON file
+    "$PY" benchmarks/train_throughput.py --against plain --device "$KIT_DEVICE" "${SIZES[@]}" \
+        --precisions "$1" --json "$OUT/$2"
+}
+
+stage_throughput() { throughput auto,fp32 throughput.json; }
+stage_fp16() { throughput fp16,bf16 fp16.json; }
+
+stage_rehearsal() {
+    if ! "$PY" -c "import snakemake" 2>/dev/null && [ -d .gpu-data/wheels ]; then
+        "$PY" -m pip install -q --no-index --find-links .gpu-data/wheels snakemake 2>&1 | tail -2
+    fi
+    local gpus
+    gpus=$(nvidia-smi -L 2>/dev/null | grep -c -E '^GPU |^ +MIG ' || true)
+    # The jobs claim GPU slots themselves (cvrepro.jobs.gpu_slots): one job per GPU or MIG slice.
+    "$PY" -m snakemake --cores all --resources gpu="${gpus:-1}" "${PLAN[@]}" \
+        --config rehearsal=true device="$KIT_DEVICE" 'studies=[stl10_simclr,cifar10_linear_and_triplet]'
+    local status=$?
+    mkdir -p "$OUT/rehearsal"
+    for report in results-rehearsal/{stl10_simclr,cifar10_linear_and_triplet}/REPORT.md; do
+        [ -e "$report" ] && cp "$report" "$OUT/rehearsal/$(basename "$(dirname "$report")").md"
+    done
+    grep -h "GPU slot .* claimed" results-rehearsal/*/logs/*/*.log 2>/dev/null | sort | uniq -c | head -20
+    return $status
+}
+
+summary=()
+failed=0
+for stage in "${STAGES[@]}"; do
+    if ! declare -F "stage_$stage" >/dev/null; then
+        echo "unknown stage '$stage'; stages: info tests throughput fp16 rehearsal" >&2
+        exit 2
+    fi
+    echo "== $stage (at most $STAGE_TIMEOUT s) =="
+    start=$(date +%s)
+    # A stage runs in a child bash, so `timeout` can stop it (and what it started) at the limit.
+    export -f "stage_$stage" throughput
+    export PY OUT KIT_DEVICE
+    timeout "$STAGE_TIMEOUT" bash -c "$(declare -p SIZES TESTS PLAN); stage_$stage" 2>&1 | tee "$OUT/$stage.log"
+    status=${PIPESTATUS[0]}
+    seconds=$(($(date +%s) - start))
+    [ "$status" -eq 124 ] && note=" (cut at $STAGE_TIMEOUT s)" || note=""
+    summary+=("$stage: exit $status in $seconds s$note")
+    [ "$status" -ne 0 ] && failed=1
 done
-echo "test_cuda exit $tests, bench exit $bench, rehearsal exit $rehearsal"
-exit $((tests || bench || rehearsal))
+printf '%s\n' "${summary[@]}" | tee "$OUT/summary.txt"
+exit $failed

@@ -9,12 +9,24 @@ torch.compile. Same model, data, batch size,
 augmentation and number of images for both; numbers are images/s after one warm-up epoch.
 
     .venv/bin/python benchmarks/train_throughput.py --images 2048 --size 32 --width 16
+
+`--against plain` (the GPU kit's stage) compares instead with the fastest loop one can write: a
+plain loop over normalised float tensors already resident on the device (no augmentation, no
+statistics), in each precision asked for (`--precisions auto,fp32,fp16,bf16`), and reports for
+each row the model FLOP utilisation (MFU: model FLOPs of forward + backward, counted by torch's
+FlopCounterMode, per second over the GPU's dense peak for the precision that ran) and the peak
+GPU memory. The engine's distance to the plain loop is what augmentation, gradient statistics and
+the per-epoch bookkeeping cost.
+
+    python benchmarks/train_throughput.py --against plain --device cuda --images 50000 --width 64 \
+        --batch-size 512 --precisions auto,fp32 --json results/throughput.json
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import time
@@ -33,13 +45,17 @@ from cvrepro.config.recipes import run_recipe  # noqa: E402
 from cvrepro.data.tensors import TensorSet, channel_stats  # noqa: E402
 from cvrepro.nets.device import ENV as COMPILE_ENV  # noqa: E402
 from cvrepro.nets.device import (  # noqa: E402
+    autocast,
+    grad_scaler,
+    model_input,
     place_model,
+    precision_for,
     prepare_device,
     resolve_device,
-    set_precision,  # noqa: E402
+    set_precision,
 )
 from cvrepro.nets.models import build_model  # noqa: E402
-from cvrepro.train.batches import steps_per_epoch  # noqa: E402
+from cvrepro.train.batches import batch_starts, steps_per_epoch  # noqa: E402
 from cvrepro.train.engine import (  # noqa: E402
     make_optimizer,
     make_scheduler,
@@ -185,7 +201,10 @@ def engine_throughput(
     recipe = run_recipe(
         batch_size=batch_size, augment="crop_flip", optimizer=OPTIMIZER, schedule={"name": "constant"}
     )
-    optimizer = make_optimizer(model.parameters(), recipe["optimizer"])
+    scaler = grad_scaler(device)
+    optimizer = make_optimizer(
+        model.parameters(), recipe["optimizer"], fused=scaler is not None and device.type == "cuda"
+    )
     scheduler = make_scheduler(
         optimizer, recipe["schedule"], epochs + 1, steps_per_epoch(len(train), batch_size)
     )
@@ -194,11 +213,163 @@ def engine_throughput(
         method = supervised(model, recipe, mean, std, 10, None)
 
     def epoch() -> None:
-        train_one_epoch(model, train, method, optimizer, scheduler, generator, batch_size, [], "eval", True)
+        train_one_epoch(
+            model, train, method, optimizer, scheduler, generator, batch_size, [], "eval", True, scaler=scaler
+        )
 
     warm_up = timed(epoch, device)
     seconds = timed(lambda: [epoch() for _ in range(epochs)], device)
     return len(labels) * epochs / seconds, warm_up
+
+
+# --- against a plain loop on resident tensors: throughput, MFU, peak memory -------------------------
+
+# Dense tensor-core peaks in TFLOP/s (NVIDIA's data sheets, without sparsity) by the precision that
+# ran; fp32 is the plain float32 rate (TF32 stays off). Longer names first: "A100" before "A10".
+PEAK_TFLOPS: dict[str, dict[str, float]] = {
+    "H100 NVL": {"bf16": 835, "fp16": 835, "fp32": 60},
+    "H100 PCIe": {"bf16": 756, "fp16": 756, "fp32": 51},
+    "H100": {"bf16": 989, "fp16": 989, "fp32": 67},
+    "H200": {"bf16": 989, "fp16": 989, "fp32": 67},
+    "A100": {"bf16": 312, "fp16": 312, "fp32": 19.5},
+    "L40S": {"bf16": 362, "fp16": 362, "fp32": 91.6},
+    "L4": {"bf16": 121, "fp16": 121, "fp32": 30.3},
+    "A10": {"bf16": 125, "fp16": 125, "fp32": 31.2},
+    "RTX 4090": {"bf16": 165, "fp16": 165, "fp32": 82.6},
+    "RTX 3090": {"bf16": 71, "fp16": 71, "fp32": 35.6},
+    "V100": {"fp16": 125, "fp32": 15.7},
+    "T4": {"fp16": 65, "fp32": 8.1},
+}
+
+
+def peak_tflops(gpu_name: str, kind: str) -> float | None:
+    """The dense peak TFLOP/s of the GPU named `gpu_name` in `kind` (bf16, fp16, fp32); None when
+    unknown (a GPU not in PEAK_TFLOPS, bf16 on a GPU without bf16 tensor cores)."""
+    for key in sorted(PEAK_TFLOPS, key=len, reverse=True):
+        if key in gpu_name:
+            return PEAK_TFLOPS[key].get(kind)
+    return None
+
+
+def peak_flops(device: torch.device) -> float | None:
+    """The peak FLOP/s of `device` in the precision the job runs in; None on CPUs and unknown GPUs."""
+    if device.type != "cuda":
+        return None
+    kind = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(precision_for(device).dtype, "fp32")
+    tflops = peak_tflops(torch.cuda.get_device_name(device), kind)
+    return tflops * 1e12 if tflops else None
+
+
+def train_flops_per_image(model: torch.nn.Module, x: torch.Tensor) -> float:
+    """Model FLOPs of one forward and backward pass per image (torch's FlopCounterMode; a multiply
+    and an add count 2), measured on the batch `x`."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model(x).float().sum().backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / len(x)
+
+
+def plain_resident_throughput(
+    images: np.ndarray, labels: np.ndarray, width: int, batch_size: int, device: torch.device, epochs: int
+) -> float:
+    """Images/s of the plainest loop: normalised float images resident on `device`, a random order,
+    slices of it, forward / backward / step in the job's precision (fp16 with its GradScaler)."""
+    prepare_device(device)
+    torch.manual_seed(0)
+    model = place_model(build_model(model_spec(images, width)), device, images.shape[1])
+    train = tensor_set(images, labels, device)
+    mean, std = channel_stats(train.images)
+    from cvrepro.data.tensors import eval_batch
+
+    x_all, y_all = model_input(eval_batch(train.images, mean, std), model), train.labels
+    scaler = grad_scaler(device)
+    optimizer = make_optimizer(
+        model.parameters(), OPTIMIZER, fused=scaler is not None and device.type == "cuda"
+    )
+    starts = batch_starts(len(labels), batch_size)
+
+    def epoch() -> None:
+        model.train()
+        order = torch.randperm(len(labels), device=device)
+        for start in starts:
+            batch = order[start : start + batch_size]
+            with autocast(device):
+                loss = torch.nn.functional.cross_entropy(model(x_all[batch]).float(), y_all[batch])
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is None:
+                loss.backward()
+                optimizer.step()
+            else:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+
+    timed(epoch, device)  # warm-up: cuDNN autotunes every shape
+    return len(labels) * epochs / timed(lambda: [epoch() for _ in range(epochs)], device)
+
+
+def resident_rows(
+    images: int,
+    size: int,
+    channels: int,
+    width: int,
+    batch_size: int,
+    device: str,
+    epochs: int,
+    precisions: list[str],
+) -> list[dict]:
+    """For each precision: the plain resident loop and cvrepro's engine, with images/s, MFU and peak
+    GPU memory; prints a Markdown table."""
+    dev = resolve_device(device)
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 256, (images, size, size, channels), dtype=np.uint8)
+    labels = rng.integers(0, 10, images).astype(np.int64)
+    probe = place_model(build_model(model_spec(data, width)), dev, size)
+    flops = train_flops_per_image(probe, model_input(torch.randn(8, channels, size, size, device=dev), probe))
+    rows = []
+    for precision in precisions:
+        set_precision(precision)
+        ran = precision_for(dev).name
+        loops = (
+            ("plain loop on resident tensors (no augmentation)", plain_resident_throughput, {}),
+            (
+                "cvrepro engine (uint8 on device, batch augmentation)",
+                engine_throughput,
+                {"precision": precision},
+            ),
+        )
+        for loop, measure, options in loops:
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats(dev)
+            rate = measure(data, labels, width, batch_size, dev, epochs, **options)
+            rate = rate[0] if isinstance(rate, tuple) else rate
+            peak = peak_flops(dev)
+            rows.append(
+                {
+                    "loop": loop,
+                    "precision": f"{precision} -> {ran}",
+                    "images_per_s": rate,
+                    "mfu": rate * flops / peak if peak else None,
+                    "peak_memory_gib": torch.cuda.max_memory_allocated(dev) / 2**30
+                    if dev.type == "cuda"
+                    else None,
+                }
+            )
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+    print(
+        f"ResNet-18 (CIFAR stem, width {width}), {images} images {size}x{size}x{channels}, batch {batch_size}, "
+        f"{epochs} timed epochs after 1 warm-up, on {name}; {flops / 1e9:.3f} GFLOP per image (forward + backward)"
+    )
+    print("| loop | precision | images/s | MFU | peak memory |\n|---|---|---:|---:|---:|")
+    for row in rows:
+        mfu = f"{row['mfu']:.1%}" if row["mfu"] is not None else "n/a"
+        memory = f"{row['peak_memory_gib']:.2f} GiB" if row["peak_memory_gib"] is not None else "n/a"
+        print(f"| {row['loop']} | {row['precision']} | {row['images_per_s']:.0f} | {mfu} | {memory} |")
+    return rows
 
 
 def main(
@@ -238,7 +409,32 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
+    parser.add_argument(
+        "--against",
+        default="seed",
+        choices=["seed", "plain"],
+        help="seed: the seed reports' DataLoader loop (default); plain: a plain loop on resident tensors, with MFU and peak memory",
+    )
+    parser.add_argument(
+        "--precisions", default="auto", help="with --against plain: comma-separated precisions"
+    )
+    parser.add_argument("--json", default=None, help="with --against plain: also write the rows here")
     args = parser.parse_args()
+    if args.against == "plain":
+        found = resident_rows(
+            args.images,
+            args.size,
+            args.channels,
+            args.width,
+            args.batch_size,
+            args.device,
+            args.epochs,
+            [p.strip() for p in args.precisions.split(",") if p.strip()],
+        )
+        if args.json:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(found, indent=1))
+        sys.exit(0)
     main(
         args.images,
         args.size,
