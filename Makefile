@@ -59,9 +59,11 @@ run: setup
 
 # Before a long run (README): each study's real DAG on synthetic files in its datasets' real
 # formats, one epoch per training, in results-rehearsal/ and resources-rehearsal/ only. Needs no
-# download and no GPU. E.g. `make rehearse STUDIES='[cifar10_transfer]'`.
+# download and no GPU. E.g. `make rehearse STUDIES='[cifar10_transfer]'`. GPU=a100 (h100, l40s,
+# rtx4090, v100, t4) adds a forecast of the real run on that GPU (config key forecast_gpu).
+GPU ?=
 rehearse: venv
-	$(SNAKEMAKE) --cores all --resources gpu=$(GPUS) --config rehearsal=true studies='$(STUDIES)' $(ARGS)
+	$(SNAKEMAKE) --cores all --resources gpu=$(GPUS) --config rehearsal=true studies='$(STUDIES)' $(if $(GPU),forecast_gpu=$(GPU)) $(ARGS)
 
 # The suite at this CPU's own precision, then (with no ARGS) the tests that compare training and
 # inference results again at the other one: CVREPRO_CPU_BF16 makes an fp32 CPU act as a bf16 one

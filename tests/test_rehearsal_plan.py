@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from conftest import REPO, copy_repository, repo_config, run_snakemake
-from cvrepro.config.cost import _count, _duration, cost_markdown, forward_flops
+from cvrepro.config.cost import forward_flops
 from cvrepro.data.datasets import synthetic
 from cvrepro.data.datasets.prepare import prepare_dataset
 from cvrepro.data.datasets.registry import CIFAR10_CLASSES, DATASETS, FASHION_MNIST_CLASSES
@@ -159,40 +159,20 @@ def test_a_user_study_too_small_to_rehearse_is_named(tmp_path):
     )  # the real one is fine
 
 
-def test_the_cost_estimate_spans_the_best_measured_rate_and_each_network_s_own():
-    head = {"kind": "linear", "dropout": 0.0, "hidden": 512}
-    net = {"stem": "cifar", "width": None, "embedding_dim": None, "head": head, "in_channels": 3}
-    small = {"arch": {**net, "arch": "small_cnn", "num_classes": 10, "image_size": 32}, "input": 32}
-    large = {"arch": {**net, "arch": "resnet18", "num_classes": 10, "image_size": 32}, "input": 32}
-    flops = {"small": forward_flops(small), "large": forward_flops(large)}
-    job = {"train": 100, "forward": 0}  # rehearsal: 100 training images; full run: 10x as many
-    plan = {
-        "networks": {"small": small, "large": large},
-        "jobs": [
-            {
-                "rule": "train",
-                "job": key,
-                "network": key,
-                "rehearsal": job,
-                "full": {"train": 1000, "forward": 0},
-            }
-            for key in ("small", "large")
-        ],
-    }
-    # The small network ran at a hundredth of the large one's FLOP rate (per-step overhead).
-    best = 3 * 100 * flops["large"] / 1.0
-    metrics = {
-        "large": {"train_time_s": 1.0},
-        "small": {"train_time_s": 3 * 100 * flops["small"] / (best / 100)},
-    }
-    text = cost_markdown(plan, metrics, "cpu")
-    full = {key: 3 * 1000 * value for key, value in flops.items()}
-    low, high = sum(full.values()) / best, full["large"] / best + full["small"] / (best / 100)
-    assert (
-        f"| **all** | 2 | | | **{_count(sum(full.values()))}** | **{_duration(low)} to {_duration(high)}** |"
-        in text
-    )
-    assert "| train | 2 | 2 k | 0 |" in text
+def test_the_cost_plan_counts_flops_per_image_and_what_waits_for_what(studies):
+    """FLOPs of one forward pass (a ResNet-18 at width 16 on 28-px images: 57 MFLOPs), the
+    recipe each network trains by, which training starts from which, and the BN sweeps' images."""
+    from cvrepro.config.cost import work_plan
+
+    plan = work_plan(studies[1]["embedded"], {"fashion_mnist": (28, 1)})
+    scratch = plan["networks"]["scratch_1k"]
+    assert scratch["kind"] == "supervised" and scratch["recipe"]["batch_size"] == 128
+    assert forward_flops(scratch) == pytest.approx(57.1e6, rel=0.01)
+    assert plan["inits"]["simclr_finetune_1k.r1"] == "simclr_5k" and "scratch_1k" not in plan["inits"]
+    sweep = next(job for job in plan["jobs"] if job["rule"] == "bn_sweep")
+    # (3 corruptions x 2 severities + clean) x 1,000 images x 1 order
+    assert sweep["full"]["sweep_images"] == 7000 and sweep["sweep"]["batch_sizes"] == [4, 32, 256]
+    assert plan["counts"]["figure"] == len(studies[0]["embedded"].figures)
 
 
 def test_the_cost_plan_holds_every_evaluation_and_extraction_the_outputs_read(studies):

@@ -359,7 +359,18 @@ def get_rehearsal_plan(wildcards):
     from cvrepro.config.cost import work_plan
     from cvrepro.data.datasets.synthetic import prepared_shape
 
-    return work_plan(study, {d: prepared_shape(d, recipes.dataset_options(CONFIG, d)) for d in DATASETS})
+    # The forecast is for this machine as Snakemake was started on it: --cores and --resources gpu.
+    cores, gpus = (getattr(r, "value", r) for r in map(workflow.global_resources.get, ("_cores", "gpu")))
+    machine = {
+        "threads": min(CONFIG["threads"], cores or CONFIG["threads"]),
+        "device": CONFIG["device"],
+        "precision": CONFIG["precision"],
+        "cores": cores,
+        "gpus": gpus,
+        "gpu": CONFIG["forecast_gpu"],
+    }
+    sides = {d: prepared_shape(d, recipes.dataset_options(CONFIG, d)) for d in DATASETS}
+    return work_plan(study, sides, CONFIG, machine)
 
 
 def get_index_studies(wildcards):

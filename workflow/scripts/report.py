@@ -25,15 +25,29 @@ def main(
         for name, (md, csv, compare) in tables.items()
     }
     job_metrics = {name: (kind, json.loads(Path(path).read_text())) for name, (kind, path) in jobs.items()}
-    cost = None
     if rehearsal is not None:
-        from cvrepro.config.cost import cost_markdown
+        sections = rehearsal_sections(rehearsal)
+    else:  # a real run: the rehearsal's forecast beside the time each rule took
+        from cvrepro.config.forecast_check import forecast_check
 
-        devices = sorted({m.get("provenance", {}).get("device") or "?" for _, m in job_metrics.values()})
-        cost = cost_markdown(rehearsal, {name: m for name, (_, m) in job_metrics.items()}, ", ".join(devices))
-    text = study_report(study, loaded, job_metrics, git_commit(), cost)
+        sections = {"forecast_check": forecast_check(study.name, Path.cwd())}
+    text = study_report(study, loaded, job_metrics, git_commit(), **sections)
     Path(out).write_text(text)
     return text
+
+
+def rehearsal_sections(plan: dict) -> dict[str, str]:
+    """A rehearsal's first lines, fetch and cost sections (cvrepro.config.cost), with the networks
+    measured on the device, precision and threads of the real run's model jobs."""
+    from cvrepro.config.cost_report import rehearsal_sections as sections
+    from cvrepro.nets.device import job_device
+
+    machine = plan["machine"]
+    device = job_device(
+        machine.get("device", "auto"), machine.get("precision", "auto"), machine.get("threads", 1)
+    )
+    first, fetch, cost = sections(plan, device, Path.cwd())
+    return {"rehearsal_cost": cost, "fetch": fetch, "first_lines": first}
 
 
 def index(

@@ -2,6 +2,9 @@
 modules that changed since it last ran (`make why`; `python workflow/scripts/why.py [snakemake
 arguments]`, e.g. `--config studies=all`).
 
+Then what the real run will fetch (cvrepro/config/fetches.py): every dataset file and set of
+ImageNet weights, its size, and whether a copy is already here.
+
 Snakemake's dry run says which jobs run and why (missing output, an upstream job reruns, params);
 each job's `code` param recorded in .snakemake/metadata (cvrepro/jobs/fingerprint.py) says which modules
 changed. Snakemake checks a job's own params only when no input changed, so the code comparison is
@@ -216,7 +219,56 @@ def main(args: list[str]) -> int:
         print(f"  {job.rule} ({job.wildcards or 'no wildcards'}): {'; '.join(reasons)}")
     if summary := code_summary(explained):
         print(summary)
+    try:
+        lines = fetch_section(args, workdir, snakefile)
+    except Exception as error:  # noqa: BLE001 -- the dry run's answer stands without this part
+        lines = [f"(what the real run will fetch: not known: {' '.join(str(error).split())[:200]})"]
+    print("\n".join(lines))
     return 0
+
+
+def option_values(args: list[str], names: tuple[str, ...]) -> list[str]:
+    """Every value given after one of `names` (`--config a=1 b=2`: both), up to the next option."""
+    values, taking = [], False
+    for arg in args:
+        if arg.startswith("-"):
+            name, _, value = arg.partition("=")
+            taking = name in names
+            if taking and value:
+                values.append(value)
+        elif taking:
+            values.append(arg)
+    return values
+
+
+def fetch_section(args: list[str], workdir: Path, snakefile: Path) -> list[str]:
+    """What the real run of the selected studies will fetch (cvrepro/config/fetches.py): every
+    dataset file and set of ImageNet weights, its size and whether a copy is here."""
+    import yaml
+    from snakemake.cli import parse_config
+
+    from cvrepro.config import load_config
+    from cvrepro.config.fetches import fetch_items, fetch_lines, with_state
+
+    config: dict = {}
+    for path in [workdir / "config.yaml", *map(Path, option_values(args, ("--configfile", "--configfiles")))]:
+        if path.is_file():
+            config.update(yaml.safe_load(path.read_text()) or {})
+    config.update(parse_config(option_values(args, ("--config", "-C"))))
+    loaded, studies = load_config(config, snakefile.resolve().parent / "studies")
+    items: dict[str, dict] = {}
+    for study in studies.values():
+        for item in fetch_items(study, loaded):
+            items.setdefault(item["filename"], item)
+    if not items:
+        return []
+    old = Path.cwd()
+    os.chdir(workdir)  # the data directory's paths are the workflow's, relative to its directory
+    try:
+        stated = with_state(list(items.values()))
+    finally:
+        os.chdir(old)
+    return [f"The real run of {', '.join(studies)} will fetch:", *fetch_lines(stated)]
 
 
 if __name__ == "__main__":

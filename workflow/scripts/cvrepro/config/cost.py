@@ -1,21 +1,26 @@
-"""What a study's full run will cost: its work counted from the study, its speed measured by the
-rehearsal (README "Before a long run").
+"""What a study's full run will fetch and cost: its work counted from the study, its speed
+measured once per study in the rehearsal's report job (README "Before a long run").
 
-`work_plan(study)` runs while Snakemake parses the workflow (no torch): for a rehearsal's study,
-every job that runs a network in the study as written (`Study.rehearsal_of`), with the image
-passes it makes in the full run and in the rehearsal, and the network it runs. Training passes are
-images x epochs x views; forward-only passes are validation after every epoch, the final scoring,
-evaluations, features and BN sweeps (conditions x images x passes per batch size and order).
+`work_plan(study, side_of, ...)` runs while Snakemake parses the workflow (no torch): for a
+rehearsal's study, every job that runs a network in the study as written (`Study.rehearsal_of`),
+with the image passes it makes in the full run and in the rehearsal, and the network it runs
+(with the recipe it trains by); which training starts from which; the files the real run fetches
+(cvrepro.config.fetches); the machine the forecast is for. Training passes are images x epochs x
+views; forward-only passes are validation after every epoch, the final scoring, evaluations,
+features and BN sweeps (conditions x images x passes per batch size and order).
 
-`cost_markdown(plan, metrics, device)` runs in the rehearsal's report job: each network's forward
-FLOPs per image (torch's FlopCounterMode on the meta device: no memory, no weights), its training
-speed as the rehearsal measured it, and from both the full run's FLOPs and time per rule.
+`cost_markdown(plan, ...)` runs in the rehearsal's report job: each network's forward FLOPs per
+image (torch's FlopCounterMode on the meta device: no memory, no weights), its training and
+forward speed measured at the real batch and image size (cvrepro.config.calibrate), the
+rehearsal's own jobs' start-up (cvrepro.config.forecast), and from them the forecast per rule and
+for the whole run, on this device and, when one is named, on a GPU (cvrepro.config.gpus).
 """
 
 from __future__ import annotations
 
-import statistics
+import json
 
+from cvrepro.config import fetches, forecast, gpus
 from cvrepro.config.checks_data import check_subsets, num_classes, shift_conditions
 from cvrepro.data.augment_presets import eval_resize
 from cvrepro.report.figures import FIGURE_KINDS
@@ -25,12 +30,17 @@ from cvrepro.study import Study, paths
 from cvrepro.study.names import IMAGENET_SOURCES, PIXELS
 
 IMAGENET_INPUT = 224  # torchvision's ImageNet models see 224-px images (extract.py)
-TRAIN_FACTOR = 3  # a training pass: the forward pass and a backward pass of about twice its FLOPs
+TRAIN_FACTOR = forecast.TRAIN_FACTOR
+FORWARD_BATCH = gpus.FORWARD_BATCH  # feature extraction's batches (cvrepro.nets.inference)
 
 
-def work_plan(study: Study, side_of: dict[str, tuple[int, int]]) -> dict:
-    """The full run's and the rehearsal's work per job of a rehearsal's `study`. `side_of`:
-    dataset -> (image side, channels) as prepared."""
+def work_plan(
+    study: Study, side_of: dict[str, tuple[int, int]], config: dict | None = None, machine: dict | None = None
+) -> dict:
+    """The full run's and the rehearsal's work per job of a rehearsal's `study`, the files it
+    fetches and the machine to forecast for. `side_of`: dataset -> (image side, channels) as
+    prepared; `config`: the loaded config (datasets' source_dir); `machine`: {threads, device,
+    precision, cores, gpus, gpu} (the config's and Snakemake's; gpu: the one to forecast for)."""
     full = study.rehearsal_of
     stages = {"full": (full, check_subsets(full)), "rehearsal": (study, study.drawn)}
     networks: dict[str, dict] = {}
@@ -43,9 +53,11 @@ def work_plan(study: Study, side_of: dict[str, tuple[int, int]]) -> dict:
 
     for name, run in full.runs.items():
         networks[name] = _network(full, run["model"], run["train"], eval_resize(run["augment"]), side_of)
+        networks[name].update(kind="supervised", recipe=run, eval_batch=run["eval_batch_size"])
         add("train", name, name, lambda s, n, name=name: _run_passes(s.runs[name], n))
     for name, pre in full.pretrain.items():
         networks[name] = _network(full, pre["model"], pre["data"], None, side_of)
+        networks[name].update(kind="pretrain", recipe=pre, eval_batch=FORWARD_BATCH)
         add("pretrain", name, name, lambda s, n, name=name: _pretrain_passes(s.pretrain[name], n))
     for rule, job, network, subset in _forward_jobs(full):
         if network in IMAGENET_SOURCES:
@@ -54,7 +66,36 @@ def work_plan(study: Study, side_of: dict[str, tuple[int, int]]) -> dict:
     for sweep_name, sweep in full.bn_sweeps.items():
         for run in (job for name in sweep["runs"] for job in full.jobs(name)):
             add("bn_sweep", f"{sweep_name}/{run}", run, lambda s, n, sweep=sweep: _sweep_passes(s, sweep, n))
-    return {"networks": networks, "jobs": jobs}
+            jobs[-1]["sweep"] = {k: sweep[k] for k in ("batch_sizes", "modes", "prior")}
+    items = fetches.fetch_items(full, config) if config is not None else []
+    return {
+        "study": full.name,
+        "results": study.layout.results,
+        "resources": study.layout.resources,
+        "networks": networks,
+        "jobs": jobs,
+        # which training starts from which (the forecast's longest chain)
+        "inits": {name: run["init"] for name, run in full.runs.items() if run["init"] in networks},
+        "counts": _job_counts(full, items),
+        "fetches": items,
+        "prepared": fetches.prepared_bytes(full, side_of),
+        "machine": machine or {},
+    }
+
+
+def _job_counts(study: Study, items: list[dict]) -> dict[str, int]:
+    """Jobs per rule that run no network, as the study declares them (the report job replaces
+    these with the rehearsal's own count of its DAG's jobs where it has one)."""
+    return {
+        "download": sum(item["kind"] == "dataset" for item in items),
+        "prepare": len(fetches.study_datasets(study)),
+        "subset": len(study.subsets),
+        "shift": len(study.shift_sets),
+        "probe": len(study.probes),
+        "table": len(study.tables),
+        "figure": len(study.figures),
+        "report": 1,
+    }
 
 
 def _trained_images(job: dict, images: int) -> int:
@@ -84,12 +125,15 @@ def _pretrain_passes(pretraining: dict, sizes: dict[str, int]) -> dict[str, int]
 
 
 def _sweep_passes(study: Study, sweep: dict, sizes: dict[str, int]) -> dict[str, int]:
-    """Conditions (and the clean set) x images x orders x (eval once + passes per batch size)."""
+    """Conditions (and the clean set) x images x orders x (eval once + passes per batch size);
+    `sweep_images`: conditions x images x orders, each through every batch size and mode (the
+    forecast times them at a cost per image measured for the sweep: BatchNorm grouped by test
+    batch costs more than a plain forward pass)."""
     shift = study.shift_sets[sweep["shift_set"]]
-    conditions = len(shift_conditions(shift)) + 1
+    images = (len(shift_conditions(shift)) + 1) * sizes[shift["subset"]] * len(sweep["orders"])
     per_size = 2 if "adapt" in sweep["modes"] else 1 if "train" in sweep["modes"] else 0
     per_order = ("eval" in sweep["modes"]) + len(sweep["batch_sizes"]) * per_size
-    return {"train": 0, "forward": conditions * sizes[shift["subset"]] * len(sweep["orders"]) * per_order}
+    return {"train": 0, "forward": images * per_order, "sweep_images": images}
 
 
 def _network(study: Study, model: dict, subset: str, resize: int | None, side_of: dict) -> dict:
@@ -106,6 +150,8 @@ def _imagenet_network(study: Study, source: str, subset: str, side_of: dict) -> 
     return {
         "arch": {**arch, "in_channels": channels, "num_classes": 1000, "image_size": IMAGENET_INPUT},
         "input": IMAGENET_INPUT,
+        "kind": "forward",
+        "eval_batch": FORWARD_BATCH,
     }
 
 
@@ -149,97 +195,17 @@ def forward_flops(network: dict) -> int:
     return int(counter.get_total_flops())
 
 
-def _job_work(job: dict, flops: dict[str, int], stage: str) -> float:
+def network_flops(networks: dict[str, dict]) -> dict[str, int]:
+    """name -> forward FLOPs per image, counted once per architecture and input size."""
+    counted: dict[str, int] = {}
+    found = {}
+    for name, network in networks.items():
+        key = json.dumps([network["arch"], network["input"]], sort_keys=True)
+        counted[key] = counted.get(key) or forward_flops(network)
+        found[name] = counted[key]
+    return found
+
+
+def job_work(job: dict, flops: dict[str, int], stage: str) -> float:
     """The job's FLOPs in `stage` ("full" or "rehearsal")."""
     return (TRAIN_FACTOR * job[stage]["train"] + job[stage]["forward"]) * flops[job["network"]]
-
-
-def cost_markdown(plan: dict, metrics: dict[str, dict], device: str) -> str:
-    """The "What the real run will cost" section. `metrics`: training and pretraining job ->
-    its rehearsal metrics.json (their training seconds give each network's speed)."""
-    flops = {key: forward_flops(network) for key, network in plan["networks"].items()}
-    rates = {}
-    for job in plan["jobs"]:
-        seconds = (metrics.get(job["job"]) or {}).get("train_time_s")
-        if job["rule"] in ("train", "pretrain") and seconds:
-            done = TRAIN_FACTOR * job["rehearsal"]["train"] * flops[job["network"]]
-            rates[job["network"]] = done / seconds
-    if not rates:
-        return "This study trains nothing: its cost is data preparation, features and probes.\n"
-    fallback = statistics.median(rates.values())  # networks the rehearsal did not train (ImageNet's)
-    guessed = sorted(key for key in plan["networks"] if key not in rates)
-    rates.update(dict.fromkeys(guessed, fallback))
-    # A rehearsal's batches hold a few images, so a small network's measured speed is mostly
-    # per-step overhead; full batches run it nearer the study's best FLOP rate. The estimate is
-    # therefore a range: every job at the best rate measured in the study (low), or at its own
-    # network's measured rate (high).
-    best = max(rates.values())
-
-    def span(jobs: list[dict]) -> str:
-        low = sum(_job_work(j, flops, "full") for j in jobs) / best
-        high = sum(_job_work(j, flops, "full") / rates[j["network"]] for j in jobs)
-        return _duration(high) if high < 1.2 * low else f"{_duration(low)} to {_duration(high)}"
-
-    by_rule: dict[str, list] = {}
-    for job in plan["jobs"]:
-        by_rule.setdefault(job["rule"], []).append(job)
-    lines = [
-        f"Estimated for this study as written, on this rehearsal's device ({device}), from the speed "
-        "at which the rehearsal trained each network. FLOPs are torch's count of one forward pass "
-        f"per image at the network's input size (2 per multiply-add); a training pass counts as "
-        f"{TRAIN_FACTOR} forward passes. The time is a range: the low end runs every job at the best "
-        f"FLOP rate the rehearsal measured ({_count(best)}FLOP/s), the high end each network at its "
-        "own measured rate. The rehearsal's batches hold only a few images, which under-uses a GPU "
-        "and makes small networks look slow: expect the full run near the low end. Data "
-        "preparation, probes, tables and figures are not included (minutes at most).",
-        "",
-        "| rule | jobs | training image passes | forward image passes | FLOPs | estimated time |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for rule, jobs in by_rule.items():
-        train = sum(j["full"]["train"] for j in jobs)
-        forward = sum(j["full"]["forward"] for j in jobs)
-        work = sum(_job_work(j, flops, "full") for j in jobs)
-        lines.append(
-            f"| {rule} | {len(jobs)} | {_count(train)} | {_count(forward)} | {_count(work)} | {span(jobs)} |"
-        )
-    total_flops = sum(_job_work(j, flops, "full") for j in plan["jobs"])
-    lines.append(
-        f"| **all** | {len(plan['jobs'])} | | | **{_count(total_flops)}** | **{span(plan['jobs'])}** |"
-    )
-    lines += [
-        "",
-        "The largest jobs:",
-        "",
-        "| job | rule | input px | GFLOPs per image | measured speed | estimated time |",
-    ]
-    lines.append("|---|---|---:|---:|---:|---:|")
-    largest = sorted(plan["jobs"], key=lambda j: -_job_work(j, flops, "full") / rates[j["network"]])[:8]
-    for job in largest:
-        key = job["network"]
-        speed = rates[key] / flops[key] / TRAIN_FACTOR
-        measured = f"{speed:,.0f} training img/s" + (" (guessed)" if key in guessed else "")
-        lines.append(
-            f"| {job['job']} | {job['rule']} | {plan['networks'][key]['input']} | {flops[key] / 1e9:.3g} | "
-            f"{measured} | {span([job])} |"
-        )
-    if guessed:
-        lines += [
-            "",
-            f"(guessed): not trained by the study ({', '.join(guessed)}); the median speed of its other networks.",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def _count(value: float) -> str:
-    for unit, size in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if value >= size:
-            return f"{value / size:.3g} {unit}"
-    return f"{value:.0f}"
-
-
-def _duration(seconds: float) -> str:
-    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.3g} {unit}"
-    return f"{seconds:.0f} s"

@@ -173,10 +173,15 @@ def study_report(
     jobs: dict,
     commit: str,
     rehearsal_cost: str | None = None,
+    fetch: str = "",
+    first_lines: str = "",
+    forecast_check: str = "",
 ) -> str:
     """REPORT.md of one study. tables: name -> (markdown, frame, comparisons); jobs: name ->
     (run | pretraining, its metrics.json); rehearsal_cost: a rehearsal's estimate of the full
-    run (cvrepro.config.cost), None for a real run."""
+    run (cvrepro.config.cost), None for a real run; fetch: a rehearsal's list of what the real
+    run will fetch, first_lines what it cannot fetch by itself (cvrepro.config.fetches);
+    forecast_check: a real run's time per rule beside its rehearsal's forecast."""
     description = study.description.strip()
     title = (
         f"# Rehearsal of study `{study.name}`\n"
@@ -185,9 +190,12 @@ def study_report(
     )
     parts = [
         title,
+        first_lines,
         REPORT_BANNER if rehearsal_cost is not None else "",
         description + "\n" if description else "",
     ]
+    if fetch:
+        parts += ["## What the real run will fetch\n", fetch]
     if rehearsal_cost is not None:
         parts += ["## What the real run will cost\n", rehearsal_cost]
     parts.append("## Tables\n")
@@ -217,7 +225,11 @@ def study_report(
         ]
     if not study.captions:
         parts.append("This study defines no figures.\n")
-    parts += ["## Hardware and time\n", jobs_markdown(jobs) if jobs else "No training jobs.\n"]
+    parts += [
+        "## Hardware and time\n",
+        jobs_markdown(jobs) if jobs else "No training jobs.\n",
+        forecast_check,
+    ]
     parts.append("## Caveats\n")
     parts += [f"- {caveat}\n" for caveat in study.caveats] if study.caveats else ["None noted.\n"]
     parts.append(f"\nMade by cvrepro commit {commit}.\n")

@@ -18,6 +18,9 @@ class RemoteFile:
     # md5 of the gunzipped content: accepts a re-compressed copy of the same data (Debian's
     # dataset-fashion-mnist re-packs the .gz files; their content matches upstream's).
     content_md5: str | None = None
+    # Bytes, as the host serves the file: what a run will download and store (the fetch plan of
+    # cvrepro.config.fetches). Never used to verify a file: the checksums do that.
+    size: int | None = None
 
 
 # Class names the readers write and the config checks read (activation figures name classes).
@@ -84,29 +87,34 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec(
             name="fashion_mnist",
             files=tuple(
-                RemoteFile(name, FASHION_MNIST_MIRROR + name, md5, content_md5)
+                RemoteFile(name, FASHION_MNIST_MIRROR + name, md5, content_md5, size)
                 # .gz md5: torchvision.datasets.FashionMNIST.resources; content md5: the published
-                # md5 of the unpacked files (also what Debian's package holds).
-                for name, md5, content_md5 in [
+                # md5 of the unpacked files (also what Debian's package holds); size: upstream's
+                # .gz (Debian's re-packed files are 24 bytes shorter).
+                for name, md5, content_md5, size in [
                     (
                         "train-images-idx3-ubyte.gz",
                         "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
                         "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+                        26421880,
                     ),
                     (
                         "train-labels-idx1-ubyte.gz",
                         "25c81989df183df01b3e8a0aad5dffbe",
                         "9018921c3c673c538a1fc5bad174d6f9",
+                        29515,
                     ),
                     (
                         "t10k-images-idx3-ubyte.gz",
                         "bef4ecab320f06d8554ea6380940ec79",
                         "8181f5470baa50b63fa0f6fddb340f0a",
+                        4422102,
                     ),
                     (
                         "t10k-labels-idx1-ubyte.gz",
                         "bb300cfdad3c16e7a12a480ee83cd310",
                         "15d484375f8d13e6eb1aabb0c3f46965",
+                        5148,
                     ),
                 ]
             ),
@@ -125,6 +133,7 @@ DATASETS: dict[str, DatasetSpec] = {
                     "cifar-10-python.tar.gz",
                     "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
                     "c58f30108f718f92721af3b95e74349a",
+                    size=170498071,
                 ),
             ),
             splits={"train": 50000, "test": 10000},
@@ -140,6 +149,7 @@ DATASETS: dict[str, DatasetSpec] = {
                     "cifar-100-python.tar.gz",
                     "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
                     "eb9058c3a382ffc7106e4002c42a8d85",
+                    size=169001437,
                 ),
             ),
             splits={"train": 50000, "test": 10000},
@@ -156,6 +166,7 @@ DATASETS: dict[str, DatasetSpec] = {
                     "stl10_binary.tar.gz",
                     "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz",
                     "91f7769df0f17e558f3565bffb0c7dfb",
+                    size=2640397119,
                 ),
             ),
             splits={"train": 5000, "test": 8000, "unlabeled": 100000},
@@ -174,6 +185,7 @@ DATASETS: dict[str, DatasetSpec] = {
                     "tiny-imagenet-200.zip",
                     "http://cs231n.stanford.edu/tiny-imagenet-200.zip",
                     "90528d7ca1a48142e341f4ef8d21d0de",
+                    size=248100043,
                 ),
             ),
             splits={"train": 100000, "test": 10000},
@@ -186,11 +198,15 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec(
             name="cifar10_1",
             # The CIFAR-10.1 repository publishes no checksums: prepare checks shape, dtype and labels.
+            # Sizes: .npy headers (128 bytes) plus 2,000 x 32 x 32 x 3 uint8 images / 2,000 int64 labels.
             files=tuple(
                 RemoteFile(
-                    name, f"https://github.com/modestyachts/CIFAR-10.1/raw/master/datasets/{name}", None
+                    name,
+                    f"https://github.com/modestyachts/CIFAR-10.1/raw/master/datasets/{name}",
+                    None,
+                    size=size,
                 )
-                for name in ("cifar10.1_v6_data.npy", "cifar10.1_v6_labels.npy")
+                for name, size in (("cifar10.1_v6_data.npy", 6144128), ("cifar10.1_v6_labels.npy", 16128))
             ),
             splits={"test": 2000},
             num_classes=10,
@@ -202,8 +218,13 @@ DATASETS: dict[str, DatasetSpec] = {
         *(
             DatasetSpec(
                 name=f"{clean}_c",
-                # Zenodo records of Hendrycks & Dietterich (2019); md5 as Zenodo lists it.
-                files=(RemoteFile(archive, f"https://zenodo.org/records/{record}/files/{archive}", md5),),
+                # Zenodo records of Hendrycks & Dietterich (2019); md5 as Zenodo lists it. Size: the
+                # tar of 19 corruption .npy files (50,000 x 32 x 32 x 3 uint8 each) and labels.npy.
+                files=(
+                    RemoteFile(
+                        archive, f"https://zenodo.org/records/{record}/files/{archive}", md5, size=2918471680
+                    ),
+                ),
                 splits={corruption: 5 * 10000 for corruption in CIFAR_C_CORRUPTIONS},
                 num_classes=classes,
                 balanced=True,
@@ -237,7 +258,7 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec(
             name="dogs_vs_cats",
             # Kaggle's archive needs a login and publishes no checksum: prepare checks its contents.
-            files=(RemoteFile("train.zip", None, None),),
+            files=(RemoteFile("train.zip", None, None, size=569546721),),
             splits={"train": 25000},
             num_classes=2,
             balanced=True,
@@ -253,11 +274,13 @@ DATASETS: dict[str, DatasetSpec] = {
                     "images.tar.gz",
                     "https://www.robots.ox.ac.uk/~vgg/data/pets/data/images.tar.gz",
                     "5c4f3ee8e5d25df40f4fd59a7f44e54c",
+                    size=791918971,
                 ),
                 RemoteFile(
                     "annotations.tar.gz",
                     "https://www.robots.ox.ac.uk/~vgg/data/pets/data/annotations.tar.gz",
                     "95a8c909bbe2e81eed6a22bccdf3f68f",
+                    size=19173078,
                 ),
             ),
             splits={"train": 3680, "test": 3669},

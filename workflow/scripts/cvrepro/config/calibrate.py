@@ -1,0 +1,199 @@
+"""The forecast's speeds: a short timed measurement of each distinct network of a study, as its
+real run will train and evaluate it (README "Before a long run").
+
+Runs once per study, in the rehearsal's report job, on the device and thread count the real
+run's model jobs get. A training measurement builds the network from its recipe (model, loss,
+augmentation, freezing, method: supervised, SimCLR with its projection head, triplet) and times
+optimizer steps of its real `Method.step` (cvrepro.train) on random uint8 images of the prepared
+size, at the real batch size; a forward measurement times eval-mode passes (cvrepro.nets.inference)
+at the real evaluation batch size and input size. The first step of every shape is warm-up and
+not timed (oneDNN and cuDNN choose their kernels then). Batches grow from 2 images (BatchNorm
+needs two) by 4x while a step fits TARGET_SECONDS, up to the real batch; on a CPU the cost per
+image is nearly flat from a few dozen images up, so a network too slow for its real batch within
+that time is timed at the largest batch that fits. Every measurement says the batch it timed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import statistics
+import time
+
+import torch
+
+from cvrepro.data.tensors import TensorSet
+from cvrepro.nets.device import place_model
+from cvrepro.nets.heads import ProjectionHead
+from cvrepro.nets.inference import predict
+from cvrepro.nets.models import build_model, freeze, frozen_bn_mode, set_train_mode
+from cvrepro.train.engine import make_optimizer
+from cvrepro.train.pretraining import PretrainNet, pretraining_method
+from cvrepro.train.supervised import supervised
+
+TARGET_SECONDS = 0.25  # the longest step a measurement times
+SMALLEST = 2  # images in the first (warm-up) step: BatchNorm needs two
+ALWAYS = 32  # batches grow to this size (the real batch if smaller) while a step fits 4x TARGET_SECONDS
+MIN_SWEEP_IMAGES = 32
+BUDGET_SECONDS = 20.0  # all measurements of one study: past it, the rest are left unmeasured
+
+
+def measurement_key(network: dict) -> str:
+    """Networks that train and run alike share one measurement (replicates, grid points that
+    change only the learning rate or a seed)."""
+    recipe = network.get("recipe") or {}
+    same = {k: recipe.get(k) for k in ("method", "batch_size", "augment", "loss", "freeze", "projection")}
+    arch = {k: v for k, v in network["arch"].items() if k != "num_classes"}  # only the head's width
+    return repr((arch, network["input"], network["kind"], network.get("eval_batch"), same))
+
+
+def sweep_key(sweep: dict) -> str:
+    return json.dumps(sweep, sort_keys=True)
+
+
+def measure_networks(
+    networks: dict[str, dict], device: torch.device, sweeps: dict[str, list[dict]] | None = None, log=print
+) -> dict[str, dict]:
+    """network name -> {"train": image passes/s, "train_batch", "forward": images/s,
+    "forward_batch", "sweeps": {sweep_key: seconds per image}}: one measurement per distinct
+    network (measurement_key); `sweeps`: network -> the BN sweeps it runs (batch_sizes, modes,
+    prior). Networks left unmeasured when BUDGET_SECONDS ran out are absent."""
+    started, done, found = time.perf_counter(), {}, {}
+    for name, network in sorted(networks.items()):
+        key = measurement_key(network)
+        if key not in done:
+            if time.perf_counter() - started > BUDGET_SECONDS:
+                log(f"forecast: measurement budget spent; {name} unmeasured")
+                continue
+            torch.manual_seed(0)
+            done[key] = {**measure(network, device), "sweeps": {}}
+            log(f"forecast: {name}: {done[key]}")
+        for sweep in (sweeps or {}).get(name, []):
+            if sweep_key(sweep) not in done[key]["sweeps"]:
+                done[key]["sweeps"][sweep_key(sweep)] = measure_sweep(network, sweep, device)
+        found[name] = done[key]
+    return found
+
+
+def measure_sweep(network: dict, sweep: dict, device: torch.device) -> float:
+    """Seconds per image of one BN sweep pass (one condition, one order): every batch size in its
+    batch-statistics modes (cvrepro.evaluate.bn_modes.accuracies, BatchNorm grouped by test batch),
+    and eval mode once. Timed on whole test batches, at least MIN_SWEEP_IMAGES images."""
+    from cvrepro.evaluate.bn_modes import accuracies
+
+    arch = network["arch"]
+    model = place_model(build_model(arch), device, arch["image_size"]).eval()
+    mean, std = [0.5] * arch["in_channels"], [0.25] * arch["in_channels"]
+    total = 0.0
+    for batch_size in sweep["batch_sizes"]:
+        modes = [mode for mode in sweep["modes"] if mode != "eval"]
+        if not modes:
+            break
+        n = batch_size * -(-MIN_SWEEP_IMAGES // batch_size)
+        data = _images(arch, n, device)
+        order = torch.arange(n, device=device)
+
+        def run(_: int, data=data, order=order, batch_size=batch_size, modes=modes) -> None:
+            accuracies(model, data, modes, batch_size, mean, std, order, sweep["prior"])
+
+        _seconds(run, n, device)  # warm-up
+        total += _seconds(run, n, device) / n
+    if "eval" in sweep["modes"]:
+        total += (
+            1 / _timed(lambda b: predict(model, _images(arch, b, device), b, mean, std, None), 512, device)[0]
+        )
+    return total
+
+
+def measure(network: dict, device: torch.device) -> dict:
+    arch, recipe = network["arch"], network.get("recipe")
+    result = {}
+    if network["kind"] != "forward":
+        model, step, views = _trainer(network, device)
+        rate, batch = _timed(lambda b: step(_images(arch, b, device)), recipe["batch_size"], device)
+        result.update(train=rate * views, train_batch=batch)
+        del model, step
+    model = place_model(build_model(arch), device, arch["image_size"]).eval()
+    mean, std = [0.5] * arch["in_channels"], [0.25] * arch["in_channels"]
+    size = network["input"] if network["input"] != arch["image_size"] else None
+
+    def forward(b: int) -> None:
+        data = _images(arch, b, device)
+        predict(model, data, b, mean, std, size)
+
+    rate, batch = _timed(forward, network["eval_batch"], device)
+    return {**result, "forward": rate, "forward_batch": batch}
+
+
+def _trainer(network: dict, device: torch.device):
+    """(model, step(data) -> None, views per image) for the network's training recipe."""
+    arch, recipe = network["arch"], copy.deepcopy(network["recipe"])
+    mean, std = [0.5] * arch["in_channels"], [0.25] * arch["in_channels"]
+    model = build_model(arch)
+    if network["kind"] == "supervised":
+        freeze(model, recipe["freeze"]["children"], recipe["freeze"]["stages"])
+        net = place_model(model, device, arch["image_size"])
+        method = supervised(net, recipe, mean, std, arch["num_classes"], None)
+    else:
+        projector = None
+        if recipe["method"] == "simclr":
+            p = recipe["projection"]
+            projector = ProjectionHead(model.num_features, p["hidden"], p["dim"], p["batchnorm"])
+        recipe["probe"] = "refit" if recipe.get("probe") == "online" else recipe.get("probe")
+        net = place_model(PretrainNet(model, projector), device, arch["image_size"])
+        method = pretraining_method(net, recipe, mean, std, None)
+    optimizer = make_optimizer([p for p in net.parameters() if p.requires_grad], recipe["optimizer"])
+    generator = torch.Generator(device=device).manual_seed(0)
+    bn = frozen_bn_mode(recipe)
+
+    def step(data: TensorSet) -> None:
+        set_train_mode(net, bn)
+        loss, _ = method.step(data.images, data.labels, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return net, step, method.views
+
+
+def _images(arch: dict, n: int, device: torch.device) -> TensorSet:
+    """n random uint8 images of the prepared size, with labels of every class in turn."""
+    side, channels = arch["image_size"], arch["in_channels"]
+    images = torch.randint(0, 256, (n, channels, side, side), dtype=torch.uint8, device=device)
+    labels = torch.arange(n, device=device) % max(2, arch["num_classes"])
+    return TensorSet(images, labels, [str(c) for c in range(arch["num_classes"])])
+
+
+def _timed(run, batch: int, device: torch.device) -> tuple[float, int]:
+    """(images/s, batch timed) of run(batch). Batches grow 4x from SMALLEST images, each size
+    warmed up once and then timed, while a step of the next size would fit TARGET_SECONDS (4x that
+    up to ALWAYS images, so that a noisy small step does not stop it early); the
+    largest size timed gives the speed (the real batch, or one that on a CPU costs nearly the
+    same per image, a little more for its step's fixed cost: the forecast errs long)."""
+    timed: list[tuple[int, float]] = []
+    size = min(batch, SMALLEST)
+    while True:
+        _seconds(run, size, device)  # warm-up: this shape's kernels are chosen now
+        timed.append((size, _seconds(run, size, device)))
+        if size == batch:
+            break
+        grown = min(batch, size * 4)
+        if timed[-1][1] * grown / size > (TARGET_SECONDS if grown > ALWAYS else 4 * TARGET_SECONDS):
+            break
+        size = grown
+    if size == batch and timed[-1][1] < TARGET_SECONDS / 2:  # small and quick: time more steps
+        timed[-1] = (
+            size,
+            statistics.median([timed[-1][1]] + [_seconds(run, size, device) for _ in range(2)]),
+        )
+    return size / timed[-1][1], size
+
+
+def _seconds(run, batch: int, device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    run(batch)  # CPU operations finish before they return; CUDA's are waited for on either side
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start

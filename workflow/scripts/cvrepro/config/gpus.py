@@ -1,0 +1,112 @@
+"""A forecast for a GPU the user names (`make rehearse GPU=a100`, config key `forecast_gpu`), from
+the FLOPs the rehearsal counts and the GPU's published peak, at a stated fraction of it.
+
+Peaks are the vendors' dense tensor-core figures in TFLOP/s (no sparsity; the same data sheets
+as benchmarks/train_throughput.py's MFU) for the precision the jobs run in there, as
+cvrepro.nets.device.choose_precision picks it: `precision: auto` is bf16 from compute capability
+8.0 (A100, H100, L40S, RTX 4090) and fp16 with a loss scaler on 7.x (V100, T4); `fp32` is plain
+float32 (TF32 stays off).
+
+A GPU reaches a fraction of its peak on CNN training: FRACTION is a stated assumption (dense
+ResNet training at 32-224 px, full batches, channels_last). Small networks on small images do
+not fill a GPU and are bound by kernel launches instead: every optimizer step costs at least
+STEP_FLOOR_S and every forward batch FORWARD_FLOOR_S. A job also starts up as it does here, plus
+CUDA_START_S to initialise CUDA.
+"""
+
+from __future__ import annotations
+
+from cvrepro.config.forecast import SNAKEMAKE_START_S
+
+# name -> (full name, compute capability, {precision: peak TFLOP/s})
+PEAKS: dict[str, tuple[str, tuple[int, int], dict[str, float]]] = {
+    "a100": ("NVIDIA A100 (SXM)", (8, 0), {"bf16": 312.0, "fp16": 312.0, "fp32": 19.5}),
+    "h100": ("NVIDIA H100 (SXM)", (9, 0), {"bf16": 989.0, "fp16": 989.0, "fp32": 67.0}),
+    "l40s": ("NVIDIA L40S", (8, 9), {"bf16": 362.0, "fp16": 362.0, "fp32": 91.6}),
+    "rtx4090": ("NVIDIA GeForce RTX 4090", (8, 9), {"bf16": 165.0, "fp16": 165.0, "fp32": 82.6}),
+    "v100": ("NVIDIA V100 (SXM2)", (7, 0), {"fp16": 125.0, "fp32": 15.7}),
+    "t4": ("NVIDIA T4", (7, 5), {"fp16": 65.0, "fp32": 8.1}),
+}
+FRACTION = 0.3
+STEP_FLOOR_S = 0.004  # a ResNet training step's ~300 kernel launches, forward, backward and optimizer
+FORWARD_FLOOR_S = 0.0015
+CUDA_START_S = 3.0
+FORWARD_BATCH = 512  # evaluation and extraction batches (cvrepro.nets.inference)
+
+
+def gpu_name(name: str) -> str:
+    """The table's key for `name` (A100, a100, "RTX 4090", rtx-4090 ...); a one-line error naming
+    the known ones."""
+    key = "".join(ch for ch in name.lower() if ch.isalnum())
+    if key not in PEAKS:
+        raise ValueError(f"forecast_gpu: unknown GPU {name!r}; known: {', '.join(sorted(PEAKS))}")
+    return key
+
+
+def precision_of(setting: str, gpu: str) -> str:
+    """The precision the jobs run in on `gpu` under the config's `precision` (the rule of
+    cvrepro.nets.device.choose_precision); bf16 asked of a GPU without bf16 units runs at about
+    its float32 speed."""
+    capability, peaks = PEAKS[gpu][1], PEAKS[gpu][2]
+    if setting == "auto":
+        return "bf16" if capability >= (8, 0) else "fp16"
+    return setting if setting in peaks else "fp32"
+
+
+def job_gpu_seconds(
+    flops: float,
+    steps: int,
+    batches: int,
+    start_s: float,
+    gpu: str,
+    precision: str,
+    fraction: float = FRACTION,
+) -> float:
+    """One job on `gpu`: its start-up, CUDA's, and its FLOPs at `fraction` of the peak, or the
+    kernel-launch floor of its `steps` training steps and `batches` forward batches if longer."""
+    peak = PEAKS[gpu][2][precision] * 1e12
+    compute = max(flops / (peak * fraction), steps * STEP_FLOOR_S + batches * FORWARD_FLOOR_S)
+    return start_s + CUDA_START_S + compute
+
+
+def assumptions(gpu: str, precision: str, fraction: float = FRACTION) -> str:
+    full, _, peaks = PEAKS[gpu]
+    return (
+        f"{full}: peak {peaks[precision]:g} TFLOP/s in {precision} (dense), assumed reached at "
+        f"{fraction:.0%}, so {peaks[precision] * fraction:g} TFLOP/s; at least {STEP_FLOOR_S * 1e3:g} ms per "
+        f"training step and {FORWARD_FLOOR_S * 1e3:g} ms per forward batch (kernel launches); each job's "
+        f"start-up as measured here plus {CUDA_START_S:g} s for CUDA"
+    )
+
+
+def gpu_forecast(rows: list[dict], cores: int, name: str, precision_setting: str) -> dict:
+    """Seconds per rule and the wall time on one GPU `name`: the network jobs (rows with `flops`,
+    `steps`, `batches`) one at a time on it, the others (flops None) on the cores beside; at
+    FRACTION of the peak, and at 1.5x and 0.5x that for the range."""
+    gpu = gpu_name(name)
+    precision = precision_of(precision_setting, gpu)
+
+    def wall(fraction: float) -> tuple[float, dict[str, float]]:
+        rules: dict[str, float] = {}
+        on_gpu = on_cpu = 0.0
+        for row in rows:
+            if row["flops"] is None:
+                t = row["start"]
+                on_cpu += t
+            else:
+                t = job_gpu_seconds(
+                    row["flops"], row["steps"], row["batches"], row["start"], gpu, precision, fraction
+                )
+                on_gpu += t
+            rules[row["rule"]] = rules.get(row["rule"], 0.0) + t
+        return SNAKEMAKE_START_S + max(on_gpu, (on_gpu + on_cpu) / max(cores, 1)), rules
+
+    estimate, rules = wall(FRACTION)
+    return {
+        "gpu": gpu,
+        "precision": precision,
+        "rules": rules,
+        "estimate": estimate,
+        "low": wall(FRACTION * 1.5)[0],
+        "high": wall(FRACTION * 0.5)[0],
+    }
