@@ -111,3 +111,33 @@ def test_a_present_download_needs_nothing(tmp_path, monkeypatch):
     items = with_state(fetch_items(study, config), OFFLINE)
     assert {item["state"] for item in items} == {"present"} and problems(items) == []
     assert fetch_lines(items)[-1] == "  to download: 0 B"
+
+
+def test_a_rehearsal_names_absent_weights_while_offline_in_its_first_lines(tmp_path, monkeypatch):
+    """The rehearsal's report job (workflow/scripts/report.py) for stl10_transfer with an empty
+    TORCH_HOME on a machine taken offline: REPORT.md's second line names the study and the
+    ResNet-50 weights file with what to do; the fetch section lists both files with sizes."""
+    import report
+
+    from cvrepro.config import recipes
+    from cvrepro.config.cost import work_plan
+    from cvrepro.data.datasets.synthetic import prepared_shape
+    from cvrepro.report.study_report import StudyText
+
+    config, study = loaded("stl10_transfer", rehearsal=True)
+    sides = {d: prepared_shape(d, recipes.dataset_options(config, d)) for d in DATASETS}
+    machine = {"threads": 1, "device": "cpu", "precision": "auto", "cores": 2, "gpus": None, "gpu": None}
+    plan = work_plan(study, sides, config, machine)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    monkeypatch.setenv("CVREPRO_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    text = report.main(StudyText("stl10_transfer", "", {}, [], []), {}, {}, tmp_path / "REPORT.md", plan)
+    lines = text.splitlines()
+    assert lines[0] == "# Rehearsal of study `stl10_transfer`"
+    warnings = [line for line in lines[1:6] if line.startswith("> **stl10_transfer:")]
+    assert any("resnet50-0676ba61.pth" in line and str(tmp_path / "empty") in line for line in warnings)
+    assert any("stl10_binary.tar.gz" in line for line in warnings)
+    fetch = text.split("## What the real run will fetch")[1].split("## What the real run will cost")[0]
+    assert "| `resnet50-0676ba61.pth` | resnet50 IMAGENET1K_V1 | 103 MB |" in fetch
+    assert "| `stl10_binary.tar.gz` | stl10 | 2.64 GB |" in fetch
+    assert "| **all** |" in text

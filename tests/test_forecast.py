@@ -14,7 +14,14 @@ from conftest import REPO, copy_finished, repo_config
 from cvrepro.config import gpus
 from cvrepro.config.calibrate import measure_networks
 from cvrepro.config.cost_report import cost_markdown
-from cvrepro.config.forecast import by_rule, job_seconds, recorded_jobs, start_ups, wall_time
+from cvrepro.config.forecast import (
+    by_rule,
+    job_seconds,
+    recorded_jobs,
+    snakemake_start,
+    start_ups,
+    wall_time,
+)
 from cvrepro.config.forecast_check import FORECAST_MARK, forecast_check, read_forecast
 
 
@@ -118,6 +125,8 @@ def test_snakemake_s_records_give_each_job_of_a_finished_run(finished_tiny, tmp_
     assert len(recorded["train"]) >= 2  # one per job, not per output
     assert all(0 < end - start < 600 for spans in recorded.values() for start, end in spans)
     assert recorded_jobs(work, ("results/other/",)) == {}
+    # Snakemake's own start: from its log's time stamp to the run's first job
+    assert 0 < snakemake_start(work) < 120
 
 
 # --- measuring --------------------------------------------------------------------------------

@@ -16,12 +16,12 @@ that time is timed at the largest batch that fits. Every measurement says the ba
 from __future__ import annotations
 
 import copy
-import json
 import statistics
 import time
 
 import torch
 
+from cvrepro.config.forecast import sweep_key
 from cvrepro.data.tensors import TensorSet
 from cvrepro.nets.device import place_model
 from cvrepro.nets.heads import ProjectionHead
@@ -34,8 +34,9 @@ from cvrepro.train.supervised import supervised
 TARGET_SECONDS = 0.25  # the longest step a measurement times
 SMALLEST = 2  # images in the first (warm-up) step: BatchNorm needs two
 ALWAYS = 32  # batches grow to this size (the real batch if smaller) while a step fits 4x TARGET_SECONDS
-MIN_SWEEP_IMAGES = 32
-BUDGET_SECONDS = 20.0  # all measurements of one study: past it, the rest are left unmeasured
+MIN_SWEEP_IMAGES = 32  # a BN sweep's batch size is timed on at least this many images
+MAX_SWEEP_BATCH = 64  # and only up to this size
+BUDGET_SECONDS = 10.0  # all measurements of one study: past it, the rest are left unmeasured
 
 
 def measurement_key(network: dict) -> str:
@@ -45,10 +46,6 @@ def measurement_key(network: dict) -> str:
     same = {k: recipe.get(k) for k in ("method", "batch_size", "augment", "loss", "freeze", "projection")}
     arch = {k: v for k, v in network["arch"].items() if k != "num_classes"}  # only the head's width
     return repr((arch, network["input"], network["kind"], network.get("eval_batch"), same))
-
-
-def sweep_key(sweep: dict) -> str:
-    return json.dumps(sweep, sort_keys=True)
 
 
 def measure_networks(
@@ -78,17 +75,21 @@ def measure_networks(
 def measure_sweep(network: dict, sweep: dict, device: torch.device) -> float:
     """Seconds per image of one BN sweep pass (one condition, one order): every batch size in its
     batch-statistics modes (cvrepro.evaluate.bn_modes.accuracies, BatchNorm grouped by test batch),
-    and eval mode once. Timed on whole test batches, at least MIN_SWEEP_IMAGES images."""
+    and eval mode once. Timed on whole test batches, at least MIN_SWEEP_IMAGES images, for batch
+    sizes up to MAX_SWEEP_BATCH; a larger one costs what the largest of those did."""
     from cvrepro.evaluate.bn_modes import accuracies
 
     arch = network["arch"]
     model = place_model(build_model(arch), device, arch["image_size"]).eval()
     mean, std = [0.5] * arch["in_channels"], [0.25] * arch["in_channels"]
-    total = 0.0
+    total, per_image = 0.0, None
     for batch_size in sweep["batch_sizes"]:
         modes = [mode for mode in sweep["modes"] if mode != "eval"]
         if not modes:
             break
+        if batch_size > MAX_SWEEP_BATCH and per_image is not None:
+            total += per_image  # larger test batches cost about as much per image, a little less
+            continue
         n = batch_size * -(-MIN_SWEEP_IMAGES // batch_size)
         data = _images(arch, n, device)
         order = torch.arange(n, device=device)
@@ -97,7 +98,8 @@ def measure_sweep(network: dict, sweep: dict, device: torch.device) -> float:
             accuracies(model, data, modes, batch_size, mean, std, order, sweep["prior"])
 
         _seconds(run, n, device)  # warm-up
-        total += _seconds(run, n, device) / n
+        per_image = _seconds(run, n, device) / n
+        total += per_image
     if "eval" in sweep["modes"]:
         total += (
             1 / _timed(lambda b: predict(model, _images(arch, b, device), b, mean, std, None), 512, device)[0]
@@ -173,7 +175,10 @@ def _timed(run, batch: int, device: torch.device) -> tuple[float, int]:
     timed: list[tuple[int, float]] = []
     size = min(batch, SMALLEST)
     while True:
-        _seconds(run, size, device)  # warm-up: this shape's kernels are chosen now
+        warm = _seconds(run, size, device)  # warm-up: this shape's kernels are chosen now
+        if warm > TARGET_SECONDS:  # a slow network: its first step's set-up is small beside it
+            timed.append((size, warm))
+            break
         timed.append((size, _seconds(run, size, device)))
         if size == batch:
             break

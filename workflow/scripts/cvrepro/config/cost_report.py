@@ -39,7 +39,8 @@ def rehearsal_sections(plan: dict, device, workdir: Path, log=print) -> tuple[st
     recorded = forecast.recorded_jobs(workdir, prefixes)
     first = "".join(f"> **{plan['study']}: {line}**\n>\n" for line in fetches.problems(items))
     fetch = fetches.fetch_markdown(items, plan["prepared"], _checkpoint_bytes(plan))
-    return first, fetch, cost_markdown(plan, flops, rates, recorded, device_name(device))
+    start = forecast.snakemake_start(workdir)
+    return first, fetch, cost_markdown(plan, flops, rates, recorded, device_name(device), start)
 
 
 def _checkpoint_bytes(plan: dict) -> int:
@@ -62,22 +63,29 @@ def _checkpoint_bytes(plan: dict) -> int:
 
 
 def cost_markdown(
-    plan: dict, flops: dict[str, int], rates: dict[str, dict], recorded: dict[str, list[float]], device: str
+    plan: dict,
+    flops: dict[str, int],
+    rates: dict[str, dict],
+    recorded: dict[str, list[tuple[float, float]]],
+    device: str,
+    start: float | None = None,
 ) -> str:
     """The "What the real run will cost" section from the networks' FLOPs, their measured
     `rates` (name -> {train, forward} image passes/s; a network left unmeasured runs at the
-    median FLOP rate of those measured) and the rehearsal's `recorded` job seconds per rule."""
+    median FLOP rate of those measured), the rehearsal's `recorded` jobs per rule, and Snakemake's
+    own `start` before its first job (None: not recorded, forecast.SNAKEMAKE_START_S)."""
     rates = _fill_rates(plan, flops, rates)
     starts = forecast.start_ups(plan, recorded, rates)
     counts = {**plan["counts"], **{rule: len(seconds) for rule, seconds in recorded.items()}}
-    counts["report"] = 1  # this job: not yet recorded
+    counts.update(report=1, report_index=1)  # this job and the index after it: not yet recorded
     jobs = forecast.job_seconds(plan, rates, starts, counts)
     machine = plan["machine"]
     threads, cores = machine.get("threads") or 1, machine.get("cores") or 1
     slots = max(1, cores // threads)
-    wall = forecast.wall_time(plan, jobs, starts, slots)
+    start = forecast.SNAKEMAKE_START_S if start is None else start
+    wall = forecast.wall_time(plan, jobs, starts, slots, start)
     rules = forecast.by_rule(jobs)
-    gpu = _gpu_forecast(plan, jobs, flops, starts, cores) if machine.get("gpu") else None
+    gpu = _gpu_forecast(plan, jobs, flops, starts, cores, start) if machine.get("gpu") else None
     lines = [
         f"Forecast of the real run of this study as written, from nothing, on this rehearsal's device "
         f"({device}) with {slots} job{'s' * (slots > 1)} at once ({cores} cores, {threads} thread"
@@ -177,7 +185,8 @@ def _assumption_lines(starts: dict[str, float], wall: dict, slots: int, gpu: dic
         f"{forecast.PREPARE_BYTES_PER_S / 1e6:g} MB/s. The wall time spreads the job time "
         f"({_duration(wall['job_seconds'])}) over {slots} slot{'s' * (slots > 1)}, no shorter than the longest "
         f"chain of jobs that wait for each other ({_duration(wall['chain'])}), plus "
-        f"{forecast.SNAKEMAKE_START_S:g} s for Snakemake to start; the range runs to Graham's bound for any "
+        f"{wall['start']:.0f} s for Snakemake to start (as it did for this rehearsal); the range runs to "
+        "Graham's bound for any "
         f"greedy schedule, each end widened by {forecast.SPREAD:.0%} for timing noise.",
     ]
     if gpu:
@@ -190,7 +199,7 @@ def _assumption_lines(starts: dict[str, float], wall: dict, slots: int, gpu: dic
 
 
 def _gpu_forecast(
-    plan: dict, jobs: list[dict], flops: dict[str, int], starts: dict[str, float], cores: int
+    plan: dict, jobs: list[dict], flops: dict[str, int], starts: dict[str, float], cores: int, start: float
 ) -> dict:
     """The forecast on the GPU the plan names (cvrepro.config.gpus), from each job's FLOPs,
     optimizer steps and forward batches."""
@@ -213,7 +222,7 @@ def _gpu_forecast(
             }
         )
     machine = plan["machine"]
-    return gpus.gpu_forecast(rows, cores, machine["gpu"], machine.get("precision") or "auto")
+    return gpus.gpu_forecast(rows, cores, machine["gpu"], machine.get("precision") or "auto", start)
 
 
 def _count(value: float) -> str:

@@ -21,13 +21,21 @@ from __future__ import annotations
 import json
 import statistics
 from base64 import urlsafe_b64decode
+from datetime import datetime
 from pathlib import Path
+
+
+def sweep_key(sweep: dict) -> str:
+    """A BN sweep's measurement (cvrepro.config.calibrate): sweeps that differ only in their
+    prior cost the same."""
+    return json.dumps({k: sweep[k] for k in ("batch_sizes", "modes")}, sort_keys=True)
+
 
 TRAIN_FACTOR = 3  # a training pass: the forward pass and a backward pass of about twice its FLOPs
 PREPARE_BYTES_PER_S = 100e6  # decoding originals into prepared uint8 arrays (Fashion-MNIST: 0.8 s)
 DEFAULT_START_S = 3.0  # a job's start-up where the rehearsal measured none of its rule
 SPREAD = 0.15  # the range's widening for timing noise
-SNAKEMAKE_START_S = 8.0  # parsing the workflow and building the DAG before the first job
+SNAKEMAKE_START_S = 8.0  # Snakemake's start (parse, DAG) where the rehearsal's own was not recorded
 # Where a job waits for others: rules in the order their jobs can start.
 STAGES = ("download", "prepare", "subset", "shift", "pretrain", "train", "evaluate", "extract", "bn_sweep")
 
@@ -58,6 +66,23 @@ def recorded_jobs(workdir: Path, prefixes: tuple[str, ...]) -> dict[str, list[tu
     return found
 
 
+def snakemake_start(workdir: Path) -> float | None:
+    """Seconds from the start of the latest Snakemake run in `workdir` (its log's name) to the
+    first job it started (Snakemake's metadata): parsing, checking the config, the code
+    fingerprints and the DAG. None when that run has started no job yet but this one."""
+    logs = sorted((Path(workdir) / ".snakemake" / "log").glob("*.snakemake.log"))
+    if not logs:
+        return None
+    try:  # Snakemake names its log after its start, in local time: 2026-12-05T090159.392574
+        began = datetime.strptime(logs[-1].name.split(".snakemake")[0], "%Y-%m-%dT%H%M%S.%f").timestamp()
+    except ValueError:
+        return None
+    starts = [
+        start for spans in recorded_jobs(workdir, ("",)).values() for start, _ in spans if start >= began
+    ]
+    return min(starts) - began if starts else None
+
+
 def start_ups(
     plan: dict, recorded: dict[str, list[tuple[float, float]]], rates: dict[str, dict]
 ) -> dict[str, float]:
@@ -76,7 +101,7 @@ def start_ups(
 def _compute(job: dict, stage: str, rates: dict[str, dict]) -> float:
     """Seconds of the job's image passes in `stage` (full or rehearsal) at the measured rates."""
     rate, passes = rates[job["network"]], job[stage]
-    sweep = rate.get("sweeps", {}).get(json.dumps(job.get("sweep"), sort_keys=True))
+    sweep = rate.get("sweeps", {}).get(sweep_key(job["sweep"])) if "sweep" in job else None
     if sweep is not None:  # a BN sweep: its own measured cost per image
         return passes["sweep_images"] * sweep
     return (passes["train"] / rate["train"] if passes["train"] else 0.0) + passes["forward"] / rate["forward"]
@@ -137,18 +162,22 @@ def chain_seconds(plan: dict, jobs: list[dict], starts: dict[str, float]) -> flo
     return data + longest + last
 
 
-def wall_time(plan: dict, jobs: list[dict], starts: dict[str, float], slots: int) -> dict[str, float]:
-    """{"estimate", "low", "high"} seconds of the whole run with `slots` jobs at once."""
+def wall_time(
+    plan: dict, jobs: list[dict], starts: dict[str, float], slots: int, start: float = SNAKEMAKE_START_S
+) -> dict[str, float]:
+    """{"estimate", "low", "high"} seconds of the whole run with `slots` jobs at once, after
+    Snakemake's own `start`."""
     total = sum(job["seconds"] for job in jobs)
     chain = chain_seconds(plan, jobs, starts)
     lower = max(total / slots, chain)
     graham = total / slots + (1 - 1 / slots) * chain
     return {
-        "estimate": SNAKEMAKE_START_S + lower,
-        "low": SNAKEMAKE_START_S + lower * (1 - SPREAD),
-        "high": SNAKEMAKE_START_S + max(graham, lower) * (1 + SPREAD),
+        "estimate": start + lower,
+        "low": start + lower * (1 - SPREAD),
+        "high": start + max(graham, lower) * (1 + SPREAD),
         "job_seconds": total,
         "chain": chain,
+        "start": start,
     }
 
 

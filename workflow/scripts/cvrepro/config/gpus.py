@@ -79,10 +79,12 @@ def assumptions(gpu: str, precision: str, fraction: float = FRACTION) -> str:
     )
 
 
-def gpu_forecast(rows: list[dict], cores: int, name: str, precision_setting: str) -> dict:
+def gpu_forecast(
+    rows: list[dict], cores: int, name: str, precision_setting: str, start: float = SNAKEMAKE_START_S
+) -> dict:
     """Seconds per rule and the wall time on one GPU `name`: the network jobs (rows with `flops`,
     `steps`, `batches`) one at a time on it, the others (flops None) on the cores beside; at
-    FRACTION of the peak, and at 1.5x and 0.5x that for the range."""
+    FRACTION of the peak, and at 1.5x and 0.5x that for the range; after Snakemake's `start`."""
     gpu = gpu_name(name)
     precision = precision_of(precision_setting, gpu)
 
@@ -99,7 +101,7 @@ def gpu_forecast(rows: list[dict], cores: int, name: str, precision_setting: str
                 )
                 on_gpu += t
             rules[row["rule"]] = rules.get(row["rule"], 0.0) + t
-        return SNAKEMAKE_START_S + max(on_gpu, (on_gpu + on_cpu) / max(cores, 1)), rules
+        return start + max(on_gpu, (on_gpu + on_cpu) / max(cores, 1)), rules
 
     estimate, rules = wall(FRACTION)
     return {
