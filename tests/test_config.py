@@ -113,6 +113,21 @@ def test_tiny_study_is_valid():
             {"runs__a__init": "imagenet"},
             "runs.a.init: imagenet weights need a ResNet with stem: imagenet and width 64",
         ),
+        # set in run_defaults, a rule between keys is the merged run's (its model is each run's)
+        (
+            {"run_defaults__init": "imagenet"},
+            "runs.b.init: imagenet weights need a ResNet with stem: imagenet and width 64 (or null), not "
+            "resnet18 stem cifar width 4, got 'imagenet'",
+        ),
+        (
+            {"runs__a__early_stopping": {"metric": "val_loss"}, "runs__a__val": None},
+            "runs.a.early_stopping.metric: val_loss needs a `val` subset",
+        ),
+        (
+            {"pretrain__ssl__model": {"width": 4, "embedding_dim": 8}},
+            "pretrain.ssl.model.embedding_dim: only convbn_encoder has it, not resnet18, got 8",
+        ),
+        ({"probes__pix__layer": "layer3"}, "probes.pix.layer: raw pixels have no layers, got 'layer3'"),
         ({"runs__a__model": {"arch": "vit"}}, "runs.a.model.arch: 'vit' is not one of"),
         ({"runs__a__preset": "fast"}, "runs.a.preset: no preset named 'fast'; defined: none"),
         (

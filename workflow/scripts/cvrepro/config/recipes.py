@@ -1,7 +1,8 @@
 """What each job receives: a run, pretraining or probe exactly as the schema filled it, minus the
 names of its subsets (their files are the job's inputs, so renaming a subset reruns nothing).
 The `*_params` functions are what the rules pass as params (a change reruns the job); the
-`*_recipe` functions build the same dicts from a few keys, for tests and benchmarks."""
+`*_recipe` functions build the same dicts from a few keys, for tests and benchmarks (without
+the schema's rules between keys: their subsets are placeholders)."""
 
 from __future__ import annotations
 
@@ -48,17 +49,26 @@ def probe_params(study: Study, name: str) -> dict:
 def run_recipe(**keys) -> dict:
     """A complete run recipe (every schema default filled) from the keys given, as run_params
     makes it: what train.py's main() takes."""
-    run = validate({"train": "train", "test": "test", **keys}, definition("run"), "run_recipe")
+    run = validate(
+        {"train": "train", "test": "test", **keys}, definition("run"), "run_recipe", between_keys=False
+    )
     return _without(run, RUN_SUBSETS)
 
 
 def pretraining_recipe(**keys) -> dict:
-    spec = validate({"data": "data", **keys}, definition("pretraining"), "pretraining_recipe")
+    spec = validate(
+        {"data": "data", **keys}, definition("pretraining"), "pretraining_recipe", between_keys=False
+    )
     return _without(spec, PRETRAINING_SUBSETS)
 
 
 def probe_recipe(**keys) -> dict:
-    spec = validate({"features": "pixels", "test": "test", **keys}, definition("probe"), "probe_recipe")
+    spec = validate(
+        {"features": "pixels", "test": "test", **keys},
+        definition("probe"),
+        "probe_recipe",
+        between_keys=False,
+    )
     return _without(spec, PROBE_SOURCES)
 
 

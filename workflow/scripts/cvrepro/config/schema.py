@@ -219,11 +219,14 @@ def _depth(error: ValidationError) -> int:
     return -len(error.absolute_path)
 
 
-def validate(instance, schema: dict, where: str):
-    """Validate a copy of `instance`, fill defaults, and return it; raise a one-line ConfigError."""
+def validate(instance, schema: dict, where: str, between_keys: bool = True):
+    """Validate a copy of `instance`, fill defaults, and return it; raise a one-line ConfigError.
+    between_keys=False skips the rules between keys (if/then), for a recipe whose subsets are
+    placeholders."""
     check_plain(instance, where)
     instance = copy.deepcopy(instance)
-    error = best_match(DefaultingValidator(schema).iter_errors(instance))
+    errors = DefaultingValidator(schema).iter_errors(instance)
+    error = best_match(e for e in errors if between_keys or "then" not in e.schema_path)
     if error is not None:
         raise ConfigError(f"{where}: {_where(error)}: {_message(error, instance)}")
     return instance
