@@ -246,7 +246,8 @@ def supervised(
             labels = targets.argmax(1)
         with autocast(images.device):
             embeddings, logits = forward(model_input(x, model))
-            loss, _ = combined_loss(logits.float(), embeddings.float(), targets, spec, state)
+        # The losses in float32, outside autocast: a cosine distance inside it would be a bf16 matmul.
+        loss, _ = combined_loss(logits.float(), embeddings.float(), targets, spec, state)
         return loss, {"loss": loss.detach() * len(labels), "correct": (logits.argmax(1) == labels).sum()}
 
     def summarize(sums: dict[str, float], images: int, steps: int) -> dict[str, float]:
