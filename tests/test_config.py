@@ -153,9 +153,17 @@ def test_tiny_study_is_valid():
             "tables.t.test: subset 'small' may overlap the training subset of 'a'",
         ),
         ({"tables__ssl__pretrain": ["zzz"]}, "tables.ssl.pretrain: no pretraining named 'zzz'"),
-        ({"figures__acts__runs": ["a", "b"]}, "figures.acts.runs: activations draws 1 run, got 2"),
+        ({"figures__acts__runs": ["a", "b"]}, "figures.acts.runs: activations draws 1 run, got ['a', 'b']"),
         ({"figures__acts__layers": []}, "figures.acts.layers: required for kind activations"),
         ({"figures__curves__runs": ["pix"]}, "figures.curves.runs: no run named 'pix'"),
+        (
+            {"figures__x": {"kind": "tsne", "subset": "test"}},
+            "figures.x.features: required for kind tsne, got None",
+        ),
+        ({"figures__x": {"kind": "step_loss"}}, "figures.x.runs: required for kind step_loss, got []"),
+        ({"figures__x": {"caption": "no kind"}}, "figures.x: 'kind' is a required property"),
+        ({"tables__t__sweep": "bn"}, "tables.t.sweep: only used by kind sweep, got 'bn'"),
+        ({"tables__bn__sweep": None}, "tables.bn.sweep: required for kind sweep, got None"),
         ({"probes__pix__train": None}, "probes.pix.train: required for kind softmax"),
         # Keys only some kinds use, refused by the schema's if/then.
         ({"probes__pix__class_map": "x"}, "probes.pix.class_map: only used by kind zero_shot, got 'x'"),

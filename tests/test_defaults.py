@@ -89,3 +89,39 @@ def test_every_kind_has_its_functions():
         assert callable(kind.draw) and callable(kind.inputs)
     for kind in TABLE_KINDS.values():
         assert callable(kind.build) and callable(kind.inputs)
+
+
+def schema_rules(definition: str, kind: str) -> dict[str, dict]:
+    """key -> the rules the schema's if/then/else puts on it for a `definition` of this kind."""
+    schema = yaml.safe_load((SCHEMAS / "study.schema.yaml").read_text())["definitions"][definition]
+    rules: dict[str, dict] = {}
+    for rule in schema["allOf"]:
+        condition = rule["if"]["properties"]["kind"]
+        branch = "then" if kind in condition.get("enum", [condition.get("const")]) else "else"
+        for key, checks in rule.get(branch, {}).get("properties", {}).items():
+            rules.setdefault(key, {}).update(checks)
+    return rules
+
+
+def required_by_schema(definition: str, kind: str) -> set[str]:
+    rules = schema_rules(definition, kind).items()
+    return {key for key, checks in rules if checks.get("type") == "string" or checks.get("minItems") == 1}
+
+
+@pytest.mark.parametrize("name", sorted(FIGURE_KINDS))
+def test_a_figure_kinds_needs_and_run_count_are_the_schemas_rules(name):
+    # The schema states what each kind needs (if/then on `kind`); its module declares the same.
+    kind = FIGURE_KINDS[name]
+    assert required_by_schema("figure", name) == set(kind.needs)
+    assert schema_rules("figure", name).get("runs", {}).get("maxItems") == kind.max_runs
+
+
+@pytest.mark.parametrize("name", sorted(TABLE_KINDS))
+def test_a_table_kinds_needs_and_unused_keys_are_the_schemas_rules(name):
+    kind = TABLE_KINDS[name]
+    rules = schema_rules("table", name)
+    assert required_by_schema("table", name) == set(kind.needs)
+    # `sweep` and `source` only where the kind's rows come from them.
+    assert {key for key in ("sweep", "source") if rules[key].get("type") == "null"} == {"sweep", "source"} - {
+        kind.rows_from
+    }

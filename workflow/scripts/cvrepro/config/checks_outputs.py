@@ -16,12 +16,6 @@ from cvrepro.study.names import PIXELS
 SECTION_ROWS = {"runs": "run", "pretrain": "pretraining", "probes": "probe"}
 
 
-def _check_needs(key: str, spec: dict, needs: tuple[str, ...]) -> None:
-    for field in needs:
-        if not spec[field]:
-            raise ConfigError(f"{key}.{field}: required for kind {spec['kind']}")
-
-
 def check_figures(study: Study) -> None:
     for name, figure in study.figures.items():
         key = f"{study.source}: figures.{name}"
@@ -29,13 +23,8 @@ def check_figures(study: Study) -> None:
         allowed = {n: None for section in kind.rows for n in study.names(section)}
         for run in figure["runs"]:
             check_named(f"{key}.runs", "run", run, allowed)
-        _check_needs(key, figure, kind.needs)
         if kind.one_of and sum(bool(figure[field]) for field in kind.one_of) != 1:
             raise ConfigError(f"{key}: kind {figure['kind']} needs exactly one of {', '.join(kind.one_of)}")
-        if kind.max_runs is not None and len(figure["runs"]) > kind.max_runs:
-            raise ConfigError(
-                f"{key}.runs: {figure['kind']} draws {kind.max_runs} run, got {len(figure['runs'])}"
-            )
         if kind.grid_rows and not all(study.grid_values(r) for n in figure["runs"] for r in study.rows(n)):
             raise ConfigError(
                 f"{key}.runs: {figure['kind']} draws a grid run (one with `grid:`), got {figure['runs']}"
@@ -72,8 +61,6 @@ def _check_probe_histories(study: Study, key: str, figure: dict) -> None:
 def check_tables(study: Study) -> None:
     for name, table in study.tables.items():
         kind = TABLE_KINDS[table["kind"]]
-        _check_needs(f"{study.source}: tables.{name}", table, kind.needs)
-        _check_used_keys(f"{study.source}: tables.{name}", table)
         if kind.rows_from == "sweep":
             _check_sweep_table(study, name, table)
             continue
@@ -95,21 +82,6 @@ def check_tables(study: Study) -> None:
         _check_compare(study, name, table, rows)
 
 
-def _kinds_using(key: str) -> list[str]:
-    """The table kinds whose rows come from `key` (sweep, source)."""
-    return [name for name, kind in TABLE_KINDS.items() if kind.rows_from == key]
-
-
-def _check_used_keys(key: str, table: dict) -> None:
-    """`sweep` and `source` only where the kind's rows come from them."""
-    for field in ("sweep", "source"):
-        users = _kinds_using(field)
-        if table[field] is not None and table["kind"] not in users:
-            raise ConfigError(
-                f"{key}.{field}: only used by kind{'s' * (len(users) > 1)} {' and '.join(users)}"
-            )
-
-
 def _check_per_class_table(study: Study, name: str, table: dict, reported_cells: str) -> None:
     """One run or probe (one row of it: not a grid); its test subset's classes are the rows."""
     key, source = f"{study.source}: tables.{name}", table["source"]
@@ -119,11 +91,6 @@ def _check_per_class_table(study: Study, name: str, table: dict, reported_cells:
         raise ConfigError(
             f"{key}.source: {source!r} is a grid of {len(study.rows(source))} runs; name one point"
         )
-    for section in SECTION_ROWS:
-        if table[section]:
-            raise ConfigError(
-                f"{key}.{section}: not used by kind {table['kind']} (its rows are `source`'s classes)"
-            )
     if table["test"] is not None:
         if source not in runs:
             raise ConfigError(f"{key}.test: a probe is scored on its own test subset only")

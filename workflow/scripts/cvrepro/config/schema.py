@@ -199,7 +199,7 @@ def check_partial(instance, schema: dict, where: str) -> None:
     for error in sorted(DefaultingValidator(schema).iter_errors(copy.deepcopy(instance)), key=_depth):
         incomplete = (
             error.validator == "required"
-            or "then" in error.schema_path
+            or _between_keys(error)
             or (
                 error.validator in ("oneOf", "anyOf")
                 and any(e.validator == "required" for e in error.context)
@@ -215,6 +215,11 @@ def check_partial(instance, schema: dict, where: str) -> None:
         raise ConfigError(f"{'.'.join(part for part in (where, path) if part)}: {_message(error)}")
 
 
+def _between_keys(error: ValidationError) -> bool:
+    """Whether a rule between keys (an if/then/else) failed: it may read keys set elsewhere."""
+    return "then" in error.schema_path or "else" in error.schema_path
+
+
 def _depth(error: ValidationError) -> int:
     return -len(error.absolute_path)
 
@@ -226,7 +231,7 @@ def validate(instance, schema: dict, where: str, between_keys: bool = True):
     check_plain(instance, where)
     instance = copy.deepcopy(instance)
     errors = DefaultingValidator(schema).iter_errors(instance)
-    error = best_match(e for e in errors if between_keys or "then" not in e.schema_path)
+    error = best_match(e for e in errors if between_keys or not _between_keys(e))
     if error is not None:
         raise ConfigError(f"{where}: {_where(error)}: {_message(error, instance)}")
     return instance
