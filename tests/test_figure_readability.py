@@ -255,3 +255,16 @@ def test_the_same_inputs_draw_the_same_png(tmp_path):
     plots.training_curves(spiky_histories(), one, "c")
     plots.training_curves(spiky_histories(), two, "c")
     assert one.read_bytes() == two.read_bytes()
+
+
+def test_a_long_caption_wraps_inside_a_narrow_figure():
+    points = [(0.1, {"train_acc": [0.9], "val_acc": [0.8], "test_acc": [0.7]})]
+    caption = (
+        "Train, validation and test accuracy against the dropout rate before the classifier "
+        "(the report's dropout graph, S2)"
+    )
+    fig = plots.layout(plots.grid_scores_figure(points, "dropout"), caption)
+    fig.canvas.draw()
+    box, frame = fig._suptitle.get_window_extent(), fig.bbox
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1  # not cut at the edges
+    plots.plt.close(fig)

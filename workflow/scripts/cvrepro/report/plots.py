@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -259,9 +260,11 @@ def panel_row(n: int, panel_width: float = 5.0, height: float = 4.5):
 
 
 def layout(fig: Figure, title: str) -> Figure:
-    """The caption above the panels, then the panels, legends and colour bars fitted in."""
+    """The caption above the panels, wrapped to the figure's width (a long caption on a narrow
+    figure was cut at both edges), then the panels, legends and colour bars fitted in."""
     if title:
-        fig.suptitle(title)
+        # about 9 characters of the 12-point caption per inch
+        fig.suptitle(textwrap.fill(title, width=max(20, int(9 * fig.get_figwidth()))))
     fig.tight_layout()
     return fig
 
