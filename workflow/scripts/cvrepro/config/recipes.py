@@ -1,8 +1,7 @@
 """What each job receives: a run, pretraining or probe exactly as the schema filled it, minus the
 names of its subsets (their files are the job's inputs, so renaming a subset reruns nothing).
 The `*_params` functions are what the rules pass as params (a change reruns the job); the
-`*_recipe` functions build the same dicts from a few keys, for tests and benchmarks (without
-the schema's rules between keys: their subsets are placeholders)."""
+`*_recipe` functions build the same dicts from a few keys, for tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -46,30 +45,23 @@ def probe_params(study: Study, name: str) -> dict:
     return _without(study.probes[name], PROBE_SOURCES)
 
 
+def _recipe(name: str, keys: dict, subsets: tuple[str, ...]) -> dict:
+    """Validated with every default filled, without the rules between keys (the subsets are
+    placeholders), minus the subset names: what a rule's params hold."""
+    return _without(validate(keys, definition(name), f"{name}_recipe", between_keys=False), subsets)
+
+
 def run_recipe(**keys) -> dict:
-    """A complete run recipe (every schema default filled) from the keys given, as run_params
-    makes it: what train.py's main() takes."""
-    run = validate(
-        {"train": "train", "test": "test", **keys}, definition("run"), "run_recipe", between_keys=False
-    )
-    return _without(run, RUN_SUBSETS)
+    """A complete run recipe from the keys given, as run_params makes it: what train.py's main() takes."""
+    return _recipe("run", {"train": "train", "test": "test", **keys}, RUN_SUBSETS)
 
 
 def pretraining_recipe(**keys) -> dict:
-    spec = validate(
-        {"data": "data", **keys}, definition("pretraining"), "pretraining_recipe", between_keys=False
-    )
-    return _without(spec, PRETRAINING_SUBSETS)
+    return _recipe("pretraining", {"data": "data", **keys}, PRETRAINING_SUBSETS)
 
 
 def probe_recipe(**keys) -> dict:
-    spec = validate(
-        {"features": "pixels", "test": "test", **keys},
-        definition("probe"),
-        "probe_recipe",
-        between_keys=False,
-    )
-    return _without(spec, PROBE_SOURCES)
+    return _recipe("probe", {"features": "pixels", "test": "test", **keys}, PROBE_SOURCES)
 
 
 def dataset_options(config: dict, dataset: str) -> dict:

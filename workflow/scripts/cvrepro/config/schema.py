@@ -128,8 +128,8 @@ def _message(error: ValidationError, root=None) -> str:
     current = error
     while current is not None:
         if isinstance(current.schema, dict) and "x-error" in current.schema:
-            wording = _fill(current.schema["x-error"], _parent(root, current.absolute_path))
-            if _names_a_key(current):  # the value is the key itself, already in the path
+            wording = _fill(current.schema["x-error"], root, current.absolute_path)
+            if "propertyNames" in current.schema_path:  # the value is a name, already in the path
                 return f"{short(repr(current.instance), 120)} {wording}"
             return f"{wording}, got {short(repr(current.instance), 80)}"
         current = current.parent
@@ -142,38 +142,23 @@ def _message(error: ValidationError, root=None) -> str:
     return f"a {type(instance).__name__}{size} fails {rule}"
 
 
-def _names_a_key(error: ValidationError) -> bool:
-    """Whether the failing value is a key of a mapping (a name, checked by `propertyNames`)."""
-    return "propertyNames" in error.schema_path
-
-
 def _where(error: ValidationError) -> str:
     """The dotted key of the failing value; a name refused by `propertyNames` is part of it."""
-    path = [*error.absolute_path, *([short(str(error.instance), 120)] if _names_a_key(error) else [])]
-    return _dotted(path)
+    name = [short(str(error.instance), 120)] if "propertyNames" in error.schema_path else []
+    return _dotted([*error.absolute_path, *name])
 
 
-def _parent(root, path) -> dict:
-    """The mapping that holds the value at `path` (what an x-error's {placeholders} read)."""
-    node = root
-    for part in list(path)[:-1]:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return {}
-    return node if isinstance(node, dict) else {}
-
-
-def _fill(wording: str, parent: dict) -> str:
+def _fill(wording: str, root, path) -> str:
     """`{kind}` or `{model.arch}` in an x-error: that value of the mapping holding the failing key,
     so one rule's wording can name the setting that makes the value wrong."""
 
     def value(match: re.Match) -> str:
-        node = parent
-        for part in match.group(1).split("."):
-            if not isinstance(node, dict) or part not in node:
-                return match.group(0)
-            node = node[part]
+        node = root
+        try:
+            for part in [*list(path)[:-1], *match.group(1).split(".")]:
+                node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return match.group(0)
         return short(str(node), 60)
 
     return re.sub(r"\{([\w.]+)\}", value, wording)
