@@ -8,9 +8,10 @@ optimizer steps of its real `Method.step` (cvrepro.train) on random uint8 images
 size, at the real batch size; a forward measurement times eval-mode passes (cvrepro.nets.inference)
 at the real evaluation batch size and input size. The first step of every shape is warm-up and
 not timed (oneDNN and cuDNN choose their kernels then). Batches grow from 2 images (BatchNorm
-needs two) by 4x while a step fits TARGET_SECONDS, up to the real batch; on a CPU the cost per
-image is nearly flat from a few dozen images up, so a network too slow for its real batch within
-that time is timed at the largest batch that fits. Every measurement says the batch it timed.
+needs two) by 4x while a step is predicted to fit LIMIT_SECONDS, up to the real batch; a real
+batch larger than that is priced on the line through the last two sizes timed (a step's fixed
+cost, e.g. Adam's update of a large dense layer, plus a cost per image). Every measurement says
+the largest batch it timed.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ from cvrepro.train.engine import make_optimizer
 from cvrepro.train.pretraining import PretrainNet, pretraining_method
 from cvrepro.train.supervised import supervised
 
-TARGET_SECONDS = 0.25  # the longest step a measurement times
+TARGET_SECONDS = 0.25  # a step quicker than this is timed three times
+LIMIT_SECONDS = 0.5  # batches grow while a step is predicted to take at most this
 SMALLEST = 2  # images in the first (warm-up) step: BatchNorm needs two
-ALWAYS = 32  # batches grow to this size (the real batch if smaller) while a step fits 4x TARGET_SECONDS
 MIN_SWEEP_IMAGES = 32  # a BN sweep's batch size is timed on at least this many images
 MAX_SWEEP_BATCH = 64  # and only up to this size
 BUDGET_SECONDS = 10.0  # all measurements of one study: past it, the rest are left unmeasured
@@ -108,23 +109,25 @@ def measure_sweep(network: dict, sweep: dict, device: torch.device) -> float:
 
 
 def measure(network: dict, device: torch.device) -> dict:
+    """The network's forward rate at its evaluation batch and, unless it only runs forward, its
+    training rate at its real batch (views per image counted: SimCLR's two)."""
     arch, recipe = network["arch"], network.get("recipe")
-    result = {}
-    if network["kind"] != "forward":
-        model, step, views = _trainer(network, device)
-        rate, batch = _timed(lambda b: step(_images(arch, b, device)), recipe["batch_size"], device)
-        result.update(train=rate * views, train_batch=batch)
-        del model, step
     model = place_model(build_model(arch), device, arch["image_size"]).eval()
     mean, std = [0.5] * arch["in_channels"], [0.25] * arch["in_channels"]
     size = network["input"] if network["input"] != arch["image_size"] else None
 
     def forward(b: int) -> None:
-        data = _images(arch, b, device)
-        predict(model, data, b, mean, std, size)
+        predict(model, _images(arch, b, device), b, mean, std, size)
 
-    rate, batch = _timed(forward, network["eval_batch"], device)
-    return {**result, "forward": rate, "forward_batch": batch}
+    forward_rate, forward_batch = _timed(forward, network["eval_batch"], device)
+    result = {"forward": forward_rate, "forward_batch": forward_batch}
+    if network["kind"] != "forward":
+        _, step, views = _trainer(network, device)
+        rate, batch = _timed(
+            lambda b: step(_images(arch, b, device)), recipe["batch_size"], device, 1 / forward_rate
+        )
+        result.update(train=rate * views, train_batch=batch)
+    return result
 
 
 def _trainer(network: dict, device: torch.device):
@@ -166,32 +169,43 @@ def _images(arch: dict, n: int, device: torch.device) -> TensorSet:
     return TensorSet(images, labels, [str(c) for c in range(arch["num_classes"])])
 
 
-def _timed(run, batch: int, device: torch.device) -> tuple[float, int]:
-    """(images/s, batch timed) of run(batch). Batches grow 4x from SMALLEST images, each size
-    warmed up once and then timed, while a step of the next size would fit TARGET_SECONDS (4x that
-    up to ALWAYS images, so that a noisy small step does not stop it early); the
-    largest size timed gives the speed (the real batch, or one that on a CPU costs nearly the
-    same per image, a little more for its step's fixed cost: the forecast errs long)."""
+def _timed(run, batch: int, device: torch.device, floor_s: float = 0.0) -> tuple[float, int]:
+    """(images/s at `batch`, largest batch timed) of run(batch). Batches grow 4x from SMALLEST
+    images, each size warmed up once and then timed, while a step of the next size, as the line
+    through the last two sizes predicts it (a step's fixed cost plus a cost per image), would fit
+    LIMIT_SECONDS. A real batch larger than the last one timed is priced on that line, its cost
+    per image at least `floor_s` (a forward pass's, for a training step: timing noise cannot make
+    it cheaper)."""
     timed: list[tuple[int, float]] = []
     size = min(batch, SMALLEST)
     while True:
         warm = _seconds(run, size, device)  # warm-up: this shape's kernels are chosen now
-        if warm > TARGET_SECONDS:  # a slow network: its first step's set-up is small beside it
-            timed.append((size, warm))
+        if timed and warm > LIMIT_SECONDS:  # a slow step: this size's set-up is small beside it
+            timed.append((size, warm))  # (not the very first step: it also builds the optimizer's state)
             break
         timed.append((size, _seconds(run, size, device)))
         if size == batch:
             break
         grown = min(batch, size * 4)
-        if timed[-1][1] * grown / size > (TARGET_SECONDS if grown > ALWAYS else 4 * TARGET_SECONDS):
+        if timed[-1][1] + (grown - size) * _per_image(timed, floor_s) > LIMIT_SECONDS:
             break
         size = grown
-    if size == batch and timed[-1][1] < TARGET_SECONDS / 2:  # small and quick: time more steps
-        timed[-1] = (
-            size,
-            statistics.median([timed[-1][1]] + [_seconds(run, size, device) for _ in range(2)]),
-        )
-    return size / timed[-1][1], size
+    if size == batch:
+        if timed[-1][1] < TARGET_SECONDS:  # small and quick: time more steps
+            more = [timed[-1][1]] + [_seconds(run, size, device) for _ in range(2)]
+            timed[-1] = (size, statistics.median(more))
+        return size / timed[-1][1], size
+    return batch / (timed[-1][1] + (batch - size) * _per_image(timed, floor_s)), size
+
+
+def _per_image(timed: list[tuple[int, float]], floor_s: float) -> float:
+    """The cost of one more image in a step: the slope through the last two sizes timed, at
+    least `floor_s`; with one size timed, `floor_s` (or, without one, as if the step had no fixed
+    cost)."""
+    if len(timed) < 2:
+        return floor_s or timed[-1][1] / timed[-1][0]
+    (b1, t1), (b2, t2) = timed[-2], timed[-1]
+    return max((t2 - t1) / (b2 - b1), floor_s)
 
 
 def _seconds(run, batch: int, device: torch.device) -> float:
