@@ -115,6 +115,7 @@ def test_table_script_builds_a_per_class_table_with_the_reports_values(tmp_path)
         "kind": "per_class",
         "source": "finetune",
         "caption": "Per class",
+        "interval": "sd",
         "reported": {name: {"precision": value} for name, value in zip(STL10, REPORTED, strict=True)},
     }
     frame = build_table(spec, test, made_by, tmp_path)
@@ -179,7 +180,13 @@ def test_table_script_builds_a_confusion_table_cell_by_cell_beside_the_reports_c
     reported = {str(i): {str(j): n for j, n in enumerate(row)} for i, row in enumerate(FINE_TUNED)}
     reported["cat"] = reported.pop("3")
     reported["cat"]["dog"] = reported["cat"].pop("5") + 5  # the report's 41, planted as 46
-    spec = {"kind": "confusion", "source": "finetune", "caption": "Confusion", "reported": reported}
+    spec = {
+        "kind": "confusion",
+        "source": "finetune",
+        "caption": "Confusion",
+        "interval": "sd",
+        "reported": reported,
+    }
     frame = build_table(spec, test, made_by, tmp_path)
     assert frame.index.name == "true -> predicted" and len(frame) == 100
     assert frame.loc["cat -> dog", "count"] == 41 and frame.loc["cat -> dog", "count_reported"] == 46

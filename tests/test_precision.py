@@ -128,7 +128,7 @@ def test_fp16_run_resumes_exactly_with_its_loss_scale(tmp_path):
     resume = ResumeFile(tmp_path / "state.pt", "h", every_s=0)
     run_fit({**HP, "epochs": 1, "schedule": {**HP["schedule"], "t_max": 3}}, resume=resume)
     state = load_state(resume)
-    assert state["epoch"] == 1 and state["device"] == "cpu" and state["scaler"]["scale"] > 0
+    assert state["epoch"] == 1 and state["device_type"] == "cpu" and state["scaler"]["scale"] > 0
     net, resumed, _ = run_fit(HP, resume=resume)
     assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in full.history]
     for name, tensor in net.state_dict().items():
@@ -143,7 +143,7 @@ def test_a_state_written_on_another_device_type_goes_on_with_a_note(tmp_path):
     run_fit({**HP, "epochs": 1, "schedule": {**HP["schedule"], "t_max": 3}}, resume=resume)
     state = load_state(resume)
     # What a CUDA job writes: its generator's 16-byte Philox state, one state per CUDA device.
-    gpu_state = {**state, "device": "cuda", "generator": torch.zeros(16, dtype=torch.uint8)}
+    gpu_state = {**state, "device_type": "cuda", "generator": torch.zeros(16, dtype=torch.uint8)}
     gpu_state["cuda_rng"] = [torch.zeros(16, dtype=torch.uint8)]
     save_state(resume, {k: v for k, v in gpu_state.items() if k != "identity"})
     lines: list[str] = []

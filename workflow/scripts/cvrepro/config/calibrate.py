@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import statistics
 import time
+from functools import partial
 
 import torch
 
@@ -73,13 +74,18 @@ def measure_networks(
     return found
 
 
+def _sweep_pass(model, data, modes: list[str], batch_size: int, mean, std, order, prior, _: int) -> None:
+    """One timed BN sweep pass (the last argument: the image count _seconds passes, unused)."""
+    from cvrepro.evaluate.bn_modes import accuracies
+
+    accuracies(model, data, modes, batch_size, mean, std, order, prior)
+
+
 def measure_sweep(network: dict, sweep: dict, device: torch.device) -> float:
     """Seconds per image of one BN sweep pass (one condition, one order): every batch size in its
     batch-statistics modes (cvrepro.evaluate.bn_modes.accuracies, BatchNorm grouped by test batch),
     and eval mode once. Timed on whole test batches, at least MIN_SWEEP_IMAGES images, for batch
     sizes up to MAX_SWEEP_BATCH; a larger one costs what the largest of those did."""
-    from cvrepro.evaluate.bn_modes import accuracies
-
     arch = network["arch"]
     model = place_model(build_model(arch), device, arch["image_size"]).eval()
     mean, std = [0.5] * arch["in_channels"], [0.25] * arch["in_channels"]
@@ -95,9 +101,7 @@ def measure_sweep(network: dict, sweep: dict, device: torch.device) -> float:
         data = _images(arch, n, device)
         order = torch.arange(n, device=device)
 
-        def run(_: int, data=data, order=order, batch_size=batch_size, modes=modes) -> None:
-            accuracies(model, data, modes, batch_size, mean, std, order, sweep["prior"])
-
+        run = partial(_sweep_pass, model, data, modes, batch_size, mean, std, order, sweep["prior"])
         _seconds(run, n, device)  # warm-up
         per_image = _seconds(run, n, device) / n
         total += per_image

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import statistics
 from base64 import urlsafe_b64decode
+from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
@@ -157,8 +158,9 @@ def chain_seconds(plan: dict, jobs: list[dict], starts: dict[str, float]) -> flo
         if job.get("network") and job["rule"] not in ("train", "pretrain"):
             after[job["network"]] = max(after.get(job["network"], 0.0), job["seconds"])
     longest = max([finish(n) + after.get(n, 0.0) for n in own] + list(after.values()) + [0.0])
-    data = sum(starts.get(rule, 0.0) for rule in ("download", "prepare", "subset"))
-    last = max(starts.get("table", 0.0), starts.get("figure", 0.0)) + starts.get("report", 0.0)
+    start = defaultdict(float, starts)  # a rule the study lacks starts nothing
+    data = sum(start[rule] for rule in ("download", "prepare", "subset"))
+    last = max(start["table"], start["figure"]) + start["report"]
     return data + longest + last
 
 

@@ -190,7 +190,7 @@ def training_state(
     and fp16's loss scale."""
     return {
         "epoch": epoch,
-        "device": generator.device.type,
+        "device_type": generator.device.type,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
@@ -220,7 +220,8 @@ def restore_training(
     optimizer.load_state_dict(state["optimizer"])  # moves the optimizer's state to the weights' device
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
-    written_on, here = state.get("device", "cpu"), generator.device.type
+    # A state from before device types were recorded was written on the CPU.
+    written_on, here = state.get("device_type") or "cpu", generator.device.type
     if written_on == here:
         generator.set_state(state["generator"])
         cuda_states = state.get("cuda_rng") or []

@@ -46,11 +46,13 @@ def format_value(column: str, value) -> str:
 INTERVALS = ("sd", "ci95", "both")
 
 
-def format_cell(column: str, row: pd.Series, interval: str = "sd") -> str:
+def format_cell(column: str, row: pd.Series, interval: str | None = None) -> str:
     """A score with its uncertainty. Over replicates, by `interval`: `48.5 ± 3.9% (n=3)` (sd),
     `48.5% [38.8, 58.2] (n=3)` (ci95: the 95% t-interval of the mean, the CSV's _lo/_hi) or
     `48.5 ± 3.9% [38.8, 58.2] (n=3)` (both). One accuracy: `49.3% [48.3, 50.3]` (its Wilson
-    interval). Anything else: the value alone."""
+    interval). Anything else: the value alone. `interval` None: a caller outside a table (the
+    results index), shown as sd."""
+    interval = interval or INTERVALS[0]
     if interval not in INTERVALS:
         raise ValueError(f"table interval {interval!r} is not known; choose from {list(INTERVALS)}")
     value = row[column]
@@ -75,7 +77,7 @@ def shown_columns(frame: pd.DataFrame) -> list[str]:
     ]
 
 
-def to_markdown(frame: pd.DataFrame, caption: str = "", footer: str = "", interval: str = "sd") -> str:
+def to_markdown(frame: pd.DataFrame, caption: str = "", footer: str = "", interval: str | None = None) -> str:
     """A GitHub-flavoured Markdown table (no extra dependency), accuracies in percent; `interval`:
     how means over replicates show their uncertainty (format_cell)."""
     columns = shown_columns(frame)
