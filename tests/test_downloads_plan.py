@@ -141,3 +141,14 @@ def test_a_rehearsal_names_absent_weights_while_offline_in_its_first_lines(tmp_p
     assert "| `resnet50-0676ba61.pth` | resnet50 IMAGENET1K_V1 | 103 MB |" in fetch
     assert "| `stl10_binary.tar.gz` | stl10 | 2.64 GB |" in fetch
     assert "| **all** |" in text
+
+
+def test_a_figures_own_imagenet_weights_are_listed_too():
+    """S2 fine-tunes from resnet18's weights and draws activation maps of torchvision's ImageNet
+    ResNet-50 (the figure's `imagenet: {arch, weights}`): both files are on its list."""
+    config, study = loaded("cifar10_transfer")
+    weights = {item["filename"] for item in fetch_items(study, config) if item["kind"] == "weights"}
+    assert weights == {
+        weights_file("resnet18", "DEFAULT").filename,
+        weights_file("resnet50", "IMAGENET1K_V1").filename,
+    }

@@ -37,14 +37,20 @@ def study_datasets(study: Study) -> list[str]:
     return sorted(used)
 
 
-def study_weights(study: Study) -> list[str]:
-    """The architectures whose ImageNet weights the study loads (runs with `init: imagenet`,
-    feature sources imagenet_<arch>)."""
+def study_weights(study: Study) -> list[tuple[str, str]]:
+    """(architecture, weights version) of every set of ImageNet weights the study loads: runs
+    with `init: imagenet` and feature sources imagenet_<arch> at the study's `imagenet_weights`,
+    figures with their own `imagenet: {arch, weights}` (S2's activation maps)."""
+    version = study.spec["imagenet_weights"]
     archs = {run["model"]["arch"] for run in study.runs.values() if run["init"] == "imagenet"}
     sources = [probe["features"] for probe in study.probes.values()]
     sources += [figure.get("features") for figure in study.figures.values()]
     archs |= {s.removeprefix("imagenet_") for s in sources if s in IMAGENET_SOURCES}
-    return sorted(archs)
+    pairs = {(arch, version) for arch in archs}
+    pairs |= {
+        (f["imagenet"]["arch"], f["imagenet"]["weights"]) for f in study.figures.values() if f.get("imagenet")
+    }
+    return sorted(pairs)
 
 
 def fetch_items(study: Study, config: dict) -> list[dict]:
@@ -67,8 +73,7 @@ def fetch_items(study: Study, config: dict) -> list[dict]:
                     "homepage": spec.homepage,
                 }
             )
-    version = study.spec["imagenet_weights"]
-    for arch in study_weights(study):
+    for arch, version in study_weights(study):
         weights = weights_file(arch, version)
         items.append(
             {
