@@ -231,3 +231,27 @@ def test_a_listed_gpu_that_torch_cannot_use_stops_the_job_in_one_line(fake_nvidi
     assert resolve_device("cpu") == torch.device("cpu")  # asked for the CPU: no question
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # GPUs hidden on purpose: the CPU, silently
     assert gpu_unusable() is None and resolve_device("auto") == torch.device("cpu")
+
+
+@pytest.mark.parametrize(
+    "capability, expected", [("7.5", "fp16 autocast + GradScaler"), ("9.0", "bf16 autocast")]
+)
+def test_the_start_up_line_names_the_precision_each_gpu_generation_gets(
+    tmp_path, monkeypatch, capability, expected
+):
+    """The console line (no torch) reads the GPUs' compute capability from nvidia-smi and says
+    what the jobs will pick: fp16 + GradScaler on a T4 (7.5), bf16 on an H100 (9.0)."""
+    from cvrepro.jobs.console import compute_line
+
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in\n'
+        '  *compute_cap*) echo "' + capability + '" ;;\n'
+        '  *-L*) echo "GPU 0: Tesla T4 (UUID: GPU-1)" ;;\n'
+        "esac\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    assert f"-> CUDA (1 GPU), precision {expected}," in compute_line("auto", "auto")
+    assert "precision fp32," in compute_line("auto", "fp32")

@@ -7,7 +7,7 @@ import os
 import subprocess
 from collections import Counter
 
-from cvrepro.nets.cpu_flags import cpu_has_native_bf16
+from cvrepro.nets.cpu_flags import auto_precision, cpu_has_native_bf16
 
 
 def gpus_listed() -> int:
@@ -21,12 +21,43 @@ def gpus_listed() -> int:
     )
 
 
+NAMES = {"bf16": "bf16 autocast", "fp16": "fp16 autocast + GradScaler", "fp32": "fp32"}
+
+
+def gpu_capabilities() -> list[tuple[int, int] | None]:
+    """Each listed GPU's compute capability (None where the driver does not report it)."""
+    try:
+        listed = subprocess.run(
+            ["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    found = []
+    for line in listed.stdout.splitlines() if listed.returncode == 0 else []:
+        major, _, minor = line.strip().partition(".")
+        found.append((int(major), int(minor)) if major.isdigit() and minor.isdigit() else None)
+    return found
+
+
 def compute_line(device: str, precision: str) -> str:
-    """Where the model jobs will compute, as the jobs themselves will decide it."""
+    """Where the model jobs will compute, as the jobs themselves will decide it (the same rule:
+    cvrepro.nets.cpu_flags.auto_precision, per GPU generation)."""
     gpus = 0 if device == "cpu" else gpus_listed()
     where = f"CUDA ({gpus} GPU{'s' if gpus != 1 else ''})" if gpus else "the CPU"
-    if precision == "auto":
-        precision = "bf16 autocast" if gpus or cpu_has_native_bf16() else "fp32"
+    if precision == "auto" and gpus:
+        capabilities = gpu_capabilities()
+        if capabilities and None not in capabilities:
+            picks = {NAMES[auto_precision("cuda", c, False)] for c in capabilities}
+            precision = " / ".join(sorted(picks))  # mixed generations: each job picks its GPU's
+        else:
+            precision = "auto (by each GPU's generation)"
+    elif precision == "auto":
+        precision = NAMES[auto_precision("cpu", None, cpu_has_native_bf16())]
+    else:
+        precision = NAMES[precision]
     return f"device {device} -> {where}, precision {precision}, {os.cpu_count()} CPU cores here"
 
 

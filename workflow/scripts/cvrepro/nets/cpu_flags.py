@@ -40,3 +40,14 @@ def cpu_has_native_bf16(cpuinfo: Path | None = None) -> bool:
     except OSError:
         return False
     return " avx512_bf16" in flags or " amx_tile" in flags
+
+
+def auto_precision(device_type: str, capability: tuple[int, int] | None, cpu_bf16: bool) -> str:
+    """What `precision: auto` picks, without torch (the start-up line uses it too): bf16 on CUDA
+    from compute capability 8.0 (cuDNN's bf16 convolutions need Ampere), fp16 with a GradScaler
+    on 7.x (V100, T4, RTX 20), fp32 on older GPUs; on a CPU bf16 where it is native, else fp32."""
+    if device_type == "cuda":
+        if capability is None:
+            raise ValueError("auto precision: a CUDA device needs its compute capability")
+        return "bf16" if capability >= (8, 0) else "fp16" if capability >= (7, 0) else "fp32"
+    return "bf16" if device_type == "cpu" and cpu_bf16 else "fp32"
