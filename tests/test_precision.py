@@ -9,8 +9,8 @@ import sys
 
 import pytest
 import torch
+from test_engine import HP as ENGINE_HP
 
-from cvrepro.config.recipes import run_recipe
 from cvrepro.data.tensors import TensorSet, channel_stats
 from cvrepro.nets.checkpoint import ResumeFile, load_state, resume_interval, save_state
 from cvrepro.nets.device import (
@@ -29,15 +29,7 @@ from cvrepro.nets.models import build_model
 from cvrepro.train.engine import fit
 from cvrepro.train.supervised import supervised
 
-HP = run_recipe(
-    epochs=3,
-    batch_size=32,
-    eval_batch_size=128,
-    optimizer={"name": "sgd", "lr": 0.05, "weight_decay": 0.0},
-    augment="flip",
-    grad_flow=True,
-    grad_flow_per="step",
-)
+HP = {**ENGINE_HP, "grad_flow": True, "grad_flow_per": "step"}  # the engine tests' recipe, per-step grads
 ARCH = {**HP["model"], "width": 4, "in_channels": 1, "num_classes": 2, "image_size": 12}
 
 
