@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from matplotlib.collections import PolyCollection
 
-from cvrepro.report import plot_metrics, plots
+from cvrepro.report import plot_gradients, plot_metrics, plots
 from cvrepro.report.figures.kind import first
 from cvrepro.report.table_markdown import format_cell
 from cvrepro.report.table_stats import summarize
@@ -133,7 +133,7 @@ def test_gradient_flow_log_axis_starts_within_a_decade_of_the_smallest_gradient(
     frame = grad_flow_frame(per_step)
     if not per_step:
         frame["epoch"] = frame.index // 3 + 1  # three epochs: the last one is drawn
-    fig = plots.layout(plots.gradient_flow_figure({"a": frame, "b": frame * 1}, "log"), "c")
+    fig = plots.layout(plot_gradients.gradient_flow_figure({"a": frame, "b": frame * 1}, "log"), "c")
     shown = frame if per_step else frame[frame["epoch"] == 3]
     smallest = shown["mean_abs_grad"].min()
     for ax in fig.axes:

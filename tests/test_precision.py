@@ -247,3 +247,17 @@ def test_the_start_up_line_names_the_precision_each_gpu_generation_gets(
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
     assert f"-> CUDA (1 GPU), precision {expected}," in compute_line("auto", "auto")
     assert "precision fp32," in compute_line("auto", "fp32")
+
+
+@pytest.mark.parametrize("cpu_bf16", [False, True])
+@pytest.mark.parametrize(
+    "device_type, capability",
+    [("cuda", (6, 1)), ("cuda", (7, 0)), ("cuda", (7, 5)), ("cuda", (8, 0)), ("cuda", (9, 0)), ("cpu", None)],
+)
+def test_the_start_up_line_and_the_jobs_pick_precision_by_the_same_rule(device_type, capability, cpu_bf16):
+    """cpu_flags.auto_precision (the console's, no torch) and device.choose_precision (the jobs')."""
+    from cvrepro.jobs.console import NAMES
+    from cvrepro.nets.cpu_flags import auto_precision
+
+    picked = choose_precision("auto", device_type, capability, cpu_bf16).name
+    assert picked == NAMES[auto_precision(device_type, capability, cpu_bf16)]

@@ -13,7 +13,7 @@ from PIL import Image
 
 from conftest import TINY_STUDY
 from cvrepro.config import ConfigError, resolve_study
-from cvrepro.report import plots
+from cvrepro.report import plot_gradients
 from cvrepro.report.figures import FIGURE_KINDS
 from cvrepro.report.figures.shift_samples import shift_columns
 from cvrepro.study import Study
@@ -86,8 +86,8 @@ def test_gradient_flow_draws_one_panel_per_run_with_mean_and_max(tmp_path):
         )
 
     one, three = tmp_path / "one.png", tmp_path / "three.png"
-    plots.gradient_flow({"a": flow(1e-3)}, one, "", "log")
-    plots.gradient_flow({"a": flow(1e-3), "b": flow(1e-2), "c": pd.DataFrame()}, three, "", "log")
+    plot_gradients.gradient_flow({"a": flow(1e-3)}, one, "", "log")
+    plot_gradients.gradient_flow({"a": flow(1e-3), "b": flow(1e-2), "c": pd.DataFrame()}, three, "", "log")
     assert Image.open(three).size[1] > 2.5 * Image.open(one).size[1]  # a panel per run
 
 
@@ -109,7 +109,7 @@ def test_gradient_flow_overlays_every_step_when_rows_are_per_step(tmp_path):
     ]
     frame = pd.DataFrame(rows)
     fig, ax = plt.subplots()
-    plots._step_bars(ax, frame, "mean_abs_grad", "b", floor=1e-6)
+    plot_gradients._step_bars(ax, frame, "mean_abs_grad", "b", floor=1e-6)
     (bars,) = ax.collections
     bands = [
         (box.vertices[:4, 0].mean(), box.vertices[:, 1].min(), box.vertices[:, 1].max())
@@ -129,7 +129,7 @@ def test_gradient_flow_overlays_every_step_when_rows_are_per_step(tmp_path):
     assert alphas == pytest.approx([0.1, 0.19, 0.271] * 2)
     plt.close(fig)
     out = tmp_path / "steps.png"
-    plots.gradient_flow({"a": frame}, out, "", "linear")
+    plot_gradients.gradient_flow({"a": frame}, out, "", "linear")
     assert Image.open(out).size[0] > 0
 
 

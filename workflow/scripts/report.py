@@ -40,13 +40,14 @@ def rehearsal_sections(plan: dict) -> dict[str, str]:
     """A rehearsal's first lines, fetch and cost sections (cvrepro.config.cost), with the networks
     measured on the device, precision and threads of the real run's model jobs."""
     from cvrepro.config.cost_report import rehearsal_sections as sections
+    from cvrepro.jobs.job import device_name
     from cvrepro.nets.device import job_device
 
     machine = plan["machine"]
     device = job_device(
         machine.get("device", "auto"), machine.get("precision", "auto"), machine.get("threads", 1)
     )
-    first, fetch, cost = sections(plan, device, Path.cwd())
+    first, fetch, cost = sections(plan, device, device_name(device), Path.cwd())
     return {"rehearsal_cost": cost, "fetch": fetch, "first_lines": first}
 
 

@@ -16,12 +16,14 @@ from cvrepro.config.cost import FORWARD_BATCH, TRAIN_FACTOR, job_work, network_f
 from cvrepro.config.forecast_check import FORECAST_MARK
 
 
-def rehearsal_sections(plan: dict, device, workdir: Path, log=print) -> tuple[str, str, str]:
+def rehearsal_sections(
+    plan: dict, device, device_label: str, workdir: Path, log=print
+) -> tuple[str, str, str]:
     """(first lines, "What the real run will fetch", "What the real run will cost") of a
     rehearsal's REPORT.md: the fetch plan's state on this machine, and the forecast from the
-    networks measured here (`device`: the torch device the real run's model jobs would use)."""
+    networks measured here (`device`: the torch device the real run's model jobs would use;
+    `device_label`: its name and precision as provenance writes it)."""
     from cvrepro.config.calibrate import measure_networks
-    from cvrepro.jobs.job import device_name
 
     items = fetches.with_state(plan["fetches"])
     flops = network_flops(plan["networks"])
@@ -40,7 +42,7 @@ def rehearsal_sections(plan: dict, device, workdir: Path, log=print) -> tuple[st
     first = "".join(f"> **{plan['study']}: {line}**\n>\n" for line in fetches.problems(items))
     fetch = fetches.fetch_markdown(items, plan["prepared"], _checkpoint_bytes(plan))
     start = forecast.snakemake_start(workdir)
-    return first, fetch, cost_markdown(plan, flops, rates, recorded, device_name(device), start)
+    return first, fetch, cost_markdown(plan, flops, rates, recorded, device_label, start)
 
 
 def _checkpoint_bytes(plan: dict) -> int:

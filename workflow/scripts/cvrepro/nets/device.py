@@ -50,7 +50,7 @@ from dataclasses import dataclass
 
 import torch
 
-from cvrepro.nets.cpu_flags import auto_precision, cpu_has_native_bf16
+from cvrepro.nets.cpu_flags import cpu_has_native_bf16
 
 DEVICES = ("auto", "cuda", "cpu")
 
@@ -270,9 +270,17 @@ def choose_precision(
     a CUDA device's compute capability; `cpu_bf16`: the CPU computes bf16 natively."""
     if policy not in PRECISIONS:
         raise ValueError(f"precision {policy!r} is not known; choose from {list(PRECISIONS)}")
-    if policy == "auto":
-        policy = auto_precision(device_type, capability, cpu_bf16)
-    return {"bf16": BF16, "fp16": FP16, "fp32": FP32}[policy]
+    # The same rule as cpu_flags.auto_precision (the start-up line's, without torch); a test holds
+    # the two equal. Written out here so that a training step calls no module beyond this one.
+    if policy != "auto":
+        return {"bf16": BF16, "fp16": FP16, "fp32": FP32}[policy]
+    if device_type == "cuda":
+        if capability is None:
+            raise ValueError("choose_precision: a CUDA device needs its compute capability")
+        if capability >= (8, 0):
+            return BF16
+        return FP16 if capability >= (7, 0) else FP32
+    return BF16 if device_type == "cpu" and cpu_bf16 else FP32
 
 
 def set_precision(name: str) -> None:

@@ -6,9 +6,9 @@ from cvrepro.report.grouping import Manifest
 
 
 def draw(spec: dict, inputs: Manifest, out_png) -> None:
-    from cvrepro.report import plots
+    from cvrepro.report.plot_gradients import gradient_flow
 
-    plots.gradient_flow(first(read_csvs(inputs)), out_png, spec["caption"], spec["scale"])
+    gradient_flow(first(read_csvs(inputs)), out_png, spec["caption"], spec["scale"])
 
 
 KIND = FigureKind(("runs",), job_files("grad_flow.csv"), draw)
