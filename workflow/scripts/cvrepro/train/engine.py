@@ -14,12 +14,8 @@ Precision (cvrepro.nets.device): under fp16 the loss is scaled before backward a
 unscaled (GradScaler.unscale_) before the gradient-flow statistics read them, so they mean the
 same under every precision; a step the scaler skips (an overflow) adds 0 to them.
 
-The schedule, stepped once per training batch, is a closed-form multiplier of the peak learning
-rate, `lr_factor(step)`, wrapped in torch's LambdaLR. tests/test_schedules.py proves it equal,
-step by step, to the chain of torch.optim.lr_scheduler's own schedulers (LinearLR warm-up, then
-CosineAnnealingLR / StepLR / ConstantLR, joined by SequentialLR) for every combination the config
-allows. Periods are given in epochs, as in the seed reports (`T_max` 200 with 20 epochs), and
-turned into steps with the one `steps_per_epoch` (cvrepro.train.batches) that the loop also uses.
+The schedule, stepped once per training batch, is torch's LambdaLR of the closed-form
+multiplier `lr_factor` (cvrepro.train.batches, beside the batch plan it counts in).
 """
 
 from __future__ import annotations
@@ -28,6 +24,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 import torch
 from torch import nn
@@ -37,7 +34,7 @@ from cvrepro.evaluate.early_stopping import EarlyStop
 from cvrepro.nets.checkpoint import ResumeFile, load_state, restore_training, save_state, training_state
 from cvrepro.nets.device import grad_scaler, prepare_device
 from cvrepro.nets.models import frozen_bn_mode, set_train_mode
-from cvrepro.train.batches import batch_starts
+from cvrepro.train.batches import batch_starts, epoch_images, lr_factor, schedule_steps
 
 Sums = dict[str, torch.Tensor]
 
@@ -130,11 +127,7 @@ def train_one_epoch(
         batch = order[start : start + batch_size]
         loss, parts = method.step(data.images[batch], data.labels[batch], generator)
         optimizer.zero_grad(set_to_none=True)
-        if scaler is None:
-            loss.backward()
-        else:
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)  # true gradients from here on, for the statistics too
+        _backward(loss, optimizer, scaler)
         losses.append(loss.detach())
         if watched:
             means = torch.stack([p.grad.abs().mean() for _, p in watched])
@@ -146,26 +139,15 @@ def train_one_epoch(
             if grads_per_step:
                 step_grads.append(torch.stack([means, maxes]))
         last_lr = optimizer.param_groups[0]["lr"]
-        if scaler is None:
-            optimizer.step()
-        else:
-            scaler.step(optimizer)
-            scaler.update()
+        _optimizer_step(optimizer, scaler)
         scheduler.step()
         for key, value in parts.items():
             sums[key] = sums[key] + value if key in sums else value
         images += len(batch)
-    # The epoch's one wait on the device: every sum and gradient statistic in one transfer
-    # (float64 holds counts exactly and float32 values unchanged).
-    keys, w = list(sums), len(watched)
-    pieces = [*(sums[k].double().reshape(1) for k in keys), grad_sums.double(), grad_max.double()]
-    pieces.append(torch.stack(losses).double().reshape(-1))
-    if step_grads:
-        pieces.append(torch.stack(step_grads).double().reshape(-1))
-    flat = torch.cat(pieces).tolist()
-    values, grad_means = flat[: len(keys)], flat[len(keys) : len(keys) + w]
-    end = len(keys) + 2 * w + len(starts)
-    grad_maxes, step_losses = flat[len(keys) + w : len(keys) + 2 * w], flat[len(keys) + 2 * w : end]
+    keys = list(sums)
+    values, grad_means, grad_maxes, step_losses, per_step = _fetch(
+        list(sums.values()), grad_sums, grad_max, losses, step_grads
+    )
     scores = method.summarize(dict(zip(keys, values, strict=True)), images, len(starts))
     if not math.isfinite(scores["train_loss"]):
         raise FloatingPointError(
@@ -174,12 +156,53 @@ def train_one_epoch(
     scores["last_lr"] = last_lr  # the learning rate of the epoch's last step
     names = [name for name, _ in watched]
     if step_grads:
-        return scores, _step_rows(names, flat[end:]), step_losses
+        return scores, _step_rows(names, per_step), step_losses
     grads = [
         {"layer": name, "mean_abs_grad": mean / len(starts), "max_abs_grad": largest}
         for name, mean, largest in zip(names, grad_means, grad_maxes, strict=True)
     ]
     return scores, grads, step_losses
+
+
+def _fetch(
+    sums: list[torch.Tensor],
+    grad_sums: torch.Tensor,
+    grad_max: torch.Tensor,
+    losses: list[torch.Tensor],
+    step_grads: list[torch.Tensor],
+) -> tuple[list[float], list[float], list[float], list[float], list[float]]:
+    """The epoch's one wait on the device: every sum and gradient statistic in one transfer
+    (float64 holds counts exactly and float32 values unchanged). Returns the sums, the gradient
+    means and maxima, each step's loss and the per-step gradient values, as Python floats."""
+    pieces = [*(value.double().reshape(1) for value in sums), grad_sums.double(), grad_max.double()]
+    pieces.append(torch.stack(losses).double().reshape(-1))
+    if step_grads:
+        pieces.append(torch.stack(step_grads).double().reshape(-1))
+    flat = torch.cat(pieces).tolist()
+    bounds = list(accumulate([len(sums), len(grad_sums), len(grad_max), len(losses)], initial=0))
+    values, means, maxes, step_losses = (flat[a:b] for a, b in zip(bounds, bounds[1:], strict=False))
+    return values, means, maxes, step_losses, flat[bounds[-1] :]
+
+
+def _backward(
+    loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None
+) -> None:
+    """Gradients of `loss`; under fp16 scaled, then unscaled in place, so that the gradient
+    statistics and the optimizer see the true gradients."""
+    if scaler is None:
+        loss.backward()
+    else:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+
+
+def _optimizer_step(optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None) -> None:
+    """One optimizer step; under fp16 through the scaler, which skips an overflowing step."""
+    if scaler is None:
+        optimizer.step()
+    else:
+        scaler.step(optimizer)
+        scaler.update()
 
 
 def _step_rows(names: list[str], values: list[float]) -> list[dict]:
@@ -218,11 +241,17 @@ def _epoch_line(row: dict, epochs: int, eta: float) -> str:
     )
 
 
-def epoch_images(data: TensorSet, batch_size: int, batches: int | None) -> int:
-    """Images an epoch trains on: every one, or those of its first `batches` batches."""
-    starts = batch_starts(len(data), batch_size)
-    ends = [min(start + batch_size, len(data)) for start in starts][: batches or len(starts)]
-    return sum(end - start for start, end in zip(starts, ends, strict=False))
+def _clock(device: torch.device) -> float:
+    """perf_counter once the device has finished its queued work (an epoch's honest time)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
+def _resumed_extras(result: FitResult, method: Method) -> dict:
+    """What a resume state keeps beside the training's own: the results so far and the method's
+    state (an EMA teacher, a queue, a probe)."""
+    return {"result": vars(result), "method_state": method.state.state_dict() if method.state else None}
 
 
 def fit(
@@ -246,31 +275,27 @@ def fit(
     generator = torch.Generator(device=device)
     generator.manual_seed(recipe["seed"])
     steps = len(batch_starts(len(data), batch_size))
-    if sum(min(batch_size, len(data) - s) for s in batch_starts(len(data), batch_size)) < len(data):
+    if epoch_images(len(data), batch_size, None) < len(data):
         log("the last batch of one image is left out of every epoch (BatchNorm needs two)")
     scaler = grad_scaler(device)
     # Fused optimizers skip an overflowing fp16 step on the GPU; others make the scaler read a flag.
-    fused = scaler is not None and device.type == "cuda"
+    trained = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_optimizer(
-        [p for p in model.parameters() if p.requires_grad], recipe["optimizer"], fused=fused
+        trained, recipe["optimizer"], fused=scaler is not None and device.type == "cuda"
     )
     scheduler = make_scheduler(optimizer, recipe["schedule"], epochs, steps)
     watched = watched_parameters(model) if watch_grads else []
     result, first_epoch = FitResult(), 1
-    state = load_state(resume)
-    if state is not None:
-        first_epoch = restore_training(
-            state, model, optimizer, scheduler, generator, scaler, reseed=recipe["seed"], log=log
-        )
+    if (state := load_state(resume)) is not None:
+        trainer = (model, optimizer, scheduler, generator, scaler)
+        first_epoch = restore_training(state, *trainer, reseed=recipe["seed"], log=log)
         result = FitResult(**state["result"])
         if method.state is not None:
             method.state.load_state_dict(state["method_state"])
     started = saved = time.perf_counter()
     for epoch in range(first_epoch, epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
+        start = _clock(device)
         # A recipe that counts steps (S7's 3,000 iterations) ends inside its last epoch.
         batches = recipe["steps"] - (epochs - 1) * steps if recipe["steps"] and epoch == epochs else None
         scores, grads, step_losses = train_one_epoch(
@@ -288,11 +313,9 @@ def fit(
             watch_grads == "step",
             scaler,
         )
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        seconds = time.perf_counter() - start
+        seconds = _clock(device) - start
         row = {"epoch": epoch, "lr": lr, **scores, "epoch_seconds": seconds}
-        row["images_per_s"] = method.views * epoch_images(data, batch_size, batches) / seconds
+        row["images_per_s"] = method.views * epoch_images(len(data), batch_size, batches) / seconds
         row.update(method.after_epoch(generator))
         row["steps"] = batches or steps
         result.record(row, step_losses, grads)
@@ -302,12 +325,8 @@ def fit(
             _track_best(result, row, stopping, model, log)
         last = epoch == epochs or result.stopped_early
         if resume is not None and (last or time.perf_counter() - saved >= resume.every_s):
-            extra = {
-                "result": vars(result),
-                "method_state": method.state.state_dict() if method.state else None,
-            }
-            state = training_state(epoch, model, optimizer, scheduler, generator, scaler, **extra)
-            save_state(resume, state)
+            trainer = (model, optimizer, scheduler, generator, scaler)
+            save_state(resume, training_state(epoch, *trainer, **_resumed_extras(result, method)))
             saved = time.perf_counter()
         if result.stopped_early:
             break
@@ -321,7 +340,6 @@ def fit(
 
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("cosine", "constant", "step")
 
 
 def make_optimizer(params, spec: dict, fused: bool = False) -> torch.optim.Optimizer:
@@ -344,39 +362,6 @@ def make_optimizer(params, spec: dict, fused: bool = False) -> torch.optim.Optim
             params, lr=spec["lr"], betas=tuple(spec["betas"]), weight_decay=spec["weight_decay"], **options
         )
     raise ValueError(f"unknown optimizer {name!r}; choose from {list(OPTIMIZERS)}")
-
-
-def schedule_steps(spec: dict, epochs: int, steps: int) -> tuple[int, int]:
-    """(warm-up steps, cosine period in steps, counted from step 0) of a schedule spec."""
-    warmup = round(spec["warmup_epochs"] * steps)
-    period = round((spec["t_max"] or epochs) * steps)
-    return warmup, period
-
-
-def lr_factor(step: int, spec: dict, epochs: int, steps: int) -> float:
-    """The multiplier of the peak learning rate at optimizer step `step` (0-based).
-
-    Warm-up: (step + 1) / W over the first W steps (torch's LinearLR from 1/W to 1 over W - 1
-    steps). Then cosine: 0.5 (1 + cos(pi t / (P - W))) for t = step - W, reaching 0 at step P =
-    t_max epochs, and 0 from there on (a t_max shorter than the run anneals and then holds,
-    rather than climbing back as CosineAnnealingLR would). Step: gamma ** (t // step_size steps).
-    Constant: 1.
-    """
-    warmup, period = schedule_steps(spec, epochs, steps)
-    if warmup > 1 and step < warmup:
-        return (step + 1) / warmup
-    warmup = warmup if warmup > 1 else 0
-    t = step - warmup
-    name = spec["name"]
-    if name == "constant":
-        return 1.0
-    if name == "cosine":
-        if step >= period:
-            return 0.0
-        return 0.5 * (1 + math.cos(math.pi * t / (period - warmup)))
-    if name == "step":
-        return spec["gamma"] ** (t // max(1, round(spec["step_size"] * steps)))
-    raise ValueError(f"unknown schedule {name!r}; choose from {list(SCHEDULES)}")
 
 
 def make_scheduler(
