@@ -110,7 +110,7 @@ def test_a_present_download_needs_nothing(tmp_path, monkeypatch):
         (tmp_path / item["dest"]).write_bytes(b"x")
     items = with_state(fetch_items(study, config), OFFLINE)
     assert {item["state"] for item in items} == {"present"} and problems(items) == []
-    assert fetch_lines(items)[-1] == "  to download: 0 B"
+    assert fetch_lines(items)[-1] == "- to download: 0 B"
 
 
 def test_a_rehearsal_names_absent_weights_while_offline_in_its_first_lines(tmp_path, monkeypatch):

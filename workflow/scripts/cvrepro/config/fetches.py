@@ -219,14 +219,15 @@ def fetch_markdown(items: list[dict], prepared: int, results: int | None = None)
 
 
 def fetch_lines(items: list[dict]) -> list[str]:
-    """The same for a console: one line per file, then the totals and the problems."""
+    """The same for a console: one line per file, then the totals and the problems (as "- "
+    items, so that they never read as the job lines of `make why`, which are indented)."""
     lines = [
-        f"  {item['filename']} ({item['what']}, {size_text(item['size'])}): {STATE_WORDS[item['state']].replace('**', '')}"
+        f"- {item['filename']} ({item['what']}, {size_text(item['size'])}): {STATE_WORDS[item['state']].replace('**', '')}"
         + (f" {item['path']}" if item["state"] in ("present", "found") else "")
         for item in items
     ]
-    lines.append(f"  to download: {size_text(download_bytes(items))}")
-    return lines + [f"  problem: {line}" for line in problems(items)]
+    lines.append(f"- to download: {size_text(download_bytes(items))}")
+    return lines + [f"- problem: {line}" for line in problems(items)]
 
 
 def size_text(size: int | None) -> str:
