@@ -36,7 +36,8 @@ RUN_TIMEOUT = 400  # seconds per snakemake call; each took 1-2.5 min, the whole 
 
 def study(few_size: int) -> dict:
     """Two trainings. Subset `few` (classes 0-1 of `pool`, which holds 40 of each) passes the
-    load-time size check at any size up to 400 but can only be drawn at run time up to 80."""
+    load-time size check at any size up to 400 but can only be drawn at run time up to 80. Run f's
+    batch (32) fits the 60 images of the fixed study (a batch larger than its subset is refused)."""
     config = tiny_config(
         subsets={
             "pool": {"dataset": "fashion_mnist", "split": "train", "size": 400, "seed": 1},
@@ -50,7 +51,10 @@ def study(few_size: int) -> dict:
             "test": {"dataset": "fashion_mnist", "split": "test", "size": 500},
             "test2": {"dataset": "fashion_mnist", "split": "test", "size": 200, "classes": 2},
         },
-        runs={"a": {"train": "pool", "val": None}, "f": {"train": "few", "val": None, "test": "test2"}},
+        runs={
+            "a": {"train": "pool", "val": None},
+            "f": {"train": "few", "val": None, "test": "test2", "batch_size": 32},
+        },
         tables={},
         figures={},
         probes={},
