@@ -198,7 +198,7 @@ def test_workflow_on_slurm(cluster: SlurmCluster, tmp_path):
     assert "FAILED" in [job["State"] for job in by_rule["subset"]], by_rule["subset"]
     # The job saw the GPU Slurm gave it, and the GPU slots left that alone.
     train_log = (workdir / "results/tiny/logs/train/a.log").read_text()
-    assert "CUDA_VISIBLE_DEVICES='0' was set outside the job" in train_log, train_log
+    assert "CUDA_VISIBLE_DEVICES='0' chosen by Slurm; no slot claimed" in train_log, train_log
 
     assert local_status == 0, local_log[-4000:]
     # Seeded CPU training is deterministic: the same weights bit for bit. On a GPU host Slurm's

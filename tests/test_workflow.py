@@ -242,8 +242,15 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path, fini
         "--cores",
         "1",
     ]
+    # A state after every epoch (the default writes at most once a minute, and this run is shorter).
+    every_epoch = {**os.environ, "CVREPRO_RESUME_EVERY_S": "0"}
     process = subprocess.Popen(
-        command, cwd=killed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        command,
+        cwd=killed,
+        env=every_epoch,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     state = killed / "results/tiny/resume/long.pt"
     deadline = time.time() + 300
