@@ -10,15 +10,9 @@ draw function imports matplotlib, pandas or torch when it is called.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from cvrepro.report.figures.kind import FigureKind, figure_groups
+from cvrepro.study.plugins import discover
 
-FIGURE_KINDS: dict[str, FigureKind] = {
-    found.name: importlib.import_module(f"{__name__}.{found.name}").KIND
-    for found in pkgutil.iter_modules(__path__)
-    if found.name != "kind"
-}
+FIGURE_KINDS: dict[str, FigureKind] = discover(__name__, __path__)  # type: ignore[assignment]
 
 __all__ = ["FIGURE_KINDS", "FigureKind", "figure_groups"]

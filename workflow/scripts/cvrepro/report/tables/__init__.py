@@ -13,15 +13,9 @@ row per class or cell of one run or probe. Where the study gives the source repo
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from cvrepro.report.tables.kind import Built, TableKind, sweep_column, table_groups
+from cvrepro.study.plugins import discover
 
-TABLE_KINDS: dict[str, TableKind] = {
-    found.name: importlib.import_module(f"{__name__}.{found.name}").KIND
-    for found in pkgutil.iter_modules(__path__)
-    if found.name != "kind"
-}
+TABLE_KINDS: dict[str, TableKind] = discover(__name__, __path__)  # type: ignore[assignment]
 
 __all__ = ["TABLE_KINDS", "Built", "TableKind", "sweep_column", "table_groups"]
