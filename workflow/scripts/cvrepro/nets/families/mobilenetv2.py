@@ -1,0 +1,5 @@
+"""MobileNetV2: inverted residual blocks in features, dropout + linear classifier."""
+
+from cvrepro.nets.families.kind import Family
+
+KIND = Family(head="classifier.1", stages=("features.*",))
