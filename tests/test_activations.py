@@ -29,7 +29,8 @@ def test_maps_have_each_layers_resolution_and_are_channel_means():
 
 def test_filter_maps_are_each_channel_and_tile_into_one_mosaic(tmp_path):
     """S2's per-filter grids: `channels` keeps the first k filters; the figure tiles them."""
-    from cvrepro.report.plot_images import _filter_mosaic, activation_grid
+    from cvrepro.report.figures.activations import figure, filter_mosaic
+    from cvrepro.report.plot_axes import save_figure
 
     model = build_model(
         {**run_recipe(model={"width": 4})["model"], "num_classes": 10, "in_channels": 3, "image_size": 32}
@@ -40,12 +41,12 @@ def test_filter_maps_are_each_channel_and_tile_into_one_mosaic(tmp_path):
         expected = model.conv1(x)[:, :3]
     assert maps["conv1"].shape == (2, 3, 32, 32) and maps["layer1.1.conv2"].shape == (2, 3, 32, 32)
     np.testing.assert_allclose(maps["conv1"], expected.numpy(), rtol=1e-5, atol=1e-6)
-    mosaic = _filter_mosaic(maps["conv1"][0])  # 3 filters: 2 x 2 tiles, one blank
+    mosaic = filter_mosaic(maps["conv1"][0])  # 3 filters: 2 x 2 tiles, one blank
     assert mosaic.shape == (65, 65)
     np.testing.assert_allclose(np.nanmax(mosaic[:32, :32]), 1.0)
     assert np.isnan(mosaic[33:, 33:]).all() and np.isnan(mosaic[32, :]).all()
     images = np.zeros((2, 32, 32, 3), dtype=np.uint8)
-    activation_grid(images, maps, ["ship", "cat"], tmp_path / "a.png", "filters")
+    save_figure(figure(images, maps, ["ship", "cat"]), tmp_path / "a.png", "filters")
     assert (tmp_path / "a.png").stat().st_size > 0
 
 

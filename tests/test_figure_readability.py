@@ -10,8 +10,20 @@ import pandas as pd
 import pytest
 from matplotlib.collections import PolyCollection
 
-from cvrepro.report import plot_gradients, plot_metrics, plots
+from cvrepro.report.figures import (
+    bn_sweep,
+    class_accuracy,
+    confusion,
+    grad_flow,
+    grid_scores,
+    probe_curves,
+    roc,
+    step_loss,
+    training_curves,
+    tsne,
+)
 from cvrepro.report.figures.kind import first
+from cvrepro.report.plot_axes import layout, plt, save_figure
 from cvrepro.report.table_markdown import format_cell
 from cvrepro.report.table_stats import summarize
 
@@ -64,7 +76,7 @@ def assert_legends_cover_no_data(fig) -> None:
 
 
 def test_a_loss_spike_does_not_flatten_the_loss_axis_and_bands_stay_possible():
-    fig = plots.layout(plots.training_curves_figure(spiky_histories()), "c")
+    fig = layout(training_curves.figure(spiky_histories()), "c")
     ax_loss, ax_acc = fig.axes[:2]
     assert ax_loss.get_yscale() == "log"
     low, high = ax_loss.get_ylim()
@@ -73,7 +85,7 @@ def test_a_loss_spike_does_not_flatten_the_loss_axis_and_bands_stay_possible():
     assert bands(ax_acc) and all(((band >= 0) & (band <= 1)).all() for band in bands(ax_acc))
     assert "geometric mean" in ax_loss.get_title()
     assert_legends_cover_no_data(fig)
-    plots.plt.close(fig)
+    plt.close(fig)
 
 
 def test_a_loss_of_zero_keeps_a_linear_axis_with_its_band_at_or_above_zero():
@@ -84,20 +96,20 @@ def test_a_loss_of_zero_keeps_a_linear_axis_with_its_band_at_or_above_zero():
             history([0.1, 0.0], [0.1, 0.1], [0.5, 0.6], [0.5, 0.6]),
         ]
     }
-    fig = plots.training_curves_figure(histories)
+    fig = training_curves.figure(histories)
     ax_loss = fig.axes[0]
     assert ax_loss.get_yscale() == "linear"
     assert min(band.min() for band in bands(ax_loss)) == 0.0  # 0.87 - 0.99 cut at zero
-    plots.plt.close(fig)
+    plt.close(fig)
 
 
 def test_one_recorded_epoch_is_visible_and_ticked_at_its_epoch():
     """A rehearsal records one epoch: a line through one point draws nothing without a marker."""
-    fig = plots.training_curves_figure({"a": [history([0.7], [0.8], [0.5], [0.4])]})
+    fig = training_curves.figure({"a": [history([0.7], [0.8], [0.5], [0.4])]})
     for ax in fig.axes[:2]:
         assert all(line.get_marker() == "o" for line in ax.get_lines())
         assert list(ax.get_xticks()) == [1.0]
-    plots.plt.close(fig)
+    plt.close(fig)
 
 
 def test_step_loss_is_on_a_log_axis_with_its_legend_beside_it():
@@ -105,10 +117,10 @@ def test_step_loss_is_on_a_log_axis_with_its_legend_beside_it():
         run: [pd.DataFrame({"step": range(1, 51), "loss": scale * np.exp(-np.arange(50) / 10) + 0.01})] * 2
         for run, scale in (("a", 40.0), ("b", 2.0))
     }
-    fig = plots.layout(plots.step_loss_figure(steps), "c")
+    fig = layout(step_loss.figure(steps), "c")
     assert fig.axes[0].get_yscale() == "log"
     assert_legends_cover_no_data(fig)
-    plots.plt.close(fig)
+    plt.close(fig)
 
 
 def grad_flow_frame(per_step: bool) -> pd.DataFrame:
@@ -133,7 +145,7 @@ def test_gradient_flow_log_axis_starts_within_a_decade_of_the_smallest_gradient(
     frame = grad_flow_frame(per_step)
     if not per_step:
         frame["epoch"] = frame.index // 3 + 1  # three epochs: the last one is drawn
-    fig = plots.layout(plot_gradients.gradient_flow_figure({"a": frame, "b": frame * 1}, "log"), "c")
+    fig = layout(grad_flow.figure({"a": frame, "b": frame * 1}, "log"), "c")
     shown = frame if per_step else frame[frame["epoch"] == 3]
     smallest = shown["mean_abs_grad"].min()
     for ax in fig.axes:
@@ -141,7 +153,7 @@ def test_gradient_flow_log_axis_starts_within_a_decade_of_the_smallest_gradient(
         assert smallest / 10 <= low <= smallest  # not 1e-12 whatever the data
         assert shown["max_abs_grad"].max() <= high <= 10 * shown["max_abs_grad"].max()
     assert_legends_cover_no_data(fig)  # the legend stays off the last layer's bar
-    plots.plt.close(fig)
+    plt.close(fig)
 
 
 def test_a_figure_of_replicate_0_says_so():
@@ -158,16 +170,16 @@ def test_bn_sweep_and_grid_scores_keep_accuracy_within_0_and_1_and_their_legends
         ]
         return pd.DataFrame(rows)
 
-    fig = plots.layout(plots.bn_sweep_figure({"a": [sweep(0.03), sweep(-0.05), sweep(0.03)]}), "c")
+    fig = layout(bn_sweep.figure({"a": [sweep(0.03), sweep(-0.05), sweep(0.03)]}), "c")
     assert all(((band >= 0) & (band <= 1)).all() for ax in fig.axes for band in bands(ax))
     assert_legends_cover_no_data(fig)
-    plots.plt.close(fig)
+    plt.close(fig)
     points = [(0.1, {"train_acc": [1.0, 0.9, 1.0], "val_acc": [0.8], "test_acc": [0.7, 0.75]})]
-    fig = plots.layout(plots.grid_scores_figure(points, "dropout"), "c")
+    fig = layout(grid_scores.figure(points, "dropout"), "c")
     error_bars = [segment for c in fig.axes[0].collections for segment in c.get_segments()]
     assert error_bars and max(segment[:, 1].max() for segment in error_bars) <= 1.0  # 1.0 + sd cut
     assert_legends_cover_no_data(fig)
-    plots.plt.close(fig)
+    plt.close(fig)
 
 
 def metrics(confusion: list[list[int]], seed: int, classes: list[str] | None = None) -> dict:
@@ -194,7 +206,7 @@ def metrics(confusion: list[list[int]], seed: int, classes: list[str] | None = N
 
 def test_confusion_shows_the_mean_over_replicates_with_a_colour_bar_and_its_cell_values():
     replicates = [metrics([[8, 2], [1, 9]], 0), metrics([[6, 4], [3, 7]], 1), metrics([[9, 1], [2, 8]], 2)]
-    fig = plots.layout(plot_metrics.confusion_figure({"run": replicates}), "c")
+    fig = layout(confusion.figure({"run": replicates}), "c")
     ax = fig.axes[0]
     assert ax.images[0].colorbar is not None and len(fig.axes) == 2  # the panel and its colour bar
     mean = np.mean([[[0.8, 0.2], [0.1, 0.9]], [[0.6, 0.4], [0.3, 0.7]], [[0.9, 0.1], [0.2, 0.8]]], axis=0)
@@ -204,37 +216,37 @@ def test_confusion_shows_the_mean_over_replicates_with_a_colour_bar_and_its_cell
     table = summarize({"run": replicates}, ["test_acc"], {})
     assert "mean of 3 replicates" in ax.get_title()
     assert format_cell("test_acc", table.loc["run"]) in ax.get_title()
-    plots.plt.close(fig)
+    plt.close(fig)
 
 
 def test_confusion_of_one_replicate_names_its_seed_and_many_classes_drop_the_numbers():
-    fig = plot_metrics.confusion_figure({"run": [metrics(np.eye(21, dtype=int).tolist(), 4)]})
+    fig = confusion.figure({"run": [metrics(np.eye(21, dtype=int).tolist(), 4)]})
     ax = fig.axes[0]
     assert "seed 4" in ax.get_title() and not ax.texts  # 21 classes: cells too small for numbers
-    plots.plt.close(fig)
+    plt.close(fig)
 
 
 def test_roc_names_its_replicate_and_class_bars_show_the_mean_with_their_legends_aside():
     replicates = [metrics([[8, 2], [1, 9]], 5), metrics([[6, 4], [3, 7]], 6)]
-    fig = plots.layout(plot_metrics.roc_figure({"run": replicates}), "c")
+    fig = layout(roc.figure({"run": replicates}), "c")
     assert "replicate 0 of 2, seed 5" in fig.axes[0].get_title()
     assert_legends_cover_no_data(fig)
-    plots.plt.close(fig)
-    fig = plots.layout(plot_metrics.class_accuracy_figure({"run": replicates}, "recall"), "c")
+    plt.close(fig)
+    fig = layout(class_accuracy.figure({"run": replicates}, "recall"), "c")
     heights = [bar.get_height() for bar in fig.axes[0].patches]
     assert heights == pytest.approx([(0.8 + 0.6) / 2, (0.9 + 0.7) / 2])
     assert "n=2" in fig.axes[0].get_legend().get_texts()[0].get_text()
     assert_legends_cover_no_data(fig)
-    plots.plt.close(fig)
+    plt.close(fig)
 
 
 def test_tsne_and_probe_curves_keep_their_legends_off_the_data():
     rng = np.random.default_rng(0)
     labels = np.arange(60) % 3
     features = rng.normal(size=(60, 5)) + labels[:, None]
-    fig = plots.layout(plots.tsne_figure(features, labels, ["a", "b", "c"], "t", 60, 0), "")
+    fig = layout(tsne.figure(features, labels, ["a", "b", "c"], "t", 60, 0), "")
     assert_legends_cover_no_data(fig)
-    plots.plt.close(fig)
+    plt.close(fig)
     probe = pd.DataFrame(
         {
             "iteration": range(1, 21),
@@ -244,16 +256,16 @@ def test_tsne_and_probe_curves_keep_their_legends_off_the_data():
             "val_acc": np.linspace(0.1, 0.8, 20),
         }
     )
-    fig = plots.layout(plots.probe_curves_figure({"p": probe}), "c")
+    fig = layout(probe_curves.figure({"p": probe}), "c")
     assert fig.axes[0].get_yscale() == "log"
     assert_legends_cover_no_data(fig)
-    plots.plt.close(fig)
+    plt.close(fig)
 
 
 def test_the_same_inputs_draw_the_same_png(tmp_path):
     one, two = tmp_path / "1.png", tmp_path / "2.png"
-    plots.training_curves(spiky_histories(), one, "c")
-    plots.training_curves(spiky_histories(), two, "c")
+    save_figure(training_curves.figure(spiky_histories()), one, "c")
+    save_figure(training_curves.figure(spiky_histories()), two, "c")
     assert one.read_bytes() == two.read_bytes()
 
 
@@ -263,8 +275,8 @@ def test_a_long_caption_wraps_inside_a_narrow_figure():
         "Train, validation and test accuracy against the dropout rate before the classifier "
         "(the report's dropout graph, S2)"
     )
-    fig = plots.layout(plots.grid_scores_figure(points, "dropout"), caption)
+    fig = layout(grid_scores.figure(points, "dropout"), caption)
     fig.canvas.draw()
     box, frame = fig._suptitle.get_window_extent(), fig.bbox
     assert frame.x0 <= box.x0 and box.x1 <= frame.x1  # not cut at the edges
-    plots.plt.close(fig)
+    plt.close(fig)

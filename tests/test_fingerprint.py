@@ -220,7 +220,7 @@ def test_fingerprints_need_no_torch_and_are_fast():
     report = json.loads(result.stdout)
     assert report["heavy"] == []
     assert {"cvrepro", "cvrepro.train.supervised", "train.py"} <= set(report["train"]["modules"])
-    assert "cvrepro.report.plots" not in report["train"]["modules"]
+    assert "cvrepro.report.plot_axes" not in report["train"]["modules"]
     # The budget is 0.3 s of DAG build on an idle machine (measured ~0.1 s); generous on a busy one.
     assert report["seconds"] < 1.0, report["seconds"]
 
@@ -381,7 +381,7 @@ def test_metrics_record_the_code_that_made_them(finished):
 @needs_fashion_mnist
 def test_plotting_code_reruns_only_figures_and_reports(finished):
     assert finished.planned() == {}
-    edit(finished.scripts / "cvrepro" / "report" / "plots.py", "\ndef ", "\nPLOT_DPI_NOTE = 1\n\n\ndef ")
+    edit(finished.scripts / "cvrepro" / "report" / "plot_axes.py", "\ndef ", "\nPLOT_DPI_NOTE = 1\n\n\ndef ")
     assert finished.planned() == {
         "figure": finished.full["figure"],
         "report": 1,

@@ -139,16 +139,16 @@ def test_table_script_builds_a_per_class_table_with_the_reports_values(tmp_path)
 
 @pytest.mark.parametrize("metric", ["recall", "precision", "f1"])
 def test_class_accuracy_figure_draws_the_chosen_metric(tmp_path, metric, monkeypatch):
-    from cvrepro.report import plots
+    from cvrepro.report.plot_axes import plt
 
     drawn = {}
-    original = plots.plt.Axes.bar
+    original = plt.Axes.bar
 
     def record(ax, x, height, *args, **kwargs):
         drawn.setdefault(kwargs.get("label"), list(height))
         return original(ax, x, height, *args, **kwargs)
 
-    monkeypatch.setattr(plots.plt.Axes, "bar", record)
+    monkeypatch.setattr(plt.Axes, "bar", record)
     a, _ = write_metrics(tmp_path, FINE_TUNED, STL10)
     other = tmp_path / "zero_shot.json"
     confusion = [row + [0] for row in FINE_TUNED] + [[0] * 11]  # 10 x 11 with `other`, as zero-shot

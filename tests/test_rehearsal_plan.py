@@ -192,7 +192,7 @@ def test_a_broken_figure_kind_fails_the_rehearsal_with_one_line(tmp_path):
     figure and the column, and no traceback on the console."""
     copy = tmp_path / "repo"
     snakefile = copy_repository(copy)
-    plots = copy / "workflow" / "scripts" / "cvrepro" / "report" / "plot_gradients.py"
+    plots = copy / "workflow" / "scripts" / "cvrepro" / "report" / "figures" / "grad_flow.py"
     source = plots.read_text()
     assert source.count('"mean_abs_grad"') >= 1
     plots.write_text(source.replace('"mean_abs_grad"', '"mean_abs_gradient"'))

@@ -13,9 +13,9 @@ from PIL import Image
 
 from conftest import TINY_STUDY
 from cvrepro.config import ConfigError, resolve_study
-from cvrepro.report import plot_gradients
-from cvrepro.report.figures import FIGURE_KINDS
+from cvrepro.report.figures import FIGURE_KINDS, grad_flow
 from cvrepro.report.figures.shift_samples import shift_columns
+from cvrepro.report.plot_axes import save_figure
 from cvrepro.study import Study
 
 
@@ -86,8 +86,8 @@ def test_gradient_flow_draws_one_panel_per_run_with_mean_and_max(tmp_path):
         )
 
     one, three = tmp_path / "one.png", tmp_path / "three.png"
-    plot_gradients.gradient_flow({"a": flow(1e-3)}, one, "", "log")
-    plot_gradients.gradient_flow({"a": flow(1e-3), "b": flow(1e-2), "c": pd.DataFrame()}, three, "", "log")
+    save_figure(grad_flow.figure({"a": flow(1e-3)}, "log"), one, "")
+    save_figure(grad_flow.figure({"a": flow(1e-3), "b": flow(1e-2), "c": pd.DataFrame()}, "log"), three, "")
     assert Image.open(three).size[1] > 2.5 * Image.open(one).size[1]  # a panel per run
 
 
@@ -109,7 +109,7 @@ def test_gradient_flow_overlays_every_step_when_rows_are_per_step(tmp_path):
     ]
     frame = pd.DataFrame(rows)
     fig, ax = plt.subplots()
-    plot_gradients._step_bars(ax, frame, "mean_abs_grad", "b", floor=1e-6)
+    grad_flow.step_bars(ax, frame, "mean_abs_grad", "b", floor=1e-6)
     (bars,) = ax.collections
     bands = [
         (box.vertices[:4, 0].mean(), box.vertices[:, 1].min(), box.vertices[:, 1].max())
@@ -129,7 +129,7 @@ def test_gradient_flow_overlays_every_step_when_rows_are_per_step(tmp_path):
     assert alphas == pytest.approx([0.1, 0.19, 0.271] * 2)
     plt.close(fig)
     out = tmp_path / "steps.png"
-    plot_gradients.gradient_flow({"a": frame}, out, "", "linear")
+    save_figure(grad_flow.figure({"a": frame}, "linear"), out, "")
     assert Image.open(out).size[0] > 0
 
 

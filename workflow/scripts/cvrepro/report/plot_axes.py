@@ -1,13 +1,23 @@
-"""What the reports' charts share so that each reads at a glance: legends beside the axes (never
-over the data), replicate bands that stay within what their quantity can take, loss axes that one
-spike cannot flatten, and titles that say which replicate a panel shows."""
+"""What every figure kind's drawing shares (each kind draws in its own module, report/figures/
+<kind>.py), so that each chart reads at a glance: legends beside the axes (never over the data),
+replicate mean lines with bands that stay within what their quantity can take, loss axes that one
+spike cannot flatten, titles that say which replicate a panel shows, and one way to lay out and
+save a figure. Matplotlib with the Agg backend: no display needed."""
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.legend import Legend
+import textwrap
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.legend import Legend  # noqa: E402
 
 ACCURACY_RANGE = (0.0, 1.0)  # accuracies are fractions in every file the figures read
 LOSS_RANGE = (0.0, None)  # every objective here (cross-entropy, triplet, center, NT-Xent) is >= 0
@@ -95,3 +105,102 @@ def log_axis_labels(ax: Axes) -> None:
         ax.yaxis.set_minor_locator(LogLocator(subs="all"))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def seed_of(metrics: dict) -> int | None:
+    """The seed a metrics.json's provenance records (None when it records none)."""
+    return (metrics.get("provenance") or {}).get("seed")
+
+
+def one_replicate(metrics: dict) -> str:
+    """'one replicate, seed 4' for a panel drawn from one replicate's metrics."""
+    seed = seed_of(metrics)
+    return "one replicate" + (f", seed {seed}" if seed is not None else "")
+
+
+# --- replicate curves -----------------------------------------------------------------------------
+
+FEW_POINTS = 12  # curves with at most this many points get a marker at each
+
+
+def mean_line(
+    ax,
+    curves: list[pd.Series],
+    color: str,
+    style: str,
+    label: str,
+    marker: str | None = None,
+    log: bool = False,
+    bounds: tuple[float | None, float | None] = (None, None),
+) -> None:
+    """The mean of replicate curves (indexed alike), with a +-1 sd band when there are several
+    (mean_and_band: geometric on a log axis, else cut to `bounds`). A curve of a few points is
+    marked at each: a one-epoch curve is otherwise invisible."""
+    table = pd.concat(curves, axis=1)
+    centre, low, high = mean_and_band(table, log, bounds)
+    n = table.shape[1]
+    if marker is None and len(centre) <= FEW_POINTS:
+        marker = "o"
+    ax.plot(
+        centre.index,
+        centre.values,
+        linestyle=style,
+        color=color,
+        marker=marker,
+        markersize=3,
+        label=label + (f" (n={n})" if n > 1 else ""),
+    )
+    if low is not None:
+        ax.fill_between(centre.index, low.values, high.values, color=color, alpha=0.15, linewidth=0)
+
+
+def loss_axis(ax, tables: list[pd.DataFrame]) -> bool:
+    """A log loss axis when every loss recorded is > 0 (one epoch-1 spike then takes a decade,
+    not the whole axis); else a linear one. Returns whether it is log (then call
+    log_axis_labels once the lines are drawn)."""
+    log = bool(tables) and all(all_positive(t) for t in tables)
+    ax.set_yscale("log" if log else "linear")
+    return log
+
+
+def band_note(log: bool, replicated: bool) -> str:
+    """What a loss or accuracy panel's title adds about its axis and bands."""
+    if not replicated:
+        return " (log axis)" if log else ""
+    return " (log axis; geometric mean, band ×/÷ 1 sd)" if log else " (mean, band ± 1 sd)"
+
+
+def shared_legend(ax, axes) -> None:
+    """One legend beside `ax` with every labelled line of `axes`, each label once (a run's
+    colour and a split's line style are the same in every panel)."""
+    handles = {}
+    for each in axes:
+        for handle, label in zip(*each.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    legend_beside(ax, list(handles.values()))
+
+
+# --- the figure -----------------------------------------------------------------------------------
+
+
+def panel_row(n: int, panel_width: float = 5.0, height: float = 4.5):
+    """A figure of `n` panels side by side, and its axes."""
+    fig, axes = plt.subplots(1, n, figsize=(panel_width * n, height), squeeze=False)
+    return fig, axes[0]
+
+
+def layout(fig: Figure, title: str) -> Figure:
+    """The caption above the panels, wrapped to the figure's width (a long caption on a narrow
+    figure was cut at both edges), then the panels, legends and colour bars fitted in."""
+    if title:
+        # about 9 characters of the 12-point caption per inch
+        fig.suptitle(textwrap.fill(title, width=max(20, int(9 * fig.get_figwidth()))))
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Figure, out_png: Path, title: str) -> None:
+    """The figure laid out under its caption, written as a PNG at 120 dpi, and closed."""
+    layout(fig, title)
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
