@@ -27,8 +27,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
-from cvrepro.config.forecast import duration  # noqa: E402
-from cvrepro.config.forecast_check import forecast_check, read_forecast  # noqa: E402
+from cvrepro.report.cost.forecast import duration  # noqa: E402
+from cvrepro.report.cost.forecast_check import forecast_check, read_forecast  # noqa: E402
 
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 

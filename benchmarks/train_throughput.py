@@ -55,6 +55,7 @@ from cvrepro.nets.device import (  # noqa: E402
     set_precision,
 )
 from cvrepro.nets.models import build_model  # noqa: E402
+from cvrepro.report.cost.gpus import peak_tflops  # noqa: E402
 from cvrepro.train.batches import batch_starts, steps_per_epoch  # noqa: E402
 from cvrepro.train.engine import (  # noqa: E402
     make_optimizer,
@@ -223,32 +224,6 @@ def engine_throughput(
 
 
 # --- against a plain loop on resident tensors: throughput, MFU, peak memory -------------------------
-
-# Dense tensor-core peaks in TFLOP/s (NVIDIA's data sheets, without sparsity) by the precision that
-# ran; fp32 is the plain float32 rate (TF32 stays off). Longer names first: "A100" before "A10".
-PEAK_TFLOPS: dict[str, dict[str, float]] = {
-    "H100 NVL": {"bf16": 835, "fp16": 835, "fp32": 60},
-    "H100 PCIe": {"bf16": 756, "fp16": 756, "fp32": 51},
-    "H100": {"bf16": 989, "fp16": 989, "fp32": 67},
-    "H200": {"bf16": 989, "fp16": 989, "fp32": 67},
-    "A100": {"bf16": 312, "fp16": 312, "fp32": 19.5},
-    "L40S": {"bf16": 362, "fp16": 362, "fp32": 91.6},
-    "L4": {"bf16": 121, "fp16": 121, "fp32": 30.3},
-    "A10": {"bf16": 125, "fp16": 125, "fp32": 31.2},
-    "RTX 4090": {"bf16": 165, "fp16": 165, "fp32": 82.6},
-    "RTX 3090": {"bf16": 71, "fp16": 71, "fp32": 35.6},
-    "V100": {"fp16": 125, "fp32": 15.7},
-    "T4": {"fp16": 65, "fp32": 8.1},
-}
-
-
-def peak_tflops(gpu_name: str, kind: str) -> float | None:
-    """The dense peak TFLOP/s of the GPU named `gpu_name` in `kind` (bf16, fp16, fp32); None when
-    unknown (a GPU not in PEAK_TFLOPS, bf16 on a GPU without bf16 tensor cores)."""
-    for key in sorted(PEAK_TFLOPS, key=len, reverse=True):
-        if key in gpu_name:
-            return PEAK_TFLOPS[key].get(kind)
-    return None
 
 
 def peak_flops(device: torch.device) -> float | None:

@@ -10,9 +10,9 @@ import pytest
 
 from conftest import REPO, repo_config
 from cvrepro.config import load_config
-from cvrepro.config.fetches import fetch_items, fetch_lines, fetch_markdown, problems, with_state
 from cvrepro.data.datasets.registry import DATASETS
 from cvrepro.nets.imagenet_files import DEFAULT, WEIGHTS, hub_checkpoints_dir, weights_file
+from cvrepro.report.cost.fetches import fetch_items, fetch_lines, fetch_markdown, problems, with_state
 from cvrepro.study.names import RESNETS
 
 OFFLINE = {"CVREPRO_OFFLINE": "1"}
@@ -120,8 +120,8 @@ def test_a_rehearsal_names_absent_weights_while_offline_in_its_first_lines(tmp_p
     import report
 
     from cvrepro.config import recipes
-    from cvrepro.config.cost import work_plan
     from cvrepro.data.datasets.synthetic import prepared_shape
+    from cvrepro.report.cost.plan import work_plan
     from cvrepro.report.study_report import StudyText
 
     config, study = loaded("stl10_transfer", rehearsal=True)

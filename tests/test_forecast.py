@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from conftest import REPO, copy_finished, repo_config
-from cvrepro.config import gpus
-from cvrepro.config.calibrate import measure_networks
-from cvrepro.config.cost_report import cost_markdown
-from cvrepro.config.forecast import (
+from cvrepro.report.cost import gpus
+from cvrepro.report.cost.calibrate import measure_networks
+from cvrepro.report.cost.cost_report import cost_markdown
+from cvrepro.report.cost.forecast import (
     by_rule,
     job_seconds,
     recorded_jobs,
@@ -22,13 +22,13 @@ from cvrepro.config.forecast import (
     start_ups,
     wall_time,
 )
-from cvrepro.config.forecast_check import FORECAST_MARK, forecast_check, read_forecast
+from cvrepro.report.cost.forecast_check import FORECAST_MARK, forecast_check, read_forecast
 
 
 @pytest.fixture(scope="module")
 def embedded_plan():
     from cvrepro.config import load_config
-    from cvrepro.config.cost import work_plan
+    from cvrepro.report.cost.plan import work_plan
 
     config, studies = load_config(repo_config(studies=["embedded"], rehearsal=True), REPO / "studies")
     machine = {"threads": 1, "device": "cpu", "precision": "auto", "cores": 2, "gpus": None, "gpu": "a100"}
@@ -59,9 +59,9 @@ def test_gpu_names_are_read_loosely_and_an_unknown_one_is_named():
     # cvrepro.nets.device's rule: bf16 from compute capability 8.0, fp16 on 7.x; fp32 as asked
     assert [gpus.precision_of("auto", gpu) for gpu in ("a100", "v100", "t4")] == ["bf16", "fp16", "fp16"]
     assert gpus.precision_of("fp32", "h100") == "fp32" and gpus.precision_of("bf16", "v100") == "fp32"
-    with pytest.raises(ValueError, match="forecast_gpu: unknown GPU 'a6000'; known: a100, h100"):
+    with pytest.raises(ValueError, match="forecast_gpu: unknown GPU 'a6000'; known: a10, a100, h100"):
         gpus.gpu_name("a6000")
-    assert set(gpus.PEAKS) == {"a100", "h100", "l40s", "rtx4090", "v100", "t4"}
+    assert {"a100", "h100", "h200", "l40s", "rtx4090", "v100", "t4"} <= set(gpus.PEAKS)
 
 
 def test_a_gpu_forecast_puts_network_jobs_on_the_gpu_and_the_rest_beside():

@@ -12,11 +12,11 @@ import pytest
 import yaml
 
 from conftest import REPO, copy_repository, repo_config, run_snakemake
-from cvrepro.config.cost import forward_flops
 from cvrepro.data.datasets import synthetic
 from cvrepro.data.datasets.prepare import prepare_dataset
 from cvrepro.data.datasets.registry import CIFAR10_CLASSES, DATASETS, FASHION_MNIST_CLASSES
 from cvrepro.data.datasets.splits import load_split
+from cvrepro.report.cost.plan import forward_flops
 
 # --- synthetic originals -------------------------------------------------------------------------
 
@@ -78,7 +78,7 @@ def test_rehearsal_keeps_every_relation_and_cuts_only_sizes(studies):
             }
             assert (spec["size"] is None) == (written["size"] is None)
             assert spec["size"] is None or 1 <= spec["size"] <= written["size"]
-            assert 1 <= study.drawn[subset] <= synthetic.split_sizes(spec["dataset"])[spec["split"]]
+            assert 1 <= study.sizes[subset] <= synthetic.split_sizes(spec["dataset"])[spec["split"]]
         for section in ("runs", "pretrain"):
             assert list(getattr(study, section)) == list(getattr(full, section))
             for job, spec in getattr(study, section).items():
@@ -162,7 +162,7 @@ def test_a_user_study_too_small_to_rehearse_is_named(tmp_path):
 def test_the_cost_plan_counts_flops_per_image_and_what_waits_for_what(studies):
     """FLOPs of one forward pass (a ResNet-18 at width 16 on 28-px images: 57 MFLOPs), the
     recipe each network trains by, which training starts from which, and the BN sweeps' images."""
-    from cvrepro.config.cost import work_plan
+    from cvrepro.report.cost.plan import work_plan
 
     plan = work_plan(studies[1]["embedded"], {"fashion_mnist": (28, 1)})
     scratch = plan["networks"]["scratch_1k"]
@@ -177,7 +177,7 @@ def test_the_cost_plan_counts_flops_per_image_and_what_waits_for_what(studies):
 
 def test_the_cost_plan_holds_every_evaluation_and_extraction_the_outputs_read(studies):
     """The plan reads the files each table and figure kind declares (their manifests)."""
-    from cvrepro.config.cost import work_plan
+    from cvrepro.report.cost.plan import work_plan
 
     plan = work_plan(studies[1]["embedded"], {"fashion_mnist": (28, 1)})
     jobs = {(job["rule"], job["job"]) for job in plan["jobs"]}

@@ -14,7 +14,7 @@ from cvrepro.study import paths
 from cvrepro.report.caveats import automatic_caveats
 from cvrepro.config import ConfigError, load_config, shift_conditions
 from cvrepro.config import recipes
-from cvrepro.data.datasets.registry import DATASETS
+from cvrepro.data.datasets.registry import DATASETS, source_dirs
 from cvrepro.report.figures import FIGURE_KINDS, figure_groups
 from cvrepro.report.grouping import manifest_files
 from cvrepro.jobs.fingerprint import fingerprint as script_fingerprint
@@ -111,7 +111,7 @@ def fetch_original(dataset, dest, log):
         if CONFIG["rehearsal"]:
             fetch_synthetic(dataset, dest.name, dest)
         else:
-            fetch(DATASETS[dataset], dest.name, dest, recipes.dataset_source_dirs(CONFIG, dataset))
+            fetch(DATASETS[dataset], dest.name, dest, source_dirs(CONFIG, dataset))
         print(f"{dataset}: {dest}")
 
 
@@ -351,12 +351,12 @@ def get_report_caveats(wildcards):
 
 
 def get_rehearsal_plan(wildcards):
-    """A rehearsal's report estimates what the full run will cost (cvrepro/config/cost.py); None for a
+    """A rehearsal's report estimates what the full run will cost (cvrepro/report/cost/plan.py); None for a
     real run."""
     study = study_of(wildcards)
     if study.rehearsal_of is None:
         return None
-    from cvrepro.config.cost import work_plan
+    from cvrepro.report.cost.plan import work_plan
     from cvrepro.data.datasets.synthetic import prepared_shape
 
     # The forecast is for this machine as Snakemake was started on it: --cores and --resources gpu.

@@ -19,7 +19,7 @@ def main(
     rehearsal: dict | None = None,
 ) -> str:
     """tables: name -> (markdown, csv, comparisons csv); jobs: name -> (kind, metrics.json);
-    rehearsal: a rehearsal's work plan (cvrepro.config.cost), None for a real run."""
+    rehearsal: a rehearsal's work plan (cvrepro.report.cost.plan), None for a real run."""
     loaded = {
         name: (Path(md).read_text(), pd.read_csv(csv, index_col=0), pd.read_csv(compare))
         for name, (md, csv, compare) in tables.items()
@@ -28,7 +28,7 @@ def main(
     if rehearsal is not None:
         sections = rehearsal_sections(rehearsal)
     else:  # a real run: the rehearsal's forecast beside the time each rule took
-        from cvrepro.config.forecast_check import forecast_check
+        from cvrepro.report.cost.forecast_check import forecast_check
 
         sections = {"forecast_check": forecast_check(study.name, Path.cwd())}
     text = study_report(study, loaded, job_metrics, git_commit(), **sections)
@@ -37,11 +37,11 @@ def main(
 
 
 def rehearsal_sections(plan: dict) -> dict[str, str]:
-    """A rehearsal's first lines, fetch and cost sections (cvrepro.config.cost), with the networks
+    """A rehearsal's first lines, fetch and cost sections (cvrepro.report.cost.plan), with the networks
     measured on the device, precision and threads of the real run's model jobs."""
-    from cvrepro.config.cost_report import rehearsal_sections as sections
     from cvrepro.jobs.job import device_name
     from cvrepro.nets.device import job_device
+    from cvrepro.report.cost.cost_report import rehearsal_sections as sections
 
     machine = plan["machine"]
     device = job_device(

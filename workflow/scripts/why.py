@@ -2,7 +2,7 @@
 modules that changed since it last ran (`make why`; `python workflow/scripts/why.py [snakemake
 arguments]`, e.g. `--config studies=all`).
 
-Then what the real run will fetch (cvrepro/config/fetches.py): every dataset file and set of
+Then what the real run will fetch (cvrepro/report/cost/fetches.py): every dataset file and set of
 ImageNet weights, its size, and whether a copy is already here.
 
 Snakemake's dry run says which jobs run and why (missing output, an upstream job reruns, params);
@@ -242,13 +242,13 @@ def option_values(args: list[str], names: tuple[str, ...]) -> list[str]:
 
 
 def fetch_section(args: list[str], workdir: Path, snakefile: Path) -> list[str]:
-    """What the real run of the selected studies will fetch (cvrepro/config/fetches.py): every
+    """What the real run of the selected studies will fetch (cvrepro/report/cost/fetches.py): every
     dataset file and set of ImageNet weights, its size and whether a copy is here."""
     import yaml
     from snakemake.cli import parse_config
 
     from cvrepro.config import load_config
-    from cvrepro.config.fetches import fetch_items, fetch_lines, with_state
+    from cvrepro.report.cost.fetches import fetch_items, fetch_lines, with_state
 
     config: dict = {}
     for path in [workdir / "config.yaml", *map(Path, option_values(args, ("--configfile", "--configfiles")))]:

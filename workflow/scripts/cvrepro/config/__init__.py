@@ -2,9 +2,10 @@
 Snakemake schedules anything (load), the checks by section (checks_*), and what each rule's jobs
 receive (recipes)."""
 
-from cvrepro.config.checks_data import num_classes, shift_conditions, subsets_disjoint
+from cvrepro.config.checks_data import subsets_disjoint
 from cvrepro.config.load import deep_merge, load_config, resolve_study
 from cvrepro.config.schema import ConfigError
+from cvrepro.data.datasets.registry import num_classes, shift_conditions
 from cvrepro.study import Study
 
 __all__ = [

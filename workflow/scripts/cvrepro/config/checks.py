@@ -16,8 +16,9 @@ from cvrepro.config.checks_training import (
 from cvrepro.study import Study
 
 
-def check_study(study: Study) -> None:
-    """References between sections, cycles, sizes, disjoint train/test; a ConfigError names the key."""
+def check_study(study: Study) -> dict[str, int]:
+    """References between sections, cycles, sizes, disjoint train/test; a ConfigError names the key.
+    Returns the images each subset holds."""
     sizes = check_subsets(study)
     check_pretrain(study)
     check_runs(study)
@@ -30,3 +31,4 @@ def check_study(study: Study) -> None:
     check_figures(study)
     check_tables(study)
     check_names(study)  # layers, stages, classes, seeds: after the references they use
+    return sizes

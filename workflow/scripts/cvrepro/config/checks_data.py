@@ -11,10 +11,6 @@ from cvrepro.study import Study
 from cvrepro.study.names import CORRUPTIONS
 
 
-def num_classes(subset: dict) -> int:
-    return subset["classes"] or DATASETS[subset["dataset"]].num_classes
-
-
 def check_subset_ref(study: Study, key: str, ref: str | None) -> None:
     if ref is not None:
         check_named(f"{study.source}: {key}", "subset", ref, study.subsets)
@@ -145,14 +141,6 @@ def check_subsets(study: Study) -> dict[str, int]:
 
 def known_corruptions(shift_set: dict) -> tuple[str, ...]:
     return CORRUPTIONS if shift_set["source"] == "generated" else CIFAR_C_CORRUPTIONS
-
-
-def shift_conditions(shift_set: dict) -> list[str]:
-    """The shift set's conditions as '<corruption>-<severity>' names, in a fixed order."""
-    corruptions = shift_set["corruptions"]
-    if corruptions == ["all"]:
-        corruptions = known_corruptions(shift_set)
-    return [f"{c}-{s}" for c in corruptions for s in shift_set["severities"]]
 
 
 def check_shift_sets(study: Study) -> None:

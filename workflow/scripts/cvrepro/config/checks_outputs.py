@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from cvrepro.config.checks_data import check_subset_ref, num_classes, subsets_disjoint
+from cvrepro.config.checks_data import check_subset_ref, subsets_disjoint
 from cvrepro.config.checks_training import check_augment
 from cvrepro.config.schema import ConfigError, check_named
+from cvrepro.data.datasets.registry import num_classes
 from cvrepro.evaluate.per_class import COLUMNS as PER_CLASS_COLUMNS
 from cvrepro.evaluate.per_class import SUMMARY_ROWS
 from cvrepro.report.figures import FIGURE_KINDS

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 
-from cvrepro.config.checks_data import check_subset_ref, num_classes, subsets_disjoint, topological_order
+from cvrepro.config.checks_data import check_subset_ref, subsets_disjoint, topological_order
 from cvrepro.config.schema import ConfigError, check_named
 from cvrepro.data import class_maps
 from cvrepro.data.augment_presets import resolve as resolve_augment
+from cvrepro.data.datasets.registry import num_classes
 from cvrepro.study import Study
 from cvrepro.study.names import IMAGENET_SOURCES, IMAGENET_VERSIONS, INIT_KEYWORDS, PIXELS
 from cvrepro.train.batches import steps_per_epoch

@@ -5,6 +5,7 @@ a schema cannot express (cvrepro.config.checks). Every problem is a one-line Con
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 
 from cvrepro.config.checks import check_study
@@ -21,6 +22,7 @@ from cvrepro.config.schema import (
 )
 from cvrepro.config.yamlfile import read_yaml
 from cvrepro.data.datasets.registry import DATASETS
+from cvrepro.data.sources import SourceError, declare
 from cvrepro.study import Study
 
 
@@ -150,6 +152,10 @@ def resolve_study(name: str, raw: dict, source: str) -> Study:
             for run, spec in raw["runs"].items()
         }
     spec = expand_study(validate(raw, load_schema("study.schema.yaml"), source), source)
+    for dataset, entry in spec["datasets"].items():  # its own datasets join the registry
+        try:
+            declare(dataset, entry, source)
+        except SourceError as error:
+            raise ConfigError(f"{source}: {error}") from None
     study = Study(name=name, source=source, spec=spec)
-    check_study(study)
-    return study
+    return replace(study, sizes=check_study(study))

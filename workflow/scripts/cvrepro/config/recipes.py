@@ -68,8 +68,3 @@ def dataset_options(config: dict, dataset: str) -> dict:
     """The dataset's preparation options: registry defaults overridden by the config."""
     settings = config["datasets"].get(dataset)  # filled by the schema when the config names it
     return {**DATASETS[dataset].options, **(settings["options"] if settings else {})}
-
-
-def dataset_source_dirs(config: dict, dataset: str) -> list[str]:
-    settings = config["datasets"].get(dataset)
-    return [settings["source_dir"]] if settings and settings["source_dir"] else []

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import copy
 
-from cvrepro.config.checks_data import num_classes, topological_order
+from cvrepro.config.checks_data import topological_order
 from cvrepro.config.schema import ConfigError
-from cvrepro.data.datasets.registry import DATASETS
+from cvrepro.data.datasets.registry import DATASETS, num_classes
 from cvrepro.study import REHEARSAL, Study
 
 # A subset keeps this share of its proportional part of the synthetic split, and at least
@@ -46,7 +46,7 @@ def rehearsal_study(study: Study) -> Study:
             _one_epoch(job)
     for probe in spec["probes"].values():
         _few_iterations(probe, sizes)
-    return Study(study.name, study.source, spec, layout=REHEARSAL, rehearsal_of=study, drawn=sizes)
+    return Study(study.name, study.source, spec, layout=REHEARSAL, rehearsal_of=study, sizes=sizes)
 
 
 def _one_epoch(job: dict) -> None:

@@ -179,8 +179,8 @@ def study_report(
 ) -> str:
     """REPORT.md of one study. tables: name -> (markdown, frame, comparisons); jobs: name ->
     (run | pretraining, its metrics.json); rehearsal_cost: a rehearsal's estimate of the full
-    run (cvrepro.config.cost), None for a real run; fetch: a rehearsal's list of what the real
-    run will fetch, first_lines what it cannot fetch by itself (cvrepro.config.fetches);
+    run (cvrepro.report.cost.plan), None for a real run; fetch: a rehearsal's list of what the real
+    run will fetch, first_lines what it cannot fetch by itself (cvrepro.report.cost.fetches);
     forecast_check: a real run's time per rule beside its rehearsal's forecast."""
     description = study.description.strip()
     title = (

@@ -29,7 +29,9 @@ class Study:
     # A rehearsal's study (cvrepro.config.rehearsal): the study as written, whose full run this
     # one rehearses on synthetic data; None for a real run.
     rehearsal_of: Study | None = None
-    drawn: dict[str, int] | None = None  # a rehearsal's subset sizes, drawn at load
+    # The images each subset holds, counted at load: from the real splits (an unsized subset:
+    # what its split, `within` and `exclude` leave), or for a rehearsal as drawn from its own.
+    sizes: dict[str, int] | None = None
 
     @property
     def results(self) -> str:

@@ -8,6 +8,8 @@ and table kinds and the report read them. Light: no torch, numpy or pandas.
 
 from __future__ import annotations
 
+import re
+
 from cvrepro.study import Layout, Study
 
 # A run's, pretraining's or probe's folder: model.pt, history.csv (a probe's: its iterations),
@@ -40,6 +42,19 @@ def rooted(pattern: str, layout: Layout) -> str:
 def fill(pattern: str, study: Study, **wildcards: str) -> str:
     """`pattern` for one study: its roots and the given wildcards filled."""
     return rooted(pattern, study.layout).format(study=study.name, **wildcards)
+
+
+def parse(pattern: str, study: Study, path: str) -> dict[str, str] | None:
+    """The wildcards of `path` where it is `pattern` filled for `study` (fill's inverse), else None."""
+    parts = re.split(r"\{(\w+)\}", rooted(pattern, study.layout))
+    regex = "".join(
+        re.escape(study.name if part == "study" else part)
+        if i % 2 == 0 or part == "study"
+        else f"(?P<{part}>[^/]+)"
+        for i, part in enumerate(parts)
+    )
+    found = re.fullmatch(regex, path)
+    return found.groupdict() if found else None
 
 
 def job_dir(study: Study, name: str) -> str:

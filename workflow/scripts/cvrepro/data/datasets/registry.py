@@ -19,7 +19,7 @@ class RemoteFile:
     # dataset-fashion-mnist re-packs the .gz files; their content matches upstream's).
     content_md5: str | None = None
     # Bytes, as the host serves the file: what a run will download and store (the fetch plan of
-    # cvrepro.config.fetches). Never used to verify a file: the checksums do that.
+    # cvrepro.report.cost.fetches). Never used to verify a file: the checksums do that.
     size: int | None = None
 
 
@@ -300,3 +300,24 @@ def get_dataset(name: str) -> DatasetSpec:
         return DATASETS[name]
     except KeyError:
         raise KeyError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}") from None
+
+
+def num_classes(subset: dict) -> int:
+    """The classes of a study's subset: its `classes`, else all of its dataset's."""
+    return subset["classes"] or DATASETS[subset["dataset"]].num_classes
+
+
+def shift_conditions(shift_set: dict) -> list[str]:
+    """A study's shift set's conditions as '<corruption>-<severity>' names, in a fixed order."""
+    from cvrepro.study.names import CORRUPTIONS
+
+    corruptions = shift_set["corruptions"]
+    if corruptions == ["all"]:
+        corruptions = CORRUPTIONS if shift_set["source"] == "generated" else CIFAR_C_CORRUPTIONS
+    return [f"{c}-{s}" for c in corruptions for s in shift_set["severities"]]
+
+
+def source_dirs(config: dict, dataset: str) -> list[str]:
+    """The folder the config names where the dataset's files may already be (datasets.<name>.source_dir)."""
+    settings = config["datasets"].get(dataset)
+    return [settings["source_dir"]] if settings and settings["source_dir"] else []

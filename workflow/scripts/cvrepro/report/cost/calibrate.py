@@ -23,12 +23,12 @@ from functools import partial
 
 import torch
 
-from cvrepro.config.forecast import sweep_key
 from cvrepro.data.tensors import TensorSet
 from cvrepro.nets.device import place_model
 from cvrepro.nets.heads import ProjectionHead
 from cvrepro.nets.inference import predict
 from cvrepro.nets.models import build_model, freeze, frozen_bn_mode, set_train_mode
+from cvrepro.report.cost.forecast import sweep_key
 from cvrepro.train.engine import make_optimizer
 from cvrepro.train.pretraining import PretrainNet, pretraining_method
 from cvrepro.train.supervised import supervised

@@ -1,7 +1,7 @@
 """The rehearsal's report sections on the real run (README "Before a long run"): what it will
-fetch, and what it will cost, from the work plan (cvrepro.config.cost), the networks measured on
-this machine (cvrepro.config.calibrate), the rehearsal's own jobs' start-up and the forecast
-model (cvrepro.config.forecast), and on a named GPU (cvrepro.config.gpus). Runs in the
+fetch, and what it will cost, from the work plan (cvrepro.report.cost.plan), the networks measured on
+this machine (cvrepro.report.cost.calibrate), the rehearsal's own jobs' start-up and the forecast
+model (cvrepro.report.cost.forecast), and on a named GPU (cvrepro.report.cost.gpus). Runs in the
 rehearsal's report job.
 """
 
@@ -11,9 +11,9 @@ import json
 import statistics
 from pathlib import Path
 
-from cvrepro.config import fetches, forecast, gpus
-from cvrepro.config.cost import FORWARD_BATCH, TRAIN_FACTOR, job_work, network_flops
-from cvrepro.config.forecast_check import FORECAST_MARK
+from cvrepro.report.cost import fetches, forecast, gpus
+from cvrepro.report.cost.forecast_check import FORECAST_MARK
+from cvrepro.report.cost.plan import FORWARD_BATCH, TRAIN_FACTOR, job_work, network_flops
 
 
 def rehearsal_sections(
@@ -23,7 +23,7 @@ def rehearsal_sections(
     rehearsal's REPORT.md: the fetch plan's state on this machine, and the forecast from the
     networks measured here (`device`: the torch device the real run's model jobs would use;
     `device_label`: its name and precision as provenance writes it)."""
-    from cvrepro.config.calibrate import measure_networks
+    from cvrepro.report.cost.calibrate import measure_networks
 
     items = fetches.with_state(plan["fetches"])
     flops = network_flops(plan["networks"])
@@ -94,7 +94,7 @@ def cost_markdown(
         f"{'s' * (threads > 1)} per model job): **{_duration(wall['estimate'])}** (range "
         f"{_duration(wall['low'])} to {_duration(wall['high'])})"
         + (
-            f"; on one {gpus.PEAKS[gpu['gpu']][0]}: **{_duration(gpu['estimate'])}** (range "
+            f"; on one {gpus.PEAKS[gpu['gpu']].full}: **{_duration(gpu['estimate'])}** (range "
             f"{_duration(gpu['low'])} to {_duration(gpu['high'])})"
             if gpu
             else ""
@@ -152,7 +152,7 @@ def _fill_rates(plan: dict, flops: dict[str, int], rates: dict[str, dict]) -> di
 
 def _speed_lines(plan: dict, flops: dict[str, int], rates: dict[str, dict]) -> list[str]:
     """The measured speeds, one row per distinct network."""
-    from cvrepro.config.calibrate import measurement_key
+    from cvrepro.report.cost.calibrate import measurement_key
 
     groups: dict[str, list[str]] = {}
     for name, network in plan["networks"].items():
@@ -203,7 +203,7 @@ def _assumption_lines(starts: dict[str, float], wall: dict, slots: int, gpu: dic
 def _gpu_forecast(
     plan: dict, jobs: list[dict], flops: dict[str, int], starts: dict[str, float], cores: int, start: float
 ) -> dict:
-    """The forecast on the GPU the plan names (cvrepro.config.gpus), from each job's FLOPs,
+    """The forecast on the GPU the plan names (cvrepro.report.cost.gpus), from each job's FLOPs,
     optimizer steps and forward batches."""
     default = statistics.median(starts.values()) if starts else forecast.DEFAULT_START_S
     rows = []

@@ -20,8 +20,7 @@ import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from cvrepro.config.recipes import dataset_source_dirs
-from cvrepro.data.datasets.registry import DATASETS
+from cvrepro.data.datasets.registry import DATASETS, source_dirs
 from cvrepro.nets.imagenet_files import hub_checkpoints_dir, weights_file
 from cvrepro.study import REAL, Study, paths
 from cvrepro.study.names import IMAGENET_SOURCES
@@ -68,7 +67,7 @@ def fetch_items(study: Study, config: dict) -> list[dict]:
                     "url": remote.url,
                     "size": remote.size,
                     "dest": paths.rooted(paths.DOWNLOAD, REAL).format(dataset=name, filename=remote.filename),
-                    "search": [*dataset_source_dirs(config, name), *spec.local_dirs],
+                    "search": [*source_dirs(config, name), *spec.local_dirs],
                     "todo": f"place it in {{dest}} or set datasets.{name}.source_dir to its directory",
                     "homepage": spec.homepage,
                 }

@@ -1,6 +1,6 @@
 """The forecast of a study's real run: seconds per job and rule, and the wall time on the cores
 and GPU slots given (README "Before a long run"). Torch-free: the speeds come in measured
-(cvrepro.config.calibrate), the FLOPs counted (cvrepro.config.cost.forward_flops).
+(cvrepro.report.cost.calibrate), the FLOPs counted (cvrepro.report.cost.plan.forward_flops).
 
 A job that runs a network takes its start-up (Python, imports, loading its data: what the
 rehearsal's job of the same rule took, its tiny work taken off) plus its image passes at the
@@ -27,7 +27,7 @@ from pathlib import Path
 
 
 def sweep_key(sweep: dict) -> str:
-    """A BN sweep's measurement (cvrepro.config.calibrate): sweeps that differ only in their
+    """A BN sweep's measurement (cvrepro.report.cost.calibrate): sweeps that differ only in their
     prior cost the same."""
     return json.dumps({k: sweep[k] for k in ("batch_sizes", "modes")}, sort_keys=True)
 

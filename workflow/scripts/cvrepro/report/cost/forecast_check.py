@@ -1,9 +1,9 @@
 """After a real run: its rehearsal's forecast beside the time each rule took (README "Before a
 long run"), so a user learns how far to trust the next forecast.
 
-The forecast is the JSON its rehearsal's REPORT.md carries (cvrepro.config.cost.FORECAST_MARK);
+The forecast is the JSON its rehearsal's REPORT.md carries (cvrepro.report.cost.plan.FORECAST_MARK);
 the real times are Snakemake's own record of each job of the study (.snakemake/metadata, as
-cvrepro.config.forecast.recorded_jobs reads it). Read in the real run's report job, which runs
+cvrepro.report.cost.forecast.recorded_jobs reads it). Read in the real run's report job, which runs
 after every other job of the study; neither file is an input, so neither makes the report stale:
 like training times, they describe how the results were made, not the results.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cvrepro.config.forecast import by_rule, duration, recorded_jobs
+from cvrepro.report.cost.forecast import by_rule, duration, recorded_jobs
 from cvrepro.study import REAL, REHEARSAL
 
 FORECAST_MARK = "<!-- cvrepro forecast: "

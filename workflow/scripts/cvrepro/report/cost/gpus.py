@@ -1,8 +1,8 @@
 """A forecast for a GPU the user names (`make rehearse GPU=a100`, config key `forecast_gpu`), from
 the FLOPs the rehearsal counts and the GPU's published peak, at a stated fraction of it.
 
-Peaks are the vendors' dense tensor-core figures in TFLOP/s (no sparsity; the same data sheets
-as benchmarks/train_throughput.py's MFU) for the precision the jobs run in there, as
+Peaks are the vendors' dense tensor-core figures in TFLOP/s (no sparsity; the one table, which
+benchmarks/train_throughput.py's MFU reads too) for the precision the jobs run in there, as
 cvrepro.nets.device.choose_precision picks it: `precision: auto` is bf16 from compute capability
 8.0 (A100, H100, L40S, RTX 4090) and fp16 with a loss scaler on 7.x (V100, T4); `fp32` is plain
 float32 (TF32 stays off).
@@ -16,16 +16,35 @@ CUDA_START_S to initialise CUDA.
 
 from __future__ import annotations
 
-from cvrepro.config.forecast import SNAKEMAKE_START_S
+from typing import NamedTuple
 
-# name -> (full name, compute capability, {precision: peak TFLOP/s})
-PEAKS: dict[str, tuple[str, tuple[int, int], dict[str, float]]] = {
-    "a100": ("NVIDIA A100 (SXM)", (8, 0), {"bf16": 312.0, "fp16": 312.0, "fp32": 19.5}),
-    "h100": ("NVIDIA H100 (SXM)", (9, 0), {"bf16": 989.0, "fp16": 989.0, "fp32": 67.0}),
-    "l40s": ("NVIDIA L40S", (8, 9), {"bf16": 362.0, "fp16": 362.0, "fp32": 91.6}),
-    "rtx4090": ("NVIDIA GeForce RTX 4090", (8, 9), {"bf16": 165.0, "fp16": 165.0, "fp32": 82.6}),
-    "v100": ("NVIDIA V100 (SXM2)", (7, 0), {"fp16": 125.0, "fp32": 15.7}),
-    "t4": ("NVIDIA T4", (7, 5), {"fp16": 65.0, "fp32": 8.1}),
+from cvrepro.report.cost.forecast import SNAKEMAKE_START_S
+
+
+class Gpu(NamedTuple):
+    full: str
+    capability: tuple[int, int]
+    peaks: dict[str, float]  # precision -> peak TFLOP/s
+    match: str  # how torch.cuda.get_device_name names it ("NVIDIA A100-SXM4-40GB" holds "A100")
+
+
+# The one table of GPU peaks: the forecast's (name -> Gpu) and benchmarks/train_throughput.py's
+# MFU (peak_tflops, by the device's name).
+PEAKS: dict[str, Gpu] = {
+    "a100": Gpu("NVIDIA A100 (SXM)", (8, 0), {"bf16": 312.0, "fp16": 312.0, "fp32": 19.5}, "A100"),
+    "a10": Gpu("NVIDIA A10", (8, 6), {"bf16": 125.0, "fp16": 125.0, "fp32": 31.2}, "A10"),
+    "h100": Gpu("NVIDIA H100 (SXM)", (9, 0), {"bf16": 989.0, "fp16": 989.0, "fp32": 67.0}, "H100"),
+    "h100pcie": Gpu("NVIDIA H100 PCIe", (9, 0), {"bf16": 756.0, "fp16": 756.0, "fp32": 51.0}, "H100 PCIe"),
+    "h100nvl": Gpu("NVIDIA H100 NVL", (9, 0), {"bf16": 835.0, "fp16": 835.0, "fp32": 60.0}, "H100 NVL"),
+    "h200": Gpu("NVIDIA H200", (9, 0), {"bf16": 989.0, "fp16": 989.0, "fp32": 67.0}, "H200"),
+    "l4": Gpu("NVIDIA L4", (8, 9), {"bf16": 121.0, "fp16": 121.0, "fp32": 30.3}, "L4"),
+    "l40s": Gpu("NVIDIA L40S", (8, 9), {"bf16": 362.0, "fp16": 362.0, "fp32": 91.6}, "L40S"),
+    "rtx3090": Gpu("NVIDIA GeForce RTX 3090", (8, 6), {"bf16": 71.0, "fp16": 71.0, "fp32": 35.6}, "RTX 3090"),
+    "rtx4090": Gpu(
+        "NVIDIA GeForce RTX 4090", (8, 9), {"bf16": 165.0, "fp16": 165.0, "fp32": 82.6}, "RTX 4090"
+    ),
+    "v100": Gpu("NVIDIA V100 (SXM2)", (7, 0), {"fp16": 125.0, "fp32": 15.7}, "V100"),
+    "t4": Gpu("NVIDIA T4", (7, 5), {"fp16": 65.0, "fp32": 8.1}, "T4"),
 }
 FRACTION = 0.3
 STEP_FLOOR_S = 0.004  # a ResNet training step's ~300 kernel launches, forward, backward and optimizer
@@ -43,11 +62,21 @@ def gpu_name(name: str) -> str:
     return key
 
 
+def peak_tflops(device_name: str, precision: str) -> float | None:
+    """The dense peak TFLOP/s in `precision` (bf16, fp16, fp32) of the GPU torch names
+    `device_name`, by the longest name it holds ("A100" before "A10"); None when unknown (a GPU
+    not in PEAKS, bf16 on a GPU without bf16 tensor cores)."""
+    for gpu in sorted(PEAKS.values(), key=lambda gpu: len(gpu.match), reverse=True):
+        if gpu.match in device_name:
+            return gpu.peaks.get(precision)
+    return None
+
+
 def precision_of(setting: str, gpu: str) -> str:
     """The precision the jobs run in on `gpu` under the config's `precision` (the rule of
     cvrepro.nets.device.choose_precision); bf16 asked of a GPU without bf16 units runs at about
     its float32 speed."""
-    capability, peaks = PEAKS[gpu][1], PEAKS[gpu][2]
+    capability, peaks = PEAKS[gpu].capability, PEAKS[gpu].peaks
     if setting == "auto":
         return "bf16" if capability >= (8, 0) else "fp16"
     return setting if setting in peaks else "fp32"
@@ -64,13 +93,13 @@ def job_gpu_seconds(
 ) -> float:
     """One job on `gpu`: its start-up, CUDA's, and its FLOPs at `fraction` of the peak, or the
     kernel-launch floor of its `steps` training steps and `batches` forward batches if longer."""
-    peak = PEAKS[gpu][2][precision] * 1e12
+    peak = PEAKS[gpu].peaks[precision] * 1e12
     compute = max(flops / (peak * fraction), steps * STEP_FLOOR_S + batches * FORWARD_FLOOR_S)
     return start_s + CUDA_START_S + compute
 
 
 def assumptions(gpu: str, precision: str, fraction: float = FRACTION) -> str:
-    full, _, peaks = PEAKS[gpu]
+    full, peaks = PEAKS[gpu].full, PEAKS[gpu].peaks
     return (
         f"{full}: peak {peaks[precision]:g} TFLOP/s in {precision} (dense), assumed reached at "
         f"{fraction:.0%}, so {peaks[precision] * fraction:g} TFLOP/s; at least {STEP_FLOOR_S * 1e3:g} ms per "

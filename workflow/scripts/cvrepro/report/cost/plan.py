@@ -5,24 +5,24 @@ measured once per study in the rehearsal's report job (README "Before a long run
 rehearsal's study, every job that runs a network in the study as written (`Study.rehearsal_of`),
 with the image passes it makes in the full run and in the rehearsal, and the network it runs
 (with the recipe it trains by); which training starts from which; the files the real run fetches
-(cvrepro.config.fetches); the machine the forecast is for. Training passes are images x epochs x
+(cvrepro.report.cost.fetches); the machine the forecast is for. Training passes are images x epochs x
 views; forward-only passes are validation after every epoch, the final scoring, evaluations,
 features and BN sweeps (conditions x images x passes per batch size and order).
 
 `cost_markdown(plan, ...)` runs in the rehearsal's report job: each network's forward FLOPs per
 image (torch's FlopCounterMode on the meta device: no memory, no weights), its training and
-forward speed measured at the real batch and image size (cvrepro.config.calibrate), the
-rehearsal's own jobs' start-up (cvrepro.config.forecast), and from them the forecast per rule and
-for the whole run, on this device and, when one is named, on a GPU (cvrepro.config.gpus).
+forward speed measured at the real batch and image size (cvrepro.report.cost.calibrate), the
+rehearsal's own jobs' start-up (cvrepro.report.cost.forecast), and from them the forecast per rule and
+for the whole run, on this device and, when one is named, on a GPU (cvrepro.report.cost.gpus).
 """
 
 from __future__ import annotations
 
 import json
 
-from cvrepro.config import fetches, forecast, gpus
-from cvrepro.config.checks_data import check_subsets, num_classes, shift_conditions
 from cvrepro.data.augment_presets import eval_resize
+from cvrepro.data.datasets.registry import num_classes, shift_conditions
+from cvrepro.report.cost import fetches, forecast, gpus
 from cvrepro.report.figures import FIGURE_KINDS
 from cvrepro.report.grouping import manifest_files
 from cvrepro.report.tables import TABLE_KINDS
@@ -42,7 +42,7 @@ def work_plan(
     prepared; `config`: the loaded config (datasets' source_dir); `machine`: {threads, device,
     precision, cores, gpus, gpu} (the config's and Snakemake's; gpu: the one to forecast for)."""
     full = study.rehearsal_of
-    stages = {"full": (full, check_subsets(full)), "rehearsal": (study, study.drawn)}
+    stages = {"full": (full, full.sizes), "rehearsal": (study, study.sizes)}
     networks: dict[str, dict] = {}
     jobs: list[dict] = []
 
@@ -157,7 +157,8 @@ def _imagenet_network(study: Study, source: str, subset: str, side_of: dict) -> 
 
 def _forward_jobs(study: Study) -> list[tuple[str, str, str, str]]:
     """(rule, job, network, subset) of every evaluation and feature extraction the study's tables,
-    figures and probes read: the files they name are the jobs' outputs."""
+    figures and probes read: the files they name are those jobs' outputs, whose wildcards the
+    outputs' declared patterns give back (cvrepro.study.paths)."""
     files: set[str] = set()
     for table in study.tables.values():
         files.update(manifest_files(TABLE_KINDS[table["kind"]].inputs(study, table)))
@@ -167,12 +168,11 @@ def _forward_jobs(study: Study) -> list[tuple[str, str, str, str]]:
         files.update(paths.probe_inputs(study, probe).values())
     found = []
     for file in sorted(files):
-        parts = file.removeprefix(f"{study.results}/").split("/")
-        if parts[0] == "evals":  # evals/<run>/<subset>/metrics.json
-            found.append(("evaluate", f"{parts[1]}/{parts[2]}", parts[1], parts[2]))
-        elif parts[0] == "features" and parts[1] != PIXELS:  # features/<source>/<layer>/<subset>.npz
-            subset = parts[3].removesuffix(".npz")
-            found.append(("extract", f"{parts[1]}/{parts[2]}/{subset}", parts[1], subset))
+        if job := paths.parse(paths.EVAL + "/{file}", study, file):
+            found.append(("evaluate", f"{job['run']}/{job['subset']}", job["run"], job["subset"]))
+        elif (job := paths.parse(paths.FEATURES, study, file)) and job["source"] != PIXELS:
+            name = f"{job['source']}/{job['layer']}/{job['subset']}"
+            found.append(("extract", name, job["source"], job["subset"]))
     return found
 
 
