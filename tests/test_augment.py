@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cvrepro.data.augment_presets import PRESETS, eval_resize, resolve
-from cvrepro.data.tensors import augment_batch, rotate
+from cvrepro.data.batch_augment import augment_batch, rotate
 
 
 def batch(n: int = 16, channels: int = 3, size: int = 32) -> torch.Tensor:
@@ -72,7 +72,7 @@ def test_unknown_presets_and_parameters_fail():
 def test_hue_rotation_matches_torchvision_adjust_hue_image_by_image():
     from torchvision.transforms.v2.functional import adjust_hue as tv_adjust_hue
 
-    from cvrepro.data.tensors import adjust_hue
+    from cvrepro.data.batch_augment import adjust_hue
 
     x = batch(8, size=12)
     x[0] = 0.5  # grey: hue and saturation 0
@@ -87,7 +87,7 @@ def test_hue_rotation_matches_torchvision_adjust_hue_image_by_image():
 
 
 def test_hue_jitter_draws_per_image_factors_and_keeps_brightness_order():
-    from cvrepro.data.tensors import rgb_to_hsv
+    from cvrepro.data.batch_augment import rgb_to_hsv
 
     x = batch(64)
     spec = {

@@ -1,5 +1,5 @@
 """The augmentation presets and their parameters, without torch: the config checks them while
-Snakemake parses the workflow, and cvrepro.data.tensors applies them to batches."""
+Snakemake parses the workflow, and cvrepro.data.batch_augment applies them to batches."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def draw(spec: dict, inputs: Manifest, out_png) -> None:
     import torch
 
-    from cvrepro.data.tensors import augment_batch
+    from cvrepro.data.batch_augment import augment_batch
     from cvrepro.report.plot_axes import save_figure
 
     data = load_images(spec, inputs)
