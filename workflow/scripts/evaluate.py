@@ -7,7 +7,7 @@ import torch
 
 from cvrepro.data.tensors import SubsetFiles
 from cvrepro.evaluate.metrics import classification_metrics, expected_calibration_error, one_vs_rest_roc
-from cvrepro.jobs.job import Job, code_provenance, device_name
+from cvrepro.jobs.job import Job, code_provenance, device_name, job, model_and_subset
 from cvrepro.nets.checkpoint import load_model
 from cvrepro.nets.device import place_model
 from cvrepro.nets.inference import predict
@@ -54,14 +54,7 @@ def main(
 
 
 if __name__ == "__main__":
-    from cvrepro.jobs.job import job, subset_input
-
     with job(snakemake) as ctx:
-        main(
-            model_path=Path(snakemake.input.model),
-            subset=subset_input(snakemake, ""),
-            out_metrics=Path(snakemake.output.metrics),
-            out_predictions=Path(snakemake.output.predictions),
-            ctx=ctx,
-            batch_size=snakemake.params.batch_size,
-        )
+        out = snakemake.output
+        batch_size = snakemake.params.batch_size
+        main(*model_and_subset(snakemake), Path(out.metrics), Path(out.predictions), ctx, batch_size)

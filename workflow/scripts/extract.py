@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from cvrepro.data.tensors import SubsetFiles
-from cvrepro.jobs.job import Job
+from cvrepro.jobs.job import Job, job, model_and_subset
 from cvrepro.nets.checkpoint import load_model
 from cvrepro.nets.device import place_model
 from cvrepro.nets.inference import extract_features
@@ -65,14 +65,7 @@ def main(
 
 
 if __name__ == "__main__":
-    from cvrepro.jobs.job import job, subset_input
-
     with job(snakemake) as ctx:
-        main(
-            subset=subset_input(snakemake, ""),
-            out=Path(snakemake.output[0]),
-            model_path=Path(snakemake.input.model) if "model" in snakemake.input.keys() else None,
-            imagenet_arch=snakemake.params.imagenet_arch,
-            layer=snakemake.wildcards.layer,
-            ctx=ctx,
-        )
+        model_path, subset = model_and_subset(snakemake)
+        imagenet_arch, layer = snakemake.params.imagenet_arch, snakemake.wildcards.layer
+        main(subset, Path(snakemake.output[0]), model_path, imagenet_arch, layer, ctx)

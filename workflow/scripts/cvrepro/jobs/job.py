@@ -133,6 +133,14 @@ def subset_input(snakemake, prefix: str, split_key: str | None = None) -> Subset
     return SubsetFiles(Path(getattr(snakemake.input, data)), split, Path(getattr(snakemake.input, index)))
 
 
+def model_and_subset(snakemake) -> tuple[Path | None, SubsetFiles]:
+    """What a rule that runs a model on a subset (evaluate, extract) reads: its input `model`
+    (None when it has none: pixels, or an ImageNet network the job loads itself) and its subset
+    (inputs `data` and `index`, of `params.split`)."""
+    model = Path(snakemake.input.model) if "model" in snakemake.input.keys() else None
+    return model, subset_input(snakemake, "")
+
+
 def model_files(snakemake) -> ModelFiles:
     """The outputs `model`, `history`, `steps`, `metrics` (and `grad_flow`) and `params.resume` of
     a rule that trains."""
