@@ -98,3 +98,13 @@ def test_zero_shot_config_checks():
     with pytest.raises(ConfigError, match="maps onto 10 classes, the test subset 'test' has 100"):
         resolve_study("s3", bad, "s3.yaml")
     assert "imagenet_to_stl10" in available()
+
+
+def test_the_schemas_message_for_a_missing_class_map_lists_every_class_map():
+    """The schema states `class_map: required for kind zero_shot` with the maps it may name; the
+    list in its x-error is the maps workflow/resources/class_maps/ holds."""
+    from cvrepro.config.schema import definition
+
+    rule = next(rule for rule in definition("probe")["allOf"] if "else" in rule)
+    wording = rule["else"]["properties"]["class_map"]["x-error"]
+    assert wording == f"required for kind zero_shot; available: {', '.join(available())}"

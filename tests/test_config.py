@@ -168,6 +168,28 @@ def test_tiny_study_is_valid():
         # Keys only some kinds use, refused by the schema's if/then.
         ({"probes__pix__class_map": "x"}, "probes.pix.class_map: only used by kind zero_shot, got 'x'"),
         ({"probes__pix__val": "val"}, "probes.pix.val: only used by solver minibatch_gd, got 'val'"),
+        # Moved from the Python checks to the schema (issue 35): the key is still named.
+        (
+            {
+                "probes__z": {
+                    "kind": "zero_shot",
+                    "features": "imagenet_resnet18",
+                    "layer": "fc",
+                    "test": "test",
+                }
+            },
+            "probes.z.class_map: required for kind zero_shot; available: imagenet_to_stl10",
+        ),
+        ({"tables__x": {}}, "tables.x: needs at least one of `runs`, `pretrain`, `probes`"),
+        (
+            {"tables__t__runs": [], "tables__t__probes": []},
+            "tables.t: needs at least one of `runs`, `pretrain`",
+        ),
+        (
+            {"figures__acts__imagenet": {"arch": "resnet18"}},
+            "figures.acts: kind activations needs exactly one of runs, imagenet",
+        ),
+        ({"figures__acts__runs": []}, "figures.acts: kind activations needs exactly one of runs, imagenet"),
         ({"runs__scratch": {"train": "small"}}, "runs.scratch: 'scratch' is reserved"),
         (
             {"runs__a__batch_size": 5000},

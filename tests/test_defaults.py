@@ -125,3 +125,28 @@ def test_a_table_kinds_needs_and_unused_keys_are_the_schemas_rules(name):
     assert {key for key in ("sweep", "source") if rules[key].get("type") == "null"} == {"sweep", "source"} - {
         kind.rows_from
     }
+
+
+def schema_definition(name: str) -> dict:
+    return yaml.safe_load((SCHEMAS / "study.schema.yaml").read_text())["definitions"][name]
+
+
+@pytest.mark.parametrize("name", sorted(FIGURE_KINDS))
+def test_a_figure_kinds_one_of_is_the_schemas_exactly_one_rule(name):
+    """`one_of` (activations: runs or imagenet) is the schema's `not: {anyOf: [neither, both]}`."""
+    keys: set[str] = set()
+    for rule in schema_definition("figure")["allOf"]:
+        condition = rule["if"]["properties"]["kind"]
+        if name in condition.get("enum", [condition.get("const")]) and "not" in rule["then"]:
+            keys |= set(rule["then"]["not"]["anyOf"][0]["properties"])
+    assert keys == set(FIGURE_KINDS[name].one_of)
+
+
+@pytest.mark.parametrize("name", sorted(TABLE_KINDS))
+def test_a_table_kind_whose_rows_are_sections_needs_one_by_the_schemas_rule(name):
+    """The schema's `needs at least one of runs, pretrain, probes` holds for exactly the kinds
+    whose rows come from those sections."""
+    rule = next(rule for rule in schema_definition("table")["allOf"] if "not" in rule["then"])
+    applies = name not in rule["if"]["properties"]["kind"]["not"]["enum"]
+    assert applies == (TABLE_KINDS[name].rows_from == "sections")
+    assert set(rule["then"]["not"]["properties"]) == {"runs", "pretrain", "probes"}

@@ -24,8 +24,6 @@ def check_figures(study: Study) -> None:
         allowed = {n: None for section in kind.rows for n in study.names(section)}
         for run in figure["runs"]:
             check_named(f"{key}.runs", "run", run, allowed)
-        if kind.one_of and sum(bool(figure[field]) for field in kind.one_of) != 1:
-            raise ConfigError(f"{key}: kind {figure['kind']} needs exactly one of {', '.join(kind.one_of)}")
         if kind.grid_rows and not all(study.grid_values(r) for n in figure["runs"] for r in study.rows(n)):
             raise ConfigError(
                 f"{key}.runs: {figure['kind']} draws a grid run (one with `grid:`), got {figure['runs']}"
@@ -75,10 +73,6 @@ def check_tables(study: Study) -> None:
         if table["test"] is not None:
             _check_table_test(study, name, table)
         rows = [row for section in SECTION_ROWS for written in table[section] for row in study.rows(written)]
-        if not rows:
-            raise ConfigError(
-                f"{study.source}: tables.{name}: needs at least one of `runs`, `pretrain`, `probes`"
-            )
         _check_reported(study, name, table, rows, table["columns"])
         _check_compare(study, name, table, rows)
 

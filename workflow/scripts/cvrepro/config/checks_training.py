@@ -163,10 +163,6 @@ def _check_probe_val(study: Study, name: str, probe: dict) -> None:
 
 def _check_zero_shot(study: Study, name: str, probe: dict) -> None:
     key = f"{study.source}: probes.{name}"
-    if probe["class_map"] is None:
-        raise ConfigError(
-            f"{key}.class_map: required for kind zero_shot; available: {', '.join(class_maps.available())}"
-        )
     try:
         class_map = class_maps.load_class_map(probe["class_map"])
     except ValueError as error:
