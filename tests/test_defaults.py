@@ -150,3 +150,16 @@ def test_a_table_kind_whose_rows_are_sections_needs_one_by_the_schemas_rule(name
     applies = name not in rule["if"]["properties"]["kind"]["not"]["enum"]
     assert applies == (TABLE_KINDS[name].rows_from == "sections")
     assert set(rule["then"]["not"]["properties"]) == {"runs", "pretrain", "probes"}
+
+
+def test_a_per_class_tables_reported_columns_are_the_evaluations_columns():
+    from cvrepro.evaluate.per_class import COLUMNS
+
+    rule = next(
+        rule
+        for rule in schema_definition("table")["allOf"]
+        if rule["if"]["properties"]["kind"] == {"const": "per_class"}
+    )
+    row = rule["then"]["properties"]["reported"]["additionalProperties"]
+    assert tuple(row["properties"]) == COLUMNS
+    assert row["additionalProperties"]["x-error"].endswith(f"({', '.join(COLUMNS)})")
