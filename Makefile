@@ -81,8 +81,10 @@ test: setup setup-slurm
 test-precision: venv
 	$(PY) -m pytest -o addopts='-ra --strict-markers -n auto --dist loadscope' $(PRECISION_TESTS) $(ARGS)
 
+# The suite runs the same checks (tests/test_lint.py; `snakemake --lint` in tests/test_workflow.py).
 lint: venv
 	$(SNAKEMAKE) --lint
+	$(VENV)/bin/snakefmt --check Snakefile workflow/rules
 	$(VENV)/bin/ruff check workflow tests benchmarks
 	$(VENV)/bin/ruff format --check workflow tests benchmarks
 

@@ -42,7 +42,15 @@ include: "workflow/rules/report.smk"
 
 onstart:
     # One line before the first job: what will run, on what (cvrepro/jobs/console.py).
-    print(console.run_summary([(job.rule.name, job.resources.get("gpu", 0)) for job in workflow.dag.needrun_jobs()], CONFIG["device"], CONFIG["precision"], CONFIG["rehearsal"]), file=sys.stderr)
+    print(
+        console.run_summary(
+            [(job.rule.name, job.resources.get("gpu", 0)) for job in workflow.dag.needrun_jobs()],
+            CONFIG["device"],
+            CONFIG["precision"],
+            CONFIG["rehearsal"],
+        ),
+        file=sys.stderr,
+    )
 
 
 onsuccess:

@@ -449,6 +449,10 @@ def test_comments_docstrings_and_ruff_format_rerun_nothing(finished):
     subprocess.run([*ruff, "--line-length", "70", *map(str, finished.scripts.glob("*.py"))], check=True)
     subprocess.run([*ruff, str(finished.repo / "workflow")], check=True, cwd=finished.repo)
     assert finished.planned() == {}
+    # The rules too: snakefmt at another line length rewraps the Snakefile and every .smk file.
+    snakefmt = [str(RUFF.parent / "snakefmt"), "--line-length", "70", "Snakefile", "workflow/rules"]
+    subprocess.run(snakefmt, check=True, cwd=finished.repo, capture_output=True)
+    assert finished.planned() == {}
 
 
 def test_the_first_dry_run_already_keeps_the_parsed_code_cache(tmp_path):

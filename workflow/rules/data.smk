@@ -1,6 +1,7 @@
 # Datasets: fetch each original file (local copy or download, checksum-verified, atomic), then
 # prepare every split as memory-mappable uint8 arrays (see cvrepro/data/datasets/splits.py).
 
+
 # Downloads run on the submitting host: compute nodes of a cluster often have no internet.
 localrules:
     download,
