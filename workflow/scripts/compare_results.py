@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cvrepro.report.result_diff import (
+from compare.diff import (
     CATEGORIES,
     Comparison,
     Missing,
@@ -31,7 +31,7 @@ from cvrepro.report.result_diff import (
     read_result_set,
     within,
 )
-from cvrepro.report.result_select import Selection, names, select, unknown
+from compare.selection import Selection, names, select, unknown
 
 HEADER = ["study", "table/run", "row", "column", "A", "B", "B - A", "within", "note"]
 CSV_COLUMNS = [

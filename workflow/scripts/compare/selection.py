@@ -1,4 +1,4 @@
-"""Which studies and tables `make compare` compares: `--study` and `--table` (result_diff reads
+"""Which studies and tables `make compare` compares: `--study` and `--table` (compare.diff reads
 everything; a selection narrows both result sets alike before they are matched)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from cvrepro.report.result_diff import Key, ResultSet
+from compare.diff import Key, ResultSet
 
 
 @dataclass(frozen=True)
