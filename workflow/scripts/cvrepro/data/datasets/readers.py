@@ -265,7 +265,7 @@ def prepare_oxford_pets(files: dict[str, Path], out_dir: Path, image_size: int =
     return {"classes": ["cat", "dog"]}
 
 
-# What DatasetSpec.prepare names (tests/test_datasets.py keeps every registry entry in here).
+# What DatasetSpec.prepare names (tests/test_rehearsal_plan.py prepares every registry entry through it).
 READERS = {
     reader.__name__: reader
     for reader in (
