@@ -6,18 +6,32 @@ fixes the whole run. torchvision.transforms.v2 applied to a batched tensor would
 parameter for the whole batch, which is why the geometric ops here go through affine_grid. A
 preset is named by a string ("crop_flip") or a dict {"name": ..., overrides} whose keys are those
 of the preset's entry in cvrepro.data.augment_presets.PRESETS (torch-free: the config checks read
-it while Snakemake parses the workflow).
+it while Snakemake parses the workflow). device_constant makes the constants of every per-batch
+operation, these and cvrepro.data.tensors' normalisation, without making the host wait.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
 
 from cvrepro.data.augment_presets import resolve
-from cvrepro.data.tensors import device_constant
+
+
+@functools.lru_cache(maxsize=256)
+def device_constant(
+    values: tuple, device: torch.device, dtype: torch.dtype, shape: tuple[int, ...] = (-1,)
+) -> torch.Tensor:
+    """`values` as a tensor on `device`, made once per process: torch.tensor(..., device=cuda)
+    copies from pageable host memory, which makes the host wait for the GPU, so nothing that runs
+    per batch may build its constants that way. The same values and dtype as torch.tensor would
+    give; callers must not modify the result in place. Made outside inference mode, so a constant
+    first made while evaluating can still take part in autograd later."""
+    with torch.inference_mode(False):
+        return torch.tensor(values, device=device, dtype=dtype).view(shape)
 
 
 def _uniform(n: int, low: float, high: float, like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -7,13 +7,13 @@ sets live on the GPU -- and become normalised floats one batch at a time.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from cvrepro.data.batch_augment import augment_batch, device_constant
 from cvrepro.data.datasets.splits import Split, load_split
 
 
@@ -75,19 +75,6 @@ def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
     return mean.tolist(), std.tolist()
 
 
-@functools.lru_cache(maxsize=256)
-def device_constant(
-    values: tuple, device: torch.device, dtype: torch.dtype, shape: tuple[int, ...] = (-1,)
-) -> torch.Tensor:
-    """`values` as a tensor on `device`, made once per process: torch.tensor(..., device=cuda)
-    copies from pageable host memory, which makes the host wait for the GPU, so nothing that runs
-    per batch may build its constants that way. The same values and dtype as torch.tensor would
-    give; callers must not modify the result in place. Made outside inference mode, so a constant
-    first made while evaluating can still take part in autograd later."""
-    with torch.inference_mode(False):
-        return torch.tensor(values, device=device, dtype=dtype).view(shape)
-
-
 def standardize(x: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
     """Float images in [0, 1] -> per-channel standardised (mean/std given in [0, 1] units)."""
     mean_t = device_constant(tuple(mean), x.device, x.dtype, (1, -1, 1, 1))
@@ -113,6 +100,4 @@ def augmented(
 ) -> torch.Tensor:
     """The model's input for training: uint8 images -> an augmented, standardised float batch
     (colour operations need [0, 1])."""
-    from cvrepro.data.batch_augment import augment_batch  # which builds on device_constant here
-
     return standardize(augment_batch(images.float() / 255, augment, generator), mean, std)
