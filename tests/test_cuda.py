@@ -22,11 +22,12 @@ from cvrepro.config.recipes import pretraining_recipe, run_recipe
 from cvrepro.data.datasets.splits import write_info, write_split
 from cvrepro.data.tensors import SubsetFiles, TensorSet, channel_stats
 from cvrepro.jobs.job import Job
-from cvrepro.nets.checkpoint import ModelFiles, ResumeFile, load_checkpoint
+from cvrepro.nets.checkpoint import ModelFiles, load_checkpoint
 from cvrepro.nets.device import conv_width, memory_format, place_model, precision_for, set_precision
 from cvrepro.nets.inference import extract_features, predict
 from cvrepro.nets.models import build_model
 from cvrepro.train.engine import fit
+from cvrepro.train.resume import ResumeFile
 from cvrepro.train.supervised import supervised
 
 CPU = torch.device("cpu")

@@ -11,10 +11,11 @@ from conftest import REPO
 from cvrepro.config import ConfigError, load_config
 from cvrepro.config.recipes import pretraining_recipe, run_recipe
 from cvrepro.data.tensors import TensorSet, channel_stats
-from cvrepro.nets.checkpoint import ResumeFile, init_from_checkpoint, load_state
+from cvrepro.nets.checkpoint import init_from_checkpoint
 from cvrepro.nets.models import ResNet, build_model, freeze, set_train_mode
 from cvrepro.nets.pretrained import imagenet_state_dict, imagenet_weights
 from cvrepro.train.engine import fit
+from cvrepro.train.resume import ResumeFile, load_state
 from cvrepro.train.supervised import supervised
 
 HP = run_recipe(

@@ -1,4 +1,4 @@
-"""The S7 report's linear models (cvrepro.evaluate.linear_gd): the gradient is the objective's, the
+"""The S7 report's linear models (cvrepro.train.linear_gd): the gradient is the objective's, the
 objective is scikit-learn's for the same C, training learns, and early stopping stops where the
 report's rule says; probe.py writes the history and the stopping iteration."""
 
@@ -14,8 +14,8 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from cvrepro.config.recipes import probe_recipe
-from cvrepro.evaluate.early_stopping import EarlyStop
-from cvrepro.evaluate.linear_gd import LinearModel, fit_minibatch_gd, objective_and_gradient
+from cvrepro.train.early_stopping import EarlyStop
+from cvrepro.train.linear_gd import LinearModel, fit_minibatch_gd, objective_and_gradient
 from cvrepro.jobs.job import Job
 
 

@@ -13,7 +13,6 @@ from conftest import TINY_STUDY
 from cvrepro.config import ConfigError, resolve_study
 from cvrepro.config.recipes import pretraining_recipe
 from cvrepro.data.tensors import TensorSet, channel_stats
-from cvrepro.nets.checkpoint import ResumeFile, load_state
 from cvrepro.nets.heads import ProjectionHead
 from cvrepro.nets.inference import extract_features
 from cvrepro.nets.models import build_model
@@ -21,6 +20,7 @@ from cvrepro.train.batches import steps_per_epoch
 from cvrepro.train.engine import fit
 from cvrepro.train.online_probe import labelled_batch_size
 from cvrepro.train.pretraining import PretrainNet, pretraining_method
+from cvrepro.train.resume import ResumeFile, load_state
 
 RECIPE = pretraining_recipe(
     method="simclr",

@@ -12,7 +12,6 @@ import torch
 from test_engine import HP as ENGINE_HP
 
 from cvrepro.data.tensors import TensorSet, channel_stats
-from cvrepro.nets.checkpoint import ResumeFile, load_state, resume_interval, save_state
 from cvrepro.nets.device import (
     BF16,
     FP16,
@@ -27,6 +26,7 @@ from cvrepro.nets.device import (
 )
 from cvrepro.nets.models import build_model
 from cvrepro.train.engine import fit
+from cvrepro.train.resume import ResumeFile, load_state, resume_interval, save_state
 from cvrepro.train.supervised import supervised
 
 HP = {**ENGINE_HP, "grad_flow": True, "grad_flow_per": "step"}  # the engine tests' recipe, per-step grads

@@ -15,8 +15,9 @@ from cvrepro.config.recipes import pretraining_recipe, run_recipe
 from cvrepro.data.tensors import TensorSet, channel_stats
 from cvrepro.nets.heads import ProjectionHead
 from cvrepro.nets.models import build_model
-from cvrepro.train.batches import batch_starts, steps_per_epoch
-from cvrepro.train.engine import fit, lr_factor, make_scheduler, schedule_steps
+from cvrepro.train.batches import batch_starts, lr_factor, schedule_steps, steps_per_epoch
+from cvrepro.train.engine import fit
+from cvrepro.train.optim import make_scheduler
 from cvrepro.train.pretraining import PretrainNet, pretraining_method
 from cvrepro.train.supervised import supervised
 

@@ -11,6 +11,7 @@ from cvrepro.nets.models import build_model, count_parameters
 from cvrepro.train.batches import steps_per_epoch
 from cvrepro.train.engine import fit
 from cvrepro.train.pretraining import PretrainNet, pretraining_method
+from cvrepro.train.resume import resume_file
 
 
 def main(
@@ -46,7 +47,7 @@ def main(
     log(f"{pretraining['method']} pretraining of {arch['arch']} on {len(images)} images ({device})")
     steps = steps_per_epoch(len(images), pretraining["batch_size"])
     method = pretraining_method(net, pretraining, mean, std, probe_set, probe_val=probe_val_set, steps=steps)
-    resume = out.resume_file(pretraining, data.index)
+    resume = resume_file(out.resume, pretraining, data.index)
     result = fit(net, images, pretraining, method, resume=resume, log=log)
     history = result.history
     last = history[-1]

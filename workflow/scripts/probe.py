@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from cvrepro.data.class_maps import load_class_map, map_scores
-from cvrepro.evaluate.linear_gd import HISTORY_COLUMNS, fit_minibatch_gd
+from cvrepro.train.linear_gd import HISTORY_COLUMNS, fit_minibatch_gd
 from cvrepro.evaluate.metrics import classification_metrics, one_vs_rest_roc
 from cvrepro.evaluate.probes import fit_probe, representation_metrics, scores
 from cvrepro.jobs.job import Job, provenance

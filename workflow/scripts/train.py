@@ -16,6 +16,7 @@ from cvrepro.nets.inference import evaluate
 from cvrepro.nets.models import build_model, count_parameters, freeze
 from cvrepro.nets.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict, imagenet_weights
 from cvrepro.train.engine import FitResult, fit
+from cvrepro.train.resume import resume_file
 from cvrepro.train.supervised import supervised, val_augmentation
 
 
@@ -117,7 +118,7 @@ def main(
         method,
         stopping=run["early_stopping"],
         watch_grads=run["grad_flow_per"] if run["grad_flow"] else None,
-        resume=out.resume_file(run, train.index, init),
+        resume=resume_file(out.resume, run, train.index, init),
         log=log,
     )
     wall = time.perf_counter() - start

@@ -23,7 +23,7 @@ def make_probe(probe: dict):
     kind, C, max_iter, seed = probe["kind"], probe["C"], probe["max_iter"], probe["seed"]
     if kind == "svm":
         model = OneVsRestClassifier(LinearSVC(C=C, max_iter=max_iter, random_state=seed))
-    elif kind in ("softmax", "logistic"):  # solver lbfgs; minibatch_gd is cvrepro.evaluate.linear_gd
+    elif kind in ("softmax", "logistic"):  # solver lbfgs; minibatch_gd is cvrepro.train.linear_gd
         model = LogisticRegression(C=C, max_iter=max_iter)
     elif kind == "knn":
         model = KNeighborsClassifier(n_neighbors=probe["k"])

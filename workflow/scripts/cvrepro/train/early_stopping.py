@@ -1,5 +1,6 @@
-"""The one early-stopping rule, shared by supervised training (a run's early_stopping) and the
-gradient-descent linear probes (S7's patience): stop once `patience` validation scores have
+"""The one early-stopping rule, shared by supervised training (a run's early_stopping, in
+cvrepro.train.engine.fit) and the gradient-descent linear probes (S7's patience, in
+cvrepro.train.linear_gd): stop once `patience` validation scores have
 passed since the best one, where only a strictly better score counts as an improvement."""
 
 from __future__ import annotations

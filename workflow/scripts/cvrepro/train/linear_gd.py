@@ -1,7 +1,8 @@
 """Linear classifiers trained by plain mini-batch gradient descent, as the S7 report trains them
 (seeds/004): softmax regression (K classes) or binary logistic regression (sigmoid), one random
 batch of the training set per iteration, an L2 term, and the report's early-stopping rule on a
-validation set. numpy on the CPU; deterministic for a seed.
+validation set. numpy on the CPU; deterministic for a seed. A probe's solver, but a training
+loop: it lives beside `fit` and shares its early-stopping rule (cvrepro.train.early_stopping).
 
 Objective, with N training images and C the probe's inverse L2 strength (the report's lambda is
 1/C): mean cross-entropy of the batch + 1/(2 C N) ||W||^2 (the bias is not penalised). Its
@@ -17,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from cvrepro.evaluate.early_stopping import EarlyStop
+from cvrepro.train.early_stopping import EarlyStop
 
 HISTORY_COLUMNS = ("iteration", "train_loss", "train_acc", "val_loss", "val_acc")
 
