@@ -69,10 +69,14 @@ def uses_gpu():
 def all_targets():
     targets = []
     for study in STUDIES.values():
-        targets += [paths.table_file(study, table, suffix) for table in study.tables for suffix in ("csv", "md")]
+        targets += [
+            paths.table_file(study, table, suffix) for table in study.tables for suffix in ("csv", "md")
+        ]
         targets += [paths.figure_file(study, figure) for figure in study.figures]
         for sweep, spec in study.bn_sweeps.items():
-            targets += [paths.sweep_file(study, sweep, job) for run in spec["runs"] for job in study.jobs(run)]
+            targets += [
+                paths.sweep_file(study, sweep, job) for run in spec["runs"] for job in study.jobs(run)
+            ]
         targets.append(paths.report_file(study))
     return targets + [paths.rooted(paths.INDEX, LAYOUT)]
 
@@ -189,7 +193,10 @@ def get_pretraining_splits(wildcards):
 
 def get_eval_inputs(wildcards):
     study = study_of(wildcards)
-    return {"model": paths.job_file(study, wildcards.run, "model.pt"), **paths.subset_files(study, wildcards.subset)}
+    return {
+        "model": paths.job_file(study, wildcards.run, "model.pt"),
+        **paths.subset_files(study, wildcards.subset),
+    }
 
 
 def get_eval_split(wildcards):
@@ -289,7 +296,9 @@ def get_table_spec(wildcards):
     study = study_of(wildcards)
     table = study.tables[wildcards.table]
     groups = table_groups(study, table)
-    rows = [row for section in (groups.values() if isinstance(groups, dict) else [groups]) for row, _ in section]
+    rows = [
+        row for section in (groups.values() if isinstance(groups, dict) else [groups]) for row, _ in section
+    ]
     grid = {row: study.grid_values(row) for row in rows if study.grid_values(row)}
     return {**table, "grid": grid, **rehearsal_flag(study)}
 
@@ -328,11 +337,16 @@ def get_report_inputs(wildcards):
     files, its figures and the metrics of its trainings."""
     study = study_of(wildcards)
     suffixes = {"md": "md", "csv": "csv", "compare": "compare.csv"}
-    tables = {role: {name: [paths.table_file(study, name, suffix)] for name in study.tables} for role, suffix in suffixes.items()}
+    tables = {
+        role: {name: [paths.table_file(study, name, suffix)] for name in study.tables}
+        for role, suffix in suffixes.items()
+    }
     return {
         **tables,
         "figures": {name: [paths.figure_file(study, name)] for name in study.figures},
-        "metrics": {job: [paths.job_file(study, job, "metrics.json")] for job in [*study.runs, *study.pretrain]},
+        "metrics": {
+            job: [paths.job_file(study, job, "metrics.json")] for job in [*study.runs, *study.pretrain]
+        },
     }
 
 
@@ -340,7 +354,10 @@ def get_report_jobs(wildcards):
     """job -> (run | pretraining, its metrics.json)."""
     study = study_of(wildcards)
     return {
-        name: ("pretraining" if name in study.pretrain else "run", paths.job_file(study, name, "metrics.json"))
+        name: (
+            "pretraining" if name in study.pretrain else "run",
+            paths.job_file(study, name, "metrics.json"),
+        )
         for name in [*study.runs, *study.pretrain]
     }
 
