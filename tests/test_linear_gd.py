@@ -14,9 +14,9 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from cvrepro.config.recipes import probe_recipe
+from cvrepro.jobs.job import Job
 from cvrepro.train.early_stopping import EarlyStop
 from cvrepro.train.linear_gd import LinearModel, fit_minibatch_gd, objective_and_gradient
-from cvrepro.jobs.job import Job
 
 
 def blobs(classes: int, per_class: int, dim: int, spread: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

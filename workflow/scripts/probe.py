@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 
 from cvrepro.data.class_maps import load_class_map, map_scores
-from cvrepro.train.linear_gd import HISTORY_COLUMNS, fit_minibatch_gd
 from cvrepro.evaluate.metrics import classification_metrics, one_vs_rest_roc
 from cvrepro.evaluate.probes import fit_probe, representation_metrics, scores
 from cvrepro.jobs.job import Job, provenance
 from cvrepro.study.jsonio import write_json
+from cvrepro.train.linear_gd import HISTORY_COLUMNS, fit_minibatch_gd
 
 # Finite stand-in for "this class cannot be predicted" (sklearn's top-k rejects -inf).
 NEVER = -1e9
