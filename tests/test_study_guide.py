@@ -45,6 +45,7 @@ def enum(*path: str) -> list:
         ("probes", ("probe", "properties", "kind")),
         ("table kinds", ("table", "properties", "kind")),
         ("figure kinds", ("figure", "properties", "kind")),
+        ("dataset sources", ("dataset_source", "properties", "source")),
     ],
 )
 def test_what_exists_is_what_the_schema_allows(label, path):

@@ -96,6 +96,8 @@ def rehearsal_flag(study):
 
 def get_dataset_files(wildcards):
     spec = DATASETS[wildcards.dataset]
+    if not spec.files:  # a study's own dataset (cvrepro/data/sources): its folder or CSV
+        return [spec.homepage] if spec.prepare != "torchvision" else []
     download = paths.rooted(paths.DOWNLOAD, LAYOUT)
     return [download.format(dataset=wildcards.dataset, filename=f.filename) for f in spec.files]
 
@@ -347,6 +349,8 @@ def get_report_inputs(wildcards):
         "metrics": {
             job: [paths.job_file(study, job, "metrics.json")] for job in [*study.runs, *study.pretrain]
         },
+        # The study's own datasets: their prepared folders hold the data cards (card.md).
+        "cards": {name: [paths.prepared_dir(study, name)] for name in study.spec["datasets"]},
     }
 
 

@@ -17,8 +17,10 @@ def main(
     jobs: dict[str, tuple[str, Path]],
     out: Path,
     rehearsal: dict | None = None,
+    cards: dict[str, Path] | None = None,
 ) -> str:
     """tables: name -> (markdown, csv, comparisons csv); jobs: name -> (kind, metrics.json);
+    cards: the study's own datasets -> their prepared folders (each with its data card, card.md);
     rehearsal: a rehearsal's work plan (cvrepro.report.cost.plan), None for a real run."""
     loaded = {
         name: (Path(md).read_text(), pd.read_csv(csv, index_col=0), pd.read_csv(compare))
@@ -31,7 +33,8 @@ def main(
         from cvrepro.report.cost.forecast_check import forecast_check
 
         sections = {"forecast_check": forecast_check(study.name, Path.cwd())}
-    text = study_report(study, loaded, job_metrics, git_commit(), **sections)
+    data_cards = "\n".join((Path(folder) / "card.md").read_text() for folder in (cards or {}).values())
+    text = study_report(study, loaded, job_metrics, git_commit(), data_cards=data_cards, **sections)
     Path(out).write_text(text)
     return text
 
@@ -85,4 +88,5 @@ if __name__ == "__main__":
                 jobs={name: (kind, Path(path)) for name, (kind, path) in params.jobs.items()},
                 out=Path(snakemake.output[0]),
                 rehearsal=params.rehearsal,
+                cards={name: Path(files[0]) for name, files in params.inputs.get("cards", {}).items()},
             )

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cvrepro.data import sources
 from cvrepro.data.datasets import formats
 from cvrepro.data.datasets.registry import CIFAR10_CLASSES, CIFAR_C_CORRUPTIONS, DATASETS, DatasetSpec
 from cvrepro.data.datasets.synthetic_classes import (
@@ -62,8 +63,23 @@ CORRUPTED = {"cifar10_c": "cifar10", "cifar100_c": "cifar100"}
 
 def prepared_shape(name: str, options: dict) -> tuple[int, int]:
     """(image side, channels) of the dataset as prepared, real or synthetic alike."""
+    if "source" in options:  # a study's own dataset (cvrepro/data/sources): as declared
+        return (options["resize"] or {}).get("size") or declared_side(name), options["channels"]
     pool = POOLS[CORRUPTED.get(name, name)]
     return options.get("image_size") or pool.side, pool.channels
+
+
+def declared_side(name: str) -> int:
+    """The side of a declared dataset kept at its own size: its first image's, read from the header."""
+    from PIL import Image
+
+    first = next(
+        (path for items in sources.DECLARED[name].listing.splits.values() for path, _ in items), None
+    )
+    if first is None:
+        return 32  # a torchvision class: not known before it is prepared
+    with Image.open(first) as image:
+        return max(image.size)
 
 
 def split_sizes(name: str) -> dict[str, int]:
@@ -82,6 +98,8 @@ def _breeds(name: str) -> list[str]:
 
 def labels(name: str, split: str) -> np.ndarray:
     """The labels of a synthetic split in the order its reader writes them."""
+    if name in sources.DECLARED:  # a study's own dataset: the first images of each class
+        return np.array(sources.rehearsal_labels(name, split), dtype=np.int64)
     if name in CORRUPTED:
         return np.tile(labels(CORRUPTED[name], "test"), SEVERITIES)
     pool = POOLS[name]
