@@ -1,5 +1,5 @@
 """Feature extraction (cvrepro.nets.inference.extract_features) and SimCLR pretraining (cvrepro.train.engine.fit
-with cvrepro.train.pretraining.simclr) throughput on one image set, as the workflow's extract and pretrain
+with cvrepro.train.methods.simclr) throughput on one image set, as the workflow's extract and pretrain
 rules run them."""
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from cvrepro.nets.heads import ProjectionHead  # noqa: E402
 from cvrepro.nets.inference import extract_features  # noqa: E402
 from cvrepro.nets.models import build_model  # noqa: E402
 from cvrepro.train.engine import fit  # noqa: E402
-from cvrepro.train.pretraining import PretrainNet, simclr  # noqa: E402
+from cvrepro.train.methods import pretraining_method  # noqa: E402
+from cvrepro.train.pretraining import PretrainNet  # noqa: E402
 
 
 def extraction_throughput(bench_set: BenchSet, width: int, batch_size: int, device: torch.device) -> float:
@@ -61,6 +62,8 @@ def simclr_throughput(
     data = tensor_set(bench_set.images, bench_set.labels, device)
     mean, std = channel_stats(data.images)
     recipe = simclr_recipe(batch_size, 1 + epochs)
-    history = fit(model, data, recipe, simclr(model, recipe, mean, std, None), log=lambda line: None).history
+    history = fit(
+        model, data, recipe, pretraining_method(model, recipe, mean, std, None), log=lambda line: None
+    ).history
     seconds = sum(row["epoch_seconds"] for row in history[1:])
     return len(data) * epochs / seconds

@@ -57,11 +57,8 @@ from cvrepro.nets.device import (  # noqa: E402
 from cvrepro.nets.models import build_model  # noqa: E402
 from cvrepro.report.cost.gpus import peak_tflops  # noqa: E402
 from cvrepro.train.batches import batch_starts, steps_per_epoch  # noqa: E402
-from cvrepro.train.engine import (  # noqa: E402
-    make_optimizer,
-    make_scheduler,
-    train_one_epoch,  # noqa: E402
-)
+from cvrepro.train.engine import EpochOptions, train_one_epoch  # noqa: E402
+from cvrepro.train.optim import Updates, make_optimizer, make_scheduler  # noqa: E402
 from cvrepro.train.supervised import supervised  # noqa: E402
 
 OPTIMIZER = {
@@ -209,14 +206,13 @@ def engine_throughput(
     scheduler = make_scheduler(
         optimizer, recipe["schedule"], epochs + 1, steps_per_epoch(len(train), batch_size)
     )
+    updates = Updates(optimizer, scheduler, scaler, (epochs + 1) * steps_per_epoch(len(train), batch_size))
     generator = torch.Generator(device=device).manual_seed(0)
     with compiling(compile_setting):
         method = supervised(model, recipe, mean, std, 10, None)
 
     def epoch() -> None:
-        train_one_epoch(
-            model, train, method, optimizer, scheduler, generator, batch_size, [], "eval", True, scaler=scaler
-        )
+        train_one_epoch(model, train, method, updates, generator, EpochOptions(batch_size, True, "eval"))
 
     warm_up = timed(epoch, device)
     seconds = timed(lambda: [epoch() for _ in range(epochs)], device)

@@ -396,7 +396,8 @@ def test_fit_with_a_compiled_forward_trains_like_eager_and_keeps_state_dict_keys
 
 def test_pretrain_with_a_compiled_forward_runs(monkeypatch, recwarn):
     from cvrepro.nets.heads import ProjectionHead
-    from cvrepro.train.pretraining import PretrainNet, simclr
+    from cvrepro.train.methods import pretraining_method
+    from cvrepro.train.pretraining import PretrainNet
 
     torch._dynamo.reset()
     monkeypatch.setenv("CVREPRO_COMPILE", "eager")
@@ -407,7 +408,7 @@ def test_pretrain_with_a_compiled_forward_runs(monkeypatch, recwarn):
     hp = pretraining_recipe(
         method="simclr", epochs=1, batch_size=32, optimizer=HP["optimizer"], schedule={"name": "constant"}
     )
-    history = fit(model, data, hp, simclr(model, hp, mean, std, None), log=lambda s: None).history
+    history = fit(model, data, hp, pretraining_method(model, hp, mean, std, None), log=lambda s: None).history
     assert len(history) == 1 and history[0]["train_loss"] > 0
     assert not [w for w in recwarn if "torch.compile unavailable" in str(w.message)]
 

@@ -17,7 +17,8 @@ from cvrepro.data.tensors import channel_stats
 from cvrepro.nets.device import set_precision
 from cvrepro.nets.heads import ProjectionHead
 from cvrepro.nets.models import build_model
-from cvrepro.train.pretraining import PretrainNet, simclr, triplet
+from cvrepro.train.methods import METHODS
+from cvrepro.train.pretraining import PretrainNet
 from cvrepro.train.supervised import supervised
 
 Tensor = torch.Tensor
@@ -109,13 +110,13 @@ def simclr_step(device: torch.device = CPU):
     )
     encoder = network()
     net = PretrainNet(encoder, ProjectionHead(encoder.num_features, 16, 8, True)).to(device)
-    return simclr(net, spec, *channel_stats(x), None).step
+    return METHODS["simclr"].build(net, spec, *channel_stats(x), None).step
 
 
 def triplet_step(mining: str, device: torch.device = CPU):
     x, _ = images()
     spec = pretraining_recipe(method="triplet", model=ARCH, triplet={"mining": mining}, augment="flip")
-    return triplet(PretrainNet(network(device), None), spec, *channel_stats(x)).step
+    return METHODS["triplet"].build(PretrainNet(network(device), None), spec, *channel_stats(x)).step
 
 
 # name -> (device -> the method's step): one supervised, one SimCLR and one triplet step, and the

@@ -18,8 +18,9 @@ from cvrepro.nets.inference import extract_features
 from cvrepro.nets.models import build_model
 from cvrepro.train.batches import steps_per_epoch
 from cvrepro.train.engine import fit
+from cvrepro.train.methods import pretraining_method
 from cvrepro.train.online_probe import labelled_batch_size
-from cvrepro.train.pretraining import PretrainNet, pretraining_method
+from cvrepro.train.pretraining import PretrainNet
 from cvrepro.train.resume import ResumeFile, load_state
 
 RECIPE = pretraining_recipe(

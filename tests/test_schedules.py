@@ -17,8 +17,9 @@ from cvrepro.nets.heads import ProjectionHead
 from cvrepro.nets.models import build_model
 from cvrepro.train.batches import batch_starts, lr_factor, schedule_steps, steps_per_epoch
 from cvrepro.train.engine import fit
+from cvrepro.train.methods import pretraining_method
 from cvrepro.train.optim import make_scheduler
-from cvrepro.train.pretraining import PretrainNet, pretraining_method
+from cvrepro.train.pretraining import PretrainNet
 from cvrepro.train.supervised import supervised
 
 EPOCHS, STEPS = 6, 7  # 42 optimizer steps

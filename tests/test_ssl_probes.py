@@ -19,7 +19,8 @@ from cvrepro.nets.heads import ProjectionHead
 from cvrepro.nets.inference import extract_features, layer_output
 from cvrepro.nets.models import build_model
 from cvrepro.train.engine import fit
-from cvrepro.train.pretraining import PretrainNet, pretraining_method
+from cvrepro.train.methods import pretraining_method
+from cvrepro.train.pretraining import PretrainNet
 
 OPTIMIZER = {"name": "adam", "lr": 2e-3, "weight_decay": 1e-6}
 MODEL = run_recipe()["model"]

@@ -1,4 +1,4 @@
-"""Pretrain an encoder with SimCLR or a triplet loss (rule `pretrain`)."""
+"""Pretrain an encoder with one of the pretraining methods of cvrepro.train.methods (rule `pretrain`)."""
 
 import torch
 
@@ -6,11 +6,10 @@ from cvrepro.data.tensors import SubsetFiles, channel_stats
 from cvrepro.jobs.job import Job, provenance
 from cvrepro.nets.checkpoint import ModelFiles, save_model_files
 from cvrepro.nets.device import place_model
-from cvrepro.nets.heads import ProjectionHead
 from cvrepro.nets.models import build_model, count_parameters
 from cvrepro.train.batches import steps_per_epoch
 from cvrepro.train.engine import fit
-from cvrepro.train.pretraining import PretrainNet, pretraining_method
+from cvrepro.train.methods import pretrain_net, pretraining_method
 from cvrepro.train.resume import resume_file
 
 
@@ -36,14 +35,8 @@ def main(
         "num_classes": len(images.classes),
         "image_size": images.images.shape[-1],
     }
-    encoder = build_model(arch)
-    projection = pretraining["projection"]
-    projector = None
-    if pretraining["method"] == "simclr":
-        projector = ProjectionHead(
-            encoder.num_features, projection["hidden"], projection["dim"], projection["batchnorm"]
-        )
-    net = place_model(PretrainNet(encoder, projector), device, images.images.shape[-1])
+    # The encoder and the heads its method trains it through (cvrepro.train.methods).
+    net = place_model(pretrain_net(build_model(arch), pretraining), device, images.images.shape[-1])
     log(f"{pretraining['method']} pretraining of {arch['arch']} on {len(images)} images ({device})")
     steps = steps_per_epoch(len(images), pretraining["batch_size"])
     method = pretraining_method(net, pretraining, mean, std, probe_set, probe_val=probe_val_set, steps=steps)

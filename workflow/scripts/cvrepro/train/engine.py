@@ -79,8 +79,8 @@ class EpochOptions:
     when `grads_per_step`."""
 
     batch_size: int
-    shuffle: bool = True
-    frozen_bn: str = "eval"
+    shuffle: bool
+    frozen_bn: str
     batches: int | None = None
     watched: list[tuple[str, nn.Parameter]] = field(default_factory=list)
     grads_per_step: bool = False

@@ -1,16 +1,13 @@
-"""Supervised training: its losses and its method for the one loop (cvrepro.train.engine.fit).
-
-The losses are plain functions of tensors, plus the one stateful piece (center loss's centres),
-held by the registry SUPERVISED (a run's loss.name): cross-entropy, plus a triplet or center-loss
-term on the penultimate features. The triplet loss is also what triplet pretraining minimises
-(cvrepro.train.pretraining). The method is the loss of one batch and the numbers its epochs
+"""Supervised training: its method for the one loop (cvrepro.train.engine.fit) and the loss of a
+batch. The losses are plugins, one module each in cvrepro.train.losses (a run's loss.name):
+cross-entropy, plus a triplet or center-loss term on the penultimate features
+(cvrepro.train.metric_losses). The method is the loss of one batch and the numbers its epochs
 report, in the style of solo-learn's per-method pieces.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -21,140 +18,7 @@ from cvrepro.data.tensors import TensorSet, augmented
 from cvrepro.nets.device import autocast, compile_setting, maybe_compile, model_input
 from cvrepro.nets.inference import evaluate
 from cvrepro.train.engine import Method
-
-
-def pairwise_distances(x: torch.Tensor, distance: str) -> torch.Tensor:
-    if distance == "euclidean":
-        return torch.cdist(x, x).clamp_min(0)
-    if distance == "cosine":
-        x = F.normalize(x, dim=1)
-        return 1 - x @ x.T
-    raise ValueError(f"unknown distance {distance!r}; choose from ['euclidean', 'cosine']")
-
-
-def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The mean of `values` where `mask` holds, 0 where it never does: values[mask].mean() without
-    its host waits (boolean indexing counts the selected entries on the host; a branch on
-    mask.any() reads the mask there). Where the mask holds everywhere, the same sum of the same
-    numbers divided by the same count, so the float32 result is bit for bit values.mean()'s.
-    The sum keeps the graph when nothing is selected."""
-    return torch.where(mask, values, 0).sum() / mask.sum().clamp_min(1)
-
-
-def triplet_margin_loss(
-    embeddings: torch.Tensor,
-    labels: torch.Tensor,
-    margin: float,
-    distance: str,
-    mining: str,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """Triplet loss max(d(a,p) - d(a,n) + margin, 0) over triplets mined inside the batch.
-
-    batch_all: mean over every valid triplet whose loss is positive (Hermans et al., 2017).
-    batch_hard: per anchor, its farthest positive and nearest negative.
-    semi_hard: per anchor and positive, the nearest negative farther than the positive
-    (FaceNet); the hardest negative when none is.
-    random: per anchor, one random positive and one random negative.
-    A batch without a valid triplet gives 0 (with a graph). No branch depends on the data and no
-    shape does either, so the loss never makes the host wait for the GPU; the distances are float32
-    (the caller computes them outside autocast; TF32 is off, cvrepro.nets.device).
-    """
-    d = pairwise_distances(embeddings, distance)
-    same = labels[:, None] == labels[None, :]
-    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    positive = same & ~eye
-    negative = ~same
-    if mining == "batch_all":
-        losses = (d[:, :, None] - d[:, None, :] + margin).clamp_min(0)
-        valid = positive[:, :, None] & negative[:, None, :]
-        return masked_mean(losses, valid & (losses > 1e-16))
-    if mining == "batch_hard":
-        has = positive.any(1) & negative.any(1)
-        hardest_pos = torch.where(positive, d, torch.full_like(d, -float("inf"))).amax(1)
-        hardest_neg = torch.where(negative, d, torch.full_like(d, float("inf"))).amin(1)
-        return masked_mean((hardest_pos - hardest_neg + margin).clamp_min(0), has)
-    if mining == "semi_hard":
-        # Every (anchor, positive) pair at once: (N, N) pairs against (N, N, N) negatives, where the
-        # pairs that are not positives are masked out (the pair list itself would need nonzero).
-        d_ap = d  # (anchor, positive)
-        d_an = d[:, None, :]  # (anchor, 1, negative)
-        neg = negative[:, None, :]
-        semi = neg & (d_an > d_ap[:, :, None])
-        inf = torch.full_like(d, float("inf"))[:, None, :]
-        semi_min = torch.where(semi, d_an, inf).amin(2)
-        hardest = torch.where(negative, d, inf[:, 0]).amin(1)[:, None]
-        chosen = torch.where(semi.any(2), semi_min, hardest)
-        ok = positive & negative.any(1)[:, None]
-        return masked_mean((d_ap - chosen + margin).clamp_min(0), ok)
-    if mining == "random":
-        has = positive.any(1) & negative.any(1)
-        scores = torch.rand(d.shape, device=d.device, generator=generator)
-        pos = torch.where(positive, scores, torch.full_like(scores, -1.0)).argmax(1)
-        neg = torch.where(negative, scores, torch.full_like(scores, -1.0)).argmax(1)
-        rows = torch.arange(len(labels), device=d.device)
-        return masked_mean((d[rows, pos] - d[rows, neg] + margin).clamp_min(0), has)
-    raise ValueError(
-        f"unknown mining {mining!r}; choose from ['batch_all', 'batch_hard', 'semi_hard', 'random']"
-    )
-
-
-class CenterLoss(nn.Module):
-    """Center loss (Wen et al., 2016): 0.5 * mean ||x_i - c_{y_i}||^2.
-
-    The centres are a buffer moved by their own rule, c_j -= alpha * mean_{i: y_i=j}(c_j - x_i),
-    once per training batch, not by the optimizer.
-    """
-
-    def __init__(self, num_classes: int, feature_dim: int, alpha: float) -> None:
-        super().__init__()
-        self.alpha = alpha
-        self.register_buffer("centers", torch.zeros(num_classes, feature_dim))
-
-    def forward(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        centers = self.centers[labels]
-        loss = 0.5 * ((features - centers) ** 2).sum(1).mean()
-        if self.training:
-            self.update(features.detach(), labels)
-        return loss
-
-    @torch.no_grad()
-    def update(self, features: torch.Tensor, labels: torch.Tensor) -> None:
-        diff = self.centers[labels] - features.to(self.centers.dtype)
-        sums = torch.zeros_like(self.centers).index_add_(0, labels, diff)
-        counts = torch.zeros(len(self.centers), device=labels.device).index_add_(
-            0, labels, torch.ones_like(labels, dtype=torch.float)
-        )
-        self.centers -= self.alpha * sums / (1 + counts)[:, None]
-
-
-@dataclass(frozen=True)
-class SupervisedLoss:
-    """Cross-entropy plus, when `term` is given, weight x a term on the penultimate features
-    (embeddings): term(embeddings, labels, spec, state) -> scalar, named `part` in the parts.
-    `state(spec, classes, features)` builds what the term learns beside the model (center loss's
-    centres), which training moves to the device and resuming restores."""
-
-    term: Callable[[torch.Tensor, torch.Tensor, dict, nn.Module | None], torch.Tensor] | None = None
-    part: str | None = None
-    state: Callable[[dict, int, int], nn.Module] | None = None
-
-
-# The schema's loss.name enum (tests/test_losses.py keeps the two equal).
-SUPERVISED: dict[str, SupervisedLoss] = {
-    "ce": SupervisedLoss(),
-    "ce_triplet": SupervisedLoss(
-        lambda embeddings, labels, spec, _: triplet_margin_loss(
-            embeddings, labels, spec["margin"], spec["distance"], spec["mining"]
-        ),
-        "triplet",
-    ),
-    "ce_center": SupervisedLoss(
-        lambda embeddings, labels, spec, center: center(embeddings, labels),
-        "center",
-        lambda spec, classes, features: CenterLoss(classes, features, spec["alpha"]),
-    ),
-}
+from cvrepro.train.losses import LOSSES
 
 
 def combined_loss(
@@ -164,12 +28,12 @@ def combined_loss(
     spec: dict,
     state: nn.Module | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The configured training loss (SUPERVISED[spec["name"]]) and its parts; `labels`: class
-    indices, or (N, classes) target probabilities (MixUp / CutMix, cross-entropy alone); `state`:
-    what the loss's `state` built (center loss's centres)."""
-    if spec["name"] not in SUPERVISED:
-        raise ValueError(f"unknown loss {spec['name']!r}; choose from {list(SUPERVISED)}")
-    loss = SUPERVISED[spec["name"]]
+    """The configured training loss (LOSSES[spec["name"]], cvrepro.train.losses) and its parts;
+    `labels`: class indices, or (N, classes) target probabilities (MixUp / CutMix, cross-entropy
+    alone); `state`: what the loss's `state` built (center loss's centres)."""
+    if spec["name"] not in LOSSES:
+        raise ValueError(f"unknown loss {spec['name']!r}; choose from {list(LOSSES)}")
+    loss = LOSSES[spec["name"]]
     ce = F.cross_entropy(logits, labels, label_smoothing=spec["label_smoothing"])
     if loss.term is None:
         return ce, {"ce": ce.detach()}
@@ -231,7 +95,7 @@ def supervised(
     is given. With mixing, train_acc counts a prediction of the batch's dominant mixed class."""
     spec, augment = recipe["loss"], recipe["augment"]
     mix = batch_mixing(spec, recipe["model"]["head"]["outputs"] or num_classes)
-    make_state = SUPERVISED[spec["name"]].state
+    make_state = LOSSES[spec["name"]].state
     state = None if make_state is None else make_state(spec, num_classes, model.num_features)
     if state is not None:
         state = state.to(next(model.parameters()).device)

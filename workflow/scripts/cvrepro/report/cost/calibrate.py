@@ -25,12 +25,11 @@ import torch
 
 from cvrepro.data.tensors import TensorSet
 from cvrepro.nets.device import place_model
-from cvrepro.nets.heads import ProjectionHead
 from cvrepro.nets.inference import predict
 from cvrepro.nets.models import build_model, freeze, frozen_bn_mode, set_train_mode
 from cvrepro.report.cost.forecast import sweep_key
-from cvrepro.train.engine import make_optimizer
-from cvrepro.train.pretraining import PretrainNet, pretraining_method
+from cvrepro.train.methods import pretrain_net, pretraining_method
+from cvrepro.train.optim import make_optimizer
 from cvrepro.train.supervised import supervised
 
 TARGET_SECONDS = 0.25  # a step quicker than this is timed three times
@@ -144,12 +143,8 @@ def _trainer(network: dict, device: torch.device):
         net = place_model(model, device, arch["image_size"])
         method = supervised(net, recipe, mean, std, arch["num_classes"], None)
     else:
-        projector = None
-        if recipe["method"] == "simclr":
-            p = recipe["projection"]
-            projector = ProjectionHead(model.num_features, p["hidden"], p["dim"], p["batchnorm"])
         recipe["probe"] = "refit" if recipe.get("probe") == "online" else recipe.get("probe")
-        net = place_model(PretrainNet(model, projector), device, arch["image_size"])
+        net = place_model(pretrain_net(model, recipe), device, arch["image_size"])
         method = pretraining_method(net, recipe, mean, std, None)
     optimizer = make_optimizer([p for p in net.parameters() if p.requires_grad], recipe["optimizer"])
     generator = torch.Generator(device=device).manual_seed(0)
