@@ -28,6 +28,7 @@ from cvrepro.report.grouping import manifest_files
 from cvrepro.report.tables import TABLE_KINDS
 from cvrepro.study import Study, paths
 from cvrepro.study.names import IMAGENET_SOURCES, PIXELS
+from cvrepro.train.methods import METHODS
 
 IMAGENET_INPUT = 224  # torchvision's ImageNet models see 224-px images (extract.py)
 TRAIN_FACTOR = forecast.TRAIN_FACTOR
@@ -114,8 +115,9 @@ def _run_passes(run: dict, sizes: dict[str, int]) -> dict[str, int]:
 
 
 def _pretrain_passes(pretraining: dict, sizes: dict[str, int]) -> dict[str, int]:
-    """Images x epochs x views (SimCLR: 2); the probe's images, featurised every epoch."""
-    views = 2 if pretraining["method"] == "simclr" else 1
+    """Images x epochs x views (each method declares its own; SimCLR: 2); the probe's images,
+    featurised every epoch."""
+    views = METHODS[pretraining["method"]].views
     probe = sizes[pretraining["probe_data"]] if pretraining["probe_data"] else 0
     epochs = pretraining["epochs"]
     return {
