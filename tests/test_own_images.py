@@ -39,6 +39,14 @@ def fresh_registry():
     DATASETS.update(before)
 
 
+def test_every_source_module_is_in_the_schema_enum_and_back():
+    from cvrepro.config.schema import load_schema
+    from cvrepro.data.sources import SOURCES
+
+    enum = load_schema("study.schema.yaml")["definitions"]["dataset_source"]["properties"]["source"]["enum"]
+    assert sorted(SOURCES) == sorted(enum)
+
+
 def entry(**keys) -> dict:
     return validate(keys, definition("dataset_source"), "datasets.pics")
 

@@ -78,8 +78,11 @@ def declared_side(name: str) -> int:
     )
     if first is None:
         return 32  # a torchvision class: not known before it is prepared
-    with Image.open(first) as image:
-        return max(image.size)
+    try:
+        with Image.open(first) as image:
+            return max(image.size)
+    except OSError:  # not readable: prepare names it; the estimate takes CIFAR's side
+        return 32
 
 
 def split_sizes(name: str) -> dict[str, int]:
