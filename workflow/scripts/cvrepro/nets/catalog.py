@@ -88,7 +88,6 @@ def module_problem(arch: str, name: str) -> str | None:
 def size_problem(arch: str, image_size: int, weights: str | None) -> str | None:
     """Why `arch` cannot take `image_size` px images (with ImageNet weights `weights`), or None."""
     entry = models()[arch]
-    default = entry["weights"].get(entry["default"])
     if weights is not None:
         wanted = weights_entry(arch, weights)["min_size"][0]
         if entry["size_arg"] and image_size != wanted:
@@ -96,7 +95,10 @@ def size_problem(arch: str, image_size: int, weights: str | None) -> str | None:
                 f"{arch} with {resolve_weights(arch, weights)} weights takes {wanted} px images only, "
                 f"not {image_size}; resize the images to {wanted} (augment size: {wanted})"
             )
-    smallest = default["min_size"][0] if default else 1
+    multiple = entry["size_multiple"]
+    if image_size % multiple:
+        return f"{arch} takes images whose side is a multiple of {multiple}, not {image_size}; resize them (augment size)"
+    smallest = weights_entry(arch, weights)["min_size"][0] if weights is not None else entry["min_size"]
     if image_size < smallest and not (entry["size_arg"] and weights is None):  # built for any size
         return f"{arch} takes images of at least {smallest} px, not {image_size}; resize them (augment size)"
     return None

@@ -104,6 +104,7 @@ def entry(arch: str) -> dict:
         "features": head.in_channels if family.head_is_conv else head.in_features,
         "batchnorm": any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()),
         "size_arg": family.size_arg,
+        "size_multiple": getattr(model, "patch_size", family.size_multiple),
         "children": [name for name, _ in model.named_children() if name not in family.aux],
         "stages": expand_stages(model, family.stages),
         "modules": [
@@ -112,6 +113,7 @@ def entry(arch: str) -> dict:
             if name and name.count(".") < DEPTH and name.split(".")[0] not in family.aux
         ],
         "default": enum.DEFAULT.name,
+        "min_size": family.min_size or enum.DEFAULT.meta["min_size"][0],
         "weights": {w.name: weights_of(w) for w in enum},
     }
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from cvrepro.nets.catalog import arch_problem, close, is_torchvision
 from cvrepro.nets.heads import make_head
 from cvrepro.nets.small_nets import DEFAULT_WIDTH, NETS
-from cvrepro.study.names import ARCHS
+from cvrepro.nets.torchvision_nets import TorchvisionNet, build_torchvision, study_names
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -162,6 +163,8 @@ def build_model(spec: dict) -> nn.Module:
     """A network from its spec: the run's `model` keys (arch, stem, width: None for the arch's
     own, embedding_dim, head: {kind, dropout, hidden}) plus in_channels, num_classes and image_size."""
     arch, width = spec["arch"], spec["width"]
+    if is_torchvision(arch):  # any other torchvision classification model, with the study's head
+        return build_torchvision(spec)
     if arch in RESNETS:
         model = ResNet(
             arch=arch,
@@ -181,7 +184,7 @@ def build_model(spec: dict) -> nn.Module:
             **extra,
         )
     else:
-        raise ValueError(f"unknown arch {arch!r}; choose from {list(ARCHS)}")
+        raise ValueError(f"model.arch: {arch_problem(arch)}")
     head = spec["head"]
     if head["kind"] != "linear":
         model.fc = make_head(
@@ -206,7 +209,8 @@ def freeze(model: nn.Module, children: int, stages: list[str] | tuple) -> list[s
     The classifier `fc` always trains: a frozen network is adapted to a new task through a new
     head (S2's "first 10 children frozen + new Sequential head"). Returns the frozen names.
     """
-    names = [name for name, _ in model.named_children()]
+    root = model.body if isinstance(model, TorchvisionNet) else model  # torchvision's children
+    names = [name for name, _ in root.named_children()]
     unknown = [s for s in stages if s not in names]
     if unknown:
         raise ValueError(f"freeze.stages: no child named {unknown[0]!r}; children are {names}")
@@ -216,9 +220,29 @@ def freeze(model: nn.Module, children: int, stages: list[str] | tuple) -> list[s
         s for s in stages if s not in names[:children] and s != HEAD
     ]
     for name in frozen:
-        for parameter in getattr(model, name).parameters():
+        for parameter in getattr(root, name).parameters():
             parameter.requires_grad_(False)
     return frozen
+
+
+def freeze_modules(model: nn.Module, prefixes: list[str] | tuple, until: str | None) -> list[str]:
+    """Freeze every parameter under the modules named in `prefixes` (a study's names: torchvision's
+    for its models, `features.5`) and, with `until`, every parameter up to and including those of
+    module `until` in the network's order. The classifier `fc` always trains. Returns what froze."""
+    names = study_names(model)
+    for key, name in [("modules", p) for p in prefixes] + ([("until", until)] if until else []):
+        if name not in names or name == HEAD or name.startswith(HEAD + "."):
+            raise ValueError(f"freeze.{key}: no module {name!r} to freeze; {close(name, names)}")
+    order = [n.removeprefix("body.") for n, _ in model.named_parameters()]
+    last = max((i for i, n in enumerate(order) if n.startswith(f"{until}.")), default=-1) if until else -1
+    frozen = []
+    for i, (name, parameter) in enumerate(zip(order, model.parameters(), strict=True)):
+        if name.startswith(HEAD + "."):
+            continue
+        if i <= last or any(name.startswith(f"{p}.") for p in prefixes):
+            parameter.requires_grad_(False)
+            frozen.append(name)
+    return ([f"... {until}"] if until else []) + list(prefixes) if frozen else []
 
 
 def frozen_bn_mode(recipe: dict) -> str:

@@ -26,6 +26,8 @@ from pathlib import Path
 import torch
 import torch.hub
 
+from cvrepro.nets.catalog import is_torchvision, resolve_weights
+
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 TRUST_CACHE = "CVREPRO_TRUST_WEIGHTS_CACHE"
@@ -37,21 +39,33 @@ def imagenet_weights(arch: str, version: str):
     from torchvision.models import get_model_weights  # 1.5 s: only for jobs that use the weights
 
     try:
-        return getattr(get_model_weights(arch), version)
-    except (ValueError, AttributeError) as error:
-        raise ValueError(f"imagenet_weights: torchvision has no {version} weights for {arch!r}") from error
+        return get_model_weights(arch)[resolve_weights(arch, version)]
+    except ValueError as error:
+        raise ValueError(f"imagenet_weights: {error}") from None
 
 
 def imagenet_state_dict(
-    arch: str, version: str, in_channels: int = 3, random_dir: Path | None = None
+    arch: str, version: str, in_channels: int = 3, random_dir: Path | None = None, grey: str = "sum"
 ) -> dict[str, torch.Tensor]:
-    """The ImageNet state dict `version` of `arch`; for 1-channel inputs conv1 is summed over RGB.
-    With `random_dir` (a rehearsal), random weights of `arch` from that directory instead."""
+    """The ImageNet state dict `version` of `arch`; for 1-channel inputs the first convolution is
+    summed over RGB (`grey` sum). With `random_dir` (a rehearsal), random weights of `arch` from
+    that directory instead. A torchvision-catalog arch (cvrepro.nets.torchvision_nets) loads
+    through torchvision's weights API, keyed for its TorchvisionNet, classifier left out."""
+    path = weights_path(arch, version, random_dir)
+    if is_torchvision(arch):
+        from cvrepro.nets.torchvision_nets import imagenet_state
+
+        return imagenet_state(arch, version, in_channels, grey, path.parent)
+    return _load_state_dict(path, in_channels)
+
+
+def weights_path(arch: str, version: str, random_dir: Path | None = None) -> Path:
+    """The weights file, hash-checked (downloaded if absent), or a rehearsal's random stand-in."""
     url = imagenet_weights(arch, version).url
     if random_dir is not None:
         path = _random_weights(arch, Path(random_dir) / url.rsplit("/", 1)[-1])
         print(f"rehearsal: random {arch} weights from {path}, not ImageNet's", file=sys.stderr)
-        return _load_state_dict(path, in_channels)
+        return path
     path = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
     prefix = _hash_prefix(path)
     if not path.is_file():
@@ -65,7 +79,7 @@ def imagenet_state_dict(
                 f"$TORCH_HOME/hub/checkpoints/ (default ~/.cache/torch/hub/checkpoints/)"
             ) from None
     _check_hash(path, prefix)
-    return _load_state_dict(path, in_channels)
+    return path
 
 
 def _load_state_dict(path: Path, in_channels: int) -> dict[str, torch.Tensor]:

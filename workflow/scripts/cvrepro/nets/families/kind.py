@@ -21,7 +21,10 @@ class Family:
     weights fix too. aux: auxiliary classifiers dropped after building (GoogLeNet, Inception).
     weights_args: builder arguments that torchvision sets whenever it loads ImageNet weights
     (the network then expects them when rebuilt from a checkpoint). random_args: builder
-    arguments at random initialisation."""
+    arguments at random initialisation. size_multiple: a family built for one size takes
+    multiples of this only (MaxViT's 7x7 partitions at 1/32 scale; ViT's patch size is read from
+    the network). min_size: the smallest input side the network takes at random init, where it
+    is not the weights' own `min_size` (Swin's is 224 though its windows work from 32)."""
 
     head: str
     stages: tuple[str, ...]
@@ -30,3 +33,5 @@ class Family:
     aux: tuple[str, ...] = ()
     weights_args: dict = field(default_factory=dict)
     random_args: dict = field(default_factory=dict)
+    size_multiple: int = 1
+    min_size: int | None = None

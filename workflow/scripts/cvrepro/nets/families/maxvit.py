@@ -2,4 +2,4 @@
 
 from cvrepro.nets.families.kind import Family
 
-KIND = Family(head="classifier.5", stages=("stem", "blocks.*"), size_arg="input_size")
+KIND = Family(head="classifier.5", stages=("stem", "blocks.*"), size_arg="input_size", size_multiple=224)

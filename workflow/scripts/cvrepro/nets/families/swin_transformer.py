@@ -2,4 +2,4 @@
 
 from cvrepro.nets.families.kind import Family
 
-KIND = Family(head="head", stages=("features.*",))
+KIND = Family(head="head", stages=("features.*",), min_size=32)
