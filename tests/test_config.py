@@ -128,7 +128,10 @@ def test_tiny_study_is_valid():
             "pretrain.ssl.model.embedding_dim: only convbn_encoder has it, not resnet18, got 8",
         ),
         ({"probes__pix__layer": "layer3"}, "probes.pix.layer: raw pixels have no layers, got 'layer3'"),
-        ({"runs__a__model": {"arch": "vit"}}, "runs.a.model.arch: 'vit' is not one of"),
+        (
+            {"runs__a__model": {"arch": "vit"}},
+            "runs.a.model.arch: unknown architecture 'vit'; did you mean maxvit_t, vit_b_16",
+        ),
         ({"runs__a__preset": "fast"}, "runs.a.preset: no preset named 'fast'; defined: none"),
         (
             {"shift_sets__c__source": "cifar10_c"},

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from cvrepro.config.schema import ConfigError
 from cvrepro.data.datasets.registry import CIFAR10_CLASSES, FASHION_MNIST_CLASSES
+from cvrepro.nets.catalog import is_torchvision, module_problem
+from cvrepro.nets.model_checks import model_problem
 from cvrepro.report.figures import FIGURE_KINDS
 from cvrepro.study import Study
 from cvrepro.study.names import CHILDREN, IMAGENET_SOURCES, RESNET_BLOCKS
@@ -33,6 +35,8 @@ CLASS_NAMES: dict[str, tuple[str, ...]] = {
 
 def layer_problem(arch: str, layer: str, penultimate: bool = True) -> str | None:
     """Why `layer` is not a module of an `arch` network, or None."""
+    if is_torchvision(arch):  # torchvision's names, from the model catalog
+        return None if layer == PENULTIMATE and penultimate else module_problem(arch, layer)
     children = CHILDREN[arch]
     if layer == PENULTIMATE and penultimate:
         return None
@@ -66,19 +70,10 @@ def _check_seed(key: str, seed: int) -> None:
         )
 
 
-def _check_freeze(key: str, run: dict) -> None:
-    arch, freeze = run["model"]["arch"], run["freeze"]
-    children = CHILDREN[arch]
-    for stage in freeze["stages"]:
-        if stage not in children:
-            raise ConfigError(
-                f"{key}.freeze.stages: {arch} has no top-level child {stage!r}; its children are "
-                f"{', '.join(children)}"
-            )
-    if freeze["children"] > len(children):
-        raise ConfigError(
-            f"{key}.freeze.children: {freeze['children']} > the {len(children)} top-level children of {arch}"
-        )
+def _check_model(key: str, spec: dict, imagenet: str | None) -> None:
+    """Architecture, width, weights, input size and freeze names (cvrepro.nets.model_checks)."""
+    if problem := model_problem(spec, imagenet):
+        raise ConfigError(f"{key}.{problem[0]}: {problem[1]}")
 
 
 def check_class_names(key: str, subset: dict, wanted: list[str]) -> None:
@@ -97,9 +92,11 @@ def check_class_names(key: str, subset: dict, wanted: list[str]) -> None:
 def check_names(study: Study) -> None:
     for name, run in study.runs.items():
         _check_seed(f"{study.source}: runs.{name}", run["seed"])
-        _check_freeze(f"{study.source}: runs.{name}", run)
+        imagenet = study.spec["imagenet_weights"] if run["init"] == "imagenet" else None
+        _check_model(f"{study.source}: runs.{name}", run, imagenet)
     for name, spec in study.pretrain.items():
         _check_seed(f"{study.source}: pretrain.{name}", spec["seed"])
+        _check_model(f"{study.source}: pretrain.{name}", spec, None)
     for name, probe in study.probes.items():
         key = f"{study.source}: probes.{name}"
         _check_seed(key, probe["seed"])

@@ -10,8 +10,9 @@ from cvrepro.config.schema import ConfigError, check_named
 from cvrepro.data import class_maps
 from cvrepro.data.augment_presets import resolve as resolve_augment
 from cvrepro.data.datasets.registry import num_classes
+from cvrepro.nets.catalog import resolve_weights
 from cvrepro.study import Study
-from cvrepro.study.names import IMAGENET_SOURCES, IMAGENET_VERSIONS, INIT_KEYWORDS, PIXELS
+from cvrepro.study.names import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS
 from cvrepro.train.batches import steps_per_epoch
 
 
@@ -191,11 +192,13 @@ def check_imagenet_weights(study: Study) -> None:
         if probe["features"] in IMAGENET_SOURCES
     }
     for arch, where in sorted(uses):
-        if version not in IMAGENET_VERSIONS[arch]:
+        try:
+            resolve_weights(arch, version)
+        except ValueError as error:
+            named = f"weights for {arch}"
             raise ConfigError(
-                f"{study.source}: imagenet_weights: torchvision has no {version} weights for {arch} "
-                f"({where}); it has {', '.join(IMAGENET_VERSIONS[arch])}"
-            )
+                f"{study.source}: imagenet_weights: {str(error).replace(named, f'{named} ({where})', 1)}"
+            ) from None
 
 
 def check_steps(study: Study, sizes: dict[str, int]) -> None:

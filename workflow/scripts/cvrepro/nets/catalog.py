@@ -35,7 +35,7 @@ def is_torchvision(arch: str) -> bool:
 def close(name: str, choices, n: int = 3) -> str:
     """`; did you mean a, b?` or, with nothing close, the first choices."""
     choices = list(choices)
-    near = difflib.get_close_matches(name, choices, n=n, cutoff=0.6)
+    near = difflib.get_close_matches(name, choices, n=n, cutoff=0.6) or [c for c in choices if name in c][:6]
     if near:
         return f"did you mean {', '.join(near)}?"
     shown = ", ".join(choices[:8])

@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from cvrepro.nets.catalog import resolve_weights, weights_entry
+
 URL_BASE = "https://download.pytorch.org/models/"
 
 
@@ -49,12 +51,18 @@ DEFAULT = {"resnet18": "IMAGENET1K_V1", "resnet34": "IMAGENET1K_V1", "resnet50":
 
 
 def weights_file(arch: str, version: str) -> WeightsFile:
-    """The file of `arch`'s ImageNet weights `version` (IMAGENET1K_V1, IMAGENET1K_V2 or DEFAULT)."""
+    """The file of `arch`'s ImageNet weights `version` (IMAGENET1K_V1, IMAGENET1K_V2 or DEFAULT);
+    for any other torchvision model, from the model catalog (cvrepro.nets.catalog)."""
     resolved = DEFAULT.get(arch, "") if version == "DEFAULT" else version
-    try:
+    if (arch, resolved) in WEIGHTS:
         return WEIGHTS[(arch, resolved)]
-    except KeyError:
-        raise ValueError(f"imagenet_weights: torchvision has no {version} weights for {arch!r}") from None
+    if arch in DEFAULT:
+        raise ValueError(f"imagenet_weights: torchvision has no {version} weights for {arch!r}")
+    try:
+        entry = weights_entry(arch, version)
+    except (ValueError, KeyError) as error:
+        raise ValueError(f"imagenet_weights: {str(error).strip(chr(39))}") from None
+    return WeightsFile(arch, resolve_weights(arch, version), entry["file"], entry["mib"])
 
 
 def hub_checkpoints_dir(environ: dict[str, str] | None = None) -> Path:

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from cvrepro.nets.catalog import models as catalog_models
-from cvrepro.nets.catalog import resolve_weights
+from cvrepro.nets.catalog import resolve_weights, size_problem
 from cvrepro.nets.families import FAMILIES
 from cvrepro.nets.heads import make_head
 
@@ -113,7 +113,14 @@ def build_torchvision(spec: dict) -> TorchvisionNet:
         raise ValueError(
             f"model.width: {arch} is torchvision's; only resnet18/34/50 and the small nets have a width"
         )
-    body = strip(models.get_model(arch, **builder_args(spec)), arch)
+    if problem := size_problem(arch, spec["image_size"], spec.get("weights")):
+        raise ValueError(f"model.arch: {problem}")
+    args = builder_args(spec)
+    if spec["in_channels"] == 1 and spec.get("grey", "sum") == "sum" and args.get("transform_input"):
+        raise ValueError(
+            f"model.grey: {arch} with ImageNet weights transforms three input channels; set grey: repeat"
+        )
+    body = strip(models.get_model(arch, **args), arch)
     return wrap(body, spec)
 
 
