@@ -46,12 +46,20 @@ def test_a_torchvision_model_with_weights_and_freezing_by_name_loads():
             "runs.ft.model.arch: unknown architecture 'convnext_tine'; did you mean convnext_tiny",
         ),
         (
-            {"init": "imagenet", "model": {"arch": "vit_b_16"}, "augment": {"name": "s2_transfer", "size": 224}},
+            {
+                "init": "imagenet",
+                "model": {"arch": "vit_b_16"},
+                "augment": {"name": "s2_transfer", "size": 224},
+            },
             {"imagenet_weights": "IMAGENET1K_V2"},
             "imagenet_weights: torchvision has no IMAGENET1K_V2 weights for vit_b_16 (runs.ft) (IMAGENET1K_V2 exists for",
         ),
         (
-            {"init": "imagenet", "model": {"arch": "vit_b_16"}, "augment": {"name": "s2_transfer", "size": 96}},
+            {
+                "init": "imagenet",
+                "model": {"arch": "vit_b_16"},
+                "augment": {"name": "s2_transfer", "size": 96},
+            },
             {},
             "runs.ft.augment.size: vit_b_16 with IMAGENET1K_V1 weights takes 224 px images only, not 96",
         ),
@@ -72,3 +80,22 @@ def test_bad_models_stop_at_load_in_one_line(run, top, message):
     with pytest.raises(ConfigError) as info:
         load(study(run, **top))
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_torchvision_model_s_weights_file_is_in_the_fetch_list():
+    from cvrepro.report.cost.fetches import fetch_items
+
+    run = {
+        "init": "imagenet",
+        "model": {"arch": "efficientnet_b0"},
+        "augment": {"name": "s2_transfer", "size": 224},
+    }
+    config, studies = load(study(run))
+    weights = [item for item in fetch_items(studies["s"], config) if item["kind"] == "weights"]
+    assert [(w["what"], w["filename"], w["url"]) for w in weights] == [
+        (
+            "efficientnet_b0 IMAGENET1K_V1",
+            "efficientnet_b0_rwightman-7f5810bc.pth",
+            "https://download.pytorch.org/models/efficientnet_b0_rwightman-7f5810bc.pth",
+        )
+    ]
