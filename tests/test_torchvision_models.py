@@ -167,3 +167,22 @@ def test_a_freeze_name_matching_nothing_is_refused_with_close_names(prefixes, un
     model = build_model(spec("mobilenet_v3_small", 32))
     with pytest.raises(ValueError, match=message):
         freeze_modules(model, prefixes, until)
+
+
+def test_a_rehearsal_loads_random_stand_in_weights_through_the_same_api(tmp_path, monkeypatch):
+    """The rehearsal's random weights (written once under torchvision's file name) load through
+    get_model(weights=...); torch.hub's own directory is left as it was."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
+    state = imagenet_state_dict("squeezenet1_1", "DEFAULT", 1, random_dir=tmp_path / "random")
+    assert (tmp_path / "random" / catalog.weights_entry("squeezenet1_1", "DEFAULT")["file"]).is_file()
+    assert state["body.features.0.weight"].shape[1] == 1 and not any(k.startswith("fc.") for k in state)
+    assert torch.hub.get_dir() == str(tmp_path / "home" / "hub")
+
+
+def test_a_named_layer_of_a_torchvision_model_is_read_by_torchvision_s_name():
+    from cvrepro.nets.inference import layer_output
+
+    model = build_model(spec("mobilenet_v3_small", 32)).eval()
+    with torch.no_grad():
+        out = layer_output(model, torch.randn(2, 3, 32, 32), "features.3")
+    assert out.shape == (2, 24)

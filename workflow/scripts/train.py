@@ -10,12 +10,12 @@ from torch import nn
 from cvrepro.data.augment_presets import OFF, eval_resize, resolve
 from cvrepro.data.tensors import SubsetFiles, TensorSet, channel_stats
 from cvrepro.jobs.job import Job, provenance
-from cvrepro.nets.catalog import is_torchvision
 from cvrepro.nets.checkpoint import ModelFiles, init_from_checkpoint, load_checkpoint, save_model_files
 from cvrepro.nets.device import place_model
 from cvrepro.nets.inference import evaluate
 from cvrepro.nets.models import build_model, count_parameters, freeze, freeze_modules
 from cvrepro.nets.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict, imagenet_weights
+from cvrepro.study.names import ARCHS
 from cvrepro.train.engine import FitResult, fit
 from cvrepro.train.resume import resume_file
 from cvrepro.train.supervised import supervised, val_augmentation
@@ -41,7 +41,7 @@ def build_network(
         "num_classes": run["model"]["head"]["outputs"] or len(train.classes),
         "image_size": train.images.shape[-1],
     }
-    if is_torchvision(arch["arch"]):  # built for the size it is fed, and for the weights it loads
+    if arch["arch"] not in ARCHS:  # torchvision's: built for the size it is fed and the weights it loads
         arch["image_size"] = eval_resize(run["augment"]) or arch["image_size"]
         arch["weights"] = ctx.imagenet_weights if run["init"] == "imagenet" else None
     net = build_model(arch)
@@ -62,7 +62,8 @@ def build_network(
         fresh = init_from_checkpoint(net, load_checkpoint(init_checkpoint), str(init_checkpoint))
         log(f"initialised from {init_checkpoint}; new: {fresh or 'nothing'}")
     frozen = freeze(net, run["freeze"]["children"], run["freeze"]["stages"])
-    frozen += freeze_modules(net, run["freeze"]["modules"], run["freeze"]["until"])
+    if run["freeze"]["modules"] or run["freeze"]["until"]:
+        frozen += freeze_modules(net, run["freeze"]["modules"], run["freeze"]["until"])
     return net, arch, frozen
 
 

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from cvrepro.nets.torchvision_nets import study_modules
+
 
 def first_of_each_class(labels: np.ndarray, classes: list[str], wanted: list[str]) -> list[int]:
     """Index of the first image of each wanted class name, in the order asked."""
@@ -41,7 +43,7 @@ def activation_maps(
 ) -> dict[str, np.ndarray]:
     """For each layer, in eval mode, the mean over channels of its output, (N, h, w), or with
     `channels` its first that many channels (filters), (N, k, h, w)."""
-    modules = dict(model.named_modules())
+    modules = study_modules(model)  # torchvision's names for its models
     unknown = [layer for layer in layers if layer not in modules or layer == ""]
     if unknown:
         raise ValueError(

@@ -9,6 +9,7 @@ from torch import nn
 
 from cvrepro.data.tensors import TensorSet, augmented, eval_batch
 from cvrepro.nets.device import autocast, model_input, prepare_device
+from cvrepro.nets.torchvision_nets import study_modules
 
 
 @torch.no_grad()
@@ -72,7 +73,7 @@ def layer_output(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
     """The output of `layer` for input x (penultimate: model.features), average-pooled if spatial."""
     if layer == "penultimate":
         return model.features(x)
-    modules = dict(model.named_modules())
+    modules = study_modules(model)  # torchvision's names for its models
     if layer not in modules or layer == "":
         raise ValueError(
             f"no layer {layer!r}; choose penultimate or one of {[n for n, _ in model.named_children()]}"

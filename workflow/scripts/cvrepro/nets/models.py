@@ -163,8 +163,6 @@ def build_model(spec: dict) -> nn.Module:
     """A network from its spec: the run's `model` keys (arch, stem, width: None for the arch's
     own, embedding_dim, head: {kind, dropout, hidden}) plus in_channels, num_classes and image_size."""
     arch, width = spec["arch"], spec["width"]
-    if is_torchvision(arch):  # any other torchvision classification model, with the study's head
-        return build_torchvision(spec)
     if arch in RESNETS:
         model = ResNet(
             arch=arch,
@@ -183,6 +181,8 @@ def build_model(spec: dict) -> nn.Module:
             image_size=spec["image_size"],
             **extra,
         )
+    elif is_torchvision(arch):  # any other torchvision classification model, with the study's head
+        return build_torchvision(spec)
     else:
         raise ValueError(f"model.arch: {arch_problem(arch)}")
     head = spec["head"]

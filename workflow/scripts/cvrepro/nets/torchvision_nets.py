@@ -185,6 +185,16 @@ def submodule(model: nn.Module, name: str) -> nn.Module:
         raise ValueError(f"no module {name.removeprefix(BODY)!r}") from None
 
 
+def study_modules(model: nn.Module) -> dict[str, nn.Module]:
+    """{name a study writes: module} (torchvision's names inside a TorchvisionNet's body)."""
+    if not isinstance(model, TorchvisionNet):
+        return dict(model.named_modules())
+    return {
+        **{n: m for n, m in model.body.named_modules()},
+        **{f"fc.{n}".rstrip("."): m for n, m in model.fc.named_modules()},
+    }
+
+
 def study_names(model: nn.Module) -> list[str]:
     """Every module name a study may write, in the model's order."""
     names = [name for name, _ in model.named_modules() if name]
