@@ -186,3 +186,49 @@ def test_a_named_layer_of_a_torchvision_model_is_read_by_torchvision_s_name():
     with torch.no_grad():
         out = layer_output(model, torch.randn(2, 3, 32, 32), "features.3")
     assert out.shape == (2, 24)
+
+
+def test_a_training_run_fine_tunes_a_torchvision_model_from_imagenet_weights(tmp_path):
+    """train.py's main on grey images: mobilenet_v3_small from (a rehearsal's stand-in) ImageNet
+    weights, frozen up to features.3, its preprocessing kept in the checkpoint."""
+    import numpy as np
+    import train as train_script
+
+    from cvrepro.config.recipes import run_recipe
+    from cvrepro.data.datasets.splits import write_info, write_split
+    from cvrepro.data.tensors import SubsetFiles
+    from cvrepro.jobs.job import Job
+    from cvrepro.nets.checkpoint import ModelFiles, load_model
+
+    labels = np.arange(24) % 2
+    images = (
+        np.random.default_rng(0).random((24, 32, 32, 1)) * 100 + labels[:, None, None, None] * 120
+    ).astype(np.uint8)
+    write_split(tmp_path / "data", "train", images, labels)
+    write_info(tmp_path / "data", "easy", ["dark", "bright"], {"train": 24}, {})
+    np.save(tmp_path / "train.npy", np.arange(16))
+    run = run_recipe(
+        epochs=1,
+        batch_size=8,
+        init="imagenet",
+        model={"arch": "mobilenet_v3_small"},
+        freeze={"until": "features.3"},
+    )
+    files = [
+        tmp_path / n for n in ("model.pt", "history.csv", "metrics.json", "resume.pt", "g.csv", "steps.csv")
+    ]
+    lines = []
+    ctx = Job(
+        torch.device("cpu"), log=lines.append, imagenet_weights="DEFAULT", random_weights=tmp_path / "random"
+    )
+    train_script.main(
+        run,
+        train=SubsetFiles(tmp_path / "data", "train", tmp_path / "train.npy"),
+        val=None,
+        init=None,
+        out=ModelFiles(*files),
+        ctx=ctx,
+    )
+    model, checkpoint = load_model(tmp_path / "model.pt")
+    assert checkpoint["arch"]["weights_transforms"]["crop"] == 224 and model.num_features == 1024
+    assert any("frozen ['... features.3']" in line for line in lines), lines

@@ -10,6 +10,7 @@ from torch import nn
 from cvrepro.data.augment_presets import OFF, eval_resize, resolve
 from cvrepro.data.tensors import SubsetFiles, TensorSet, channel_stats
 from cvrepro.jobs.job import Job, provenance
+from cvrepro.nets.catalog import weights_entry
 from cvrepro.nets.checkpoint import ModelFiles, init_from_checkpoint, load_checkpoint, save_model_files
 from cvrepro.nets.device import place_model
 from cvrepro.nets.inference import evaluate
@@ -44,6 +45,9 @@ def build_network(
     if arch["arch"] not in ARCHS:  # torchvision's: built for the size it is fed and the weights it loads
         arch["image_size"] = eval_resize(run["augment"]) or arch["image_size"]
         arch["weights"] = ctx.imagenet_weights if run["init"] == "imagenet" else None
+        if arch["weights"]:  # what weights.transforms() does, kept in the checkpoint and logged
+            arch["weights_transforms"] = weights_entry(arch["arch"], arch["weights"])["transforms"]
+            log(f"{arch['arch']} {arch['weights']} weights' preprocessing: {arch['weights_transforms']}")
     net = build_model(arch)
     if run["init"] == "imagenet":
         state = imagenet_state_dict(
