@@ -259,9 +259,8 @@ def fit(
     )
     result, first_epoch = FitResult(), 1
     if (state := load_state(resume)) is not None:
-        first_epoch = restore_training(
-            state, model, *_trainer(updates, generator), reseed=recipe["seed"], log=log
-        )
+        trainer = (model, updates.optimizer, updates.scheduler, generator, updates.scaler)
+        first_epoch = restore_training(state, *trainer, reseed=recipe["seed"], log=log)
         result = FitResult(**state["result"])
         method.load_state_dict(state["method_state"])
     started = saved = time.perf_counter()
@@ -270,10 +269,10 @@ def fit(
         # A recipe that counts steps (S7's 3,000 iterations) ends inside its last epoch.
         batches = recipe["steps"] - (epochs - 1) * steps if recipe["steps"] and epoch == epochs else None
         done = train_one_epoch(model, data, method, updates, generator, replace(options, batches=batches))
-        seconds = _clock(device) - start
+        seconds, images = _clock(device) - start, epoch_images(len(data), batch_size, batches)
         row = {"epoch": epoch, "lr": lr, **done.scores, "epoch_seconds": seconds}
-        row["images_per_s"] = method.views * epoch_images(len(data), batch_size, batches) / seconds
-        row.update(method.after_epoch(generator))
+        row["images_per_s"] = method.views * images / seconds
+        row.update(method.after_epoch(generator))  # validation, a probe
         row["steps"] = batches or steps
         result.record(row, done)
         elapsed = (time.perf_counter() - started) / (epoch - first_epoch + 1)
@@ -282,8 +281,9 @@ def fit(
             _track_best(result, row, stopping, model, log)
         last = epoch == epochs or result.stopped_early
         if resume is not None and (last or time.perf_counter() - saved >= resume.every_s):
+            trainer = (model, updates.optimizer, updates.scheduler, generator, updates.scaler)
             extras = {"result": vars(result), "method_state": method.state_dict()}
-            save_state(resume, training_state(epoch, model, *_trainer(updates, generator), **extras))
+            save_state(resume, training_state(epoch, *trainer, **extras))
             saved = time.perf_counter()
         if result.stopped_early:
             break
@@ -291,11 +291,6 @@ def fit(
         model.load_state_dict(result.best_weights)
         log(f"restored the weights of epoch {result.best_epoch} ({stopping['metric']} {result.best:.4f})")
     return result
-
-
-def _trainer(updates: Updates, generator: torch.Generator) -> tuple:
-    """What a resume state saves and restores beside the model, in training_state's order."""
-    return updates.optimizer, updates.scheduler, generator, updates.scaler
 
 
 def _track_best(result: FitResult, row: dict, stopping: dict, model: nn.Module, log) -> None:

@@ -71,15 +71,6 @@ def online_probe(
     # (a tensor built from a Python value on the GPU is a copy the host waits for).
     seen = torch.tensor(size, device=device)
 
-    def features(x: torch.Tensor) -> torch.Tensor:
-        # Keras: encoder(..., training=False) - eval mode, and no gradient reaches the encoder.
-        was_training = encoder.training
-        encoder.eval()
-        with torch.no_grad():
-            out = encoder.features(model_input(x, encoder)).float()
-        encoder.train(was_training)
-        return out
-
     def batch(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         k = state["step"] % steps
         if k == 0:
@@ -93,7 +84,7 @@ def online_probe(
 
     def train(images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> dict:
         x = augmented(images, augment, mean, std, generator)
-        logits = head.linear(features(x))
+        logits = head.linear(frozen_features(encoder, x))
         loss = F.cross_entropy(logits, labels)
         head.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -104,18 +95,35 @@ def online_probe(
             "probe_seen": seen if len(labels) == size else torch.tensor(len(labels), device=device),
         }
 
-    @torch.no_grad()
     def validate() -> dict:
-        if val is None:
-            return {}
-        feats = torch.from_numpy(extract_features(encoder, val, mean, std, None, "penultimate")).to(device)
-        logits = head.linear(feats)
-        loss, acc = torch.stack(
-            [F.cross_entropy(logits, val.labels), (logits.argmax(1) == val.labels).float().mean()]
-        ).tolist()
-        return {"probe_val_loss": loss, "probe_val_acc": acc}
+        return {} if val is None else validation(encoder, head, val, mean, std)
 
     return OnlineProbe(head, batch, train, validate)
+
+
+def frozen_features(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Keras' encoder(..., training=False): eval mode, and no gradient reaches the encoder."""
+    was_training = encoder.training
+    encoder.eval()
+    with torch.no_grad():
+        out = encoder.features(model_input(x, encoder)).float()
+    encoder.train(was_training)
+    return out
+
+
+@torch.no_grad()
+def validation(
+    encoder: nn.Module, head: ProbeHead, val: TensorSet, mean: list[float], std: list[float]
+) -> dict:
+    """The probe's loss and accuracy on `val`'s features."""
+    feats = torch.from_numpy(extract_features(encoder, val, mean, std, None, "penultimate")).to(
+        val.images.device
+    )
+    logits = head.linear(feats)
+    loss, acc = torch.stack(
+        [F.cross_entropy(logits, val.labels), (logits.argmax(1) == val.labels).float().mean()]
+    ).tolist()
+    return {"probe_val_loss": loss, "probe_val_acc": acc}
 
 
 def probe_scores(sums: dict[str, float]) -> dict[str, float]:
