@@ -211,3 +211,15 @@ def test_a_methods_state_resumes_with_the_run(tmp_path):
         assert torch.equal(a, b)
     # Without the teacher in the resume state the resumed teacher would be the fresh copy.
     assert not torch.equal(next(Teacher(student()).parameters()), next(teacher.parameters()))
+
+
+def test_editing_a_plugin_module_changes_the_fingerprint_of_the_jobs_that_use_it():
+    """The registries import their modules by discovery, not by name: the code fingerprint of
+    pretrain.py still covers every method module, and train.py's every loss module."""
+    from cvrepro.jobs.fingerprint import fingerprint
+
+    scripts = REPO / "workflow" / "scripts"
+    pretrain = set(fingerprint(scripts / "pretrain.py")["modules"])
+    train = set(fingerprint(scripts / "train.py")["modules"])
+    assert {f"cvrepro.train.methods.{name}" for name in METHODS} <= pretrain
+    assert {f"cvrepro.train.losses.{name}" for name in LOSSES} <= train

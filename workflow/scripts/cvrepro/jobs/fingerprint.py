@@ -119,11 +119,13 @@ EVERY_MODULE = "*"  # in a package's imports: every module file beside its __ini
 
 def _discovers_its_modules(tree: ast.Module) -> bool:
     """A package that imports its own modules by listing them (`pkgutil.iter_modules(__path__)`,
-    as the figure-kind registry does) runs every module file in its directory."""
+    or cvrepro.study.plugins' `discover(__name__, __path__)`, as every plugin registry does) runs
+    every module file in its directory."""
     return any(
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute | ast.Name)
-        and (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id) == "iter_modules"
+        and (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id)
+        in ("iter_modules", "discover")
         and any(isinstance(arg, ast.Name) and arg.id == "__path__" for arg in node.args)
         for node in ast.walk(tree)
     )
@@ -133,6 +135,9 @@ def _discovers_its_modules(tree: ast.Module) -> bool:
 # build parses only files that changed (parsing every module costs about 0.15 s). Keyed by content,
 # the cache can never answer for an edited file.
 CACHE_FILE = Path(".snakemake") / "cvrepro_fingerprints.json"
+# Part of every cache key: raised whenever what parse_file reads from a file changes, so that
+# entries written by an older parser are not taken for this one's (2: `discover` registries).
+PARSER_VERSION = 2
 
 
 @functools.cache
@@ -159,7 +164,7 @@ def parse_file(path: Path, module: str, is_package: bool) -> ModuleCode:
         source = path.read_bytes()
     except OSError as error:
         raise FingerprintError(f"{path}: cannot fingerprint ({error})") from error
-    key = hashlib.sha256(source + f"\0{module}\0{is_package}".encode()).hexdigest()
+    key = hashlib.sha256(source + f"\0{module}\0{is_package}\0{PARSER_VERSION}".encode()).hexdigest()
     if (known := _disk_cache().get(key)) is not None:
         return ModuleCode(known["hash"], frozenset(known["imports"]), frozenset(known["packages"]))
     try:
