@@ -43,6 +43,7 @@ def one_model(arch: str, device: torch.device) -> dict:
         "in_channels": 3,
         "num_classes": 10,
         "image_size": side,
+        "grey": "sum",
     }
     start = time.perf_counter()
     torch.manual_seed(0)

@@ -15,7 +15,7 @@ from cvrepro.nets.checkpoint import init_from_checkpoint
 from cvrepro.nets.families import FAMILIES
 from cvrepro.nets.models import build_model, freeze_modules, set_train_mode
 from cvrepro.nets.preprocess import weights_preprocess
-from cvrepro.nets.pretrained import TRUST_CACHE, imagenet_state_dict
+from cvrepro.nets.pretrained import TRUST_CACHE, torchvision_state_dict
 
 # The smallest model of each family, at the smallest input it takes (kept small: CI's budget).
 ONE_PER_FAMILY = {
@@ -49,6 +49,7 @@ def spec(arch: str, size: int, channels: int = 3, head: str = "linear", **extra)
         "in_channels": channels,
         "num_classes": 3,
         "image_size": size,
+        "grey": "sum",
         **extra,
     }
 
@@ -98,7 +99,9 @@ def test_imagenet_weights_load_through_torchvision_s_api(arch, tmp_path, monkeyp
     monkeypatch.setenv(TRUST_CACHE, "random weights saved by the test")
     saved = save_random_weights(arch, tmp_path)
     net = build_model(spec(arch, 32, weights="DEFAULT"))
-    fresh = init_from_checkpoint(net, {"state_dict": imagenet_state_dict(arch, "DEFAULT", 3)}, "imagenet")
+    fresh = init_from_checkpoint(
+        net, {"state_dict": torchvision_state_dict(arch, "DEFAULT", 3, None, "sum")}, "imagenet"
+    )
     assert fresh == ["fc.bias", "fc.weight"]
     reference = get_model(
         arch, **({"transform_input": True, "aux_logits": True} if arch == "googlenet" else {})
@@ -174,7 +177,7 @@ def test_a_rehearsal_loads_random_stand_in_weights_through_the_same_api(tmp_path
     """The rehearsal's random weights (written once under torchvision's file name) load through
     get_model(weights=...); torch.hub's own directory is left as it was."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
-    state = imagenet_state_dict("squeezenet1_1", "DEFAULT", 1, random_dir=tmp_path / "random")
+    state = torchvision_state_dict("squeezenet1_1", "DEFAULT", 1, tmp_path / "random", "sum")
     assert (tmp_path / "random" / catalog.weights_entry("squeezenet1_1", "DEFAULT")["file"]).is_file()
     assert state["body.features.0.weight"].shape[1] == 1 and not any(k.startswith("fc.") for k in state)
     assert torch.hub.get_dir() == str(tmp_path / "home" / "hub")

@@ -15,7 +15,13 @@ from cvrepro.nets.checkpoint import ModelFiles, init_from_checkpoint, load_check
 from cvrepro.nets.device import place_model
 from cvrepro.nets.inference import evaluate
 from cvrepro.nets.models import build_model, count_parameters, freeze, freeze_modules
-from cvrepro.nets.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict, imagenet_weights
+from cvrepro.nets.pretrained import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    imagenet_state_dict,
+    imagenet_weights,
+    torchvision_state_dict,
+)
 from cvrepro.study.names import ARCHS
 from cvrepro.train.engine import FitResult, fit
 from cvrepro.train.resume import resume_file
@@ -50,12 +56,14 @@ def build_network(
             log(f"{arch['arch']} {arch['weights']} weights' preprocessing: {arch['weights_transforms']}")
     net = build_model(arch)
     if run["init"] == "imagenet":
-        state = imagenet_state_dict(
-            run["model"]["arch"],
-            ctx.imagenet_weights,
-            arch["in_channels"],
-            ctx.random_weights,
-            arch.get("grey", "sum"),
+        state = (
+            imagenet_state_dict(
+                run["model"]["arch"], ctx.imagenet_weights, arch["in_channels"], ctx.random_weights
+            )
+            if arch["arch"] in ARCHS
+            else torchvision_state_dict(
+                arch["arch"], ctx.imagenet_weights, arch["in_channels"], ctx.random_weights, arch["grey"]
+            )
         )
         fresh = init_from_checkpoint(net, {"state_dict": state}, "imagenet")
         source = (

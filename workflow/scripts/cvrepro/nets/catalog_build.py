@@ -128,11 +128,14 @@ def build_catalog() -> dict:
     }
 
 
-def main(path: Path = CATALOG) -> None:
+def main(destination: Path = CATALOG) -> None:
     with torch.no_grad():
         catalog = build_catalog()
-    path.write_text(json.dumps(catalog, indent=1, sort_keys=True) + "\n")
-    print(f"{path}: {len(catalog['models'])} models of torchvision {catalog['torchvision']}", file=sys.stderr)
+    destination.write_text(json.dumps(catalog, indent=1, sort_keys=True) + "\n")
+    print(
+        f"{destination}: {len(catalog['models'])} models of torchvision {catalog['torchvision']}",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

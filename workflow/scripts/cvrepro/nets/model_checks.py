@@ -49,8 +49,8 @@ def _freeze_names(
             )
     if freeze["children"] > len(children):
         return "freeze.children", f"{freeze['children']} > the {len(children)} top-level children of {arch}"
-    named = [("modules", name) for name in freeze.get("modules", [])]
-    named += [("until", freeze["until"])] if freeze.get("until") else []
+    named = [("modules", name) for name in freeze["modules"]]
+    named += [("until", freeze["until"])] if freeze["until"] else []
     for key, name in named:
         if modules is None:
             problem = module_problem(arch, name)

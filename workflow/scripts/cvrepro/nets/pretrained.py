@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 import torch.hub
 
-from cvrepro.nets.catalog import is_torchvision, resolve_weights
+from cvrepro.nets.catalog import resolve_weights
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
@@ -45,18 +45,23 @@ def imagenet_weights(arch: str, version: str):
 
 
 def imagenet_state_dict(
-    arch: str, version: str, in_channels: int = 3, random_dir: Path | None = None, grey: str = "sum"
+    arch: str, version: str, in_channels: int = 3, random_dir: Path | None = None
 ) -> dict[str, torch.Tensor]:
-    """The ImageNet state dict `version` of `arch`; for 1-channel inputs the first convolution is
-    summed over RGB (`grey` sum). With `random_dir` (a rehearsal), random weights of `arch` from
-    that directory instead. A torchvision-catalog arch (cvrepro.nets.torchvision_nets) loads
-    through torchvision's weights API, keyed for its TorchvisionNet, classifier left out."""
-    path = weights_path(arch, version, random_dir)
-    if is_torchvision(arch):
-        from cvrepro.nets.torchvision_nets import imagenet_state
+    """The ImageNet state dict `version` of cvrepro's `arch`; for 1-channel inputs conv1 is summed
+    over RGB. With `random_dir` (a rehearsal), random weights of `arch` from that directory instead."""
+    return _load_state_dict(weights_path(arch, version, random_dir), in_channels)
 
-        return imagenet_state(arch, version, in_channels, grey, path.parent)
-    return _load_state_dict(path, in_channels)
+
+def torchvision_state_dict(
+    arch: str, version: str, in_channels: int, random_dir: Path | None, grey: str
+) -> dict[str, torch.Tensor]:
+    """The same for any other torchvision model (cvrepro.nets.torchvision_nets): the file checked
+    as above, then loaded through torchvision's weights API, keyed for its TorchvisionNet (the
+    classifier left out), grey input as `grey` says (sum or repeat)."""
+    from cvrepro.nets.torchvision_nets import imagenet_state
+
+    path = weights_path(arch, version, random_dir)
+    return imagenet_state(arch, version, in_channels, grey, path.parent)
 
 
 def weights_path(arch: str, version: str, random_dir: Path | None = None) -> Path:

@@ -116,7 +116,7 @@ def build_torchvision(spec: dict) -> TorchvisionNet:
     if problem := size_problem(arch, spec["image_size"], spec.get("weights")):
         raise ValueError(f"model.arch: {problem}")
     args = builder_args(spec)
-    if spec["in_channels"] == 1 and spec.get("grey", "sum") == "sum" and args.get("transform_input"):
+    if spec["in_channels"] == 1 and spec["grey"] == "sum" and args.get("transform_input"):
         raise ValueError(
             f"model.grey: {arch} with ImageNet weights transforms three input channels; set grey: repeat"
         )
@@ -125,7 +125,7 @@ def build_torchvision(spec: dict) -> TorchvisionNet:
 
 
 def wrap(body: nn.Module, spec: dict) -> TorchvisionNet:
-    grey = spec.get("grey", "sum")
+    grey = spec["grey"]
     if spec["in_channels"] == 1 and grey == "sum":
         sum_first_conv(body)
     head = spec["head"]
