@@ -395,7 +395,9 @@ def test_plotting_code_reruns_only_figures_and_reports(finished):
 @pytest.mark.workflow
 @needs_fashion_mnist
 def test_loss_code_reruns_trainings_and_what_follows_them(finished):
-    edit(finished.scripts / "cvrepro" / "train" / "supervised.py", "\ndef ", "\nLOSS_NOTE = 1\n\n\ndef ")
+    """The triplet loss (train/metric_losses.py) is both a run's ce_triplet term and triplet
+    pretraining's loss: editing it reruns every training and pretraining."""
+    edit(finished.scripts / "cvrepro" / "train" / "metric_losses.py", "\ndef ", "\nLOSS_NOTE = 1\n\n\ndef ")
     planned = finished.planned()
     assert planned["train"] == finished.full["train"] and planned["pretrain"] == finished.full["pretrain"]
     assert not {"download", "prepare", "subset", "shift"} & set(planned)
@@ -403,9 +405,9 @@ def test_loss_code_reruns_trainings_and_what_follows_them(finished):
     # `make why` names the module, for the jobs that import it, upstream reruns or not.
     explained = why_output(finished)
     assert re.search(
-        r"^  train \(study=tiny, run=a\): code: cvrepro.train.supervised changed$", explained, re.M
+        r"^  train \(study=tiny, run=a\): code: cvrepro.train.metric_losses changed$", explained, re.M
     )
-    assert "Code changes: cvrepro.train.supervised changed" in explained
+    assert "Code changes: cvrepro.train.metric_losses changed" in explained
     # Every job line names the module exactly when the job's own code imports it.
     clear_caches()
     scripts = why.rule_scripts(finished.repo / "workflow" / "rules")
@@ -413,8 +415,8 @@ def test_loss_code_reruns_trainings_and_what_follows_them(finished):
     assert len(lines) == sum(planned.values()) - 1  # all but `all`
     for line in lines:
         rule = line.split()[0]
-        imports = "cvrepro.train.supervised" in fingerprint(scripts[rule])["modules"]
-        assert ("code: cvrepro.train.supervised changed" in line) == imports, line
+        imports = "cvrepro.train.metric_losses" in fingerprint(scripts[rule])["modules"]
+        assert ("code: cvrepro.train.metric_losses changed" in line) == imports, line
     finished.touch()
     assert finished.planned() == {}
 
