@@ -120,6 +120,23 @@ def test_one_tree_split_by_the_study_is_stratified_seeded_and_saved(tmp_path):
     assert files["test"] == (again / "test" / "files.txt").read_text().splitlines()
 
 
+def test_unlabelled_folders_and_integer_csv_labels(tmp_path):
+    """`labels: none`: every image under a nested folder, one unlabelled split; a CSV of integer
+    labels without a split column, divided by `split` like a folder."""
+    for i, sub in enumerate(["", "x", "x/y", "z"]):
+        (tmp_path / "u" / sub).mkdir(parents=True, exist_ok=True)
+        picture(i, (8, 8), "RGB").save(tmp_path / "u" / sub / f"{i}.png")
+    unlabelled = load_split(
+        prepare(tmp_path, "p", source="folder", path=str(tmp_path / "u"), labels="none"), "unlabeled"
+    )
+    assert len(unlabelled) == 4 and (unlabelled.labels == -1).all() and unlabelled.classes == []
+    rows = [f"u/{i}.png" if i == 0 else f"u/{['x', 'x/y', 'z'][i - 1]}/{i}.png" for i in range(4)]
+    (tmp_path / "m.csv").write_text("".join(f"{path},{i % 2}\n" for i, path in enumerate(rows * 1)))
+    out = prepare(tmp_path, "q", source="csv", path=str(tmp_path / "m.csv"), split={"test": 0.5})
+    assert load_split(out, "train").classes == ["0", "1"]
+    assert [len(load_split(out, s)) for s in ("train", "test")] == [2, 2]
+
+
 @needs_fashion_mnist
 def test_a_folder_of_fashion_mnist_pngs_equals_the_built_in_dataset(tmp_path):
     """A sample of Fashion-MNIST's training images written as PNGs, one folder per class (folder
