@@ -127,9 +127,13 @@ def test_no_function_under_workflow_has_more_than_80_lines():
     assert long == []
 
 
-def test_a_training_run_executes_code_in_at_most_twelve_library_modules(tmp_path):
+def test_a_training_run_executes_code_in_at_most_fifteen_library_modules(tmp_path):
     """Following one run from train.py's main through the library stays short: the modules whose
-    functions a tiny CPU training calls (sys.setprofile sees every Python call)."""
+    functions a tiny CPU training calls (sys.setprofile sees every Python call). It was 12 until
+    issue 35 gave three jobs a module of their own where a reader looks for them by name: the
+    optimizer and schedule (train/optim.py, out of engine.py), the resume state (train/resume.py,
+    out of nets/checkpoint.py) and batch augmentation (data/batch_augment.py, out of
+    data/tensors.py). A sixteenth means a run now wanders through one more file."""
     import sys
 
     import numpy as np
@@ -176,4 +180,4 @@ def test_a_training_run_executes_code_in_at_most_twelve_library_modules(tmp_path
     finally:
         sys.setprofile(None)
     assert (tmp_path / "model.pt").exists() and "cvrepro.train.engine" in seen
-    assert len(seen) <= 12, sorted(seen)
+    assert len(seen) <= 15, "\n".join(sorted(seen))

@@ -11,6 +11,8 @@ import yaml
 
 from conftest import REPO, copy_finished, copy_repository, needs_fashion_mnist, planned_jobs, run_snakemake
 from cvrepro.config.schema import load_schema
+from cvrepro.nets.catalog import models
+from cvrepro.study.names import ARCHS
 
 GUIDE = (REPO / "studies" / "README.md").read_text()
 
@@ -39,7 +41,6 @@ def enum(*path: str) -> list:
         ("supervised losses", ("run", "properties", "loss", "properties", "name")),
         ("pretraining methods", ("pretraining", "properties", "method")),
         ("augmentations", ("run", "properties", "augment")),
-        ("models", ("model", "properties", "arch")),
         ("optimizers", ("optimizer", "properties", "name")),
         ("schedules", ("schedule", "properties", "name")),
         ("probes", ("probe", "properties", "kind")),
@@ -50,6 +51,16 @@ def enum(*path: str) -> list:
 )
 def test_what_exists_is_what_the_schema_allows(label, path):
     assert listed(label) == enum(*path)
+
+
+def test_the_guide_lists_cvrepros_own_models_and_torchvisions():
+    """`model.arch` is a string, checked against cvrepro's own nets and the torchvision catalog:
+    the guide lists the former and points to the latter, whose names it gives as examples."""
+    assert listed("models") == list(ARCHS)
+    line = next(line for line in GUIDE.splitlines() if line.startswith("- models"))
+    examples = re.search(r"torchvision name \(([^.]*)\.\.\.", line).group(1).replace(",", " ").split()
+    assert examples == ["vit_b_16", "convnext_tiny", "efficientnet_b0"]
+    assert set(examples) <= set(models()) and not set(examples) & set(ARCHS)
 
 
 def schema_words() -> set[str]:
