@@ -31,3 +31,40 @@ class ProjectionHead(nn.Sequential):
     def __init__(self, in_features: int, hidden: int, dim: int, batchnorm: bool) -> None:
         norm = [nn.BatchNorm1d(hidden)] if batchnorm else []
         super().__init__(nn.Linear(in_features, hidden), *norm, nn.ReLU(inplace=True), nn.Linear(hidden, dim))
+
+
+class MLPHead(nn.Sequential):
+    """The projectors and predictors of BYOL, SimSiam and MoCo v3: `layers` linear layers, each
+    but the last followed by BatchNorm and ReLU; `last_bn` adds BatchNorm after the last one
+    ("affine", or "plain" without scale and shift as SimSiam's projector and MoCo v3's heads
+    have; "none" for none); `bias` False drops the linear layers' biases (MoCo v3's, whose
+    BatchNorm follows each)."""
+
+    def __init__(
+        self, in_features: int, hidden: int, out: int, layers: int, last_bn: str = "none", bias: bool = True
+    ) -> None:
+        if layers < 1 or last_bn not in ("none", "affine", "plain"):
+            raise ValueError(f"MLPHead: layers {layers} (>= 1), last_bn {last_bn!r} (none|affine|plain)")
+        sizes = [in_features] + [hidden] * (layers - 1) + [out]
+        modules: list[nn.Module] = []
+        for k, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
+            modules.append(nn.Linear(a, b, bias=bias))
+            if k < layers - 1:
+                modules += [nn.BatchNorm1d(b), nn.ReLU(inplace=True)]
+            elif last_bn != "none":
+                modules.append(nn.BatchNorm1d(b, affine=last_bn == "affine"))
+        super().__init__(*modules)
+
+
+class ProjectorPredictor(nn.Module):
+    """A projector g and a predictor q trained with the encoder (BYOL, SimSiam, MoCo v3): forward
+    is the projection z = g(h), so PretrainNet's projected() gives z and the method applies
+    `predictor` itself; a teacher copies the projector only."""
+
+    def __init__(self, projector: nn.Module, predictor: nn.Module) -> None:
+        super().__init__()
+        self.projector = projector
+        self.predictor = predictor
+
+    def forward(self, h):
+        return self.projector(h)
