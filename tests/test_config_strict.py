@@ -32,12 +32,11 @@ from conftest import (
     tiny_config,
 )
 from cvrepro.config import ConfigError, load_config, resolve_study
-from cvrepro.config.checks_names import SEED_MAX, check_names
+from cvrepro.config.expand import SEED_MAX
 from cvrepro.config.yamlfile import read_yaml
 from cvrepro.data.subsets import draw_subset
 from cvrepro.nets.checkpoint import save_checkpoint
 from cvrepro.nets.models import build_model
-from cvrepro.study import Study
 from cvrepro.study.jsonio import write_json
 from cvrepro.study.names import ARCHS, CHILDREN, RESNET_BLOCKS
 
@@ -312,15 +311,14 @@ def test_sizes_have_bounds_no_real_recipe_reaches(changes, expected):
     assert expected in study_error(tiny(**changes))
 
 
-def test_a_replicate_seed_past_the_range_is_an_error():
-    """After expansion, replicate k has seed + k: checked on every job, not only as written."""
-    study = resolve_study("tiny", tiny(), "studies/tiny.yaml")
-    spec = copy.deepcopy(study.spec)
-    spec["runs"]["a"]["seed"] = SEED_MAX + 1
-    with pytest.raises(ConfigError) as info:
-        check_names(Study(name="tiny", source="studies/tiny.yaml", spec=spec))
-    assert one_line(info).startswith(
-        "studies/tiny.yaml: runs.a.seed: 4294967296 (seed + replicate index) is outside"
+@pytest.mark.parametrize("section, name", [("runs", "a"), ("pretrain", "ssl"), ("probes", "pix")])
+def test_a_replicate_seed_past_the_range_is_an_error(section, name):
+    """Replicate k has seed + k: checked where expansion makes it, for every section, not only as
+    written (the schema's maximum); the largest seed itself is fine."""
+    resolve_study("tiny", tiny(**{f"{section}.{name}.seed": SEED_MAX}), "studies/tiny.yaml")
+    message = study_error(tiny(**{f"{section}.{name}.seed": SEED_MAX, f"{section}.{name}.repeats": 2}))
+    assert message.startswith(
+        f"studies/tiny.yaml: {section}.{name}.seed: 4294967296 (seed + replicate index) is outside"
     )
 
 

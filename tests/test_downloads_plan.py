@@ -119,13 +119,13 @@ def test_a_rehearsal_names_absent_weights_while_offline_in_its_first_lines(tmp_p
     ResNet-50 weights file with what to do; the fetch section lists both files with sizes."""
     import report
 
-    from cvrepro.config import recipes
+    from cvrepro.data.datasets.registry import dataset_options
     from cvrepro.data.datasets.synthetic import prepared_shape
     from cvrepro.report.cost.plan import work_plan
     from cvrepro.report.study_report import StudyText
 
     config, study = loaded("stl10_transfer", rehearsal=True)
-    sides = {d: prepared_shape(d, recipes.dataset_options(config, d)) for d in DATASETS}
+    sides = {d: prepared_shape(d, dataset_options(config, d)) for d in DATASETS}
     machine = {"threads": 1, "device": "cpu", "precision": "auto", "cores": 2, "gpus": None, "gpu": None}
     plan = work_plan(study, sides, config, machine)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))

@@ -12,9 +12,9 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 from cvrepro.jobs import console
 from cvrepro.study import paths
 from cvrepro.report.caveats import automatic_caveats
-from cvrepro.config import ConfigError, load_config, shift_conditions
+from cvrepro.config import ConfigError, load_config
 from cvrepro.config import recipes
-from cvrepro.data.datasets.registry import DATASETS, source_dirs
+from cvrepro.data.datasets.registry import DATASETS, dataset_options, shift_conditions, source_dirs
 from cvrepro.report.figures import FIGURE_KINDS, figure_groups
 from cvrepro.report.grouping import manifest_files
 from cvrepro.jobs.fingerprint import fingerprint as script_fingerprint
@@ -103,7 +103,7 @@ def get_dataset_files(wildcards):
 
 
 def get_dataset_options(wildcards):
-    return recipes.dataset_options(CONFIG, wildcards.dataset)
+    return dataset_options(CONFIG, wildcards.dataset)
 
 
 def fetch_original(dataset, dest, log):
@@ -390,7 +390,7 @@ def get_rehearsal_plan(wildcards):
         "gpus": gpus,
         "gpu": CONFIG["forecast_gpu"],
     }
-    sides = {d: prepared_shape(d, recipes.dataset_options(CONFIG, d)) for d in DATASETS}
+    sides = {d: prepared_shape(d, dataset_options(CONFIG, d)) for d in DATASETS}
     return work_plan(study, sides, CONFIG, machine)
 
 

@@ -5,16 +5,6 @@ receive (recipes)."""
 from cvrepro.config.checks_data import subsets_disjoint
 from cvrepro.config.load import deep_merge, load_config, resolve_study
 from cvrepro.config.schema import ConfigError
-from cvrepro.data.datasets.registry import num_classes, shift_conditions
 from cvrepro.study import Study
 
-__all__ = [
-    "ConfigError",
-    "Study",
-    "deep_merge",
-    "load_config",
-    "num_classes",
-    "resolve_study",
-    "shift_conditions",
-    "subsets_disjoint",
-]
+__all__ = ["ConfigError", "Study", "deep_merge", "load_config", "resolve_study", "subsets_disjoint"]

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cvrepro.config.schema import ConfigError, check_named
-from cvrepro.data.datasets.registry import CIFAR_C_CORRUPTIONS, DATASETS
+from cvrepro.data.datasets.registry import DATASETS, corruption_names, get_dataset
 from cvrepro.study import Study
-from cvrepro.study.names import CORRUPTIONS
 
 
 def check_subset_ref(study: Study, key: str, ref: str | None) -> None:
@@ -62,11 +61,10 @@ def subsets_disjoint(subsets: dict, a: str, b: str) -> bool:
 
 def _check_subset(study: Study, name: str, subset: dict) -> None:
     key = f"{study.source}: subsets.{name}"
-    dataset = DATASETS.get(subset["dataset"])
-    if dataset is None:
-        raise ConfigError(
-            f"{key}.dataset: unknown dataset {subset['dataset']!r}; known: {', '.join(sorted(DATASETS))}"
-        )
+    try:
+        dataset = get_dataset(subset["dataset"])
+    except KeyError as error:
+        raise ConfigError(f"{key}.dataset: {error.args[0]}") from None
     if subset["split"] not in dataset.splits:
         raise ConfigError(
             f"{key}.split: {dataset.name} has no split {subset['split']!r}; it has {', '.join(dataset.splits)}"
@@ -139,15 +137,11 @@ def check_subsets(study: Study) -> dict[str, int]:
     return _check_sizes(study, order)
 
 
-def known_corruptions(shift_set: dict) -> tuple[str, ...]:
-    return CORRUPTIONS if shift_set["source"] == "generated" else CIFAR_C_CORRUPTIONS
-
-
 def check_shift_sets(study: Study) -> None:
     for name, shift_set in study.shift_sets.items():
         key = f"{study.source}: shift_sets.{name}"
         check_subset_ref(study, f"shift_sets.{name}.subset", shift_set["subset"])
-        known = known_corruptions(shift_set)
+        known = corruption_names(shift_set["source"])
         unknown = [c for c in shift_set["corruptions"] if c != "all" and c not in known]
         if unknown:
             raise ConfigError(

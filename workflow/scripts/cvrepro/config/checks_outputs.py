@@ -7,7 +7,7 @@ from cvrepro.config.checks_data import check_subset_ref, subsets_disjoint
 from cvrepro.config.checks_training import check_augment
 from cvrepro.config.schema import ConfigError, check_named
 from cvrepro.data.datasets.registry import num_classes
-from cvrepro.evaluate.per_class import SUMMARY_ROWS
+from cvrepro.evaluate.per_class import reported_problem
 from cvrepro.report.figures import FIGURE_KINDS
 from cvrepro.report.tables import TABLE_KINDS, sweep_column
 from cvrepro.study import Study
@@ -92,50 +92,11 @@ def _check_per_class_table(study: Study, name: str, table: dict, reported_cells:
     job = study.jobs(source)[0]
     test = table["test"] or (study.runs[job]["test"] if source in runs else study.probes[job]["test"])
     classes = num_classes(study.subsets[test])
-    if reported_cells == "matrix":
-        # A zero-shot probe predicts one class more than the test set has: `other`.
-        zero_shot = source in probes and study.probes[job]["kind"] == "zero_shot"
-        _check_confusion_reported(key, table["reported"], classes + zero_shot, test)
-        return
-    for row, values in table["reported"].items():
-        if str(row).isdigit() and int(row) >= classes:
-            raise ConfigError(
-                f"{key}.reported.{row}: class index not below the {classes} classes of {test!r}"
-            )
-        if str(row) not in SUMMARY_ROWS:  # macro and weighted F1 are means, not of their P and R
-            _check_f1_agrees(f"{key}.reported.{row}", values)
-
-
-def _check_confusion_reported(key: str, reported: dict, classes: int, test: str) -> None:
-    """Rows (true classes) and columns (predicted ones) given by index must be below `classes`."""
-    for row, values in reported.items():
-        for where, index in [(f"{row}", row), *((f"{row}.{column}", column) for column in values)]:
-            if str(index).isdigit() and int(index) >= classes:
-                raise ConfigError(
-                    f"{key}.reported.{where}: class index not below the {classes} classes of {test!r}"
-                )
-
-
-def _check_f1_agrees(where: str, values: dict) -> None:
-    """A class row's reported F1 must be reachable from its reported precision and recall, each
-    anywhere within its printed rounding (values read off a report, e.g. by OCR, can be misread)."""
-    if not {"precision", "recall", "f1"} <= set(values):
-        return
-    p, r, f1 = (float(values[c]) for c in ("precision", "recall", "f1"))
-    decimals = max(len(repr(v).partition(".")[2]) for v in (p, r, f1))
-    half = 0.5 * 10.0**-decimals
-    eps = 1e-9  # float representation of the printed values
-
-    def f(a: float, b: float) -> float:
-        a, b = min(max(a, 0.0), 1.0), min(max(b, 0.0), 1.0)
-        return 2 * a * b / (a + b) if a + b > 0 else 0.0
-
-    low, high = f(p - half, r - half), f(p + half, r + half)  # F1 grows with both
-    if f1 + half + eps < low or f1 - half - eps > high:
-        raise ConfigError(
-            f"{where}: f1 {f1} cannot come from precision {p} and recall {r} (within their rounding "
-            f"to {decimals} decimals they give F1 {low:.4f} to {high:.4f}); check the reported row"
-        )
+    matrix = reported_cells == "matrix"
+    if matrix and source in probes and study.probes[job]["kind"] == "zero_shot":
+        classes += 1  # a zero-shot probe predicts one class more than the test set has: `other`
+    if problem := reported_problem(table["reported"], classes, test, matrix):
+        raise ConfigError(f"{key}.reported.{problem[0]}: {problem[1]}")
 
 
 def _check_compare(study: Study, name: str, table: dict, rows: list[str]) -> None:

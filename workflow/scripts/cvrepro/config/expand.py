@@ -22,6 +22,11 @@ import itertools
 
 from cvrepro.config.schema import ConfigError, check_name, definition, validate
 
+# Largest seed: scikit-learn's random_state and NumPy's legacy RandomState take 0 .. 2**32 - 1
+# (torch.manual_seed takes up to 2**64 - 1, default_rng any int >= 0). The schema bounds a written
+# seed; replicate k's seed + k is checked where it is made.
+SEED_MAX = 2**32 - 1
+
 
 def replica_name(name: str, k: int) -> str:
     return name if k == 0 else f"{name}.r{k}"
@@ -110,6 +115,11 @@ def _replicate(section: dict, counts: dict, link: str | None, where: str) -> tup
         for k in range(n):
             job = {key: value for key, value in spec.items() if key not in ("repeats", "grid")}
             job["seed"] = spec["seed"] + k
+            if job["seed"] > SEED_MAX:
+                raise ConfigError(
+                    f"{where}.{name}.seed: {job['seed']} (seed + replicate index) is outside 0 .. 2**32 - 1, "
+                    "the seeds scikit-learn and NumPy's legacy generator accept"
+                )
             if link is not None:
                 job[link] = _source_replica(spec[link], k, counts, f"{where}.{name}.repeats", n)
             jobs[replica_name(name, k)] = job

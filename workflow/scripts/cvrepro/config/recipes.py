@@ -6,7 +6,6 @@ The `*_params` functions are what the rules pass as params (a change reruns the 
 from __future__ import annotations
 
 from cvrepro.config.schema import definition, validate
-from cvrepro.data.datasets.registry import DATASETS
 from cvrepro.study import Study
 
 # Keys that name subsets or features rather than set how a job computes.
@@ -62,9 +61,3 @@ def pretraining_recipe(**keys) -> dict:
 
 def probe_recipe(**keys) -> dict:
     return _recipe("probe", {"features": "pixels", "test": "test", **keys}, PROBE_SOURCES)
-
-
-def dataset_options(config: dict, dataset: str) -> dict:
-    """The dataset's preparation options: registry defaults overridden by the config."""
-    settings = config["datasets"].get(dataset)  # filled by the schema when the config names it
-    return {**DATASETS[dataset].options, **(settings["options"] if settings else {})}

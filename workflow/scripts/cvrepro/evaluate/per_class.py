@@ -73,3 +73,42 @@ def class_name(key, classes: list[str], where: str) -> str:
     raise ValueError(
         f"{where}.{key}: not a class name or a class index below {len(classes)} (classes: {', '.join(classes)})"
     )
+
+
+def reported_problem(reported: dict, classes: int, test: str, matrix: bool) -> tuple[str, str] | None:
+    """(key inside `reported`, one line) of the first problem with a per_class (matrix False) or
+    confusion (True) table's reported numbers, checked at load: a class index below the `classes`
+    of the test subset `test` (a matrix's predicted columns too), and each class row's F1
+    reachable from its precision and recall; or None."""
+    for row, values in reported.items():
+        indices = [(f"{row}", row), *((f"{row}.{column}", column) for column in values if matrix)]
+        for where, index in indices:
+            if str(index).isdigit() and int(index) >= classes:
+                return where, f"class index not below the {classes} classes of {test!r}"
+        if not matrix and str(row) not in SUMMARY_ROWS:  # macro and weighted F1: means, not of P and R
+            if problem := _f1_problem(values):
+                return f"{row}", problem
+    return None
+
+
+def _f1_problem(values: dict) -> str | None:
+    """Why a class row's reported F1 cannot come from its reported precision and recall, each
+    anywhere within its printed rounding (values read off a report, e.g. by OCR, can be misread)."""
+    if not {"precision", "recall", "f1"} <= set(values):
+        return None
+    p, r, f1 = (float(values[c]) for c in ("precision", "recall", "f1"))
+    decimals = max(len(repr(v).partition(".")[2]) for v in (p, r, f1))
+    half = 0.5 * 10.0**-decimals
+    eps = 1e-9  # float representation of the printed values
+
+    def f(a: float, b: float) -> float:
+        a, b = min(max(a, 0.0), 1.0), min(max(b, 0.0), 1.0)
+        return 2 * a * b / (a + b) if a + b > 0 else 0.0
+
+    low, high = f(p - half, r - half), f(p + half, r + half)  # F1 grows with both
+    if low <= f1 + half + eps and f1 - half - eps <= high:
+        return None
+    return (
+        f"f1 {f1} cannot come from precision {p} and recall {r} (within their rounding to {decimals} "
+        f"decimals they give F1 {low:.4f} to {high:.4f}); check the reported row"
+    )

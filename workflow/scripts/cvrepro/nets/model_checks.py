@@ -1,13 +1,21 @@
 """The checks of a run's or pretraining's network that need the model catalog, without torch:
-architecture, width, ImageNet weights, input size, freezing by name. The config checks call
-`model_problem` once per run and turn its answer into a ConfigError naming the key."""
+architecture, width, ImageNet weights, input size, freezing by name, and the layers a probe or an
+activation figure reads. The config checks call `model_problem` once per run and `layer_problem`
+once per layer, and turn an answer into a ConfigError naming the key.
+
+Layer names of cvrepro's own nets come from cvrepro.study.names (a test holds that table equal to
+the networks build_model makes). Names below a top-level child (`encoder.3`, `fc.0`) depend on the
+image size or the head, so only their first part (and a ResNet's block index) is checked here; the
+job checks the rest with an error listing what exists."""
 
 from __future__ import annotations
 
 from cvrepro.data.augment_presets import eval_resize
 from cvrepro.nets.catalog import arch_problem, close, is_torchvision, models, module_problem, resolve_weights
 from cvrepro.nets.catalog import size_problem as catalog_size_problem
-from cvrepro.study.names import CHILDREN
+from cvrepro.study.names import CHILDREN, RESNET_BLOCKS
+
+PENULTIMATE = "penultimate"
 
 
 def model_problem(spec: dict, imagenet: str | None) -> tuple[str, str] | None:
@@ -60,4 +68,23 @@ def _freeze_names(
             problem = f"{arch} has no module {name!r} to freeze; {close(name, modules)}"
         if problem:
             return f"freeze.{key}", problem
+    return None
+
+
+def layer_problem(arch: str, layer: str, penultimate: bool = True) -> str | None:
+    """Why `layer` is not a module of an `arch` network, or None."""
+    if layer == PENULTIMATE and penultimate:
+        return None
+    if is_torchvision(arch):  # torchvision's names, from the model catalog
+        return module_problem(arch, layer)
+    children = CHILDREN[arch]
+    first, _, rest = layer.partition(".")
+    choices = ([PENULTIMATE] if penultimate else []) + list(children)
+    if first not in children or layer.endswith("."):
+        return f"{arch} has no layer {layer!r}; choose {', '.join(choices)} (or a module inside one)"
+    if arch in RESNET_BLOCKS and first.startswith("layer") and rest:
+        blocks = RESNET_BLOCKS[arch][int(first.removeprefix("layer")) - 1]
+        block = rest.split(".")[0]
+        if not block.isdigit() or int(block) >= blocks:
+            return f"{arch} has no layer {layer!r}; {first} has blocks {first}.0 .. {first}.{blocks - 1}"
     return None

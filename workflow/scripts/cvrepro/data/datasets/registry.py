@@ -37,6 +37,16 @@ FASHION_MNIST_CLASSES = [
     "Bag",
     "Ankle boot",
 ]
+# Class names of the datasets whose names are fixed (the others are read from their files when
+# prepared, and an activation figure's unknown class is then the job's error).
+CLASS_NAMES: dict[str, tuple[str, ...]] = {
+    "fashion_mnist": tuple(FASHION_MNIST_CLASSES),
+    "cifar10": tuple(CIFAR10_CLASSES),
+    "cifar10_1": tuple(CIFAR10_CLASSES),
+    "cifar10_c": tuple(CIFAR10_CLASSES),
+    "dogs_vs_cats": ("cat", "dog"),
+    "oxford_pets": ("cat", "dog"),
+}
 
 
 # Every corruption file of the published archives: the 15 benchmark corruptions and 4 extra ones.
@@ -307,13 +317,29 @@ def num_classes(subset: dict) -> int:
     return subset["classes"] or DATASETS[subset["dataset"]].num_classes
 
 
-def shift_conditions(shift_set: dict) -> list[str]:
-    """A study's shift set's conditions as '<corruption>-<severity>' names, in a fixed order."""
+def class_problem(subset: dict, name: str) -> str | None:
+    """Why `name` is not a class of a study's subset (its first `classes` ones), or None (also
+    where the dataset's names are only known once prepared)."""
+    known = CLASS_NAMES.get(subset["dataset"])
+    known = known[: subset["classes"]] if known and subset["classes"] else known
+    if known is None or name in known:
+        return None
+    return f"{subset['dataset']} has no class {name!r} in this subset; classes: {', '.join(known)}"
+
+
+def corruption_names(source: str) -> tuple[str, ...]:
+    """The corruptions a shift set of `source` can name: the pipeline's own (generated) or the
+    published set's files."""
     from cvrepro.study.names import CORRUPTIONS
 
+    return CORRUPTIONS if source == "generated" else CIFAR_C_CORRUPTIONS
+
+
+def shift_conditions(shift_set: dict) -> list[str]:
+    """A study's shift set's conditions as '<corruption>-<severity>' names, in a fixed order."""
     corruptions = shift_set["corruptions"]
     if corruptions == ["all"]:
-        corruptions = CORRUPTIONS if shift_set["source"] == "generated" else CIFAR_C_CORRUPTIONS
+        corruptions = corruption_names(shift_set["source"])
     return [f"{c}-{s}" for c in corruptions for s in shift_set["severities"]]
 
 
@@ -321,3 +347,9 @@ def source_dirs(config: dict, dataset: str) -> list[str]:
     """The folder the config names where the dataset's files may already be (datasets.<name>.source_dir)."""
     settings = config["datasets"].get(dataset)
     return [settings["source_dir"]] if settings and settings["source_dir"] else []
+
+
+def dataset_options(config: dict, dataset: str) -> dict:
+    """The dataset's preparation options: the registry's defaults overridden by the config."""
+    settings = config["datasets"].get(dataset)  # filled by the schema when the config names it
+    return {**DATASETS[dataset].options, **(settings["options"] if settings else {})}
