@@ -5,6 +5,5 @@ receive (recipes)."""
 from cvrepro.config.checks_data import subsets_disjoint
 from cvrepro.config.load import deep_merge, load_config, resolve_study
 from cvrepro.config.schema import ConfigError
-from cvrepro.study import Study
 
-__all__ = ["ConfigError", "Study", "deep_merge", "load_config", "resolve_study", "subsets_disjoint"]
+__all__ = ["ConfigError", "deep_merge", "load_config", "resolve_study", "subsets_disjoint"]
