@@ -1,5 +1,6 @@
 """Extract features of a subset at a chosen layer, or its raw pixels (rule `extract`)."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -8,9 +9,11 @@ from cvrepro.data.tensors import SubsetFiles
 from cvrepro.jobs.job import Job, job, model_and_subset
 from cvrepro.nets.checkpoint import load_model
 from cvrepro.nets.device import place_model
+from cvrepro.nets.imagenet_features import imagenet_feature_net, preprocessing, preprocessor
 from cvrepro.nets.inference import extract_features
 from cvrepro.nets.models import ResNet
 from cvrepro.nets.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
+from cvrepro.study.names import RESNETS
 
 IMAGENET_SIZE = 224  # torchvision's ImageNet weights were trained at 224 px
 
@@ -35,7 +38,13 @@ def main(
     dev = ctx.device
     data = subset.load(dev)
     channels = data.images.shape[1]
-    if imagenet_arch is not None:
+    preprocess = None  # how the images became the model's input, kept with the features
+    if imagenet_arch is not None and imagenet_arch not in RESNETS:  # any other torchvision model
+        preprocess = preprocessing(imagenet_arch, ctx.imagenet_weights, ctx.random_weights is not None)
+        net = imagenet_feature_net(imagenet_arch, ctx.imagenet_weights, channels, ctx.random_weights)
+        model = place_model(net, dev, preprocess["crop"])
+        features = extract_features(model, data, [], [], None, layer, preprocess=preprocessor(preprocess))
+    elif imagenet_arch is not None:
         model = place_model(
             imagenet_model(imagenet_arch, ctx.imagenet_weights, channels, ctx.random_weights),
             dev,
@@ -57,7 +66,12 @@ def main(
         features=features.astype(np.float32),
         labels=data.labels.cpu().numpy(),
         classes=np.array(data.classes),
+        **({"preprocess": np.array(json.dumps(preprocess))} if preprocess else {}),
     )
+    if preprocess:
+        ctx.log(
+            f"preprocessing of {imagenet_arch}'s {ctx.imagenet_weights} weights: {json.dumps(preprocess)}"
+        )
     ctx.log(
         f"{features.shape} features of {subset.split} from {model_path or imagenet_arch or 'pixels'} ({layer})"
     )

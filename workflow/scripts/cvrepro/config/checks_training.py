@@ -10,7 +10,7 @@ from cvrepro.config.schema import ConfigError, check_named
 from cvrepro.data import class_maps
 from cvrepro.data.augment_presets import resolve as resolve_augment
 from cvrepro.data.datasets.registry import num_classes
-from cvrepro.nets.catalog import resolve_weights
+from cvrepro.nets.catalog import close, resolve_weights
 from cvrepro.study import Study
 from cvrepro.study.names import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS
 from cvrepro.train.batches import steps_per_epoch
@@ -123,8 +123,9 @@ def check_probes(study: Study) -> None:
         key = f"{study.source}: probes.{name}"
         if probe["features"] not in sources:
             raise ConfigError(
-                f"{key}.features: expected 'pixels', {', '.join(IMAGENET_SOURCES)}, or a run or pretraining "
-                f"of this study, got {probe['features']!r}"
+                f"{key}.features: expected 'pixels', imagenet_<arch> (any torchvision classification "
+                f"model), or a run or pretraining of this study, got {probe['features']!r}; "
+                f"{close(probe['features'], sorted(sources))}"
             )
         for role in ("train", "test", "val"):
             check_subset_ref(study, f"probes.{name}.{role}", probe[role])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -97,14 +99,17 @@ def extract_features(
     size: int | None,
     layer: str,
     chunk: int = 512,
+    preprocess: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> np.ndarray:
-    """Features (float32, N x D) of every image at `layer`, in eval mode."""
+    """Features (float32, N x D) of every image at `layer`, in eval mode. `preprocess`: uint8
+    batch -> the model's input, instead of eval_batch's (an ImageNet weights' transforms())."""
     encoder.eval()
     device = data.images.device
     prepare_device(device)
     out = []
     for start in range(0, len(data), chunk):
-        x = eval_batch(data.images[start : start + chunk], mean, std, size)
+        images = data.images[start : start + chunk]
+        x = eval_batch(images, mean, std, size) if preprocess is None else preprocess(images)
         with autocast(device):
             out.append(layer_output(encoder, model_input(x, encoder), layer).float())
     # Kept on the device until the end: a copy to the host per batch would wait for each batch.

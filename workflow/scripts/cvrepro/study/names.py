@@ -4,6 +4,9 @@ that implement them (resnet, small_nets, heads, corruptions) are tested to defin
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 RESNETS = ("resnet18", "resnet34", "resnet50")
 # torchvision's ImageNet weights per arch (tests/test_engine.py checks them against torchvision).
 IMAGENET_VERSIONS = {
@@ -31,7 +34,12 @@ CORRUPTIONS = (
 )
 # Features a probe can read besides a run or pretraining of the study.
 PIXELS = "pixels"
-IMAGENET_SOURCES = tuple(f"imagenet_{arch}" for arch in RESNETS)
+# ImageNet features of cvrepro's ResNets and of every torchvision classification model (the model
+# catalog, read here directly: cvrepro.nets.catalog imports this module).
+_CATALOG = Path(__file__).parents[1] / "nets" / "model_catalog.json"
+IMAGENET_SOURCES = tuple(
+    f"imagenet_{arch}" for arch in dict.fromkeys([*RESNETS, *json.loads(_CATALOG.read_text())["models"]])
+)
 # `init` values that are not a run or pretraining of the study.
 INIT_KEYWORDS = ("scratch", "imagenet")
 # The top-level children of each architecture, in order (what `freeze.stages` names and a probe's
