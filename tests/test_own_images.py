@@ -4,6 +4,7 @@ bad input a one-line error that deletes nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -63,6 +64,8 @@ def snapshot(root: Path) -> dict[str, bytes]:
 def test_folder_and_the_same_images_as_a_csv_give_the_same_prepared_arrays(tmp_path):
     tree = tmp_path / "tree"
     write_tree(tree)
+    # An exact duplicate within a split, beside the tree's leak across train and test.
+    (tree / "test" / "dog" / "dog_copy.png").write_bytes((tree / "test" / "dog" / "dog_1.png").read_bytes())
     csv = write_csv(tree, tmp_path / "manifest.csv")
     common = {"resize": {"size": 16, "mode": "crop"}, "on_bad_image": "skip"}
     a = prepare(tmp_path, "a", source="folder", path=str(tree), **common)
@@ -80,6 +83,13 @@ def test_folder_and_the_same_images_as_a_csv_give_the_same_prepared_arrays(tmp_p
     card = (a / "card.md").read_text()
     assert "`train/cat/broken.jpg`: damaged or truncated" in card
     assert "`train: train/bee/bee_0.png`, `test: test/bee/leak.png`" in card  # the leak
+    assert "**Leaks: 1 file(s) identical across splits**" in card
+    assert (
+        "1 set(s) of identical files within test:\n  - `test/dog/dog_1.png`, `test/dog/dog_copy.png`" in card
+    )
+    counted = json.loads((a / "card.json").read_text())
+    assert counted["splits"]["test"]["duplicates"] == [["test/dog/dog_1.png", "test/dog/dog_copy.png"]]
+    assert counted["splits"]["train"]["duplicates"] == [] and len(counted["leaks"]) == 1
     for conversion in ("CMYK to RGB", "P to RGB", "RGBA to RGB (alpha dropped)", "I;16 (16-bit) scaled"):
         assert conversion in card
 
