@@ -8,10 +8,10 @@ import copy
 
 import pytest
 
-from conftest import TINY_STUDY
-from cvrepro.config import ConfigError, resolve_study
+from conftest import TINY_STUDY, tiny_config
+from cvrepro.config import ConfigError, load_config, resolve_study
 from cvrepro.config.expand import SEED_MAX
-from cvrepro.data.datasets.registry import class_problem, corruption_names
+from cvrepro.data.datasets.registry import class_problem, corruption_names, settings_problem
 from cvrepro.evaluate.per_class import reported_problem
 from cvrepro.nets.model_checks import layer_problem
 
@@ -75,3 +75,26 @@ def test_the_moved_rules_answer_at_their_homes():
     assert reported_problem({"3": {"9": 1}}, 10, "test", matrix=True) is None
     assert reported_problem({"3": {"10": 1}}, 11, "test", matrix=True) is None  # a zero-shot probe's `other`
     assert reported_problem({"3": {"10": 1}}, 10, "test", matrix=True)[0] == "3.10"
+
+
+@pytest.mark.parametrize(
+    "datasets, key",
+    [
+        ({"mnist": {}}, "datasets.mnist"),
+        ({"fashion_mnist": {"source_dir": "/no/such/dir"}}, "datasets.fashion_mnist.source_dir"),
+        ({"fashion_mnist": {"options": {"image_size": 32}}}, "datasets.fashion_mnist.options.image_size"),
+    ],
+)
+def test_a_dataset_setting_names_the_key(datasets, key, tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config({**tiny_config(), "datasets": datasets}, tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"config: {key}: ") and "\n" not in message, message
+
+
+def test_dataset_settings_answer_beside_the_registry(tmp_path):
+    assert settings_problem("stl10", {"source_dir": str(tmp_path), "options": {}}) is None
+    assert settings_problem("dogs_vs_cats", {"source_dir": None, "options": {"image_size": 64}}) is None
+    assert (
+        settings_problem("dogs_vs_cats", {"source_dir": None, "options": {"size": 64}})[0] == ".options.size"
+    )

@@ -21,7 +21,7 @@ from cvrepro.config.schema import (
     validate,
 )
 from cvrepro.config.yamlfile import read_yaml
-from cvrepro.data.datasets.registry import DATASETS
+from cvrepro.data.datasets.registry import settings_problem
 from cvrepro.data.sources import SourceError, declare
 from cvrepro.study import Study
 
@@ -41,7 +41,9 @@ def load_config(config: dict, study_dir: Path) -> tuple[dict, dict[str, Study]]:
     """Validate the top-level config and every selected study; return (config, studies by name)."""
     schema = load_schema("config.schema.yaml")
     config = validate(_command_line_booleans(config, schema), schema, "config")
-    _check_dataset_settings(config["datasets"])
+    for dataset, settings in config["datasets"].items():
+        if problem := settings_problem(dataset, settings):
+            raise ConfigError(f"config: datasets.{dataset}{problem[0]}: {problem[1]}")
     definitions = _study_definitions(config["inline_studies"], Path(study_dir))
     selected = config["studies"]
     if selected == "all":
@@ -96,27 +98,6 @@ def _read_study(path: Path) -> dict:
     if not isinstance(spec, dict):
         raise ConfigError(f"{path}: expected a mapping (a study), got {type(spec).__name__}")
     return spec
-
-
-def _check_dataset_settings(settings: dict) -> None:
-    for name, entry in settings.items():
-        if name not in DATASETS:
-            raise ConfigError(
-                f"config: datasets.{name}: unknown dataset; known: {', '.join(sorted(DATASETS))}"
-            )
-        source_dir = entry["source_dir"]
-        if source_dir is not None and not Path(source_dir).is_dir():
-            raise ConfigError(
-                f"config: datasets.{name}.source_dir: {source_dir!r} is not a directory "
-                f"(relative paths start at the working directory, {Path.cwd()})"
-            )
-        allowed = DATASETS[name].options
-        for key in entry["options"]:
-            if key not in allowed:
-                raise ConfigError(
-                    f"config: datasets.{name}.options.{key}: unknown option; "
-                    f"allowed: {', '.join(sorted(allowed)) or 'none'}"
-                )
 
 
 def merged_run(run: dict, defaults: dict, presets: dict, key: str) -> dict:

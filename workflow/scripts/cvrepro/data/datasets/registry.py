@@ -7,6 +7,7 @@ others are cited beside them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -347,6 +348,23 @@ def source_dirs(config: dict, dataset: str) -> list[str]:
     """The folder the config names where the dataset's files may already be (datasets.<name>.source_dir)."""
     settings = config["datasets"].get(dataset)
     return [settings["source_dir"]] if settings and settings["source_dir"] else []
+
+
+def settings_problem(name: str, settings: dict) -> tuple[str, str] | None:
+    """(key inside `datasets.<name>`, one line) of the first problem with the config's settings of
+    a dataset (its files' directory, its preparation options), or None."""
+    if name not in DATASETS:
+        return "", f"unknown dataset; known: {', '.join(sorted(DATASETS))}"
+    source_dir = settings["source_dir"]
+    if source_dir is not None and not Path(source_dir).is_dir():
+        return ".source_dir", (
+            f"{source_dir!r} is not a directory (relative paths start at the working directory, {Path.cwd()})"
+        )
+    allowed = DATASETS[name].options
+    for key in settings["options"]:
+        if key not in allowed:
+            return f".options.{key}", f"unknown option; allowed: {', '.join(sorted(allowed)) or 'none'}"
+    return None
 
 
 def dataset_options(config: dict, dataset: str) -> dict:
