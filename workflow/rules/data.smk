@@ -1,6 +1,8 @@
 # Datasets: fetch each original file (local copy or download, checksum-verified, atomic), then
 # prepare every split as memory-mappable uint8 arrays (see cvrepro/data/datasets/splits.py).
 
+from cvrepro.data.sources import is_declared
+
 
 # Downloads run on the submitting host: compute nodes of a cluster often have no internet.
 localrules:
@@ -38,6 +40,9 @@ rule prepare:
         options=get_dataset_options,
         # A rehearsal's originals are synthetic: verified against their own checksums.
         synthetic=CONFIG["rehearsal"],
+    # A declared dataset (a folder, a CSV) decodes its images on every core Snakemake was given;
+    # a built-in's preparation reads one archive, in one thread.
+    threads: lambda wildcards: (workflow.cores or 1) if is_declared(get_dataset_options(wildcards)) else 1
     benchmark:
         "<resources>/benchmarks/prepare/{dataset}.tsv"
     conda:

@@ -9,14 +9,22 @@ from cvrepro.data.sources import is_declared
 from cvrepro.jobs.logs import log_to
 
 
-def main(dataset: str, download_dir: Path, out_dir: Path, options: dict, synthetic: bool = False) -> dict:
-    """`synthetic`: a rehearsal's originals, verified against the checksums of the synthetic files."""
+def main(
+    dataset: str,
+    download_dir: Path,
+    out_dir: Path,
+    options: dict,
+    synthetic: bool = False,
+    threads: int | None = None,
+) -> dict:
+    """`synthetic`: a rehearsal's originals, verified against the checksums of the synthetic files;
+    `threads`: the job's threads, the processes a declared dataset decodes on (None: every core)."""
     # download_dir is the workflow's own resources/downloads/<dataset>: a file that fails
     # verification there is set aside, so that the next run's download rule fetches it again.
     if is_declared(options):  # a study's own dataset: its folder, CSV or torchvision class
         from cvrepro.data.sources._prepare import prepare_declared
 
-        prepare_declared(dataset, options, out_dir, rehearsal=synthetic)
+        prepare_declared(dataset, options, out_dir, rehearsal=synthetic, workers=threads)
         return read_info(out_dir)
     spec = synthetic_spec(dataset) if synthetic else None
     prepare_dataset(dataset, download_dir, out_dir, options, spec=spec, set_aside_bad=True)
@@ -33,4 +41,5 @@ if __name__ == "__main__":
             Path(snakemake.output[0]),
             dict(snakemake.params.options),
             snakemake.params.synthetic,
+            snakemake.threads,
         )
