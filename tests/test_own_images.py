@@ -16,7 +16,7 @@ import pytest
 from own_images import CLASSES, picture, write_csv, write_tree
 from PIL import Image
 
-from conftest import FMNIST_DIR, REPO, copy_repository, needs_fashion_mnist
+from conftest import FMNIST_DIR, REPO, copy_repository, needs_fashion_mnist, repo_config, run_snakemake
 from cvrepro.config import ConfigError, load_config
 from cvrepro.config.schema import definition, validate
 from cvrepro.data.datasets import formats
@@ -356,3 +356,47 @@ def test_the_guides_own_images_example_rehearses_and_runs_to_its_data_card(tmp_p
         assert "**Leaks: 1 file(s) identical across splits**" in text
     real = load_split(repo / "resources" / "prepared" / "photos", "train")
     assert real.classes == CLASSES and len(real) == 3 * 4 + 3  # + cmyk, UPPER, ñandú (broken.jpg left out)
+
+
+# --- the rehearsal of a folder-dataset study -------------------------------------------------
+
+
+def test_a_folder_study_s_rehearsal_plans_the_real_run_s_jobs_and_costs_its_real_size(tmp_path):
+    """A study on a folder (7 + 1 training images per class: 24 files, 23 readable): its rehearsal's
+    dry run plans exactly the real run's jobs, and its cost estimate counts the folder's real size,
+    not the rehearsal's few files per class."""
+    from test_rehearsal_plan import jobs_of
+
+    from cvrepro.report.cost.plan import work_plan
+
+    tree = tmp_path / "tree"
+    write_tree(tree, {"train": 7, "test": 3})
+    study = {
+        "datasets": {"pics": {"source": "folder", "path": str(tree), "resize": {"size": 16, "mode": "crop"}}},
+        "subsets": {
+            "train": {"dataset": "pics", "split": "train"},
+            "test": {"dataset": "pics", "split": "test"},
+        },
+        "runs": {
+            "cnn": {
+                "train": "train",
+                "test": "test",
+                "model": {"arch": "small_cnn", "width": 4},
+                "batch_size": 8,
+                "epochs": 2,
+            }
+        },
+    }
+    config = repo_config(studies=["mine"], inline_studies={"mine": study})
+    real = run_snakemake(tmp_path / "real", config, "-n", "--cores", "2")
+    rehearsal = run_snakemake(tmp_path / "rehearsal", {**config, "rehearsal": True}, "-n", "--cores", "2")
+    assert real.returncode == 0 and rehearsal.returncode == 0, real.stderr[-2000:] + rehearsal.stderr[-2000:]
+    planned = jobs_of(real)
+    assert "prepare dataset=pics" in planned and "train study=mine, run=cnn" in planned, planned
+    assert jobs_of(rehearsal) == planned
+
+    full = 3 * 7 + 4  # cmyk.jpg, UPPER.JPG, the non-ASCII name and broken.jpg: counted before decoding
+    plan = work_plan(load_config({**config, "rehearsal": "true"}, tmp_path)[1]["mine"], {"pics": (16, 3)})
+    train = next(job for job in plan["jobs"] if job["rule"] == "train")
+    assert train["full"] == {"train": full * 2, "forward": full}  # no validation set
+    assert train["rehearsal"]["train"] < full  # the rehearsal trains on a few files per class
