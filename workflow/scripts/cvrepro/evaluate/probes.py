@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-PROBES = ("svm", "softmax", "logistic", "knn", "pca")
+PROBES = ("svm", "softmax", "logistic", "knn", "weighted_knn", "pca")
 
 
 def make_probe(probe: dict):
@@ -27,6 +27,8 @@ def make_probe(probe: dict):
         model = LogisticRegression(C=C, max_iter=max_iter)
     elif kind == "knn":
         model = KNeighborsClassifier(n_neighbors=probe["k"])
+    elif kind == "weighted_knn":  # on the features as they are: cosine similarity needs no scaling
+        return WeightedKnn(probe["weighted_k"], probe["knn_temperature"])
     elif kind == "pca":
         return make_pipeline(
             StandardScaler(),
@@ -36,6 +38,44 @@ def make_probe(probe: dict):
     else:
         raise ValueError(f"unknown probe {kind!r}; choose from {list(PROBES)}")
     return make_pipeline(StandardScaler(), model)
+
+
+class WeightedKnn:
+    """The weighted kNN classifier of Wu et al. 2018 (section 3.4) as DINO and solo-learn evaluate
+    self-supervised features: features l2-normalised, the `k` training features of highest
+    cosine similarity s to a test feature vote for their class with weight exp(s / temperature);
+    predict_proba is each class's share of the votes. A training set smaller than k: all vote."""
+
+    def __init__(self, k: int, temperature: float, chunk: int = 1024) -> None:
+        self.k, self.temperature, self.chunk = k, temperature, chunk
+
+    def fit(self, features: np.ndarray, labels: np.ndarray) -> WeightedKnn:
+        self.classes_, index = np.unique(labels, return_inverse=True)
+        self.train_ = _unit_rows(features)
+        self.index_ = index
+        return self
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        test, k = _unit_rows(features), min(self.k, len(self.train_))
+        votes = np.zeros((len(test), len(self.classes_)))
+        rows = np.arange(len(test))[:, None]
+        for start in range(0, len(test), self.chunk):  # (chunk x train) similarities at a time
+            sims = test[start : start + self.chunk] @ self.train_.T
+            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            weights = np.exp(np.take_along_axis(sims, top, axis=1) / self.temperature)
+            np.add.at(votes[start : start + self.chunk], (rows[: len(sims)], self.index_[top]), weights)
+        return votes / votes.sum(axis=1, keepdims=True)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return self.classes_[self.predict_proba(features).argmax(axis=1)]
+
+    def score(self, features: np.ndarray, labels: np.ndarray) -> float:
+        return float((self.predict(features) == labels).mean())
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def scores(model, features: np.ndarray, num_classes: int) -> np.ndarray:
