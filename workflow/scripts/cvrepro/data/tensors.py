@@ -2,11 +2,14 @@
 input batches (augmented ones through cvrepro.data.batch_augment).
 
 Images stay uint8 (N, C, H, W) on the device -- a quarter of float32's memory, so CIFAR-sized
-sets live on the GPU -- and become normalised floats one batch at a time.
+sets live on the GPU -- and become normalised floats one batch at a time. A subset too large for
+the memory available (a study's own images, say) stays on disk: see `load_subset`.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,14 +39,113 @@ class SubsetFiles:
         return load_subset(self.data, self.split, self.index, device)
 
 
-def load_subset(data_dir: Path, split: str, index_path: Path | None, device: torch.device) -> TensorSet:
-    """The images of a subset (all of the split when `index_path` is None) on `device`."""
+# A subset whose images need more than this share of the memory available is read from disk.
+MEMORY_SHARE = 0.5
+CHUNK_BYTES = 64 << 20  # what one step of copying a subset off its split holds in memory
+
+
+def load_subset(
+    data_dir: Path,
+    split: str,
+    index_path: Path | None,
+    device: torch.device,
+    memory_share: float = MEMORY_SHARE,
+) -> TensorSet:
+    """The images of a subset (all of the split when `index_path` is None) on `device`.
+
+    When they need more than `memory_share` of the memory available (`available_memory`), they are
+    copied chunk by chunk: on a CPU into a temporary file in the layout they have in memory,
+    memory-mapped, so a batch reads only its own images and the kernel can drop pages
+    again; on a GPU straight into device memory, never whole in the host's. The tensors hold the
+    same values with the same strides either way, so training gives the same numbers."""
     split_data = load_split(data_dir, split)
     index = np.arange(len(split_data)) if index_path is None else _subset_index(index_path, len(split_data))
+    labels = torch.from_numpy(split_data.labels[index]).to(device)
+    needed = len(index) * int(np.prod(split_data.images.shape[1:]))
+    if needed > memory_share * available_memory():
+        return TensorSet(_chunked(split_data.images, index, device, data_dir), labels, split_data.classes)
     images = np.ascontiguousarray(split_data.images[index])  # sorted: sequential reads of the mmap
-    labels = split_data.labels[index]
     images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
-    return TensorSet(images.to(device), torch.from_numpy(labels).to(device), split_data.classes)
+    return TensorSet(images.to(device), labels, split_data.classes)
+
+
+def _chunked(source: np.ndarray, index: np.ndarray, device: torch.device, near: Path) -> torch.Tensor:
+    """source[index] as uint8 (N, C, H, W) on `device`, copied in chunks of CHUNK_BYTES (see load_subset)."""
+    n, (h, w, c) = len(index), source.shape[1:]
+    # The in-memory path's strides exactly: grey images keep the (N, H, W, 1) strides that
+    # permute().contiguous() leaves them, and kernels pick their algorithm by strides.
+    like = torch.empty((n, h, w, c), dtype=torch.uint8, device="meta").permute(0, 3, 1, 2).contiguous()
+    if device.type == "cpu":
+        flat = torch.from_numpy(_disk_array(n * h * w * c, Path(near)))
+        out = flat.as_strided(like.shape, like.stride())
+    else:
+        out = torch.empty_strided(like.shape, like.stride(), dtype=torch.uint8, device=device)
+    rows = max(1, CHUNK_BYTES // max(1, h * w * c))
+    for start in range(0, n, rows):
+        chunk = np.ascontiguousarray(source[index[start : start + rows]])
+        out[start : start + len(chunk)] = torch.from_numpy(chunk).permute(0, 3, 1, 2).to(device)
+    return out
+
+
+def _disk_array(size: int, near: Path) -> np.ndarray:
+    """A writable uint8 array backed by an unnamed temporary file beside the prepared data (on its
+    disk, not in a RAM-backed /tmp); the file is gone when the array is, even after a crash."""
+    try:
+        handle = tempfile.TemporaryFile(dir=near)
+    except OSError:  # a read-only dataset folder: the system's temporary directory
+        handle = tempfile.TemporaryFile()
+    with handle:
+        handle.truncate(size)
+        return np.memmap(handle, dtype=np.uint8, mode="r+", shape=(size,))  # the map outlives the handle
+
+
+def available_memory() -> int:
+    """Bytes this process may still fill: the kernel's MemAvailable, or less under a memory cgroup's
+    limit (v2 memory.max, v1 memory.limit_in_bytes, less what the group already uses)."""
+    free = _meminfo_available()
+    for limit, usage in _cgroup_limits():
+        free = min(free, max(0, limit - usage))
+    return free
+
+
+def _meminfo_available() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:  # not Linux: free physical pages
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62  # unknown: as if unlimited, the in-memory path of every older version
+
+
+def _cgroup_limits() -> list[tuple[int, int]]:
+    """(limit, usage) of this process's memory cgroup, v2 or v1, where one sets a limit."""
+    found = []
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        _, controllers, group = line.split(":", 2)
+        if controllers == "":  # v2
+            files = (f"/sys/fs/cgroup{group}/memory.max", f"/sys/fs/cgroup{group}/memory.current")
+        elif "memory" in controllers.split(","):
+            root = f"/sys/fs/cgroup/memory{group}"
+            files = (f"{root}/memory.limit_in_bytes", f"{root}/memory.usage_in_bytes")
+        else:
+            continue
+        try:
+            limit, usage = (Path(name).read_text().strip() for name in files)
+        except OSError:
+            continue
+        if limit != "max" and int(limit) < 1 << 60:
+            found.append((int(limit), int(usage)))
+    return found
 
 
 def _subset_index(path: Path, n: int) -> np.ndarray:
