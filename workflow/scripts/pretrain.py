@@ -8,6 +8,7 @@ from cvrepro.nets.checkpoint import ModelFiles, save_model_files
 from cvrepro.nets.device import place_model
 from cvrepro.nets.models import build_model, count_parameters
 from cvrepro.train.batches import steps_per_epoch
+from cvrepro.train.collapse import with_collapse
 from cvrepro.train.engine import fit
 from cvrepro.train.methods import pretrain_net, pretraining_method
 from cvrepro.train.resume import resume_file
@@ -40,6 +41,8 @@ def main(
     log(f"{pretraining['method']} pretraining of {arch['arch']} on {len(images)} images ({device})")
     steps = steps_per_epoch(len(images), pretraining["batch_size"])
     method = pretraining_method(net, pretraining, mean, std, probe_set, probe_val=probe_val_set, steps=steps)
+    # Collapse measures after each epoch on a fixed batch (cvrepro.train.collapse): numerics unchanged.
+    method = with_collapse(method, net, images.images, mean, std, log)
     resume = resume_file(out.resume, pretraining, data.index)
     result = fit(net, images, pretraining, method, resume=resume, log=log)
     history = result.history
