@@ -101,3 +101,51 @@ def test_a_collapsed_network_is_warned_about():
     assert lines == [collapse_warning(scores)] and "output std x sqrt(d) 0.000 < 0.2" in lines[0]
     assert collapse_warning({"out_std_ratio": 0.9, "eff_rank": WARN_EFF_RANK + 1}) is None
     assert "effective rank 1.00" in collapse_warning({"out_std_ratio": 0.9, "eff_rank": 1.0})
+
+
+def test_the_pretraining_job_logs_them_and_the_report_warns(tmp_path):
+    """pretrain.py (a Barlow Twins pretraining): history.csv has the measures per epoch, metrics.json
+    the last epoch's and its warning; REPORT.md's caveats name a pretraining whose warning is set."""
+    import csv
+
+    import pretrain as pretrain_script
+    from test_cuda import model_files, write_easy_data
+
+    from cvrepro.jobs.job import Job
+    from cvrepro.report.study_report import collapse_caveats
+
+    recipe = pretraining_recipe(
+        method="barlow_twins",
+        model={"arch": "convnet4", "width": 8},
+        epochs=2,
+        batch_size=64,
+        augment="crop_flip",
+        barlow_twins={"projection": {"hidden": 32, "dim": 16}},
+    )
+    lines: list[str] = []
+    job = Job(torch.device("cpu"), log=lines.append)
+    metrics = pretrain_script.main(
+        recipe,
+        data=write_easy_data(tmp_path),
+        probe=None,
+        probe_val=None,
+        out=model_files(tmp_path, "bt"),
+        ctx=job,
+    )
+    with open(tmp_path / "bt_history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and all(float(row["eff_rank"]) >= 1 and float(row["out_std"]) > 0 for row in rows)
+    assert metrics["eff_rank"] == pytest.approx(float(rows[-1]["eff_rank"]))
+    assert metrics["collapse_warning"] == collapse_warning(metrics)
+    jobs = {
+        "bt": ("pretraining", metrics),
+        "fell": ("pretraining", {"collapse_warning": "warning: representations collapsing: x"}),
+    }
+    assert collapse_caveats(jobs) == [
+        *(
+            [f"pretraining `bt`: {metrics['collapse_warning']} at its last epoch"]
+            if metrics["collapse_warning"]
+            else []
+        ),
+        "pretraining `fell`: warning: representations collapsing: x at its last epoch",
+    ]

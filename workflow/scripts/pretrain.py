@@ -8,7 +8,7 @@ from cvrepro.nets.checkpoint import ModelFiles, save_model_files
 from cvrepro.nets.device import place_model
 from cvrepro.nets.models import build_model, count_parameters
 from cvrepro.train.batches import steps_per_epoch
-from cvrepro.train.collapse import with_collapse
+from cvrepro.train.collapse import collapse_warning, with_collapse
 from cvrepro.train.engine import fit
 from cvrepro.train.methods import pretrain_net, pretraining_method
 from cvrepro.train.resume import resume_file
@@ -59,6 +59,9 @@ def main(
         "recipe": pretraining,
         "provenance": provenance(pretraining, device, pretraining["seed"], code=ctx.code),
     }
+    # The collapse measures of the last epoch and the report's warning (cvrepro.train.collapse).
+    metrics.update({key: last[key] for key in ("out_std", "out_std_ratio", "eff_rank")})
+    metrics["collapse_warning"] = collapse_warning(last)
     # probe: online (S6's probe trained alongside): its last epoch's running train and val accuracy
     metrics.update({key: last[key] for key in ("probe_train_acc", "probe_val_acc") if key in last})
     # The encoder alone, loadable by `init: <name>` and by feature extraction (its fc is unused).

@@ -126,6 +126,17 @@ def fidelity_markdown(items: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def collapse_caveats(jobs: dict[str, tuple]) -> list[str]:
+    """A line per pretraining whose last epoch fell toward collapse (its metrics.json's
+    collapse_warning: cvrepro.train.collapse's thresholds, output std x sqrt(d) < 0.2 or effective
+    rank < 2)."""
+    return [
+        f"pretraining `{name}`: {metrics['collapse_warning']} at its last epoch"
+        for name, (kind, metrics) in jobs.items()
+        if metrics.get("collapse_warning")
+    ]
+
+
 def jobs_markdown(jobs: dict[str, dict]) -> str:
     """Hardware and time of every training and pretraining job."""
     lines = [
@@ -235,6 +246,7 @@ def study_report(
         forecast_check,
     ]
     parts.append("## Caveats\n")
-    parts += [f"- {caveat}\n" for caveat in study.caveats] if study.caveats else ["None noted.\n"]
+    caveats = [*study.caveats, *collapse_caveats(jobs)]
+    parts += [f"- {caveat}\n" for caveat in caveats] if caveats else ["None noted.\n"]
     parts.append(f"\nMade by cvrepro commit {commit}.\n")
     return "\n".join(part for part in parts if part)
