@@ -243,6 +243,9 @@ def planned_wildcards(result, rule: str) -> list[str]:
 # --- the seed studies, as the rehearsal tests load them ------------------------------------------
 
 SEED_STUDIES = sorted(path.stem for path in (REPO / "studies").glob("*.yaml"))
+# Studies of studies/ that reproduce no report (no fidelity items, no reported numbers): examples
+# of what cvrepro runs, rehearsed and dry-run with the others.
+EXAMPLE_STUDIES = ("model_zoo",)
 
 
 def repo_config(**changes) -> dict:

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from conftest import REPO
+from conftest import EXAMPLE_STUDIES, REPO
 from cvrepro.config import load_config
 from cvrepro.data.augment_presets import resolve as resolve_augment
 
@@ -25,7 +25,7 @@ MISSING = object()
 
 def seed_studies() -> dict[str, dict]:
     """Each seed study's validated spec (run_defaults and presets merged, defaults filled)."""
-    names = sorted(path.stem for path in (REPO / "studies").glob("*.yaml"))
+    names = sorted(p.stem for p in (REPO / "studies").glob("*.yaml") if p.stem not in EXAMPLE_STUDIES)
     return {name: study.spec for name, study in load_config({"studies": names}, REPO / "studies")[1].items()}
 
 

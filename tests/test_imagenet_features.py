@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from cvrepro.nets import catalog
-from cvrepro.nets.imagenet_features import MIN_REHEARSAL, preprocessing
+from cvrepro.nets.catalog import MIN_REHEARSAL
+from cvrepro.nets.imagenet_features import preprocessing
 
 ARCHS = ["mobilenet_v3_small", "shufflenet_v2_x0_5"]  # two families, both cheap at 32 px
 
@@ -88,8 +89,17 @@ def test_imagenet_features_of_any_torchvision_model_follow_its_weights_transform
     assert any("preprocessing of" in line and '"crop": 32' in line for line in lines), lines
 
 
-def test_a_real_run_prepares_images_at_the_weights_own_size():
-    assert preprocessing("vit_b_16", "DEFAULT", rehearsal=True)["crop"] == 224  # position embeddings
+def test_a_rehearsal_builds_a_vit_for_its_small_crop_and_a_real_run_uses_the_weights_size(tmp_path):
+    """ViT-B/16 is built for one size: the rehearsal's stand-in is built for 32 px (2 x 2 patches)."""
+    from cvrepro.nets.imagenet_features import imagenet_feature_net, preprocessor
+
+    transforms = preprocessing("vit_b_16", "DEFAULT", rehearsal=True)
+    assert transforms["crop"] == 32 and transforms["resize"] == 37  # 256 * 32 / 224, rounded up
+    net = imagenet_feature_net("vit_b_16", "DEFAULT", 1, tmp_path).eval()
+    with torch.no_grad():
+        features = net(preprocessor(transforms)(torch.zeros(2, 1, 40, 40, dtype=torch.uint8)))
+    assert features.shape == (2, 768) and not any(tmp_path.iterdir())  # no 330 MB stand-in file
+    assert preprocessing("vit_b_16", "DEFAULT", rehearsal=False)["crop"] == 224
     assert (
         preprocessing("swin_t", "DEFAULT", rehearsal=False)
         == catalog.weights_entry("swin_t", "DEFAULT")["transforms"]
@@ -100,3 +110,32 @@ def test_every_catalog_model_is_a_feature_source():
     from cvrepro.study.names import IMAGENET_SOURCES
 
     assert set(IMAGENET_SOURCES) == {f"imagenet_{arch}" for arch in catalog.models()}
+
+
+def test_the_report_lists_each_imagenet_model_s_preprocessing():
+    """REPORT.md's section for studies/model_zoo.yaml: each feature source's weights' transforms(),
+    cvrepro's ResNet-50 at 224, the fine-tuned run as the study prepares it; the rehearsal's note."""
+    from conftest import REPO, repo_config
+    from cvrepro.config import load_config
+    from cvrepro.nets.preprocess_table import preprocessing_markdown
+
+    config = repo_config(studies=["model_zoo"])
+    real = preprocessing_markdown(load_config(config, REPO / "studies")[1]["model_zoo"])
+    rows = {line.split(" | ")[0].strip("| "): line for line in real.splitlines()[2:] if line.startswith("|")}
+    assert set(rows) == {
+        "mobilenet_v3_large_finetune",
+        *(f"imagenet_{a}" for a in ("resnet50", "convnext_tiny", "efficientnet_b0", "mobilenet_v3_large")),
+        "imagenet_vit_b_16",
+        "imagenet_swin_t",
+    }
+    assert "| shorter side to 232 | 224 x 224 | bicubic |" in rows["imagenet_swin_t"]  # swin_t's transforms()
+    assert "| shorter side to 256 | 224 x 224 | bicubic |" in rows["imagenet_efficientnet_b0"]
+    assert (
+        "IMAGENET1K_V2 (frozen) | cvrepro (extract.py) | whole image to 224 x 224 |"
+        in rows["imagenet_resnet50"]
+    )
+    assert "(trained) | the study (augment, normalize: auto)" in rows["mobilenet_v3_large_finetune"]
+    assert "0.485, 0.456, 0.406 | 0.229, 0.224, 0.225 |" in rows["mobilenet_v3_large_finetune"]
+    assert "rehearsal" not in real
+    rehearsal = load_config({**config, "rehearsal": "true"}, REPO / "studies")[1]["model_zoo"]
+    assert "imagenet_swin_t 32 px, imagenet_vit_b_16 32 px;" in preprocessing_markdown(rehearsal)

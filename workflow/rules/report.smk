@@ -2,6 +2,9 @@
 # studies, and report() on tables and figures for `snakemake --report`.
 
 
+from cvrepro.nets.preprocess_table import preprocessing_markdown
+
+
 # Small file-assembly jobs: run on the submitting machine, not as cluster jobs.
 localrules:
     report,
@@ -24,6 +27,8 @@ rule report:
         caveats=get_report_caveats,
         fidelity=lambda wildcards: study_of(wildcards).spec["fidelity"],
         rehearsal=get_rehearsal_plan,
+        # REPORT.md's "Preprocessing per model" ("" for a study without ImageNet weights)
+        preprocessing=lambda wildcards: preprocessing_markdown(study_of(wildcards)),
     conda:
         "../../envs/cvrepro.yaml"
     script:

@@ -18,10 +18,12 @@ def main(
     out: Path,
     rehearsal: dict | None = None,
     cards: dict[str, Path] | None = None,
+    preprocessing: str = "",
 ) -> str:
     """tables: name -> (markdown, csv, comparisons csv); jobs: name -> (kind, metrics.json);
     cards: the study's own datasets -> their prepared folders (each with its data card, card.md);
-    rehearsal: a rehearsal's work plan (cvrepro.report.cost.plan), None for a real run."""
+    rehearsal: a rehearsal's work plan (cvrepro.report.cost.plan), None for a real run;
+    preprocessing: the section on how its ImageNet models prepare images (cvrepro.nets.preprocess_table)."""
     loaded = {
         name: (Path(md).read_text(), pd.read_csv(csv, index_col=0), pd.read_csv(compare))
         for name, (md, csv, compare) in tables.items()
@@ -34,7 +36,15 @@ def main(
 
         sections = {"forecast_check": forecast_check(study.name, Path.cwd())}
     data_cards = "\n".join((Path(folder) / "card.md").read_text() for folder in (cards or {}).values())
-    text = study_report(study, loaded, job_metrics, git_commit(), data_cards=data_cards, **sections)
+    text = study_report(
+        study,
+        loaded,
+        job_metrics,
+        git_commit(),
+        data_cards=data_cards,
+        preprocessing=preprocessing,
+        **sections,
+    )
     Path(out).write_text(text)
     return text
 
@@ -89,4 +99,5 @@ if __name__ == "__main__":
                 out=Path(snakemake.output[0]),
                 rehearsal=params.rehearsal,
                 cards={name: Path(files[0]) for name, files in params.inputs.get("cards", {}).items()},
+                preprocessing=params.preprocessing,
             )

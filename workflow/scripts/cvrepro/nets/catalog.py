@@ -16,6 +16,9 @@ from pathlib import Path
 from cvrepro.study.names import ARCHS
 
 CATALOG = Path(__file__).with_name("model_catalog.json")
+# px: a rehearsal reads ImageNet feature sources at the smallest size the arch takes, at least
+# this (cvrepro.nets.imagenet_features: random stand-in weights need no ImageNet-sized input)
+MIN_REHEARSAL = 32
 
 
 @functools.cache
@@ -102,3 +105,13 @@ def size_problem(arch: str, image_size: int, weights: str | None) -> str | None:
     if image_size < smallest and not (entry["size_arg"] and weights is None):  # built for any size
         return f"{arch} takes images of at least {smallest} px, not {image_size}; resize them (augment size)"
     return None
+
+
+def rehearsal_crop(arch: str) -> int:
+    """The crop a rehearsal's ImageNet features of `arch` are read at: the smallest size it takes,
+    at least MIN_REHEARSAL; an arch built for one size (ViT, MaxViT: `size_arg`) at the smallest
+    multiple of its patch size from MIN_REHEARSAL on (its stand-in is built for that size)."""
+    entry = models()[arch]
+    if entry["size_arg"]:
+        return -(-MIN_REHEARSAL // entry["size_multiple"]) * entry["size_multiple"]
+    return max(entry["min_size"], MIN_REHEARSAL)

@@ -188,13 +188,15 @@ def study_report(
     first_lines: str = "",
     forecast_check: str = "",
     data_cards: str = "",
+    preprocessing: str = "",
 ) -> str:
     """REPORT.md of one study. tables: name -> (markdown, frame, comparisons); jobs: name ->
     (run | pretraining, its metrics.json); rehearsal_cost: a rehearsal's estimate of the full
     run (cvrepro.report.cost.plan), None for a real run; fetch: a rehearsal's list of what the real
     run will fetch, first_lines what it cannot fetch by itself (cvrepro.report.cost.fetches);
     forecast_check: a real run's time per rule beside its rehearsal's forecast; data_cards: the
-    data cards of the study's own datasets (cvrepro/data/sources/_card.py)."""
+    data cards of the study's own datasets (cvrepro/data/sources/_card.py);
+    preprocessing: how its ImageNet models prepare images (cvrepro.nets.preprocess_table)."""
     description = study.description.strip()
     title = (
         f"# Rehearsal of study `{study.name}`\n"
@@ -213,6 +215,8 @@ def study_report(
         parts += ["## What the real run will cost\n", rehearsal_cost]
     if data_cards:
         parts += ["## Data\n", data_cards]
+    if preprocessing:
+        parts += ["## Preprocessing per model\n", preprocessing]
     parts.append("## Tables\n")
     parts.append(REPLICATES_NOTE + "\n" if tables else "")
     for name, (markdown, _, _) in tables.items():

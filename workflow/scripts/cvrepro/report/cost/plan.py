@@ -22,6 +22,7 @@ import json
 
 from cvrepro.data.augment_presets import eval_resize
 from cvrepro.data.datasets.registry import num_classes, shift_conditions
+from cvrepro.nets.catalog import is_torchvision, weights_entry
 from cvrepro.report.cost import fetches, forecast, gpus
 from cvrepro.report.figures import FIGURE_KINDS
 from cvrepro.report.grouping import manifest_files
@@ -117,11 +118,12 @@ def _run_passes(run: dict, sizes: dict[str, int]) -> dict[str, int]:
 def _pretrain_passes(pretraining: dict, sizes: dict[str, int]) -> dict[str, int]:
     """Images x epochs x views (each method declares its own; SimCLR: 2); the probe's images,
     featurised every epoch."""
-    views = METHODS[pretraining["method"]].views
+    kind = METHODS[pretraining["method"]]
+    views = kind.pixel_views(pretraining) if kind.pixel_views else kind.views  # multi-crop: pixels
     probe = sizes[pretraining["probe_data"]] if pretraining["probe_data"] else 0
     epochs = pretraining["epochs"]
     return {
-        "train": _trained_images(pretraining, sizes[pretraining["data"]]) * views,
+        "train": round(_trained_images(pretraining, sizes[pretraining["data"]]) * views),
         "forward": probe * epochs,
     }
 
@@ -147,11 +149,16 @@ def _network(study: Study, model: dict, subset: str, resize: int | None, side_of
 
 def _imagenet_network(study: Study, source: str, subset: str, side_of: dict) -> dict:
     _, channels = side_of[study.subsets[subset]["dataset"]]
-    model = {"arch": source.removeprefix("imagenet_"), "stem": "imagenet", "width": None}
+    name = source.removeprefix("imagenet_")
+    model = {"arch": name, "stem": "imagenet", "width": None}
+    side = IMAGENET_INPUT  # cvrepro's ResNets; other archs at their weights' crop (transforms())
+    if is_torchvision(name):  # grey as extract.py feeds it (cvrepro.nets.imagenet_features)
+        side = weights_entry(name, study.spec["imagenet_weights"])["transforms"]["crop"]
+        model["grey"] = "sum"
     arch = {**model, "embedding_dim": None, "head": {"kind": "linear", "dropout": 0.0, "hidden": 512}}
     return {
-        "arch": {**arch, "in_channels": channels, "num_classes": 1000, "image_size": IMAGENET_INPUT},
-        "input": IMAGENET_INPUT,
+        "arch": {**arch, "in_channels": channels, "num_classes": 1000, "image_size": side},
+        "input": side,
         "kind": "forward",
         "eval_batch": FORWARD_BATCH,
     }
