@@ -1,0 +1,96 @@
+"""byol, mocov3 and simsiam learn: on real Fashion-MNIST, a kNN and a linear probe on the
+features of each method's pretrained encoder beat the same network at random init by a stated
+margin (as SimCLR's test in test_ssl_probes.py does)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import FMNIST_DIR, needs_fashion_mnist
+from cvrepro.config.recipes import pretraining_recipe, probe_recipe, run_recipe
+from cvrepro.data.subsets import draw_subset
+from cvrepro.data.tensors import channel_stats, load_subset
+from cvrepro.evaluate.probes import fit_probe
+from cvrepro.nets.device import place_model
+from cvrepro.nets.inference import extract_features
+from cvrepro.nets.models import build_model
+from cvrepro.train.engine import fit
+from cvrepro.train.methods import pretrain_net, pretraining_method
+
+SPEC = {
+    **run_recipe()["model"],
+    "arch": "convnet4",
+    "width": 16,
+    "in_channels": 1,
+    "num_classes": 10,
+    "image_size": 28,
+}
+HEAD = {"projection": {"hidden": 128, "dim": 64}, "predictor_hidden": 128}
+SETTINGS = {
+    "byol": {"byol": HEAD},
+    "mocov3": {"mocov3": HEAD},
+    "simsiam": {"simsiam": {"projection": {"hidden": 128, "dim": 128}, "predictor_hidden": 32}},
+}
+
+
+@pytest.fixture(scope="module")
+def fashion(tmp_path_factory):
+    """Real Fashion-MNIST: 512 images to pretrain on, 1,000 to fit probes, 1,000 to score them."""
+    if not (FMNIST_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip("Fashion-MNIST not installed")
+    from cvrepro.data.datasets.prepare import prepare_dataset
+    from cvrepro.data.datasets.splits import load_split
+
+    root = tmp_path_factory.mktemp("fashion")
+    data_dir = prepare_dataset("fashion_mnist", FMNIST_DIR, root / "prepared")
+    labels = load_split(data_dir, "train").labels
+    pre = draw_subset(labels, 512, 0)
+    fit_set = draw_subset(labels, 1000, 1, exclude=[pre])
+    score = draw_subset(labels, 1000, 2, exclude=[pre, fit_set])
+    sets = {}
+    for name, index in (("pretrain", pre), ("fit", fit_set), ("score", score)):
+        np.save(root / f"{name}.npy", index)
+        sets[name] = load_subset(data_dir, "train", root / f"{name}.npy", torch.device("cpu"))
+    mean, std = channel_stats(sets["pretrain"].images)
+    torch.manual_seed(0)
+    return sets, mean, std, probe_scores(build_model(SPEC), sets, mean, std)
+
+
+def probe_scores(encoder, sets, mean, std) -> dict[str, float]:
+    """Accuracy on the score set of a kNN probe and a softmax (linear) probe on frozen features."""
+    fit_x = extract_features(encoder, sets["fit"], mean, std, None, "penultimate")
+    score_x = extract_features(encoder, sets["score"], mean, std, None, "penultimate")
+    out = {}
+    for kind in ("weighted_knn", "softmax"):
+        model, _ = fit_probe(probe_recipe(kind=kind), fit_x, sets["fit"].labels.numpy())
+        out[kind] = model.score(score_x, sets["score"].labels.numpy())
+    return out
+
+
+@needs_fashion_mnist
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_pretraining_beats_a_random_encoder_under_knn_and_linear_probes(name, fashion):
+    sets, mean, std, random = fashion
+    recipe = pretraining_recipe(
+        method=name,
+        model={"arch": "convnet4", "width": 16},
+        epochs=4,
+        batch_size=128,
+        optimizer={"name": "adam", "lr": 2e-3, "weight_decay": 1e-6},
+        augment={"name": "simclr", "grayscale_p": 0.0, "scale": [0.3, 1.0]},
+        **SETTINGS[name],
+    )
+    torch.manual_seed(0)
+    net = place_model(pretrain_net(build_model(SPEC), recipe), torch.device("cpu"), 28)
+    method = pretraining_method(net, recipe, mean, std, None)
+    history = fit(net, sets["pretrain"], recipe, method, log=lambda line: None).history
+    learned = probe_scores(net.encoder, sets, mean, std)
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    # Measured on the loaded 2-core build machine (n = 1,000 scored images, 4 epochs of 512, the
+    # papers' momentum and temperatures), random init kNN 0.360, linear 0.398: byol 0.493 / 0.527
+    # (16 s), mocov3 0.462 / 0.501 (12 s), simsiam 0.455 / 0.492 (6 s).
+    margin = 0.07
+    assert learned["weighted_knn"] > random["weighted_knn"] + margin, (learned, random)
+    assert learned["softmax"] > random["softmax"] + margin, (learned, random)
