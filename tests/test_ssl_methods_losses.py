@@ -217,3 +217,31 @@ def test_a_resumed_pretraining_equals_an_uninterrupted_one(name, tmp_path):
         for a, b in zip(resumed.state_dict().values(), method.state_dict().values(), strict=True):
             assert torch.equal(a, b)
         assert any(not torch.equal(a, c) for a, c in zip(method.state_dict().values(), fresh, strict=True))
+
+
+# --- bad input -------------------------------------------------------------------------------------
+
+
+def pretraining_study(**keys) -> dict:
+    subsets = {"a": {"dataset": "fashion_mnist", "split": "train", "size": 10}}
+    runs = {"r": {"train": "a", "test": "a"}}
+    return {"description": "d", "subsets": subsets, "runs": runs, "pretrain": {"p": {"data": "a", **keys}}}
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"method": "byol", "temperature": 0.5}, r"pretrain\.p\.temperature: method byol does not take"),
+        ({"method": "simsiam", "byol": {}}, r"pretrain\.p\.byol: method simsiam does not take 'byol'"),
+        ({"method": "simclr", "mocov3": {"momentum": 0.9}}, r"pretrain\.p\.mocov3: method simclr"),
+        ({"method": "byol", "byol": {"momentum": 1.5}}, r"pretrain\.p\.byol\.momentum"),
+        ({"method": "mocov3", "mocov3": {"temperature": 0}}, r"pretrain\.p\.mocov3\.temperature"),
+    ],
+)
+def test_a_setting_the_method_does_not_take_or_out_of_range_fails_in_one_line(keys, message):
+    from cvrepro.config.load import resolve_study
+    from cvrepro.config.schema import ConfigError
+
+    with pytest.raises(ConfigError, match=message) as error:
+        resolve_study("x", pretraining_study(**keys), "x.yaml")
+    assert "\n" not in str(error.value)

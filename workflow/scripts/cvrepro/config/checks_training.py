@@ -235,3 +235,23 @@ def check_batch_fits(study: Study, sizes: dict[str, int]) -> None:
                     f"subset {job[data_key]!r} ({images} images), so an epoch would be one batch of {images} "
                     f"(1 optimizer step, {job['epochs']} in all); set batch_size to at most {images}"
                 )
+
+
+def check_method_keys(source: str, pretrain: dict) -> None:
+    """A pretraining sets only the keys every method takes and its own method's (KIND.keys), as
+    written (before defaults): the schema's one `pretraining` object lists every method's keys, so
+    it cannot refuse, say, `temperature` on a byol pretraining. An unknown method is the schema's
+    to report."""
+    from cvrepro.train.methods import METHODS
+
+    owned = {key for kind in METHODS.values() for key in kind.keys}
+    for name, spec in pretrain.items() if isinstance(pretrain, dict) else ():
+        if not isinstance(spec, dict) or spec.get("method") not in METHODS:
+            continue
+        method, keys = spec["method"], METHODS[spec["method"]].keys
+        for key in spec:
+            if key in owned and key not in keys:
+                raise ConfigError(
+                    f"{source}: pretrain.{name}.{key}: method {method} does not take {key!r} "
+                    f"(its own keys: {', '.join(keys) or 'none'})"
+                )

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from cvrepro.config.checks import check_study
+from cvrepro.config.checks_training import check_method_keys
 from cvrepro.config.expand import expand_study
 from cvrepro.config.rehearsal import rehearsal_study
 from cvrepro.config.schema import (
@@ -132,6 +133,7 @@ def resolve_study(name: str, raw: dict, source: str) -> Study:
             else spec
             for run, spec in raw["runs"].items()
         }
+    check_method_keys(source, raw.get("pretrain"))
     spec = expand_study(validate(raw, load_schema("study.schema.yaml"), source), source)
     for dataset, entry in spec["datasets"].items():  # its own datasets join the registry
         try:
