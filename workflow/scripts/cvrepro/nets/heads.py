@@ -68,3 +68,32 @@ class ProjectorPredictor(nn.Module):
 
     def forward(self, h):
         return self.projector(h)
+
+
+class DinoHead(nn.Module):
+    """DINO's projection head (Caron et al. 2021, section 3.1 and its code's DINOHead): a 3-layer
+    MLP (hidden, hidden, bottleneck; GELU, no BatchNorm), l2 normalisation, then a weight-normalised
+    linear layer without bias to `out` dimensions whose norm is frozen at 1 (norm_last_layer)."""
+
+    def __init__(
+        self, in_features: int, hidden: int, bottleneck: int, out: int, norm_last_layer: bool
+    ) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(
+            nn.Linear(in_features, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, bottleneck),
+        )
+        for module in self.mlp:
+            if isinstance(module, nn.Linear):  # the code's trunc_normal_(std=.02), zero bias
+                nn.init.trunc_normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+        self.last_layer = nn.utils.parametrizations.weight_norm(nn.Linear(bottleneck, out, bias=False))
+        norm = self.last_layer.parametrizations.weight.original0  # g; original1 is the direction v
+        norm.data.fill_(1)
+        norm.requires_grad = not norm_last_layer
+
+    def forward(self, h):
+        return self.last_layer(nn.functional.normalize(self.mlp(h), dim=-1, p=2))

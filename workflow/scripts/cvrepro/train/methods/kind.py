@@ -20,3 +20,6 @@ class MethodKind:
     views: int
     build: Callable[..., Any]
     head: Callable[[int, dict], Any] | None = None
+    # The views' cost in full-size images for the cost plan, where crops differ in size (dino's
+    # multi-crop: 2 globals + each local's area fraction); None: `views`.
+    pixel_views: Callable[[dict], float] | None = None
