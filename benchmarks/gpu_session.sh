@@ -15,6 +15,8 @@
 #   fp16        the same in fp16 (+ GradScaler) and bf16: what a 7.x GPU runs vs bf16 (1-3 min)
 #   rehearsal   two seed studies' rehearsal (S6 stl10_simclr, S7 cifar10_linear_and_triplet) on the
 #               GPU through real GPU slots (no CUDA_VISIBLE_DEVICES set here), timed (2-4 min)
+#   zoo         the model zoo (issue 37): feature extraction and one training epoch of six
+#               torchvision families, cvrepro vs a plain loop, auto precision (1-3 min)
 #
 # Needs python3 with torch, torchvision, numpy, pandas, scikit-learn, pyyaml, jsonschema and pytest
 # (PY=.venv/bin/python on a workstation with the venv); the rehearsal also needs snakemake: when the
@@ -31,14 +33,16 @@ KIT_DEVICE=${KIT_DEVICE:-cuda}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 STAGES=("$@")
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(info tests throughput fp16 rehearsal)
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(info tests throughput fp16 rehearsal zoo)
 
 if [ "$KIT_DEVICE" = cpu ]; then  # the dry run: every command as on the GPU, at toy sizes
     SIZES=(--images 128 --size 16 --width 4 --batch-size 64 --epochs 1)
+    ZOO=(--images 8 --size 32 --batch-size 4 --archs mobilenet_v3_large,swin_t)
     TESTS=(-k "cpu and (predict or compiled) or counter_catches")
     PLAN=(-n)
 else
     SIZES=(--images 50000 --size 32 --width 64 --batch-size 512 --epochs 2)
+    ZOO=(--images 2048 --size 96 --batch-size 128)
     TESTS=()
     PLAN=()
 fi
@@ -89,11 +93,15 @@ stage_rehearsal() {
     return $status
 }
 
+stage_zoo() {
+    "$PY" benchmarks/model_zoo_bench.py --device "$KIT_DEVICE" "${ZOO[@]}" --json "$OUT/model_zoo.json"
+}
+
 summary=()
 failed=0
 for stage in "${STAGES[@]}"; do
     if ! declare -F "stage_$stage" >/dev/null; then
-        echo "unknown stage '$stage'; stages: info tests throughput fp16 rehearsal" >&2
+        echo "unknown stage '$stage'; stages: info tests throughput fp16 rehearsal zoo" >&2
         exit 2
     fi
     echo "== $stage (at most $STAGE_TIMEOUT s) =="
@@ -101,7 +109,7 @@ for stage in "${STAGES[@]}"; do
     # A stage runs in a child bash, so `timeout` can stop it (and what it started) at the limit.
     export -f "stage_$stage" throughput
     export PY OUT KIT_DEVICE
-    timeout "$STAGE_TIMEOUT" bash -c "$(declare -p SIZES TESTS PLAN); stage_$stage" 2>&1 | tee "$OUT/$stage.log"
+    timeout "$STAGE_TIMEOUT" bash -c "$(declare -p SIZES TESTS PLAN ZOO); stage_$stage" 2>&1 | tee "$OUT/$stage.log"
     status=${PIPESTATUS[0]}
     seconds=$(($(date +%s) - start))
     [ "$status" -eq 124 ] && note=" (cut at $STAGE_TIMEOUT s)" || note=""
