@@ -8,6 +8,7 @@ the memory available (a study's own images, say) stays on disk: see `load_subset
 
 from __future__ import annotations
 
+import mmap
 import os
 import tempfile
 from dataclasses import dataclass
@@ -75,28 +76,34 @@ def _chunked(source: np.ndarray, index: np.ndarray, device: torch.device, near: 
     # The in-memory path's strides exactly: grey images keep the (N, H, W, 1) strides that
     # permute().contiguous() leaves them, and kernels pick their algorithm by strides.
     like = torch.empty((n, h, w, c), dtype=torch.uint8, device="meta").permute(0, 3, 1, 2).contiguous()
-    if device.type == "cpu":
-        flat = torch.from_numpy(_disk_array(n * h * w * c, Path(near)))
-        out = flat.as_strided(like.shape, like.stride())
+    disk = _disk_map(n * h * w * c, Path(near)) if device.type == "cpu" else None
+    if disk is not None:
+        out = torch.from_numpy(np.frombuffer(disk, dtype=np.uint8)).as_strided(like.shape, like.stride())
     else:
         out = torch.empty_strided(like.shape, like.stride(), dtype=torch.uint8, device=device)
     rows = max(1, CHUNK_BYTES // max(1, h * w * c))
     for start in range(0, n, rows):
         chunk = np.ascontiguousarray(source[index[start : start + rows]])
         out[start : start + len(chunk)] = torch.from_numpy(chunk).permute(0, 3, 1, 2).to(device)
+        if disk is not None:  # written back now: dirty pages cannot be dropped, and pile up to the limit
+            disk.flush()
+    if disk is not None and hasattr(mmap, "MADV_RANDOM"):
+        # Batches draw images at random: the kernel's read-ahead around each fault would read
+        # megabytes per image and, at the memory limit, evict them again unread.
+        disk.madvise(mmap.MADV_RANDOM)
     return out
 
 
-def _disk_array(size: int, near: Path) -> np.ndarray:
-    """A writable uint8 array backed by an unnamed temporary file beside the prepared data (on its
-    disk, not in a RAM-backed /tmp); the file is gone when the array is, even after a crash."""
+def _disk_map(size: int, near: Path) -> mmap.mmap:
+    """A writable map of an unnamed temporary file beside the prepared data (on its disk, not in a
+    RAM-backed /tmp); the file is gone when the map is, even after a crash."""
     try:
         handle = tempfile.TemporaryFile(dir=near)
     except OSError:  # a read-only dataset folder: the system's temporary directory
         handle = tempfile.TemporaryFile()
     with handle:
         handle.truncate(size)
-        return np.memmap(handle, dtype=np.uint8, mode="r+", shape=(size,))  # the map outlives the handle
+        return mmap.mmap(handle.fileno(), size)  # the map outlives the file handle
 
 
 def available_memory() -> int:
