@@ -10,7 +10,7 @@ updated after each loss) and sharpened by the teacher temperature, warmed up lin
 epochs, then constant; the student's by `student_temp` 0.1. Loss (the paper's Algorithm 1,
 generalised to multi-crop as its code does): the mean over every pair (teacher global view i,
 student view v != i) of the cross-entropy -sum softmax((t_i - c) / tau_t) log softmax(s_v / tau_s),
-averaged over the batch. The teacher, the centre and the step count are the Method's state, so a
+averaged over the batch. The teacher, the centre and the epoch count are the Method's state, so a
 resume keeps them."""
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def loss(student: list, teacher: list, center, teacher_temp, student_temp: float
 
 
 def make_state(student, out_dim: int, temperatures: list[float]):
-    """The Method's state: the EMA teacher, the centre (1 x out_dim) and the optimizer steps taken."""
+    """The Method's state: the EMA teacher, the centre (1 x out_dim) and the epochs done (which
+    pick the teacher temperature, read on the device: no host sync in the step)."""
     import torch
     from torch import nn
 
@@ -67,7 +68,7 @@ def make_state(student, out_dim: int, temperatures: list[float]):
             super().__init__()
             self.teacher = EmaTeacher(student)
             self.register_buffer("center", torch.zeros(1, out_dim))
-            self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
+            self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
             # per epoch, a buffer so the step reads it on the device (no host sync)
             self.register_buffer("temperatures", torch.tensor(temperatures), persistent=False)
 
@@ -79,8 +80,7 @@ def make_state(student, out_dim: int, temperatures: list[float]):
     return DinoState()
 
 
-def build(model, recipe: dict, mean, std, probe=None, *, steps: int | None = None, **online):
-    """`steps`: optimizer steps per epoch, which the teacher temperature's per-epoch schedule counts."""
+def build(model, recipe: dict, mean, std, probe=None, **online):
     import torch
     from torch import nn
 
@@ -89,8 +89,6 @@ def build(model, recipe: dict, mean, std, probe=None, *, steps: int | None = Non
     from cvrepro.train.multicrop import multi_crop
     from cvrepro.train.teacher import cosine_momentum
 
-    if steps is None:
-        raise ValueError("dino needs the optimizer steps per epoch (its teacher temperature is per epoch)")
     spec = recipe["dino"]
     student = nn.ModuleList([model.encoder, model.projector])
     state = make_state(student, spec["out_dim"], teacher_temperatures(spec, recipe["epochs"]))
@@ -107,8 +105,7 @@ def build(model, recipe: dict, mean, std, probe=None, *, steps: int | None = Non
 
     def step(images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator):
         crops = multi_crop(images, recipe["augment"], mean, std, generator, spec)
-        epoch = torch.clamp(state.steps_done // steps, max=len(state.temperatures) - 1)
-        temperature = state.temperatures[epoch]
+        temperature = state.temperatures[torch.clamp(state.epochs_done, max=len(state.temperatures) - 1)]
         with autocast(images.device):
             s = forward(student, crops)
             with torch.no_grad():
@@ -119,12 +116,15 @@ def build(model, recipe: dict, mean, std, probe=None, *, steps: int | None = Non
 
     def after_step(k: int, total: int) -> None:
         state.teacher.update(student, cosine_momentum(k, total, spec["momentum"]))
-        state.steps_done.add_(1)
 
-    def summarize(sums: dict[str, float], images: int, steps_: int) -> dict[str, float]:
-        return {"train_loss": sums["loss"] / steps_, "teacher_temp": sums["teacher_temp"] / steps_}
+    def after_epoch(generator: torch.Generator) -> dict[str, float]:
+        state.epochs_done.add_(1)  # the next epoch's teacher temperature
+        return {}
 
-    return Method(step, summarize, state=state, views=views, after_step=after_step)
+    def summarize(sums: dict[str, float], images: int, steps: int) -> dict[str, float]:
+        return {"train_loss": sums["loss"] / steps, "teacher_temp": sums["teacher_temp"] / steps}
+
+    return Method(step, summarize, after_epoch, state=state, views=views, after_step=after_step)
 
 
 def pixel_views(recipe: dict) -> float:
