@@ -158,6 +158,13 @@ def test_multi_crop_views_and_their_cost():
     assert [tuple(v.shape) for v in views] == [(5, 1, 32, 32)] * 2 + [(5, 1, 16, 16)] * 2
     assert METHODS["dino"].pixel_views({"dino": spec}) == pytest.approx(2 + 2 * 0.25)
     assert setup(1)[2].views == 4  # images the model sees per training image: 2 global + 2 local
+    from cvrepro.report.cost.plan import _pretrain_passes
+
+    # The cost plan: 100 images x 1 epoch x (2 + 2 x 0.5^2) full-size images; simclr's 2 views as before.
+    recipe = pretraining_recipe(method="dino", epochs=1, dino=SMALL)
+    assert _pretrain_passes({**recipe, "data": "d", "probe_data": None}, {"d": 100})["train"] == 250
+    simclr = pretraining_recipe(method="simclr", epochs=1)
+    assert _pretrain_passes({**simclr, "data": "d", "probe_data": None}, {"d": 100})["train"] == 200
 
 
 def test_temperature_and_centre_step_by_step():
