@@ -245,7 +245,7 @@ def planned_wildcards(result, rule: str) -> list[str]:
 SEED_STUDIES = sorted(path.stem for path in (REPO / "studies").glob("*.yaml"))
 # Studies of studies/ that reproduce no report (no fidelity items, no reported numbers): examples
 # of what cvrepro runs, rehearsed and dry-run with the others.
-EXAMPLE_STUDIES = ("model_zoo",)
+EXAMPLE_STUDIES = ("model_zoo", "ssl_methods")
 
 
 def repo_config(**changes) -> dict:

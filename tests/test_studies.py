@@ -23,6 +23,16 @@ EXPECTED = {
     ),
     "stl10_transfer": ({"stl10"}, {"finetune_frozen6"}, set(), False),
     "model_zoo": ({"stl10"}, {"mobilenet_v3_large_finetune"}, set(), False),
+    "ssl_methods": (
+        {"fashion_mnist"},
+        {"supervised_1k"},
+        {
+            f"{method}{replicate}"
+            for method in ("simclr", "triplet", "byol", "mocov3", "simsiam", "barlow_twins", "vicreg", "dino")
+            for replicate in ("", ".r1", ".r2")
+        },
+        False,
+    ),
     "tinyimagenet_losses": ({"tiny_imagenet"}, {"ce", "ce_triplet", "ce_center"}, set(), False),
     "dogs_cats_optimizers": (
         {"oxford_pets"},
