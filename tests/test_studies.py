@@ -116,7 +116,7 @@ def test_dry_run_lists_downloads_training_and_report(dry_run_of_all, study):
 def test_all_studies_download_every_dataset_once(dry_run_of_all):
     jobs = planned_jobs(dry_run_of_all)
     assert (
-        jobs["download"] == 13 and jobs["prepare"] == 8 and jobs["report"] == 9 and jobs["report_index"] == 1
+        jobs["download"] == 13 and jobs["prepare"] == 8 and jobs["report"] == 10 and jobs["report_index"] == 1
     )
 
 
