@@ -38,6 +38,12 @@ def topological_order(edges: dict[str, Iterable[str | None]], where: str, what: 
     return order
 
 
+def subset_order(subsets: dict, source: str) -> list[str]:
+    """Subset names, each after those it is drawn within or excludes; a cycle is a ConfigError."""
+    edges = {name: [s["within"], *s["exclude"]] for name, s in subsets.items()}
+    return topological_order(edges, f"{source}: subsets", "within/exclude")
+
+
 def _ancestors(subsets: dict, name: str) -> set[str]:
     """`name` and every subset it is drawn within."""
     chain = set()
@@ -129,12 +135,7 @@ def check_subsets(study: Study) -> dict[str, int]:
     and exclude leave, counted from the real split sizes)."""
     for name, subset in study.subsets.items():
         _check_subset(study, name, subset)
-    order = topological_order(
-        {name: [s["within"], *s["exclude"]] for name, s in study.subsets.items()},
-        f"{study.source}: subsets",
-        "within/exclude",
-    )
-    return _check_sizes(study, order)
+    return _check_sizes(study, subset_order(study.subsets, study.source))
 
 
 def check_shift_sets(study: Study) -> None:

@@ -40,7 +40,7 @@ def check_figures(study: Study) -> None:
             raise ConfigError(
                 f"{key}.features: expected 'pixels' or a run or pretraining, got {figure['features']!r}"
             )
-        check_augment(key, figure["augment"])
+        check_augment(f"{key}.augment", figure["augment"])
         if kind.history_rows:
             _check_probe_histories(study, key, figure)
 

@@ -16,11 +16,12 @@ from cvrepro.study.names import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS
 from cvrepro.train.batches import steps_per_epoch
 
 
-def check_augment(where: str, spec: str | dict) -> None:
+def check_augment(key: str, spec: str | dict) -> None:
+    """`key`: the augmentation's dotted key (runs.a.augment, pretrain.p.probe_augment)."""
     try:
         resolve_augment(spec)
     except ValueError as error:
-        raise ConfigError(f"{where}.augment: {error}") from None
+        raise ConfigError(f"{key}: {error}") from None
 
 
 def check_schedule(where: str, spec: dict, epochs: int) -> None:
@@ -70,7 +71,7 @@ def check_runs(study: Study) -> None:
         key = f"{study.source}: runs.{name}"
         _check_run_subsets(study, key, run)
         _check_init(study, key, run)
-        check_augment(key, run["augment"])
+        check_augment(f"{key}.augment", run["augment"])
         check_schedule(key, run["schedule"], run["epochs"])
     topological_order(
         {name: [run["init"]] if run["init"] in study.runs else [] for name, run in study.runs.items()},
@@ -92,7 +93,7 @@ def check_pretrain(study: Study) -> None:
             raise ConfigError(
                 f"{study.source}: {key}.data: triplet pretraining needs labels; {spec['data']!r} is unlabelled"
             )
-        check_augment(f"{study.source}: {key}", spec["augment"])
+        check_augment(f"{study.source}: {key}.augment", spec["augment"])
         check_schedule(f"{study.source}: {key}", spec["schedule"], spec["epochs"])
         _check_online_probe(study, key, spec)
 
@@ -100,10 +101,7 @@ def check_pretrain(study: Study) -> None:
 def _check_online_probe(study: Study, key: str, spec: dict) -> None:
     """`probe: online` needs labelled probe_data (simclr); probe_val is its validation subset."""
     check_subset_ref(study, f"{key}.probe_val", spec["probe_val"])
-    try:
-        resolve_augment(spec["probe_augment"])
-    except ValueError as error:
-        raise ConfigError(f"{study.source}: {key}.probe_augment: {error}") from None
+    check_augment(f"{study.source}: {key}.probe_augment", spec["probe_augment"])
     for role in ("probe_data", "probe_val"):
         if spec[role] is not None and study.subsets[spec[role]]["split"] == "unlabeled":
             raise ConfigError(
@@ -234,24 +232,4 @@ def check_batch_fits(study: Study, sizes: dict[str, int]) -> None:
                     f"{study.source}: {section}.{name}.batch_size: {job['batch_size']} is larger than "
                     f"subset {job[data_key]!r} ({images} images), so an epoch would be one batch of {images} "
                     f"(1 optimizer step, {job['epochs']} in all); set batch_size to at most {images}"
-                )
-
-
-def check_method_keys(source: str, pretrain: dict) -> None:
-    """A pretraining sets only the keys every method takes and its own method's (KIND.keys), as
-    written (before defaults): the schema's one `pretraining` object lists every method's keys, so
-    it cannot refuse, say, `temperature` on a byol pretraining. An unknown method is the schema's
-    to report."""
-    from cvrepro.train.methods import METHODS
-
-    owned = {key for kind in METHODS.values() for key in kind.keys}
-    for name, spec in pretrain.items() if isinstance(pretrain, dict) else ():
-        if not isinstance(spec, dict) or spec.get("method") not in METHODS:
-            continue
-        method, keys = spec["method"], METHODS[spec["method"]].keys
-        for key in spec:
-            if key in owned and key not in keys:
-                raise ConfigError(
-                    f"{source}: pretrain.{name}.{key}: method {method} does not take {key!r} "
-                    f"(its own keys: {', '.join(keys) or 'none'})"
                 )

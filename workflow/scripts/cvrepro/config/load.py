@@ -9,7 +9,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from cvrepro.config.checks import check_study
-from cvrepro.config.checks_training import check_method_keys
 from cvrepro.config.expand import expand_study
 from cvrepro.config.rehearsal import rehearsal_study
 from cvrepro.config.schema import (
@@ -25,6 +24,7 @@ from cvrepro.config.yamlfile import read_yaml
 from cvrepro.data.datasets.registry import settings_problem
 from cvrepro.data.sources import SourceError, declare
 from cvrepro.study import Study
+from cvrepro.train.methods import foreign_key
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -133,7 +133,10 @@ def resolve_study(name: str, raw: dict, source: str) -> Study:
             else spec
             for run, spec in raw["runs"].items()
         }
-    check_method_keys(source, raw.get("pretrain"))
+    pretrain = raw.get("pretrain")
+    for job, settings in pretrain.items() if isinstance(pretrain, dict) else ():
+        if isinstance(settings, dict) and (problem := foreign_key(settings)):
+            raise ConfigError(f"{source}: pretrain.{job}.{problem[0]}: {problem[1]}")
     spec = expand_study(validate(raw, load_schema("study.schema.yaml"), source), source)
     for dataset, entry in spec["datasets"].items():  # its own datasets join the registry
         try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 
-from cvrepro.config.checks_data import topological_order
+from cvrepro.config.checks_data import subset_order
 from cvrepro.config.schema import ConfigError
 from cvrepro.data.datasets.registry import DATASETS, num_classes
 from cvrepro.study import REHEARSAL, Study
@@ -79,13 +79,8 @@ def _cut_subsets(subsets: dict, source: str, every_class: set[str], caps: dict[s
     from cvrepro.data.datasets import synthetic
     from cvrepro.data.subsets import draw_subset
 
-    order = topological_order(
-        {name: [s["within"], *s["exclude"]] for name, s in subsets.items()},
-        f"{source}: subsets",
-        "within/exclude",
-    )
     drawn: dict[str, np.ndarray] = {}
-    for name in order:
+    for name in subset_order(subsets, source):
         subset = subsets[name]
         labels = synthetic.labels(subset["dataset"], subset["split"])
         within = drawn[subset["within"]] if subset["within"] else None

@@ -36,4 +36,21 @@ def pretraining_method(model, recipe: dict, mean: list[float], std: list[float],
     return method_kind(recipe["method"]).build(model, recipe, mean, std, probe, **online)
 
 
-__all__ = ["METHODS", "MethodKind", "method_kind", "pretrain_net", "pretraining_method"]
+def foreign_key(spec: dict) -> tuple[str, str] | None:
+    """(key, problem) for a key of pretraining `spec` that only another method takes, else None.
+
+    A pretraining sets only the keys every method takes and its own method's (KIND.keys), as
+    written (before defaults): the schema's one `pretraining` object lists every method's keys, so
+    it cannot refuse, say, `temperature` on a byol pretraining. An unknown method is the schema's
+    to report."""
+    if spec.get("method") not in METHODS:
+        return None
+    method, keys = spec["method"], METHODS[spec["method"]].keys
+    owned = {key for kind in METHODS.values() for key in kind.keys}
+    for key in spec:
+        if key in owned and key not in keys:
+            return key, f"method {method} does not take {key!r} (its own keys: {', '.join(keys) or 'none'})"
+    return None
+
+
+__all__ = ["METHODS", "MethodKind", "foreign_key", "method_kind", "pretrain_net", "pretraining_method"]
