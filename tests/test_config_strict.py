@@ -655,3 +655,25 @@ def test_dataset_settings_answer_beside_the_registry(tmp_path):
     assert (
         settings_problem("dogs_vs_cats", {"source_dir": None, "options": {"size": 64}})[0] == ".options.size"
     )
+
+
+@pytest.mark.parametrize(
+    "figure, wording",
+    [
+        (
+            {"kind": "grid_scores", "runs": ["a"]},
+            "grid_scores draws a grid run (one with `grid:`), got ['a']",
+        ),
+        (
+            {"kind": "probe_curves", "runs": ["svm_ssl"]},
+            "probe 'svm_ssl' has solver ",
+        ),
+    ],
+)
+def test_a_figure_kinds_own_rule_on_its_rows_names_the_key(figure, wording):
+    """grid_scores' and probe_curves' rules live in their plugin modules (FigureKind.check); the
+    config's one line still names the figure's `runs`."""
+    message = study_error(tiny(**{"figures": {"f": figure}}))
+    assert message.startswith(f"studies/tiny.yaml: figures.f.runs: {wording}"), message
+    if figure["kind"] == "probe_curves":
+        assert message.endswith("; probe_curves draws probes fitted by solver minibatch_gd"), message

@@ -23,10 +23,6 @@ def check_figures(study: Study) -> None:
         allowed = {n: None for section in kind.rows for n in study.names(section)}
         for run in figure["runs"]:
             check_named(f"{key}.runs", "run", run, allowed)
-        if kind.grid_rows and not all(study.grid_values(r) for n in figure["runs"] for r in study.rows(n)):
-            raise ConfigError(
-                f"{key}.runs: {figure['kind']} draws a grid run (one with `grid:`), got {figure['runs']}"
-            )
         check_subset_ref(study, f"figures.{name}.subset", figure["subset"])
         if figure["sweep"] is not None:
             check_named(f"{key}.sweep", "BN sweep", figure["sweep"], study.bn_sweeps)
@@ -41,19 +37,8 @@ def check_figures(study: Study) -> None:
                 f"{key}.features: expected 'pixels' or a run or pretraining, got {figure['features']!r}"
             )
         check_augment(f"{key}.augment", figure["augment"])
-        if kind.history_rows:
-            _check_probe_histories(study, key, figure)
-
-
-def _check_probe_histories(study: Study, key: str, figure: dict) -> None:
-    """Only probes fitted by minibatch_gd record a history to draw."""
-    for name in figure["runs"]:
-        for job in study.jobs(name):
-            if study.probes[job]["solver"] != "minibatch_gd":
-                raise ConfigError(
-                    f"{key}.runs: probe {name!r} has solver {study.probes[job]['solver']}; "
-                    f"{figure['kind']} draws probes fitted by solver minibatch_gd"
-                )
+        if kind.check and (problem := kind.check(study, figure)):
+            raise ConfigError(f"{key}.runs: {problem}")
 
 
 def check_tables(study: Study) -> None:

@@ -81,4 +81,11 @@ def figure(points: Points, key: str) -> Figure:
     return fig
 
 
-KIND = FigureKind(("runs",), inputs, draw, max_runs=1, grid_rows=True)
+def check(study: Study, spec: dict) -> str | None:
+    """Every row is a grid run: its points are the x axis."""
+    if not all(study.grid_values(row) for name in spec["runs"] for row in study.rows(name)):
+        return f"grid_scores draws a grid run (one with `grid:`), got {spec['runs']}"
+    return None
+
+
+KIND = FigureKind(("runs",), inputs, draw, max_runs=1, check=check)

@@ -17,8 +17,9 @@ class FigureKind:
     draw: Callable[[dict, Manifest, Path], None]  # (spec, its inputs by name, png)
     rows: tuple[str, ...] = ("runs",)  # sections whose names `runs` may list
     max_runs: int | None = None
-    grid_rows: bool = False  # every row is a grid run (its points are the x axis)
-    history_rows: bool = False  # every probe row records a history (solver minibatch_gd)
+    # The kind's own rule on the rows its `runs` name (the study's other sections at hand):
+    # check(study, spec) -> what is wrong with `runs`, or None.
+    check: Callable[[Study, dict], str | None] | None = None
     layer_names: bool = False  # `layers` and `classes` name layers of the run and classes of `subset`
     one_of: tuple[str, ...] = ()  # exactly one of these keys must be set (activations: runs or imagenet)
 

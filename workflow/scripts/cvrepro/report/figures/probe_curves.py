@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
+    from cvrepro.study import Study
+
 
 def draw(spec: dict, inputs: Manifest, out_png) -> None:
     from cvrepro.report.plot_axes import save_figure
@@ -49,4 +51,13 @@ def figure(histories: dict[str, pd.DataFrame]) -> Figure:
     return fig
 
 
-KIND = FigureKind(("runs",), job_files("history.csv"), draw, rows=("probes",), history_rows=True)
+def check(study: Study, spec: dict) -> str | None:
+    """Only probes fitted by minibatch_gd record a history to draw."""
+    for name in spec["runs"]:
+        for job in study.jobs(name):
+            if (solver := study.probes[job]["solver"]) != "minibatch_gd":
+                return f"probe {name!r} has solver {solver}; probe_curves draws probes fitted by solver minibatch_gd"
+    return None
+
+
+KIND = FigureKind(("runs",), job_files("history.csv"), draw, rows=("probes",), check=check)
