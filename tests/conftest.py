@@ -22,6 +22,31 @@ needs_fashion_mnist = pytest.mark.skipif(
 )
 
 
+def fashion_subsets(root: Path, pretrain_size: int) -> dict:
+    """Real Fashion-MNIST prepared under `root`: `pretrain_size` images to pretrain on, then 1,000
+    to fit probes and 1,000 to score them, disjoint (the self-supervised learning tests' data)."""
+    if not (FMNIST_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip("Fashion-MNIST not installed")
+    import numpy as np
+    import torch
+
+    from cvrepro.data.datasets.prepare import prepare_dataset
+    from cvrepro.data.datasets.splits import load_split
+    from cvrepro.data.subsets import draw_subset
+    from cvrepro.data.tensors import load_subset
+
+    data_dir = prepare_dataset("fashion_mnist", FMNIST_DIR, root / "prepared")
+    labels = load_split(data_dir, "train").labels
+    pretrain = draw_subset(labels, pretrain_size, 0)
+    fit = draw_subset(labels, 1000, 1, exclude=[pretrain])
+    score = draw_subset(labels, 1000, 2, exclude=[pretrain, fit])
+    sets = {}
+    for name, index in (("pretrain", pretrain), ("fit", fit), ("score", score)):
+        np.save(root / f"{name}.npy", index)
+        sets[name] = load_subset(data_dir, "train", root / f"{name}.npy", torch.device("cpu"))
+    return sets
+
+
 def pytest_configure(config):
     """Under pytest-xdist every worker shares the machine's cores with the others and with the
     Snakemake jobs they start (one thread each, config `threads: 1`): one torch thread per worker

@@ -4,14 +4,12 @@ margin (as SimCLR's test in test_ssl_probes.py does)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-from conftest import FMNIST_DIR, needs_fashion_mnist
+from conftest import fashion_subsets, needs_fashion_mnist
 from cvrepro.config.recipes import pretraining_recipe, probe_recipe, run_recipe
-from cvrepro.data.subsets import draw_subset
-from cvrepro.data.tensors import channel_stats, load_subset
+from cvrepro.data.tensors import channel_stats
 from cvrepro.evaluate.probes import fit_probe
 from cvrepro.nets.device import place_model
 from cvrepro.nets.inference import extract_features
@@ -38,21 +36,7 @@ SETTINGS = {
 @pytest.fixture(scope="module")
 def fashion(tmp_path_factory):
     """Real Fashion-MNIST: 512 images to pretrain on (8 epochs), 1,000 to fit probes, 1,000 to score them."""
-    if not (FMNIST_DIR / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip("Fashion-MNIST not installed")
-    from cvrepro.data.datasets.prepare import prepare_dataset
-    from cvrepro.data.datasets.splits import load_split
-
-    root = tmp_path_factory.mktemp("fashion")
-    data_dir = prepare_dataset("fashion_mnist", FMNIST_DIR, root / "prepared")
-    labels = load_split(data_dir, "train").labels
-    pre = draw_subset(labels, 512, 0)
-    fit_set = draw_subset(labels, 1000, 1, exclude=[pre])
-    score = draw_subset(labels, 1000, 2, exclude=[pre, fit_set])
-    sets = {}
-    for name, index in (("pretrain", pre), ("fit", fit_set), ("score", score)):
-        np.save(root / f"{name}.npy", index)
-        sets[name] = load_subset(data_dir, "train", root / f"{name}.npy", torch.device("cpu"))
+    sets = fashion_subsets(tmp_path_factory.mktemp("fashion"), 512)
     mean, std = channel_stats(sets["pretrain"].images)
     torch.manual_seed(0)
     return sets, mean, std, probe_scores(build_model(SPEC), sets, mean, std)

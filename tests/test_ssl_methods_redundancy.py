@@ -5,15 +5,13 @@ under a weighted kNN probe and a linear probe."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import FMNIST_DIR, needs_fashion_mnist
+from conftest import fashion_subsets, needs_fashion_mnist
 from cvrepro.config.recipes import pretraining_recipe, probe_recipe
-from cvrepro.data.subsets import draw_subset
-from cvrepro.data.tensors import channel_stats, load_subset
+from cvrepro.data.tensors import channel_stats
 from cvrepro.evaluate.probes import fit_probe
 from cvrepro.nets.device import place_model
 from cvrepro.nets.inference import extract_features
@@ -135,22 +133,7 @@ def test_each_method_declares_its_papers_heads():
 @pytest.fixture(scope="module")
 def fashion(tmp_path_factory):
     """Real Fashion-MNIST: 512 images to pretrain on, 1,000 to fit probes, 1,000 to score them."""
-    if not (FMNIST_DIR / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip("Fashion-MNIST not installed")
-    from cvrepro.data.datasets.prepare import prepare_dataset
-    from cvrepro.data.datasets.splits import load_split
-
-    root = tmp_path_factory.mktemp("fashion")
-    data_dir = prepare_dataset("fashion_mnist", FMNIST_DIR, root / "prepared")
-    labels = load_split(data_dir, "train").labels
-    pre = draw_subset(labels, 512, 0)
-    fit_index = draw_subset(labels, 1000, 1, exclude=[pre])
-    score = draw_subset(labels, 1000, 2, exclude=[pre, fit_index])
-    sets = {}
-    for name, index in (("pretrain", pre), ("fit", fit_index), ("score", score)):
-        np.save(root / f"{name}.npy", index)
-        sets[name] = load_subset(data_dir, "train", root / f"{name}.npy", torch.device("cpu"))
-    return sets
+    return fashion_subsets(tmp_path_factory.mktemp("fashion"), 512)
 
 
 def probe_accuracies(encoder, sets, mean, std) -> dict[str, float]:

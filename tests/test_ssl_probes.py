@@ -7,10 +7,9 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score, f1_score, silhouette_score
 
-from conftest import FMNIST_DIR, needs_fashion_mnist
+from conftest import fashion_subsets, needs_fashion_mnist
 from cvrepro.config.recipes import pretraining_recipe, probe_recipe, run_recipe
-from cvrepro.data.subsets import draw_subset
-from cvrepro.data.tensors import SubsetFiles, TensorSet, channel_stats, load_subset
+from cvrepro.data.tensors import SubsetFiles, TensorSet, channel_stats
 from cvrepro.evaluate.metrics import classification_metrics
 from cvrepro.evaluate.probes import dunn_index, fit_probe, representation_metrics, scores
 from cvrepro.jobs.job import Job
@@ -38,22 +37,7 @@ def pretrain(net: PretrainNet, data: TensorSet, recipe: dict, mean, std, probe=N
 @pytest.fixture(scope="module")
 def fashion(tmp_path_factory):
     """Real Fashion-MNIST: 1,200 images to pretrain on, 1,000 to fit probes, 1,000 to score them."""
-    if not (FMNIST_DIR / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip("Fashion-MNIST not installed")
-    from cvrepro.data.datasets.prepare import prepare_dataset
-    from cvrepro.data.datasets.splits import load_split
-
-    root = tmp_path_factory.mktemp("fashion")
-    data_dir = prepare_dataset("fashion_mnist", FMNIST_DIR, root / "prepared")
-    labels = load_split(data_dir, "train").labels
-    pre = draw_subset(labels, 1200, 0)
-    fit = draw_subset(labels, 1000, 1, exclude=[pre])
-    score = draw_subset(labels, 1000, 2, exclude=[pre, fit])
-    sets = {}
-    for name, index in (("pretrain", pre), ("fit", fit), ("score", score)):
-        np.save(root / f"{name}.npy", index)
-        sets[name] = load_subset(data_dir, "train", root / f"{name}.npy", torch.device("cpu"))
-    return sets
+    return fashion_subsets(tmp_path_factory.mktemp("fashion"), 1200)
 
 
 def probe_accuracy(encoder, sets, mean, std) -> float:
