@@ -54,8 +54,10 @@ data:
 		echo "Fashion-MNIST: Debian package not installable here; the workflow will download it"; \
 	fi
 
+# `make run STUDIES='[ssl_methods]'` runs other studies (only a STUDIES given on the command line
+# counts here: its default, the seed studies, is `make rehearse`'s).
 run: setup
-	$(SNAKEMAKE) --cores all --resources gpu=$(GPUS) $(ARGS)
+	$(SNAKEMAKE) --cores all --resources gpu=$(GPUS) $(if $(filter command line,$(origin STUDIES)),--config studies='$(STUDIES)') $(ARGS)
 
 # Before a long run (README): each study's real DAG on synthetic files in its datasets' real
 # formats, one epoch per training, in results-rehearsal/ and resources-rehearsal/ only. Needs no
