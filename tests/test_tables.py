@@ -122,6 +122,12 @@ def test_markdown_formats_accuracies_differences_and_provenance():
     assert markdown.rstrip().endswith("Made by commit abc on cpu; config hashes: ?.")
 
 
+def test_provenance_names_each_config_hash_once_in_row_order():
+    # Eight probes of one recipe over three seeds share three hashes (studies/ssl_methods.yaml).
+    rows = [{"provenance": {"git_commit": "abc", "device": "cpu", "config_hash": h}} for h in "bcab" * 6]
+    assert provenance_line(rows) == "Made by commit abc on cpu; config hashes: b, c, a."
+
+
 def test_grid_points_get_their_values_as_columns():
     frame = run_table({**SPEC, "runs": ["g.lr_0.1", "g.lr_0.01"], "pretrain": [], "probes": []},
                       {"g.lr_0.1": [{"test_acc": 0.5}], "g.lr_0.01": [{"test_acc": 0.6}]},

@@ -123,7 +123,8 @@ def provenance_line(metrics: list[dict], evaluations: list[dict] = ()) -> str:
     seen = [m.get("provenance", {}) for m in metrics if m]
     commits = sorted({p.get("git_commit") or "unknown" for p in seen})
     devices = sorted({p.get("device") or "unknown" for p in seen})
-    hashes = ", ".join(p.get("config_hash", "?") for p in seen)
+    # Each distinct hash once, in row order: replicates and probes of one recipe share theirs.
+    hashes = ", ".join(dict.fromkeys(p.get("config_hash", "?") for p in seen))
     warning = code_warning([*metrics, *evaluations])
     line = f"Made by commit {', '.join(commits)} on {'; '.join(devices)}; config hashes: {hashes}."
     return f"{line} {warning}" if warning else line
