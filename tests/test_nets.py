@@ -79,17 +79,24 @@ def test_embedding_dim_is_only_for_convbn_encoder():
         resolve_study("tiny", study, "studies/tiny.yaml")
 
 
-def test_convnet4_gradients_under_cpu_bf16_autocast_match_fp32():
-    """S6's last conv sees a 1x1 map at 96 px; stride 2 there gave garbage weight gradients
-    under CPU bf16 autocast, so it runs at stride 1 (the same function)."""
+@pytest.mark.parametrize(
+    ("built_for", "side", "conv"),
+    [
+        (96, 96, 9),  # S6's last conv sees a 1x1 map at 96 px
+        (28, 12, 6),  # a DINO local crop of a 28-px image: the third conv sees 1x1 (NaN loss before)
+    ],
+)
+def test_convnet4_gradients_under_cpu_bf16_autocast_match_fp32(built_for, side, conv):
+    """Stride 2 on a 1x1 map gave garbage weight gradients under CPU bf16 autocast, so the
+    network runs that conv at stride 1 there (the same function), whatever size it was built for."""
     torch.manual_seed(0)
-    net = ConvNet4(in_channels=3, num_classes=10, width=32, image_size=96)
-    assert net.encoder[9].stride == (1, 1) and net.encoder[0].stride == (2, 2)
-    x = torch.randn(8, 3, 96, 96)
-    exact = torch.autograd.grad(net(x).sum(), net.encoder[9].weight)[0]
+    net = ConvNet4(in_channels=3, num_classes=10, width=32, image_size=built_for)
+    weight = net.encoder[conv].weight
+    x = torch.randn(8, 3, side, side)
+    exact = torch.autograd.grad(net(x).sum(), weight)[0]
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = net(x)
-    half = torch.autograd.grad(out.float().sum(), net.encoder[9].weight)[0]
+    half = torch.autograd.grad(out.float().sum(), weight)[0]
     off_centre = half.clone()
     off_centre[:, :, 1, 1] = 0
     assert torch.isfinite(half).all() and off_centre.abs().max() == 0

@@ -9,12 +9,25 @@ from `image_size`, so one definition serves 28 px Fashion-MNIST and 96 px STL-10
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
 def _out_side(side: int, stride: int) -> int:
     """Side after a 3x3 'same' convolution with this stride (Keras/PyTorch padding 1)."""
     return (side + stride - 1) // stride
+
+
+class StrideSafeConv(nn.Conv2d):
+    """A 3x3 'same' convolution that runs at stride 1 on a 1x1 map: the same function there (one
+    output, the centre tap), because CPU bf16 autocast returns garbage weight gradients for
+    stride 2 on a 1x1 input (torch 2.x oneDNN). Decided per input, not when built, since DINO's
+    local crops reach the network smaller than the image size it was built for."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2:] == (1, 1) and self.stride != (1, 1):
+            return F.conv2d(x, self.weight, self.bias, 1, self.padding)
+        return super().forward(x)
 
 
 class ConvNet4(nn.Module):
@@ -30,12 +43,8 @@ class ConvNet4(nn.Module):
         layers: list[nn.Module] = []
         side, channels = image_size, in_channels
         for i in range(4):
-            # On a 1x1 map (the fourth conv at 96 px) stride 1 computes exactly what stride 2 does
-            # (one output, the centre tap); it is used because CPU bf16 autocast returns garbage
-            # weight gradients for stride 2 on a 1x1 input (torch 2.x oneDNN).
-            stride = 1 if side == 1 else 2
-            layers += [nn.Conv2d(channels, width, 3, stride=stride, padding=1), nn.ReLU(inplace=True)]
-            side, channels = _out_side(side, stride), width
+            layers += [StrideSafeConv(channels, width, 3, stride=2, padding=1), nn.ReLU(inplace=True)]
+            side, channels = _out_side(side, 2), width
             if i < 3 and side >= 2:
                 layers.append(nn.MaxPool2d(2, 2))
                 side //= 2
