@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from cvrepro.data.datasets.download import DataSourceError, fetch
-from cvrepro.data.datasets.registry import DatasetSpec, RemoteFile, get_dataset
+from cvrepro.data.datasets.registry import get_dataset
+from cvrepro.data.datasets.spec import DatasetSpec, RemoteFile
 
 PAYLOAD = b"cvrepro test payload " * 1000
 MD5 = hashlib.md5(PAYLOAD).hexdigest()
