@@ -5,7 +5,8 @@ CIFAR-100-C); the format-generic pieces (IDX, tar, zip, npy and JPEG bytes, CIFA
 restricted unpickler, the prepared splits) are cvrepro/data/datasets' readers, formats,
 cifar_pickle and splits.
 
-cvrepro.data.datasets.registry.DATASETS holds each one's spec.
+cvrepro.data.datasets.registry.DATASETS holds each one's spec; the list of names is also the
+study schema's `subset.dataset.x-builtin-datasets` (tests/test_fetch.py holds the two equal).
 """
 
 from __future__ import annotations
