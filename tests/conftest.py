@@ -240,6 +240,20 @@ def copy_finished(finished: Path, dest: Path) -> Path:
     return dest
 
 
+def heavy_imports(statement: str, heavy: tuple[str, ...] = ("torch", "numpy", "pandas")) -> list[str]:
+    """The modules of the `heavy` packages a fresh Python holds after running `statement` in
+    workflow/scripts: a registry read while Snakemake parses the workflow must import none."""
+    code = f"import sys; {statement}; print(*sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO / "workflow" / "scripts",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.split()
+
+
 def planned_jobs(result) -> dict[str, int]:
     """rule -> number of jobs, from the "Job stats" table of a dry run ({} when nothing to do)."""
     counts, in_table = {}, False

@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import heavy_imports
 from cvrepro.data.datasets.download import DataSourceError, fetch
-from cvrepro.data.datasets.registry import DatasetSpec, RemoteFile, get_dataset
+from cvrepro.data.datasets.registry import get_dataset
+from cvrepro.data.datasets.spec import DatasetSpec, RemoteFile
 
 PAYLOAD = b"cvrepro test payload " * 1000
 MD5 = hashlib.md5(PAYLOAD).hexdigest()
@@ -155,20 +157,18 @@ def test_kaggle_archive_without_a_copy_says_where_to_put_it(tmp_path):
 
 
 def test_registry_is_complete():
+    """One module per built-in dataset (cvrepro/data/builtin), found by discovery: their names
+    are the study schema's list, each spec named as its module."""
+    from cvrepro.config.schema import load_schema
+    from cvrepro.data.builtin import BUILTIN
     from cvrepro.data.datasets.registry import DATASETS
 
-    assert set(DATASETS) == {
-        "fashion_mnist",
-        "cifar10",
-        "cifar100",
-        "stl10",
-        "tiny_imagenet",
-        "cifar10_1",
-        "cifar10_c",
-        "cifar100_c",
-        "dogs_vs_cats",
-        "oxford_pets",
-    }
+    subset = load_schema("study.schema.yaml")["definitions"]["subset"]["properties"]["dataset"]
+    assert sorted(BUILTIN) == sorted(subset["x-builtin-datasets"])
+    assert {name: DATASETS[name] for name in BUILTIN} == {name: kind.spec for name, kind in BUILTIN.items()}
+    for name, kind in BUILTIN.items():
+        assert kind.spec.name == kind.spec.prepare == name
+        assert callable(kind.read) and callable(kind.rehearsal.write), name
     for spec in DATASETS.values():
         for remote in spec.files:
             assert remote.url is None or remote.url.startswith("http"), remote
@@ -181,6 +181,14 @@ def test_registry_is_complete():
     ]  # no published checksum; checked on prepare
     with pytest.raises(KeyError, match="unknown dataset 'imagenet'; known: cifar10"):
         get_dataset("imagenet")
+
+
+def test_the_dataset_registry_loads_without_numpy_or_pil():
+    """Snakemake reads it while parsing the workflow: the built-in modules import their readers'
+    and writers' libraries inside them."""
+    assert (
+        heavy_imports("from cvrepro.data.datasets.registry import DATASETS", ("numpy", "PIL", "torch")) == []
+    )
 
 
 def test_fetch_copies_fashion_mnist_from_the_debian_dir(tmp_path):

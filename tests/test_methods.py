@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import copy
 import math
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -17,7 +15,7 @@ import torch.nn.functional as F
 import yaml
 from torch import nn
 
-from conftest import REPO
+from conftest import REPO, heavy_imports
 from cvrepro.config.recipes import run_recipe
 from cvrepro.data.tensors import TensorSet
 from cvrepro.train.engine import Method, fit
@@ -49,18 +47,10 @@ def test_each_plugin_takes_schema_keys_and_only_its_own():
 
 def test_the_registries_load_without_torch():
     """Read while Snakemake parses the workflow: no torch at import."""
-    code = (
-        "import sys; from cvrepro.train.methods import METHODS; from cvrepro.train.losses import LOSSES; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy', 'pandas')))"
+    assert (
+        heavy_imports("from cvrepro.train.methods import METHODS; from cvrepro.train.losses import LOSSES")
+        == []
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO / "workflow" / "scripts",
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert out.stdout.strip() == "[]"
 
 
 def test_a_methods_views_and_head_are_what_its_module_declares():

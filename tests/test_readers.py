@@ -1,4 +1,5 @@
-"""Each dataset reader on small files in the dataset's real on-disk format, written here."""
+"""Each built-in dataset's reader on small files in the dataset's real on-disk format, written here
+with its module's writer (cvrepro/data/builtin/<name>.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,19 @@ import numpy as np
 import pytest
 
 from conftest import FMNIST_DIR, needs_fashion_mnist
+from cvrepro.data.builtin import (
+    _cifar_c,
+    cifar10,
+    cifar10_1,
+    cifar100,
+    dogs_vs_cats,
+    oxford_pets,
+    stl10,
+    tiny_imagenet,
+)
 from cvrepro.data.datasets import formats
 from cvrepro.data.datasets.prepare import prepare_dataset
-from cvrepro.data.datasets.registry import CIFAR10_CLASSES, CIFAR_C_CORRUPTIONS, get_dataset
+from cvrepro.data.datasets.registry import get_dataset
 from cvrepro.data.datasets.splits import load_split, read_info
 
 RNG = np.random.default_rng(0)
@@ -74,11 +85,11 @@ def test_cifar10_pickled_batches_in_tar(tmp_path):
     images = asymmetric_images(12, 32)
     labels = RNG.integers(0, 10, 12).tolist()
     labels = np.array(labels)
-    formats.write_cifar10_tar(
+    cifar10.write_archive(
         tmp_path / "cifar-10-python.tar.gz",
         (images[:10], labels[:10]),
         (images[10:], labels[10:]),
-        CIFAR10_CLASSES,
+        cifar10.CLASSES,
     )
     out = prepare_test_files("cifar10", tmp_path, tmp_path / "prepared")
     train, test = load_split(out, "train"), load_split(out, "test")
@@ -89,7 +100,7 @@ def test_cifar10_pickled_batches_in_tar(tmp_path):
 
 def test_cifar100_fine_labels(tmp_path):
     images = asymmetric_images(6, 32)
-    formats.write_cifar100_tar(
+    cifar100.write_archive(
         tmp_path / "cifar-100-python.tar.gz",
         (images[:4], np.array([99, 3, 50, 0])),
         (images[4:6], np.array([99, 3])),
@@ -106,7 +117,7 @@ def test_cifar100_fine_labels(tmp_path):
 
 def test_stl10_binary_is_upright_and_unlabelled_is_streamed(tmp_path):
     train, test, unlabeled = asymmetric_images(4, 96), asymmetric_images(3, 96), asymmetric_images(5, 96)
-    formats.write_stl10_tar(
+    stl10.write_archive(
         tmp_path / "stl10_binary.tar.gz",
         (train, np.array([0, 1, 9, 4])),
         (test, np.array([2, 2, 0])),
@@ -131,7 +142,7 @@ def test_tiny_imagenet_folders_and_val_annotations(tmp_path):
         for i in range(2)
     ]
     val = [(np.full((64, 64, 3), 200, np.uint8), "n03"), (np.full((64, 64, 3), 10, np.uint8), "n01")]
-    formats.write_tiny_imagenet_zip(tmp_path / "tiny-imagenet-200.zip", words, train, val)
+    tiny_imagenet.write_archive(tmp_path / "tiny-imagenet-200.zip", words, train, val)
     out = prepare_test_files("tiny_imagenet", tmp_path, tmp_path / "prepared")
     train, test = load_split(out, "train"), load_split(out, "test")
     assert train.classes == ["goldfish", "salamander", "bullfrog"]
@@ -143,7 +154,7 @@ def test_tiny_imagenet_folders_and_val_annotations(tmp_path):
 
 def test_cifar10_1_npy_pair_and_shape_check(tmp_path):
     images = asymmetric_images(20, 32)
-    formats.write_cifar10_1(
+    cifar10_1.write_files(
         tmp_path / "cifar10.1_v6_data.npy", tmp_path / "cifar10.1_v6_labels.npy", images, np.arange(20) % 10
     )
     out = prepare_test_files("cifar10_1", tmp_path, tmp_path / "prepared")
@@ -160,7 +171,7 @@ def test_cifar10_1_npy_pair_and_shape_check(tmp_path):
 def test_dogs_vs_cats_kaggle_zip(tmp_path, nested):
     cats = [("cat", np.full((50, 80, 3), 30, np.uint8))] * 3
     dogs = [("dog", np.full((90, 60, 3), 220, np.uint8))] * 3
-    (tmp_path / "train.zip").write_bytes(formats.kaggle_zip_bytes(cats + dogs, nested))
+    (tmp_path / "train.zip").write_bytes(dogs_vs_cats.archive_bytes(cats + dogs, nested))
     out = prepare_test_files("dogs_vs_cats", tmp_path, tmp_path / "prepared", {"image_size": 32})
     data = load_split(out, "train")
     assert data.images.shape == (6, 32, 32, 3) and data.classes == ["cat", "dog"]
@@ -183,7 +194,7 @@ def test_oxford_pets_cat_vs_dog_from_species_column(tmp_path):
     def pet(name: str, class_id: int, species: int) -> tuple:
         return name, class_id, species, np.full((40, 70, 3), 60 * species, np.uint8)
 
-    formats.write_oxford_pets(
+    oxford_pets.write_archives(
         tmp_path / "images.tar.gz",
         tmp_path / "annotations.tar.gz",
         {
@@ -216,9 +227,9 @@ def test_published_cifar10_c_as_a_shift_set_source(tmp_path):
     # Image (s, i) = clean image i shifted by a value that encodes corruption and severity.
     corrupted = {
         corruption: np.concatenate([clean // 2 + 10 * c + s for s in range(1, 6)]).astype(np.uint8)
-        for c, corruption in enumerate(CIFAR_C_CORRUPTIONS)
+        for c, corruption in enumerate(_cifar_c.CORRUPTIONS)
     }
-    formats.write_cifar_c_tar(tmp_path / "CIFAR-10-C.tar", "CIFAR-10-C", corrupted, np.tile(labels, 5))
+    _cifar_c.write_archive(tmp_path / "CIFAR-10-C.tar", "CIFAR-10-C", corrupted, np.tile(labels, 5))
     published = prepare_test_files("cifar10_c", tmp_path, tmp_path / "prepared" / "cifar10_c")
     fog = load_split(published, "fog")
     assert fog.images.shape == (30, 32, 32, 3) and fog.classes[0] == "airplane"
@@ -243,6 +254,6 @@ def test_published_cifar10_c_as_a_shift_set_source(tmp_path):
 
 
 def test_published_cifar_c_with_a_missing_corruption_is_rejected(tmp_path):
-    formats.write_cifar_c_tar(tmp_path / "CIFAR-100-C.tar", "CIFAR-100-C", {}, np.zeros(10, np.int64))
+    _cifar_c.write_archive(tmp_path / "CIFAR-100-C.tar", "CIFAR-100-C", {}, np.zeros(10, np.int64))
     with pytest.raises(ValueError, match="no member 'CIFAR-100-C/gaussian_noise.npy'"):
         prepare_test_files("cifar100_c", tmp_path, tmp_path / "prepared")

@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 from conftest import REPO, copy_repository, repo_config, run_snakemake
+from cvrepro.data.builtin import cifar10, fashion_mnist
 from cvrepro.data.datasets import synthetic
 from cvrepro.data.datasets.prepare import prepare_dataset
-from cvrepro.data.datasets.registry import CIFAR10_CLASSES, DATASETS, FASHION_MNIST_CLASSES
+from cvrepro.data.datasets.registry import DATASETS
 from cvrepro.data.datasets.splits import load_split
 from cvrepro.report.cost.plan import forward_flops
 
@@ -48,8 +49,8 @@ def test_synthetic_originals_carry_the_real_class_names(tmp_path):
         names[name] = load_split(
             prepare_dataset(name, tmp_path / name, tmp_path / f"{name}-p", spec=spec), "test"
         )
-    assert names["fashion_mnist"].classes == FASHION_MNIST_CLASSES
-    assert names["cifar10"].classes == CIFAR10_CLASSES
+    assert names["fashion_mnist"].classes == fashion_mnist.CLASSES
+    assert names["cifar10"].classes == cifar10.CLASSES
     assert names["cifar100"].classes[:3] == ["apple", "aquarium_fish", "baby"]
     assert names["stl10"].classes[7] == "monkey"
     assert names["tiny_imagenet"].classes[0] == "n01443537"

@@ -109,7 +109,8 @@ def get_dataset_options(wildcards):
 def fetch_original(dataset, dest, log):
     """The download rule's work: a verified local copy (datasets.<name>.source_dir, Debian's
     directories) or a checksum-verified download, written atomically to `dest`; in a rehearsal,
-    the synthetic file in the same format (cvrepro/data/datasets/synthetic.py), verified the same way."""
+    the synthetic file in the same format (written as cvrepro/data/builtin/<dataset>.py
+    declares), verified the same way."""
     from cvrepro.data.datasets.download import fetch, fetch_synthetic
     from cvrepro.jobs.logs import log_to
 

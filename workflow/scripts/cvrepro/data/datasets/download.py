@@ -14,7 +14,8 @@ from pathlib import Path
 
 from torchvision.datasets.utils import download_url
 
-from cvrepro.data.datasets.registry import DATASETS, DatasetSpec, RemoteFile
+from cvrepro.data.datasets.registry import DATASETS
+from cvrepro.data.datasets.spec import DatasetSpec, RemoteFile
 from cvrepro.data.datasets.verify import DataSourceError, verify_original
 
 __all__ = ["DataSourceError", "fetch", "find_file"]
@@ -49,9 +50,10 @@ def fetch(spec: DatasetSpec, filename: str, dest: Path, search_dirs: Sequence[Pa
 
 
 def fetch_synthetic(name: str, filename: str, dest: Path) -> Path:
-    """A rehearsal's stand-in for `filename`: the synthetic file in the same format
-    (cvrepro.data.datasets.synthetic), put in place atomically; prepare verifies it against the
-    checksum of the synthetic file written again."""
+    """A rehearsal's stand-in for `filename`: the synthetic file in the same format (written as
+    the dataset's module declares, cvrepro/data/builtin/<name>.py, with cvrepro.data.datasets.
+    synthetic), put in place atomically; prepare verifies it against the checksum of the
+    synthetic file written again."""
     from cvrepro.data.datasets.synthetic import write_original
 
     find_file(DATASETS[name], filename)  # one of the dataset's files, or a one-line error

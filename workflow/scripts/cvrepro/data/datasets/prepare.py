@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cvrepro.data.datasets.readers import READERS
-from cvrepro.data.datasets.registry import DatasetSpec, get_dataset
+from cvrepro.data.builtin import BUILTIN
+from cvrepro.data.datasets.registry import get_dataset
+from cvrepro.data.datasets.spec import DatasetSpec
 from cvrepro.data.datasets.splits import load_split, write_info
 from cvrepro.data.datasets.verify import DataSourceError, set_aside, verify_original
 
@@ -45,7 +46,7 @@ def prepare_dataset(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        extra = READERS[spec.prepare](files, tmp, **{**spec.options, **options})
+        extra = BUILTIN[spec.prepare].read(files, tmp, **{**spec.options, **options})
         splits = {
             split: int(len(np.load(tmp / split / "labels.npy", mmap_mode="r")))
             for split in spec.splits

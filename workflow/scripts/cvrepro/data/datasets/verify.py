@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from cvrepro.data.datasets.registry import RemoteFile
+from cvrepro.data.datasets.spec import RemoteFile
 from cvrepro.data.datasets.splits import PreparedDataError, read_npy_header
 
 

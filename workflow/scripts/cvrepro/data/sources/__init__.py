@@ -14,7 +14,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from cvrepro.data.datasets.registry import DATASETS, DatasetSpec
+from cvrepro.data.datasets.registry import DATASETS
+from cvrepro.data.datasets.spec import DatasetSpec
 from cvrepro.data.sources.kind import UNKNOWN, Listing, SourceError, SourceKind
 from cvrepro.study.plugins import discover
 
