@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scrip
 from bench_data import fashion_mnist  # noqa: E402
 from train_throughput import model_spec, sync, tensor_set  # noqa: E402
 
-from cvrepro.config.recipes import run_recipe  # noqa: E402
 from cvrepro.data.tensors import channel_stats  # noqa: E402
+from cvrepro.jobs.recipes import run_recipe  # noqa: E402
 from cvrepro.nets.device import place_model  # noqa: E402
 from cvrepro.nets.inference import evaluate  # noqa: E402
 from cvrepro.nets.models import build_model  # noqa: E402

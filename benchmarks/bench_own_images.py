@@ -160,8 +160,8 @@ def memory_job(data: Path, in_memory: bool) -> None:
     """The data path of a training job (train.py): the subset, its channel statistics, STEPS steps."""
     import torch
 
-    from cvrepro.config.recipes import run_recipe
     from cvrepro.data.tensors import MEMORY_SHARE, available_memory, channel_stats, load_subset
+    from cvrepro.jobs.recipes import run_recipe
     from cvrepro.nets.models import build_model
     from cvrepro.train.engine import fit
     from cvrepro.train.supervised import supervised

@@ -10,8 +10,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from cvrepro.config.recipes import probe_recipe  # noqa: E402
 from cvrepro.evaluate.probes import fit_probe  # noqa: E402
+from cvrepro.jobs.recipes import probe_recipe  # noqa: E402
 
 
 def clustered_features(

@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scrip
 from bench_data import BenchSet  # noqa: E402
 from train_throughput import model_spec, tensor_set, timed  # noqa: E402
 
-from cvrepro.config.recipes import pretraining_recipe  # noqa: E402
 from cvrepro.data.tensors import TensorSet, channel_stats  # noqa: E402
+from cvrepro.jobs.recipes import pretraining_recipe  # noqa: E402
 from cvrepro.nets.device import place_model  # noqa: E402
 from cvrepro.nets.heads import ProjectionHead  # noqa: E402
 from cvrepro.nets.inference import extract_features  # noqa: E402

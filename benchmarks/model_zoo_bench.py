@@ -33,8 +33,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from cvrepro.config.recipes import run_recipe  # noqa: E402
 from cvrepro.data.tensors import TensorSet, channel_stats, eval_batch  # noqa: E402
+from cvrepro.jobs.recipes import run_recipe  # noqa: E402
 from cvrepro.nets.catalog import models as catalog_models  # noqa: E402
 from cvrepro.nets.catalog import weights_entry  # noqa: E402
 from cvrepro.nets.device import (  # noqa: E402

@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from cvrepro.config.recipes import pretraining_recipe  # noqa: E402
+from cvrepro.jobs.recipes import pretraining_recipe  # noqa: E402
 from cvrepro.nets.device import autocast, model_input, place_model  # noqa: E402
 from cvrepro.nets.models import build_model  # noqa: E402
 from cvrepro.train.methods import METHODS, pretrain_net, pretraining_method  # noqa: E402

@@ -41,8 +41,8 @@ from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from cvrepro.config.recipes import run_recipe  # noqa: E402
 from cvrepro.data.tensors import TensorSet, channel_stats  # noqa: E402
+from cvrepro.jobs.recipes import run_recipe  # noqa: E402
 from cvrepro.nets.device import ENV as COMPILE_ENV  # noqa: E402
 from cvrepro.nets.device import (  # noqa: E402
     autocast,

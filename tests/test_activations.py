@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from cvrepro.config.recipes import run_recipe
 from cvrepro.evaluate.activations import activation_maps, first_of_each_class
+from cvrepro.jobs.recipes import run_recipe
 from cvrepro.nets.models import build_model
 
 

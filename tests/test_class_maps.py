@@ -10,9 +10,9 @@ import pytest
 from torchvision.models import ResNet50_Weights
 
 from cvrepro.config import ConfigError, resolve_study
-from cvrepro.config.recipes import probe_recipe
 from cvrepro.data.class_maps import available, load_class_map, map_scores
 from cvrepro.jobs.job import Job
+from cvrepro.jobs.recipes import probe_recipe
 
 STL10 = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
 

@@ -9,8 +9,8 @@ import math
 import pytest
 import torch
 
-from cvrepro.config.recipes import pretraining_recipe
 from cvrepro.data.tensors import TensorSet
+from cvrepro.jobs.recipes import pretraining_recipe
 from cvrepro.nets.models import build_model
 from cvrepro.train.collapse import (
     WARN_EFF_RANK,

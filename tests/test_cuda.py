@@ -4,7 +4,7 @@ checkpoints that move between GPU and CPU.
 
 Every test runs on the CPU in CI (so a renamed recipe key or a changed signature fails at once) and
 on CUDA where a GPU is visible (benchmarks/gpu_session.sh, stage `tests`). Recipes are built by the
-schema exactly as the rules' params are (cvrepro.config.recipes), never written out by hand, and
+schema exactly as the rules' params are (cvrepro.jobs.recipes), never written out by hand, and
 data go through the scripts' own main() where the workflow uses them."""
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import pytest
 import torch
 import train as train_script
 
-from cvrepro.config.recipes import pretraining_recipe, run_recipe
 from cvrepro.data.datasets.splits import write_info, write_split
 from cvrepro.data.tensors import SubsetFiles, TensorSet, channel_stats
 from cvrepro.jobs.job import Job
+from cvrepro.jobs.recipes import pretraining_recipe, run_recipe
 from cvrepro.nets.checkpoint import ModelFiles, load_checkpoint
 from cvrepro.nets.device import conv_width, memory_format, place_model, precision_for, set_precision
 from cvrepro.nets.inference import extract_features, predict

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from cvrepro.config.recipes import run_recipe
 from cvrepro.data.datasets.splits import write_info, write_split
 from cvrepro.data.tensors import available_memory, channel_stats, load_subset
+from cvrepro.jobs.recipes import run_recipe
 from cvrepro.nets.models import build_model
 from cvrepro.train.engine import fit
 from cvrepro.train.supervised import supervised

@@ -9,8 +9,8 @@ import torch
 
 from conftest import REPO
 from cvrepro.config import ConfigError, load_config
-from cvrepro.config.recipes import pretraining_recipe, run_recipe
 from cvrepro.data.tensors import TensorSet, channel_stats
+from cvrepro.jobs.recipes import pretraining_recipe, run_recipe
 from cvrepro.nets.checkpoint import init_from_checkpoint
 from cvrepro.nets.models import ResNet, build_model, freeze, set_train_mode
 from cvrepro.nets.pretrained import imagenet_state_dict, imagenet_weights

@@ -12,8 +12,8 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 import cvrepro.train.supervised as supervised_module
-from cvrepro.config.recipes import pretraining_recipe, run_recipe
 from cvrepro.data.tensors import channel_stats
+from cvrepro.jobs.recipes import pretraining_recipe, run_recipe
 from cvrepro.nets.device import set_precision
 from cvrepro.nets.heads import ProjectionHead
 from cvrepro.nets.models import build_model

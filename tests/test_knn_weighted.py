@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from cvrepro.config.recipes import probe_recipe
 from cvrepro.evaluate.probes import WeightedKnn, fit_probe, scores
+from cvrepro.jobs.recipes import probe_recipe
 
 
 def test_weighted_votes_by_hand():

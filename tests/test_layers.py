@@ -140,10 +140,10 @@ def test_a_training_run_executes_code_in_at_most_fifteen_library_modules(tmp_pat
     import torch
     import train as train_script
 
-    from cvrepro.config.recipes import run_recipe
     from cvrepro.data.datasets.splits import write_info, write_split
     from cvrepro.data.tensors import SubsetFiles
     from cvrepro.jobs.job import Job
+    from cvrepro.jobs.recipes import run_recipe
     from cvrepro.nets.checkpoint import ModelFiles
 
     labels = np.arange(48) % 2

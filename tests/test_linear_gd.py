@@ -13,8 +13,8 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from cvrepro.config.recipes import probe_recipe
 from cvrepro.jobs.job import Job
+from cvrepro.jobs.recipes import probe_recipe
 from cvrepro.train.early_stopping import EarlyStop
 from cvrepro.train.linear_gd import LinearModel, fit_minibatch_gd, objective_and_gradient
 

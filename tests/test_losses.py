@@ -302,8 +302,8 @@ def mixing_case(alpha_key: str):
     """A fixed batch, a tiny model, the supervised method mixing it, and torchvision's own mix."""
     from torchvision.transforms import v2
 
-    from cvrepro.config.recipes import run_recipe
     from cvrepro.data.tensors import augmented
+    from cvrepro.jobs.recipes import run_recipe
     from cvrepro.nets.models import build_model
     from cvrepro.train.supervised import supervised
 

@@ -16,8 +16,8 @@ import yaml
 from torch import nn
 
 from conftest import REPO, heavy_imports
-from cvrepro.config.recipes import run_recipe
 from cvrepro.data.tensors import TensorSet
+from cvrepro.jobs.recipes import run_recipe
 from cvrepro.train.engine import Method, fit
 from cvrepro.train.losses import LOSSES
 from cvrepro.train.losses.kind import COMMON
@@ -54,7 +54,7 @@ def test_the_registries_load_without_torch():
 
 
 def test_a_methods_views_and_head_are_what_its_module_declares():
-    from cvrepro.config.recipes import pretraining_recipe
+    from cvrepro.jobs.recipes import pretraining_recipe
     from cvrepro.nets.models import build_model
     from cvrepro.train.methods import pretrain_net, pretraining_method
 

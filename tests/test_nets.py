@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cvrepro.config.recipes import run_recipe
+from cvrepro.jobs.recipes import run_recipe
 from cvrepro.nets import models, small_nets
 from cvrepro.nets.heads import make_head
 from cvrepro.nets.models import build_model, count_parameters

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 
 from conftest import TINY_STUDY
 from cvrepro.config import ConfigError, resolve_study
-from cvrepro.config.recipes import pretraining_recipe
 from cvrepro.data.tensors import TensorSet, channel_stats
+from cvrepro.jobs.recipes import pretraining_recipe
 from cvrepro.nets.heads import ProjectionHead
 from cvrepro.nets.inference import extract_features
 from cvrepro.nets.models import build_model

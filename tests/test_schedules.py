@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch.optim import lr_scheduler
 
-from cvrepro.config.recipes import pretraining_recipe, run_recipe
 from cvrepro.data.tensors import TensorSet, channel_stats
+from cvrepro.jobs.recipes import pretraining_recipe, run_recipe
 from cvrepro.nets.heads import ProjectionHead
 from cvrepro.nets.models import build_model
 from cvrepro.train.batches import batch_starts, lr_factor, schedule_steps, steps_per_epoch

@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cvrepro.config.recipes import pretraining_recipe
 from cvrepro.data.tensors import TensorSet
+from cvrepro.jobs.recipes import pretraining_recipe
 from cvrepro.nets.models import build_model
 from cvrepro.train.engine import fit
 from cvrepro.train.methods import METHODS, dino, pretrain_net, pretraining_method

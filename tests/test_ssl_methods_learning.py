@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from conftest import fashion_subsets, needs_fashion_mnist
-from cvrepro.config.recipes import pretraining_recipe, probe_recipe, run_recipe
 from cvrepro.data.tensors import channel_stats
 from cvrepro.evaluate.probes import fit_probe
+from cvrepro.jobs.recipes import pretraining_recipe, probe_recipe, run_recipe
 from cvrepro.nets.device import place_model
 from cvrepro.nets.inference import extract_features
 from cvrepro.nets.models import build_model

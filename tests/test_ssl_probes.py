@@ -8,11 +8,11 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score, silhouette_score
 
 from conftest import fashion_subsets, needs_fashion_mnist
-from cvrepro.config.recipes import pretraining_recipe, probe_recipe, run_recipe
 from cvrepro.data.tensors import SubsetFiles, TensorSet, channel_stats
 from cvrepro.evaluate.metrics import classification_metrics
 from cvrepro.evaluate.probes import dunn_index, fit_probe, representation_metrics, scores
 from cvrepro.jobs.job import Job
+from cvrepro.jobs.recipes import pretraining_recipe, probe_recipe, run_recipe
 from cvrepro.nets.device import place_model
 from cvrepro.nets.heads import ProjectionHead
 from cvrepro.nets.inference import extract_features, layer_output

@@ -198,10 +198,10 @@ def test_a_training_run_fine_tunes_a_torchvision_model_from_imagenet_weights(tmp
     import numpy as np
     import train as train_script
 
-    from cvrepro.config.recipes import run_recipe
     from cvrepro.data.datasets.splits import write_info, write_split
     from cvrepro.data.tensors import SubsetFiles
     from cvrepro.jobs.job import Job
+    from cvrepro.jobs.recipes import run_recipe
     from cvrepro.nets.checkpoint import ModelFiles, load_model
 
     labels = np.arange(24) % 2

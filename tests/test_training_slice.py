@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cvrepro.config.recipes import run_recipe
 from cvrepro.data.batch_augment import augment_batch, random_crop
 from cvrepro.data.tensors import TensorSet, channel_stats
+from cvrepro.jobs.recipes import run_recipe
 from cvrepro.nets.checkpoint import init_from_checkpoint, load_model, save_checkpoint
 from cvrepro.nets.models import ResNet, build_model
 from cvrepro.train.engine import fit

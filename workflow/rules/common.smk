@@ -1,6 +1,6 @@
 # Configuration loading and the get_* helpers that rules use for inputs and params. The file
 # layout lives in cvrepro/study/paths.py (its patterns are the rules' output paths), what each
-# job receives in cvrepro/config/recipes.py and the figure and table kinds in
+# job receives in cvrepro/jobs/recipes.py and the figure and table kinds in
 # cvrepro/report/figures/ and tables/: plain Python that tests import too. All checks run at load
 # time, so a bad config stops Snakemake before any job.
 import sys
@@ -13,7 +13,7 @@ from cvrepro.jobs import console
 from cvrepro.study import paths
 from cvrepro.report.caveats import automatic_caveats
 from cvrepro.config import ConfigError, load_config
-from cvrepro.config import recipes
+from cvrepro.jobs import recipes
 from cvrepro.data.datasets.registry import DATASETS, dataset_options, shift_conditions, source_dirs
 from cvrepro.report.figures import FIGURE_KINDS, figure_groups
 from cvrepro.report.grouping import manifest_files

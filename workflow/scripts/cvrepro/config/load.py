@@ -54,7 +54,7 @@ def load_config(config: dict, study_dir: Path) -> tuple[dict, dict[str, Study]]:
         check_named("config: studies", "study", name, sorted(definitions))
         source, raw = definitions[name]
         check_name(name, f"{source}: study name")
-        studies[name] = resolve_study(name, _read_study(raw) if isinstance(raw, Path) else raw, source)
+        studies[name] = resolve_study(name, read_yaml(raw) if isinstance(raw, Path) else raw, source)
         if config["rehearsal"]:
             studies[name] = rehearsal_study(studies[name])
             check_study(studies[name])
@@ -92,13 +92,6 @@ def _study_definitions(inline: dict, study_dir: Path) -> dict[str, tuple[str, di
             raise ConfigError(f"{path}: study {name!r} is also defined in config inline_studies; rename one")
         definitions[name] = (str(path), path)
     return definitions
-
-
-def _read_study(path: Path) -> dict:
-    spec = read_yaml(path)
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{path}: expected a mapping (a study), got {type(spec).__name__}")
-    return spec
 
 
 def merged_run(run: dict, defaults: dict, presets: dict, key: str) -> dict:
