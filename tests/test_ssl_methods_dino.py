@@ -234,3 +234,47 @@ def test_a_resumed_pretraining_equals_an_uninterrupted_one(tmp_path):
 def test_bad_settings_fail_at_validation(keys, message):
     with pytest.raises(ValueError, match=message):
         pretraining_recipe(method="dino", dino=keys)
+
+
+@pytest.mark.parametrize(
+    ("use_bn", "kinds"),
+    [
+        (False, ["Linear", "GELU", "Linear", "GELU", "Linear"]),
+        (True, ["Linear", "BatchNorm1d", "GELU", "Linear", "BatchNorm1d", "GELU", "Linear"]),
+    ],
+)
+def test_the_head_is_the_codes_dinohead(use_bn, kinds):
+    """DINO's DINOHead(nlayers=3): Linear, [BN], GELU, Linear, [BN], GELU, Linear to the
+    bottleneck; then l2 norm and the weight-normalised last layer, its norm frozen at 1."""
+    spec = pretraining_recipe(method="dino", dino={**SMALL, "use_bn_in_head": use_bn})["dino"]
+    assert pretraining_recipe(method="dino")["dino"]["use_bn_in_head"] is False  # the code's default
+    head = dino.head(20, {"dino": spec})
+    assert [type(m).__name__ for m in head.mlp] == kinds
+    linears = [m for m in head.mlp if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(20, 16), (16, 16), (16, 8)]
+    out = head(torch.randn(5, 20))
+    assert out.shape == (5, 32)
+    g = head.last_layer.parametrizations.weight.original0
+    assert not g.requires_grad and torch.equal(g, torch.ones_like(g))
+
+
+def test_the_head_sees_every_crop_of_a_batch_at_once():
+    """With BatchNorm in the head its statistics come from all crops together, as DINO's
+    MultiCropWrapper runs the head once on the concatenated features."""
+    recipe = pretraining_recipe(
+        method="dino",
+        model={"arch": "convnet4", "width": 8},
+        augment="flip",
+        dino={**SMALL, "use_bn_in_head": True},
+    )
+    torch.manual_seed(0)
+    net = pretrain_net(
+        build_model({**recipe["model"], "in_channels": 1, "num_classes": 2, "image_size": 32}), recipe
+    )
+    method = pretraining_method(net, recipe, [0.5], [0.25], None)
+    batches = []
+    net.projector.register_forward_hook(lambda module, inputs, output: batches.append(len(inputs[0])))
+    method.step(toy_data(6).images, toy_data(6).labels, torch.Generator().manual_seed(0))
+    assert batches == [
+        6 * (2 + SMALL["local_crops_number"])
+    ]  # the student's one call: 2 global + 2 local crops

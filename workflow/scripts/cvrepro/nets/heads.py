@@ -72,20 +72,24 @@ class ProjectorPredictor(nn.Module):
 
 class DinoHead(nn.Module):
     """DINO's projection head (Caron et al. 2021, section 3.1 and its code's DINOHead): a 3-layer
-    MLP (hidden, hidden, bottleneck; GELU, no BatchNorm), l2 normalisation, then a weight-normalised
-    linear layer without bias to `out` dimensions whose norm is frozen at 1 (norm_last_layer)."""
+    MLP (hidden, hidden, bottleneck; GELU; BatchNorm after each hidden linear layer only with
+    `use_bn`, the code's use_bn_in_head), l2 normalisation, then a weight-normalised linear layer
+    without bias to `out` dimensions whose norm is frozen at 1 (norm_last_layer)."""
 
     def __init__(
-        self, in_features: int, hidden: int, bottleneck: int, out: int, norm_last_layer: bool
+        self,
+        in_features: int,
+        hidden: int,
+        bottleneck: int,
+        out: int,
+        norm_last_layer: bool,
+        use_bn: bool = False,
     ) -> None:
         super().__init__()
-        self.mlp = nn.Sequential(
-            nn.Linear(in_features, hidden),
-            nn.GELU(),
-            nn.Linear(hidden, hidden),
-            nn.GELU(),
-            nn.Linear(hidden, bottleneck),
-        )
+        layers: list[nn.Module] = []
+        for width_in in (in_features, hidden):
+            layers += [nn.Linear(width_in, hidden), *([nn.BatchNorm1d(hidden)] if use_bn else []), nn.GELU()]
+        self.mlp = nn.Sequential(*layers, nn.Linear(hidden, bottleneck))
         for module in self.mlp:
             if isinstance(module, nn.Linear):  # the code's trunc_normal_(std=.02), zero bias
                 nn.init.trunc_normal_(module.weight, std=0.02)

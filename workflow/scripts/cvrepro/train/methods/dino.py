@@ -26,7 +26,12 @@ def head(features: int, recipe: dict):
     spec = recipe["dino"]
     projection = spec["projection"]
     return DinoHead(
-        features, projection["hidden"], projection["bottleneck"], spec["out_dim"], spec["norm_last_layer"]
+        features,
+        projection["hidden"],
+        projection["bottleneck"],
+        spec["out_dim"],
+        spec["norm_last_layer"],
+        spec["use_bn_in_head"],
     )
 
 
@@ -95,13 +100,12 @@ def build(model, recipe: dict, mean, std, probe=None, **online):
     views = 2 + spec["local_crops_number"]
 
     def forward(net, crops: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Each size's crops in one pass (DINO's code groups equal resolutions the same way)."""
+        """The encoder on each size's crops in one pass, the head once on all of them (DINO's
+        MultiCropWrapper: with use_bn_in_head its BatchNorm sees every crop of the batch)."""
         encoder, projector = net
-        out = [projector(encoder.features(model_input(torch.cat(crops[:2]), model))).float().chunk(2)]
-        if len(crops) > 2:
-            local = projector(encoder.features(model_input(torch.cat(crops[2:]), model))).float()
-            out.append(local.chunk(len(crops) - 2))
-        return [z for group in out for z in group]
+        groups = [crops[:2], crops[2:]] if len(crops) > 2 else [crops]
+        features = torch.cat([encoder.features(model_input(torch.cat(group), model)) for group in groups])
+        return list(projector(features).float().chunk(len(crops)))
 
     def step(images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator):
         crops = multi_crop(images, recipe["augment"], mean, std, generator, spec)
