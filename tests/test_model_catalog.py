@@ -4,12 +4,10 @@ data the config checks read without torch, equal to what the installed torchvisi
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import heavy_imports
 from cvrepro.nets import catalog
 from cvrepro.nets.families import FAMILIES
 
@@ -31,13 +29,8 @@ def test_one_family_module_per_torchvision_family():
 
 
 def test_the_catalog_reads_without_torch():
-    code = (
-        "import sys; from cvrepro.nets import catalog;"
-        "assert catalog.size_problem('vit_b_16', 96, 'DEFAULT');"
-        "assert not {'torch', 'torchvision'} & set(sys.modules)"
-    )
-    env = {"PYTHONPATH": str(REPO / "workflow" / "scripts")}
-    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    statement = "from cvrepro.nets import catalog; assert catalog.size_problem('vit_b_16', 96, 'DEFAULT')"
+    assert heavy_imports(statement, ("torch", "torchvision")) == []
 
 
 def test_what_the_catalog_knows_of_a_model():
