@@ -18,7 +18,7 @@ from cvrepro.data.datasets.registry import DATASETS, dataset_options, shift_cond
 from cvrepro.report.figures import FIGURE_KINDS, figure_groups
 from cvrepro.report.grouping import manifest_files
 from cvrepro.jobs.fingerprint import fingerprint as script_fingerprint
-from cvrepro.study.names import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS
+from cvrepro.study.names import AT_INIT, IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS, at_init
 from cvrepro.report.rst import escape as rst_escape
 from cvrepro.study import REAL, REHEARSAL
 from cvrepro.report.tables import TABLE_KINDS, table_groups
@@ -54,7 +54,7 @@ wildcard_constraints:
     table=NAME,
     figure=NAME,
     dataset=NAME,
-    source=NAME,
+    source=NAME + f"(?:{AT_INIT})?",
     probe=NAME,
     layer=NAME,
     shift=NAME,
@@ -217,8 +217,17 @@ def get_extract_inputs(wildcards):
     study = study_of(wildcards)
     inputs = paths.subset_files(study, wildcards.subset)
     if wildcards.source != PIXELS and wildcards.source not in IMAGENET_SOURCES:
-        inputs["model"] = paths.job_file(study, wildcards.source, "model.pt")
+        # `<pretraining>@init` reads its pretraining's checkpoint for the architecture and the
+        # normalisation, then draws the initial weights again from the pretraining's seed
+        job = at_init(wildcards.source) or wildcards.source
+        inputs["model"] = paths.job_file(study, job, "model.pt")
     return inputs
+
+
+def get_init_seed(wildcards):
+    """The seed of the pretraining whose initialisation `<pretraining>@init` extracts, else None."""
+    job = at_init(wildcards.source)
+    return study_of(wildcards).pretrain[job]["seed"] if job is not None else None
 
 
 def get_imagenet_arch(wildcards):

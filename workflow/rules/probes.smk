@@ -12,6 +12,7 @@ rule extract:
         code=code_fingerprint("../scripts/extract.py"),
         split=get_eval_split,
         imagenet_arch=get_imagenet_arch,
+        init_seed=get_init_seed,
         random_weights=RANDOM_WEIGHTS,
         imagenet_weights=get_imagenet_weights,
         device=CONFIG["device"],

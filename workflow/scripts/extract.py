@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from cvrepro.data.tensors import SubsetFiles
 from cvrepro.jobs.job import Job, job, model_and_subset
@@ -11,7 +12,7 @@ from cvrepro.nets.checkpoint import load_model
 from cvrepro.nets.device import place_model
 from cvrepro.nets.imagenet_features import imagenet_feature_net, preprocessing, preprocessor
 from cvrepro.nets.inference import extract_features
-from cvrepro.nets.models import ResNet
+from cvrepro.nets.models import ResNet, build_model
 from cvrepro.nets.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
 from cvrepro.study.names import RESNETS
 
@@ -33,8 +34,11 @@ def main(
     imagenet_arch: str | None,
     layer: str,
     ctx: Job,
+    init_seed: int | None = None,
 ) -> np.ndarray:
-    """Features of a trained model, of an ImageNet model, or raw pixels in [0, 1] (neither given)."""
+    """Features of a trained model, of an ImageNet model, or raw pixels in [0, 1] (neither given).
+    `init_seed`: the trained model's network at its initialisation instead (`<pretraining>@init`),
+    drawn as the pretraining drew it: the seed, then the architecture built before anything else."""
     dev = ctx.device
     data = subset.load(dev)
     channels = data.images.shape[1]
@@ -55,6 +59,9 @@ def main(
         )
     elif model_path is not None:
         model, checkpoint = load_model(model_path)
+        if init_seed is not None:
+            torch.manual_seed(init_seed)
+            model = build_model(checkpoint["arch"]).eval()
         norm = checkpoint["normalization"]
         side = norm["size"] or data.images.shape[-1]
         model = place_model(model, dev, side)
@@ -72,9 +79,8 @@ def main(
         ctx.log(
             f"preprocessing of {imagenet_arch}'s {ctx.imagenet_weights} weights: {json.dumps(preprocess)}"
         )
-    ctx.log(
-        f"{features.shape} features of {subset.split} from {model_path or imagenet_arch or 'pixels'} ({layer})"
-    )
+    origin = f"{model_path}{' at its initialisation' if init_seed is not None else ''}" if model_path else None
+    ctx.log(f"{features.shape} features of {subset.split} from {origin or imagenet_arch or 'pixels'} ({layer})")
     return features
 
 
@@ -82,4 +88,5 @@ if __name__ == "__main__":
     with job(snakemake) as ctx:
         model_path, subset = model_and_subset(snakemake)
         imagenet_arch, layer = snakemake.params.imagenet_arch, snakemake.wildcards.layer
-        main(subset, Path(snakemake.output[0]), model_path, imagenet_arch, layer, ctx)
+        init_seed = snakemake.params.init_seed
+        main(subset, Path(snakemake.output[0]), model_path, imagenet_arch, layer, ctx, init_seed)

@@ -9,11 +9,13 @@ from cvrepro.data.datasets.registry import class_problem
 from cvrepro.nets.model_checks import layer_problem, model_problem
 from cvrepro.report.figures import FIGURE_KINDS
 from cvrepro.study import Study
-from cvrepro.study.names import IMAGENET_SOURCES
+from cvrepro.study.names import IMAGENET_SOURCES, at_init
 
 
 def _arch_of(study: Study, name: str) -> str | None:
-    """The architecture of a run, pretraining or ImageNet source (None: a name checked elsewhere)."""
+    """The architecture of a run, pretraining (or its `@init`) or ImageNet source (None: a name
+    checked elsewhere)."""
+    name = at_init(name) or name
     for section in (study.runs, study.pretrain):
         if name in section:
             return section[name]["model"]["arch"]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from cvrepro.config.checks_data import check_subset_ref, subsets_disjoint
-from cvrepro.config.checks_training import check_augment
+from cvrepro.config.checks_training import check_augment, init_sources
 from cvrepro.config.schema import ConfigError, check_named
 from cvrepro.data.datasets.registry import num_classes
 from cvrepro.evaluate.per_class import reported_problem
@@ -32,9 +32,11 @@ def check_figures(study: Study) -> None:
             PIXELS,
             *study.runs,
             *study.pretrain,
+            *init_sources(study),
         }:
             raise ConfigError(
-                f"{key}.features: expected 'pixels' or a run or pretraining, got {figure['features']!r}"
+                f"{key}.features: expected 'pixels', a run or pretraining, or <pretraining>@init, "
+                f"got {figure['features']!r}"
             )
         check_augment(f"{key}.augment", figure["augment"])
         if kind.check and (problem := kind.check(study, figure)):

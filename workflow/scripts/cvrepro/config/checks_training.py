@@ -12,7 +12,7 @@ from cvrepro.data.augment_presets import resolve as resolve_augment
 from cvrepro.data.datasets.registry import num_classes
 from cvrepro.nets.catalog import close, resolve_weights
 from cvrepro.study import Study
-from cvrepro.study.names import IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS
+from cvrepro.study.names import AT_INIT, IMAGENET_SOURCES, INIT_KEYWORDS, PIXELS
 from cvrepro.train.batches import steps_per_epoch
 
 
@@ -115,15 +115,20 @@ def _check_online_probe(study: Study, key: str, spec: dict) -> None:
         )
 
 
+def init_sources(study: Study) -> list[str]:
+    """`<pretraining>@init` for every pretraining job: its encoder at its random initialisation."""
+    return [f"{name}{AT_INIT}" for name in study.pretrain]
+
+
 def check_probes(study: Study) -> None:
-    sources = {PIXELS, *study.runs, *study.pretrain, *IMAGENET_SOURCES}
+    sources = {PIXELS, *study.runs, *study.pretrain, *IMAGENET_SOURCES, *init_sources(study)}
     for name, probe in study.probes.items():
         key = f"{study.source}: probes.{name}"
         if probe["features"] not in sources:
             raise ConfigError(
                 f"{key}.features: expected 'pixels', imagenet_<arch> (any torchvision classification "
-                f"model), or a run or pretraining of this study, got {probe['features']!r}; "
-                f"{close(probe['features'], sorted(sources))}"
+                f"model), a run or pretraining of this study, or <pretraining>{AT_INIT} (its random "
+                f"initialisation), got {probe['features']!r}; {close(probe['features'], sorted(sources))}"
             )
         for role in ("train", "test", "val"):
             check_subset_ref(study, f"probes.{name}.{role}", probe[role])

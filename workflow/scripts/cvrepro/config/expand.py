@@ -21,6 +21,7 @@ import copy
 import itertools
 
 from cvrepro.config.schema import ConfigError, check_name, definition, validate
+from cvrepro.study.names import AT_INIT, at_init
 
 # Largest seed: scikit-learn's random_state and NumPy's legacy RandomState take 0 .. 2**32 - 1
 # (torch.manual_seed takes up to 2**64 - 1, default_rng any int >= 0). The schema bounds a written
@@ -91,7 +92,10 @@ def _expand_grids(spec: dict, source: str) -> tuple[dict, dict, dict]:
 
 
 def _source_replica(source: str, k: int, counts: dict[str, int], where: str, n: int) -> str:
-    """The replicate of `source` that replicate k of an n-replicate dependent uses."""
+    """The replicate of `source` that replicate k of an n-replicate dependent uses (of its
+    pretraining for `<pretraining>@init`: replicate k's initialisation)."""
+    if (base := at_init(source)) is not None:
+        return _source_replica(base, k, counts, where, n) + AT_INIT
     m = counts.get(source)
     if m is None or m == 1:
         return source  # not a job of this study (checked later), or a single source: shared

@@ -40,6 +40,17 @@ _CATALOG = Path(__file__).parents[1] / "nets" / "model_catalog.json"
 IMAGENET_SOURCES = tuple(
     f"imagenet_{arch}" for arch in dict.fromkeys([*RESNETS, *json.loads(_CATALOG.read_text())["models"]])
 )
+# `<pretraining>@init`: features of that pretraining's encoder at its random initialisation (the
+# same architecture and seed, so the same weights it started from): the random-encoder reference
+# that self-supervised papers report beside their probes.
+AT_INIT = "@init"
+
+
+def at_init(source: str) -> str | None:
+    """The pretraining whose initialisation `source` names (`simclr@init` -> simclr), else None."""
+    return source.removesuffix(AT_INIT) if source.endswith(AT_INIT) else None
+
+
 # `init` values that are not a run or pretraining of the study.
 INIT_KEYWORDS = ("scratch", "imagenet")
 # The top-level children of each architecture, in order (what `freeze.stages` names and a probe's

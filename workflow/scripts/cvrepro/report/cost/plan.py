@@ -28,7 +28,7 @@ from cvrepro.report.figures import FIGURE_KINDS
 from cvrepro.report.grouping import manifest_files
 from cvrepro.report.tables import TABLE_KINDS
 from cvrepro.study import Study, paths
-from cvrepro.study.names import IMAGENET_SOURCES, PIXELS
+from cvrepro.study.names import IMAGENET_SOURCES, PIXELS, at_init
 from cvrepro.train.methods import METHODS
 
 IMAGENET_INPUT = 224  # torchvision's ImageNet models see 224-px images (extract.py)
@@ -181,7 +181,8 @@ def _forward_jobs(study: Study) -> list[tuple[str, str, str, str]]:
             found.append(("evaluate", f"{job['run']}/{job['subset']}", job["run"], job["subset"]))
         elif (job := paths.parse(paths.FEATURES, study, file)) and job["source"] != PIXELS:
             name = f"{job['source']}/{job['layer']}/{job['subset']}"
-            found.append(("extract", name, job["source"], job["subset"]))
+            # `<pretraining>@init` runs its pretraining's network (at its initial weights)
+            found.append(("extract", name, at_init(job["source"]) or job["source"], job["subset"]))
     return found
 
 
