@@ -33,8 +33,14 @@ SETTINGS = {
     # DINO on 28-px images as lightly's CIFAR-10 benchmark runs it on 32-px ones: BatchNorm in the
     # head and no local crops. The paper's head (no BN) collapses to the uniform output here, and
     # its 12-px local crops pull the kNN gain below the margin (README, ssl_methods).
-    "dino": {"dino": {"projection": {"hidden": 128, "bottleneck": 64}, "out_dim": 1024,
-                      "use_bn_in_head": True, "local_crops_number": 0}},
+    "dino": {
+        "dino": {
+            "projection": {"hidden": 128, "bottleneck": 64},
+            "out_dim": 1024,
+            "use_bn_in_head": True,
+            "local_crops_number": 0,
+        }
+    },
 }
 
 

@@ -79,8 +79,12 @@ def main(
         ctx.log(
             f"preprocessing of {imagenet_arch}'s {ctx.imagenet_weights} weights: {json.dumps(preprocess)}"
         )
-    origin = f"{model_path}{' at its initialisation' if init_seed is not None else ''}" if model_path else None
-    ctx.log(f"{features.shape} features of {subset.split} from {origin or imagenet_arch or 'pixels'} ({layer})")
+    origin = (
+        f"{model_path}{' at its initialisation' if init_seed is not None else ''}" if model_path else None
+    )
+    ctx.log(
+        f"{features.shape} features of {subset.split} from {origin or imagenet_arch or 'pixels'} ({layer})"
+    )
     return features
 
 
