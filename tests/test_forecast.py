@@ -129,6 +129,28 @@ def test_snakemake_s_records_give_each_job_of_a_finished_run(finished_tiny, tmp_
     assert 0 < snakemake_start(work) < 120
 
 
+def test_a_job_whose_outputs_straddle_a_rounding_boundary_is_one_job(tmp_path):
+    """Snakemake stamps each output of a job with its own start time, microseconds apart (seen:
+    642.3497 to 642.3502 s for one pretraining's four files, which rounding to 0.1 s split into two
+    jobs); the same rule and job hash started seconds later is another job (a rerun)."""
+    from base64 import urlsafe_b64encode
+
+    metadata = tmp_path / ".snakemake" / "metadata"
+    metadata.mkdir(parents=True)
+    files = {
+        "results/s/pretrain/a/model.pt": (642.3497787, 647.2, 7),
+        "results/s/pretrain/a/history.csv": (642.3502166, 647.2, 7),
+        "results/s/pretrain/b/model.pt": (700.0, 704.0, 8),
+        "results/s/pretrain/a.r1/model.pt": (750.05, 751.0, 7),
+    }
+    for output, (start, end, job_hash) in files.items():
+        record = {"rule": "pretrain", "job_hash": job_hash, "starttime": start, "endtime": end}
+        (metadata / urlsafe_b64encode(output.encode()).decode()).write_text(json.dumps(record))
+    assert recorded_jobs(tmp_path, ("results/s/",)) == {
+        "pretrain": [(642.3497787, 647.2), (700.0, 704.0), (750.05, 751.0)]
+    }
+
+
 # --- measuring --------------------------------------------------------------------------------
 
 

@@ -41,6 +41,10 @@ SNAKEMAKE_START_S = 8.0  # Snakemake's start (parse, DAG) where the rehearsal's 
 STAGES = ("download", "prepare", "subset", "shift", "pretrain", "train", "evaluate", "extract", "bn_sweep")
 
 
+# Output records of one job whose start times lie closer than this are that one job.
+SAME_JOB_S = 1.0
+
+
 def recorded_jobs(workdir: Path, prefixes: tuple[str, ...]) -> dict[str, list[tuple[float, float]]]:
     """rule -> (start, end) of each finished job with an output under one of `prefixes` (folders,
     ending in /), from Snakemake's metadata (.snakemake/metadata: a job's start, and its outputs'
@@ -59,11 +63,22 @@ def recorded_jobs(workdir: Path, prefixes: tuple[str, ...]) -> dict[str, list[tu
         inside = any(output.startswith(prefix) or output == prefix.rstrip("/") for prefix in prefixes)
         if not inside or not record.get("starttime") or not record.get("endtime"):
             continue
-        key = (record["rule"], record.get("job_hash"), round(record["starttime"], 1))
-        jobs.setdefault(key, []).append(record["endtime"])
+        jobs.setdefault((record["rule"], record.get("job_hash")), []).append(
+            (record["starttime"], record["endtime"])
+        )
     found: dict[str, list[tuple[float, float]]] = {}
-    for (rule, _, start), ends in sorted(jobs.items(), key=lambda kv: (kv[0][0], kv[0][2])):
-        found.setdefault(rule, []).append((start, max(start, *ends)))
+    for (rule, _), spans in sorted(jobs.items(), key=lambda kv: (kv[0][0], min(kv[1]))):
+        merged: list[tuple[float, float]] = []
+        # One job's outputs carry start times microseconds apart (Snakemake stamps each file; any
+        # rounding of them splits a job that straddles a boundary); a rerun starts far later.
+        for start, end in sorted(spans):
+            if merged and start - merged[-1][0] < SAME_JOB_S:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, max(start, end)))
+        found.setdefault(rule, []).extend(merged)
+    for spans in found.values():
+        spans.sort()
     return found
 
 
