@@ -4,15 +4,14 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from cvrepro.data.tensors import SubsetFiles
 from cvrepro.jobs.job import Job, job, model_and_subset
-from cvrepro.nets.checkpoint import load_model
+from cvrepro.nets.checkpoint import load_initial_model, load_model
 from cvrepro.nets.device import place_model
 from cvrepro.nets.imagenet_features import imagenet_feature_net, preprocessing, preprocessor
 from cvrepro.nets.inference import extract_features
-from cvrepro.nets.models import ResNet, build_model
+from cvrepro.nets.models import ResNet
 from cvrepro.nets.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_state_dict
 from cvrepro.study.names import RESNETS
 
@@ -58,10 +57,10 @@ def main(
             model, data, IMAGENET_MEAN[:channels], IMAGENET_STD[:channels], IMAGENET_SIZE, layer
         )
     elif model_path is not None:
-        model, checkpoint = load_model(model_path)
-        if init_seed is not None:
-            torch.manual_seed(init_seed)
-            model = build_model(checkpoint["arch"]).eval()
+        if init_seed is None:
+            model, checkpoint = load_model(model_path)
+        else:
+            model, checkpoint = load_initial_model(model_path, init_seed)
         norm = checkpoint["normalization"]
         side = norm["size"] or data.images.shape[-1]
         model = place_model(model, dev, side)

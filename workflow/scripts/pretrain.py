@@ -37,7 +37,8 @@ def main(
         "image_size": images.images.shape[-1],
     }
     # The encoder and the heads its method trains it through (cvrepro.train.methods). The encoder
-    # is the first draw after the seed: `<pretraining>@init` features (extract.py) draw it again.
+    # is the first draw after the seed: `<pretraining>@init` features draw it again
+    # (nets.checkpoint.load_initial_model).
     net = place_model(pretrain_net(build_model(arch), pretraining), device, images.images.shape[-1])
     log(f"{pretraining['method']} pretraining of {arch['arch']} on {len(images)} images ({device})")
     steps = steps_per_epoch(len(images), pretraining["batch_size"])

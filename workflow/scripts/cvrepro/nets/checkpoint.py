@@ -58,6 +58,15 @@ def load_model(path: Path) -> tuple[nn.Module, dict]:
     return model.eval(), checkpoint
 
 
+def load_initial_model(path: Path, seed: int) -> tuple[nn.Module, dict]:
+    """The network of a checkpoint as its training drew it before the first step (`<pretraining>@init`):
+    `seed`, then the architecture built before anything else, as pretrain.py does; the checkpoint
+    gives the architecture and the normalisation, its weights are not read into the model."""
+    checkpoint = load_checkpoint(path)
+    torch.manual_seed(seed)
+    return build_model(checkpoint["arch"]).eval(), checkpoint
+
+
 HEAD_PREFIXES = ("fc.",)
 
 

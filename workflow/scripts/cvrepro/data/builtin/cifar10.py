@@ -69,7 +69,7 @@ def write_archive(
 def write_synthetic(filename: str, dest: Path) -> None:
     from cvrepro.data.datasets import synthetic
 
-    pair = {s: (synthetic.images("cifar10", s), synthetic.labels("cifar10", s)) for s in ("train", "test")}
+    pair = {s: synthetic.split("cifar10", s) for s in ("train", "test")}
     write_archive(dest, pair["train"], pair["test"], CLASSES)
 
 

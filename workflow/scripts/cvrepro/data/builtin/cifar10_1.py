@@ -48,7 +48,7 @@ def write_synthetic(filename: str, dest: Path) -> None:
     from cvrepro.data.datasets import synthetic
     from cvrepro.data.datasets.formats import npy_bytes
 
-    data, label = synthetic.images("cifar10_1", "test"), synthetic.labels("cifar10_1", "test")
+    data, label = synthetic.split("cifar10_1", "test")
     dest.write_bytes(npy_bytes(data if "data" in filename else label))
 
 

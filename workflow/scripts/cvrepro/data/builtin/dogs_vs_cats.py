@@ -74,9 +74,7 @@ def write_synthetic(filename: str, dest: Path) -> None:
 
     pictures = [
         (CLASSES[c], synthetic.unsquare(p))
-        for p, c in zip(
-            synthetic.images("dogs_vs_cats", "train"), synthetic.labels("dogs_vs_cats", "train"), strict=True
-        )
+        for p, c in zip(*synthetic.split("dogs_vs_cats", "train"), strict=True)
     ]
     dest.write_bytes(archive_bytes(pictures))
 

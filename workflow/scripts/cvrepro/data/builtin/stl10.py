@@ -87,7 +87,7 @@ def write_archive(
 def write_synthetic(filename: str, dest: Path) -> None:
     from cvrepro.data.datasets import synthetic
 
-    pair = {s: (synthetic.images("stl10", s), synthetic.labels("stl10", s)) for s in ("train", "test")}
+    pair = {s: synthetic.split("stl10", s) for s in ("train", "test")}
     write_archive(dest, pair["train"], pair["test"], synthetic.images("stl10", "unlabeled"), CLASSES)
 
 

@@ -114,12 +114,7 @@ def write_synthetic(filename: str, dest: Path) -> None:
     from cvrepro.data.datasets import synthetic
 
     split = {
-        s: [
-            (picture, WNIDS[c])
-            for picture, c in zip(
-                synthetic.images("tiny_imagenet", s), synthetic.labels("tiny_imagenet", s), strict=True
-            )
-        ]
+        s: [(picture, WNIDS[c]) for picture, c in zip(*synthetic.split("tiny_imagenet", s), strict=True)]
         for s in ("train", "test")
     }
     write_archive(dest, {wnid: wnid for wnid in WNIDS}, split["train"], split["test"])

@@ -94,6 +94,11 @@ def images(name: str, split: str) -> np.ndarray:
     return (noise + tint[:, None, None, :].astype(np.uint8)).astype(np.uint8)
 
 
+def split(name: str, split_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels) of a synthetic split, in its reader's order: what a writer packs."""
+    return images(name, split_name), labels(name, split_name)
+
+
 def unsquare(picture: np.ndarray) -> np.ndarray:
     """A photo-like non-square image (the readers resize and centre-crop these)."""
     return np.concatenate([picture, picture[: picture.shape[0] // 4]], axis=0)
